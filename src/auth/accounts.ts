@@ -1,0 +1,169 @@
+/** Accounts: registration, password login, lookups and admin changes. No HTTP, no SQL. */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import type { UserRecord, UserStore } from '../store/users.ts';
+import {
+  EmailTakenError,
+  InactiveUserError,
+  InvalidCredentialsError,
+  InvalidFieldError,
+  UsernameTakenError,
+  UserNotFoundError,
+} from './errors.ts';
+import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
+
+export const DEFAULT_ROLE = 'user';
+const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,32}$/;
+// Deliberately simple (WHATWG's input[type=email] shape); deliverability is proven by mail, not regex.
+const EMAIL_PATTERN = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+
+export interface PublicUser {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string;
+  readonly full_name: string | null;
+  readonly disabled: boolean;
+  readonly roles: readonly string[];
+  readonly created_at: string;
+}
+
+export function toPublicUser(user: UserRecord): PublicUser {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    full_name: user.fullName,
+    disabled: user.disabled,
+    roles: user.roles,
+    created_at: new Date(user.createdAt).toISOString(),
+  };
+}
+
+/** NFKC-normalises and validates; returns the display form and the unique (lower-cased) key. */
+export function normalizeUsername(raw: string): { display: string; key: string } {
+  const display = raw.normalize('NFKC');
+  if (!USERNAME_PATTERN.test(display)) {
+    throw new InvalidFieldError(
+      'username',
+      'Username must be 3 to 32 characters of letters, digits, "_", "." or "-"',
+      'value_error.username',
+    );
+  }
+  return { display, key: display.toLowerCase() };
+}
+
+export function normalizeEmail(raw: string): { display: string; key: string } {
+  const display = raw.normalize('NFKC').trim();
+  if (display.length > 254 || !EMAIL_PATTERN.test(display)) {
+    throw new InvalidFieldError('email', 'value is not a valid email address', 'value_error.email');
+  }
+  return { display, key: display.toLowerCase() };
+}
+
+/** The lookup key for a login name that may be a username or an email. */
+export function loginKey(raw: string): string {
+  return raw.normalize('NFKC').trim().toLowerCase();
+}
+
+export interface RegisterInput {
+  readonly username: string;
+  readonly email: string;
+  readonly fullName?: string | null;
+  readonly password: string;
+  readonly roles?: readonly string[];
+}
+
+export interface AccountServiceOptions {
+  readonly passwordMinLength: number;
+}
+
+export interface AccountService {
+  register(input: RegisterInput): Promise<UserRecord>;
+  /** Checks the password; throws InvalidCredentialsError or InactiveUserError. */
+  authenticate(login: string, password: string): Promise<UserRecord>;
+  findUser(id: string): Promise<UserRecord | undefined>;
+  getUserOrThrow(id: string): Promise<UserRecord>;
+  findByUsername(username: string): Promise<UserRecord | undefined>;
+  setDisabled(id: string, disabled: boolean): Promise<void>;
+  setRoles(id: string, roles: readonly string[]): Promise<void>;
+  listUsers(limit: number, offset: number): Promise<UserRecord[]>;
+}
+
+export function createAccountService(
+  users: UserStore,
+  hasher: PasswordHasher,
+  clock: Clock,
+  options: AccountServiceOptions,
+): AccountService {
+  async function getUserOrThrow(id: string): Promise<UserRecord> {
+    const user = await users.findById(id);
+    if (user === undefined) throw new UserNotFoundError();
+    return user;
+  }
+
+  return {
+    async register(input) {
+      const username = normalizeUsername(input.username);
+      const email = normalizeEmail(input.email);
+      checkPasswordPolicy(input.password, options.passwordMinLength, { username: username.display, email: email.display });
+      const known = await users.findConflict(username.key, email.key);
+      if (known === 'username') throw new UsernameTakenError();
+      if (known === 'email') throw new EmailTakenError();
+      const passwordHash = await hasher.hash(input.password);
+      const id = randomUUID();
+      try {
+        await users.insert({
+          id,
+          username: username.display,
+          usernameNormalized: username.key,
+          email: email.display,
+          emailNormalized: email.key,
+          fullName: input.fullName?.normalize('NFKC') ?? null,
+          passwordHash,
+          roles: input.roles ?? [DEFAULT_ROLE],
+          createdAt: clock.now(),
+        });
+      } catch (error) {
+        // A concurrent registration won the unique index; say which value it took.
+        const conflict = await users.findConflict(username.key, email.key);
+        if (conflict === 'username') throw new UsernameTakenError();
+        if (conflict === 'email') throw new EmailTakenError();
+        throw error;
+      }
+      return getUserOrThrow(id);
+    },
+
+    async authenticate(login, password) {
+      const user = await users.findByLogin(loginKey(login));
+      if (user === undefined) {
+        await hasher.verifyDummy(password);
+        throw new InvalidCredentialsError();
+      }
+      if (!(await hasher.verify(user.passwordHash, password))) throw new InvalidCredentialsError();
+      if (user.disabled) throw new InactiveUserError();
+      if (hasher.needsRehash(user.passwordHash)) {
+        await users.updatePasswordHash(user.id, await hasher.hash(password), clock.now());
+      }
+      return user;
+    },
+
+    findUser: (id) => users.findById(id),
+    getUserOrThrow,
+    findByUsername: (username) => users.findByUsername(loginKey(username)),
+
+    async setDisabled(id, disabled) {
+      if (!(await users.setDisabled(id, disabled, clock.now()))) throw new UserNotFoundError();
+    },
+
+    async setRoles(id, roles) {
+      await getUserOrThrow(id);
+      if (!(await users.setRoles(id, roles))) {
+        const known = new Set(await users.roleNames());
+        const unknown = roles.filter((role) => !known.has(role));
+        throw new InvalidFieldError('roles', `Unknown role: ${unknown.join(', ')}`, 'value_error.role');
+      }
+    },
+
+    listUsers: (limit, offset) => users.list(limit, offset),
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Gatehouse's domain errors. Codes are public API (docs/errors.md); never reuse a retired one.
+ * The mapping to HTTP lives in http/errors.ts.
+ */
+export type GatehouseErrorCode =
+  | 'INVALID_CREDENTIALS'
+  | 'INACTIVE_USER'
+  | 'NOT_AUTHENTICATED'
+  | 'INVALID_TOKEN'
+  | 'USERNAME_TAKEN'
+  | 'EMAIL_TAKEN'
+  | 'INVALID_FIELD'
+  | 'REGISTRATION_CLOSED'
+  | 'UNSUPPORTED_GRANT_TYPE'
+  | 'USER_NOT_FOUND';
+
+export abstract class GatehouseError extends Error {
+  abstract readonly code: GatehouseErrorCode;
+}
+
+/** Wrong username or password (the same answer whether or not the user exists). */
+export class InvalidCredentialsError extends GatehouseError {
+  readonly code = 'INVALID_CREDENTIALS' as const;
+  constructor() {
+    super('Incorrect username or password');
+  }
+}
+
+export class InactiveUserError extends GatehouseError {
+  readonly code = 'INACTIVE_USER' as const;
+  constructor() {
+    super('Inactive user');
+  }
+}
+
+export class NotAuthenticatedError extends GatehouseError {
+  readonly code = 'NOT_AUTHENTICATED' as const;
+  readonly scheme: 'Bearer' | 'Basic';
+  constructor(scheme: 'Bearer' | 'Basic' = 'Bearer', message = 'Not authenticated') {
+    super(message);
+    this.scheme = scheme;
+  }
+}
+
+/** A bearer token that is malformed, forged, expired, foreign, or whose user is gone. */
+export class InvalidTokenError extends GatehouseError {
+  readonly code = 'INVALID_TOKEN' as const;
+  /** Why, for logs only; clients always see the same message. */
+  readonly reason: string;
+  constructor(reason: string) {
+    super('Could not validate credentials');
+    this.reason = reason;
+  }
+}
+
+export class UsernameTakenError extends GatehouseError {
+  readonly code = 'USERNAME_TAKEN' as const;
+  constructor() {
+    super('Username already registered');
+  }
+}
+
+export class EmailTakenError extends GatehouseError {
+  readonly code = 'EMAIL_TAKEN' as const;
+  constructor() {
+    super('Email already registered');
+  }
+}
+
+/** A field that passed the schema but breaks a domain rule; reported like a validation error. */
+export class InvalidFieldError extends GatehouseError {
+  readonly code = 'INVALID_FIELD' as const;
+  readonly field: string;
+  readonly type: string;
+  constructor(field: string, message: string, type: string) {
+    super(message);
+    this.field = field;
+    this.type = type;
+  }
+}
+
+export class RegistrationClosedError extends GatehouseError {
+  readonly code = 'REGISTRATION_CLOSED' as const;
+  constructor() {
+    super('Registration is closed');
+  }
+}
+
+export class UnsupportedGrantTypeError extends GatehouseError {
+  readonly code = 'UNSUPPORTED_GRANT_TYPE' as const;
+  constructor(grantType: string) {
+    super(`Unsupported grant_type "${grantType.slice(0, 40)}"`);
+  }
+}
+
+export class UserNotFoundError extends GatehouseError {
+  readonly code = 'USER_NOT_FOUND' as const;
+  constructor() {
+    super('User not found');
+  }
+}
+
+export type AnyGatehouseError =
+  | InvalidCredentialsError
+  | InactiveUserError
+  | NotAuthenticatedError
+  | InvalidTokenError
+  | UsernameTakenError
+  | EmailTakenError
+  | InvalidFieldError
+  | RegistrationClosedError
+  | UnsupportedGrantTypeError
+  | UserNotFoundError;

@@ -1,0 +1,181 @@
+/** The `gatehouse` command. */
+import { parseArgs } from 'node:util';
+import { toPublicUser } from './auth/accounts.ts';
+import { GatehouseError, InvalidFieldError } from './auth/errors.ts';
+import { ConfigError, type Config, loadConfig } from './config.ts';
+import { bootstrapAdmin, createGatehouse, type Gatehouse } from './gatehouse.ts';
+import { buildServer } from './server.ts';
+import { migrateToLatest, openStore } from './store/db.ts';
+
+const USAGE = `Usage: gatehouse <command>
+
+Commands:
+  serve                                  start the server (migrates, creates the signing key)
+  migrate                                apply pending database migrations
+  create-admin --username U --email E    create an admin; the password comes from
+               [--password P]            --password or GATEHOUSE_ADMIN_PASSWORD
+  users list [--limit N] [--offset N]    list users as JSON lines
+  users disable <username>               disable a user
+  users enable <username>                enable a user
+  users set-roles <username> <role,...>  replace a user's roles
+`;
+
+class UsageError extends Error {}
+
+async function withGatehouse<T>(config: Config, run: (gatehouse: Gatehouse) => Promise<T>): Promise<T> {
+  const gatehouse = await createGatehouse(config);
+  try {
+    return await run(gatehouse);
+  } finally {
+    await gatehouse.close();
+  }
+}
+
+async function serve(config: Config): Promise<void> {
+  const gatehouse = await createGatehouse(config);
+  const app = await buildServer(gatehouse);
+  if (await bootstrapAdmin(gatehouse)) app.log.info({ username: config.adminUsername }, 'admin user created');
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'finishing in-flight requests, then exiting');
+    app
+      .close()
+      .then(() => gatehouse.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          app.log.error({ err: error }, 'error while shutting down');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  await app.listen({ host: config.host, port: config.port });
+}
+
+async function findUserOrFail(gatehouse: Gatehouse, username: string | undefined) {
+  if (!username) throw new UsageError('a username is required');
+  const user = await gatehouse.accounts.findByUsername(username);
+  if (user === undefined) throw new UsageError(`no user named "${username}"`);
+  return user;
+}
+
+async function users(config: Config, args: string[]): Promise<void> {
+  const [action, ...rest] = args;
+  switch (action) {
+    case 'list': {
+      const { values } = parseArgs({ args: rest, options: { limit: { type: 'string' }, offset: { type: 'string' } } });
+      const limit = Number(values.limit ?? 100);
+      const offset = Number(values.offset ?? 0);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new UsageError('--limit must be 1 to 10000');
+      if (!Number.isInteger(offset) || offset < 0) throw new UsageError('--offset must be 0 or more');
+      await withGatehouse(config, async (g) => {
+        for (const user of await g.accounts.listUsers(limit, offset)) console.log(JSON.stringify(toPublicUser(user)));
+      });
+      return;
+    }
+    case 'disable':
+    case 'enable': {
+      if (rest.length !== 1) throw new UsageError(`users ${action} takes one username`);
+      await withGatehouse(config, async (g) => {
+        const user = await findUserOrFail(g, rest[0]);
+        await g.accounts.setDisabled(user.id, action === 'disable');
+        console.log(`${action}d ${user.username}`);
+      });
+      return;
+    }
+    case 'set-roles': {
+      if (rest.length !== 2) throw new UsageError('users set-roles takes a username and a comma-separated role list');
+      const roles = (rest[1] ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+      await withGatehouse(config, async (g) => {
+        const user = await findUserOrFail(g, rest[0]);
+        await g.accounts.setRoles(user.id, roles);
+        console.log(`${user.username}: ${roles.join(', ') || '(no roles)'}`);
+      });
+      return;
+    }
+    default:
+      throw new UsageError(action ? `unknown users command "${action}"` : 'users needs a command');
+  }
+}
+
+async function createAdmin(config: Config, args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { username: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' } },
+  });
+  const password = values.password ?? config.adminPassword;
+  if (!values.username || !values.email || !password) {
+    throw new UsageError('create-admin needs --username, --email and --password (or GATEHOUSE_ADMIN_PASSWORD)');
+  }
+  await withGatehouse(config, async (g) => {
+    const user = await g.accounts.register({
+      username: values.username ?? '',
+      email: values.email ?? '',
+      password,
+      roles: ['user', 'admin'],
+    });
+    console.log(`created admin ${user.username} (${user.id})`);
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  try {
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    }
+    const config = loadConfig();
+    switch (command) {
+      case 'serve':
+        await serve(config);
+        return -1;
+      case 'migrate': {
+        const store = openStore(config.databaseUrl);
+        try {
+          const applied = await migrateToLatest(store);
+          console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+        } finally {
+          await store.close();
+        }
+        return 0;
+      }
+      case 'create-admin':
+        await createAdmin(config, args);
+        return 0;
+      case 'users':
+        await users(config, args);
+        return 0;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) console.error(`gatehouse: configuration: ${problem}`);
+      return 78;
+    }
+    if (error instanceof UsageError || (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
+      console.error(`gatehouse: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof InvalidFieldError) {
+      console.error(`gatehouse: ${error.field}: ${error.message}`);
+      return 1;
+    }
+    if (error instanceof GatehouseError) {
+      console.error(`gatehouse: ${error.message}`);
+      return 1;
+    }
+    console.error('gatehouse: unexpected error:', error);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  if (code >= 0) process.exitCode = code;
+}

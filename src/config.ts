@@ -1,0 +1,337 @@
+/**
+ * Environment → typed, validated, frozen Config. The only module that reads `process.env`.
+ * Every setting is one row of SETTINGS; the README's settings table is checked against it in tests.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseDotenv } from 'dotenv';
+
+export type JwtAlgorithm = 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly jwtAlg: JwtAlgorithm;
+  readonly jwtSecret: string | undefined;
+  readonly accessTokenTtlSeconds: number;
+  readonly passwordMinLength: number;
+  readonly registration: 'open' | 'closed';
+  readonly argon2MemoryKib: number;
+  readonly argon2Iterations: number;
+  readonly argon2Parallelism: number;
+  readonly hashConcurrency: number;
+  readonly adminUsername: string | undefined;
+  readonly adminEmail: string | undefined;
+  readonly adminPassword: string | undefined;
+  readonly corsOrigins: readonly string[];
+  readonly logLevel: LogLevel;
+  readonly logFile: string | undefined;
+  readonly jwksMaxAgeSeconds: number;
+  readonly tokenCacheSize: number;
+}
+
+interface Setting {
+  readonly env: string;
+  readonly key: keyof Config;
+  readonly description: string;
+  /** Shown in the README; `undefined` means unset. */
+  readonly defaultText: string;
+  readonly parse: (raw: string | undefined, partial: Partial<Record<keyof Config, unknown>>) => unknown;
+}
+
+class SettingError extends Error {}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Whole seconds (`900`) or a number with a unit (`15m`, `10s`, `30d`). */
+export function parseDurationSeconds(raw: string): number {
+  const match = /^(\d{1,9})([smhd]?)$/.exec(raw.trim());
+  if (!match) throw new SettingError('must be whole seconds or a number with a unit s, m, h or d (e.g. 15m)');
+  const value = Number(match[1]) * (DURATION_UNITS[match[2] || 's'] ?? 1);
+  if (value <= 0) throw new SettingError('must be greater than zero');
+  return value;
+}
+
+function integer(min: number, max: number, fallback: number) {
+  return (raw: string | undefined): number => {
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw.trim())) throw new SettingError(`must be a whole number from ${min} to ${max}`);
+    const value = Number(raw);
+    if (value < min || value > max) throw new SettingError(`must be a whole number from ${min} to ${max}`);
+    return value;
+  };
+}
+
+function duration(fallback: string) {
+  return (raw: string | undefined): number => parseDurationSeconds(raw === undefined || raw === '' ? fallback : raw);
+}
+
+function oneOf<T extends string>(values: readonly T[], fallback: T) {
+  return (raw: string | undefined): T => {
+    if (raw === undefined || raw === '') return fallback;
+    if (!(values as readonly string[]).includes(raw)) throw new SettingError(`must be one of ${values.join(', ')}`);
+    return raw as T;
+  };
+}
+
+function optional(raw: string | undefined): string | undefined {
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+function url(raw: string): string {
+  try {
+    const parsed = new URL(raw);
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error();
+    return raw.replace(/\/+$/, '');
+  } catch {
+    throw new SettingError('must be an absolute http(s) URL');
+  }
+}
+
+export const SETTINGS: readonly Setting[] = [
+  {
+    env: 'GATEHOUSE_HOST',
+    key: 'host',
+    description: 'Interface the server listens on.',
+    defaultText: '127.0.0.1',
+    parse: (raw) => optional(raw) ?? '127.0.0.1',
+  },
+  {
+    env: 'GATEHOUSE_PORT',
+    key: 'port',
+    description: 'TCP port the server listens on (0 picks a free port).',
+    defaultText: '8000',
+    parse: integer(0, 65535, 8000),
+  },
+  {
+    env: 'GATEHOUSE_DATABASE_URL',
+    key: 'databaseUrl',
+    description: '`sqlite:<path>`, `sqlite::memory:` or `postgres://user@host:port/db`.',
+    defaultText: 'sqlite:./data/gatehouse.db',
+    parse: (raw) => {
+      const value = optional(raw) ?? 'sqlite:./data/gatehouse.db';
+      if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(value)) {
+        throw new SettingError('must start with sqlite: or postgres://');
+      }
+      return value;
+    },
+  },
+  {
+    env: 'GATEHOUSE_ISSUER',
+    key: 'issuer',
+    description: 'The `iss` claim and the base of the discovery URLs.',
+    defaultText: 'http://<host>:<port>',
+    parse: (raw, partial) => {
+      const value = optional(raw);
+      if (value !== undefined) return url(value);
+      const host = partial.host === '0.0.0.0' || partial.host === '::' ? '127.0.0.1' : String(partial.host);
+      const shownHost = host.includes(':') ? `[${host}]` : host;
+      return `http://${shownHost}:${String(partial.port)}`;
+    },
+  },
+  {
+    env: 'GATEHOUSE_AUDIENCE',
+    key: 'audience',
+    description: 'The `aud` claim of access tokens, required when verifying.',
+    defaultText: 'the issuer',
+    parse: (raw, partial) => optional(raw) ?? partial.issuer,
+  },
+  {
+    env: 'GATEHOUSE_JWT_ALG',
+    key: 'jwtAlg',
+    description: 'Access-token signature algorithm: `EdDSA` (Ed25519), `ES256`, `RS256` or `HS256`.',
+    defaultText: 'EdDSA',
+    parse: oneOf(['EdDSA', 'ES256', 'RS256', 'HS256'] as const, 'EdDSA'),
+  },
+  {
+    env: 'GATEHOUSE_JWT_SECRET',
+    key: 'jwtSecret',
+    description: 'Shared secret for HS256, at least 32 bytes. Required with HS256, refused otherwise.',
+    defaultText: '(unset)',
+    parse: (raw, partial) => {
+      const value = optional(raw);
+      if (partial.jwtAlg === 'HS256') {
+        if (value === undefined) throw new SettingError('is required when GATEHOUSE_JWT_ALG=HS256');
+        if (Buffer.byteLength(value, 'utf8') < 32) throw new SettingError('must be at least 32 bytes');
+        if (/^(change-?me|secret|your-secret-key)/i.test(value)) throw new SettingError('must not be a placeholder');
+      } else if (value !== undefined) {
+        throw new SettingError('is only used with GATEHOUSE_JWT_ALG=HS256; unset it or choose HS256');
+      }
+      return value;
+    },
+  },
+  {
+    env: 'GATEHOUSE_ACCESS_TOKEN_TTL',
+    key: 'accessTokenTtlSeconds',
+    description: 'Lifetime of access tokens.',
+    defaultText: '15m',
+    parse: duration('15m'),
+  },
+  {
+    env: 'GATEHOUSE_PASSWORD_MIN_LENGTH',
+    key: 'passwordMinLength',
+    description: 'Minimum password length in code points (NIST SP 800-63B-4 asks 15 for password-only accounts).',
+    defaultText: '8',
+    parse: integer(8, 128, 8),
+  },
+  {
+    env: 'GATEHOUSE_REGISTRATION',
+    key: 'registration',
+    description: '`open` lets anyone register at `POST /register`; `closed` answers 403.',
+    defaultText: 'open',
+    parse: oneOf(['open', 'closed'] as const, 'open'),
+  },
+  {
+    env: 'GATEHOUSE_ARGON2_MEMORY_KIB',
+    key: 'argon2MemoryKib',
+    description: 'argon2id memory cost in KiB (OWASP minimum 19456).',
+    defaultText: '19456',
+    parse: integer(8, 4_194_304, 19456),
+  },
+  {
+    env: 'GATEHOUSE_ARGON2_ITERATIONS',
+    key: 'argon2Iterations',
+    description: 'argon2id time cost (iterations).',
+    defaultText: '2',
+    parse: integer(1, 100, 2),
+  },
+  {
+    env: 'GATEHOUSE_ARGON2_PARALLELISM',
+    key: 'argon2Parallelism',
+    description: 'argon2id lanes.',
+    defaultText: '1',
+    parse: integer(1, 16, 1),
+  },
+  {
+    env: 'GATEHOUSE_HASH_CONCURRENCY',
+    key: 'hashConcurrency',
+    description: 'Password hashes run at once; the rest wait in order. Keep it below the libuv threadpool size (4).',
+    defaultText: 'cores, at most 3',
+    parse: integer(1, 64, 0),
+  },
+  {
+    env: 'GATEHOUSE_ADMIN_USERNAME',
+    key: 'adminUsername',
+    description: 'With the two below: an admin created at start when no user has this name.',
+    defaultText: '(unset)',
+    parse: optional,
+  },
+  {
+    env: 'GATEHOUSE_ADMIN_EMAIL',
+    key: 'adminEmail',
+    description: 'Email of the bootstrapped admin.',
+    defaultText: '(unset)',
+    parse: optional,
+  },
+  {
+    env: 'GATEHOUSE_ADMIN_PASSWORD',
+    key: 'adminPassword',
+    description: 'Password of the bootstrapped admin (password policy applies).',
+    defaultText: '(unset)',
+    parse: (raw, partial) => {
+      const value = optional(raw);
+      const given = [partial.adminUsername, partial.adminEmail, value].filter((v) => v !== undefined).length;
+      if (given !== 0 && given !== 3) {
+        throw new SettingError('GATEHOUSE_ADMIN_USERNAME, _EMAIL and _PASSWORD must be set together');
+      }
+      return value;
+    },
+  },
+  {
+    env: 'GATEHOUSE_CORS_ORIGINS',
+    key: 'corsOrigins',
+    description: 'Comma-separated origins allowed by CORS; CORS is off when unset.',
+    defaultText: '(unset)',
+    parse: (raw) => {
+      const value = optional(raw);
+      if (value === undefined) return [];
+      return value.split(',').map((origin) => {
+        const trimmed = origin.trim();
+        try {
+          const parsed = new URL(trimmed);
+          if (parsed.origin !== trimmed) throw new Error();
+        } catch {
+          throw new SettingError(`has "${trimmed}", which is not an origin like https://app.example.com`);
+        }
+        return trimmed;
+      });
+    },
+  },
+  {
+    env: 'GATEHOUSE_LOG_LEVEL',
+    key: 'logLevel',
+    description: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
+    defaultText: 'info',
+    parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+  },
+  {
+    env: 'GATEHOUSE_LOG_FILE',
+    key: 'logFile',
+    description: 'Write logs to this file instead of standard output.',
+    defaultText: '(stdout)',
+    parse: optional,
+  },
+  {
+    env: 'GATEHOUSE_JWKS_MAX_AGE',
+    key: 'jwksMaxAgeSeconds',
+    description: '`Cache-Control: max-age` of `/.well-known/jwks.json`.',
+    defaultText: '5m',
+    parse: duration('5m'),
+  },
+  {
+    env: 'GATEHOUSE_TOKEN_CACHE_SIZE',
+    key: 'tokenCacheSize',
+    description: 'Verified access tokens remembered per process (0 turns the cache off).',
+    defaultText: '10000',
+    parse: integer(0, 10_000_000, 10000),
+  },
+];
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Reads `.env` (when present) under the real environment, which wins. */
+export function readEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+  dotenvPath = '.env',
+): Record<string, string | undefined> {
+  const fromFile = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath)) : {};
+  return { ...fromFile, ...env };
+}
+
+/** Validates every setting, throws one ConfigError listing every problem, returns a frozen Config. */
+export function loadConfig(env: Record<string, string | undefined> = readEnvironment()): Config {
+  const partial: Partial<Record<keyof Config, unknown>> = {};
+  const problems: string[] = [];
+  const known = new Set(SETTINGS.map((s) => s.env));
+  for (const setting of SETTINGS) {
+    try {
+      partial[setting.key] = setting.parse(env[setting.env], partial);
+    } catch (error) {
+      if (!(error instanceof SettingError)) throw error;
+      problems.push(`${setting.env} ${error.message}`);
+    }
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('GATEHOUSE_') && !name.startsWith('GATEHOUSE_TEST_') && !known.has(name)) {
+      problems.push(`${name} is not a Gatehouse setting (see the README's settings table)`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (partial.hashConcurrency === 0) partial.hashConcurrency = defaultHashConcurrency();
+  return Object.freeze(partial) as Config;
+}
+
+function defaultHashConcurrency(): number {
+  const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  return Math.max(1, Math.min(3, threadpool - 1));
+}

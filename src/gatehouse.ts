@@ -1,0 +1,71 @@
+/**
+ * The composition root: builds every service once from a Config. The plugin, the standalone
+ * server and the CLI all start here; nothing else constructs services.
+ */
+import { type AccountService, createAccountService } from './auth/accounts.ts';
+import { type KeyRing, loadKeyRing } from './auth/keys.ts';
+import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
+import { createTokenService, type TokenService } from './auth/tokens.ts';
+import { type Clock, systemClock } from './clock.ts';
+import type { Config } from './config.ts';
+import { migrateToLatest, openStore, type Store } from './store/db.ts';
+import { createUserStore } from './store/users.ts';
+
+export interface Gatehouse {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly store: Store;
+  readonly keys: KeyRing;
+  readonly hasher: PasswordHasher;
+  readonly tokens: TokenService;
+  readonly accounts: AccountService;
+  close(): Promise<void>;
+}
+
+export interface CreateGatehouseOptions {
+  readonly clock?: Clock;
+  /** PostgreSQL schema to use instead of `public` (tests isolate runs this way). */
+  readonly pgSchema?: string;
+  /** Apply pending migrations first (default true). */
+  readonly migrate?: boolean;
+}
+
+export async function createGatehouse(config: Config, options: CreateGatehouseOptions = {}): Promise<Gatehouse> {
+  const clock = options.clock ?? systemClock;
+  const store = openStore(config.databaseUrl, options.pgSchema ? { pgSchema: options.pgSchema } : {});
+  try {
+    if (options.migrate !== false) await migrateToLatest(store, options.pgSchema);
+    const keys = await loadKeyRing(store, config.jwtAlg, config.jwtSecret, clock);
+    const hasher = await createPasswordHasher(
+      { memoryKib: config.argon2MemoryKib, iterations: config.argon2Iterations, parallelism: config.argon2Parallelism },
+      config.hashConcurrency,
+    );
+    const tokens = createTokenService(keys, clock, {
+      issuer: config.issuer,
+      audience: config.audience,
+      ttlSeconds: config.accessTokenTtlSeconds,
+      cacheSize: config.tokenCacheSize,
+    });
+    const accounts = createAccountService(createUserStore(store), hasher, clock, {
+      passwordMinLength: config.passwordMinLength,
+    });
+    return { config, clock, store, keys, hasher, tokens, accounts, close: () => store.close() };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/** Creates the configured admin when no user has that username. Returns true when created. */
+export async function bootstrapAdmin(gatehouse: Gatehouse): Promise<boolean> {
+  const { adminUsername, adminEmail, adminPassword } = gatehouse.config;
+  if (adminUsername === undefined || adminEmail === undefined || adminPassword === undefined) return false;
+  if (await gatehouse.accounts.findByUsername(adminUsername)) return false;
+  await gatehouse.accounts.register({
+    username: adminUsername,
+    email: adminEmail,
+    password: adminPassword,
+    roles: ['user', 'admin'],
+  });
+  return true;
+}

@@ -1,0 +1,120 @@
+/**
+ * The one place where failures become HTTP responses: FastAPI-shaped bodies (`{"detail": …}`),
+ * RFC 6749 §5.2 fields on the token endpoint, RFC 6750 §3 `WWW-Authenticate` for bearer failures.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type AnyGatehouseError, GatehouseError, type GatehouseErrorCode } from '../auth/errors.ts';
+
+const STATUS: Record<GatehouseErrorCode, number> = {
+  INVALID_CREDENTIALS: 401,
+  INACTIVE_USER: 400,
+  NOT_AUTHENTICATED: 401,
+  INVALID_TOKEN: 401,
+  USERNAME_TAKEN: 400,
+  EMAIL_TAKEN: 400,
+  INVALID_FIELD: 422,
+  REGISTRATION_CLOSED: 403,
+  UNSUPPORTED_GRANT_TYPE: 400,
+  USER_NOT_FOUND: 404,
+};
+
+/** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
+const OAUTH_ERROR: Partial<Record<GatehouseErrorCode, string>> = {
+  INVALID_CREDENTIALS: 'invalid_grant',
+  INACTIVE_USER: 'invalid_grant',
+  UNSUPPORTED_GRANT_TYPE: 'unsupported_grant_type',
+};
+
+export interface ValidationIssue {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+/** A 4xx raised by the HTTP layer itself (bad body, wrong media type). */
+export class HttpClientError extends Error {
+  readonly statusCode: number;
+  readonly issues: ValidationIssue[] | undefined;
+  constructor(statusCode: number, message: string, issues?: ValidationIssue[]) {
+    super(message);
+    this.statusCode = statusCode;
+    this.issues = issues;
+  }
+}
+
+export function statusOf(code: GatehouseErrorCode): number {
+  return STATUS[code];
+}
+
+function sendDomainError(error: AnyGatehouseError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const status = STATUS[error.code];
+  if (error.code === 'INVALID_FIELD') {
+    return reply.code(422).send({ detail: [{ loc: ['body', error.field], msg: error.message, type: error.type }] });
+  }
+  if (error.code === 'NOT_AUTHENTICATED') {
+    const challenge = error.scheme === 'Basic' ? 'Basic realm="gatehouse"' : 'Bearer';
+    return reply.code(status).header('www-authenticate', challenge).send({ detail: error.message });
+  }
+  if (error.code === 'INVALID_TOKEN') {
+    request.log.info({ reason: error.reason }, 'bearer token refused');
+    return reply.code(status).header('www-authenticate', 'Bearer error="invalid_token"').send({ detail: error.message });
+  }
+  const oauthError = request.routeOptions.config?.oauthErrors ? OAUTH_ERROR[error.code] : undefined;
+  if (oauthError !== undefined) {
+    if (status === 401) reply.header('www-authenticate', 'Bearer');
+    return reply.code(status).send({ detail: error.message, error: oauthError, error_description: error.message });
+  }
+  return reply.code(status).send({ detail: error.message });
+}
+
+function validationIssues(error: FastifyError): ValidationIssue[] {
+  const context = error.validationContext ?? 'body';
+  return (error.validation ?? []).map((item) => {
+    const path = item.instancePath.split('/').filter(Boolean);
+    const missing = (item.params as { missingProperty?: string }).missingProperty;
+    if (item.keyword === 'required' && missing) path.push(missing);
+    const extra = (item.params as { additionalProperty?: string }).additionalProperty;
+    if (item.keyword === 'additionalProperties' && extra) path.push(extra);
+    const type = item.keyword === 'required' ? 'missing' : item.keyword;
+    const msg = item.keyword === 'required' ? 'Field required' : (item.message ?? 'Invalid value');
+    return { loc: [context, ...path.map((p) => (/^\d+$/.test(p) ? Number(p) : p))], msg, type };
+  });
+}
+
+const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'Request body too large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported media type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Invalid Content-Length',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'Request body is empty',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'Request body is not valid JSON',
+};
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof GatehouseError) {
+      request.log.info({ code: error.code }, 'request refused');
+      return sendDomainError(error as AnyGatehouseError, request, reply);
+    }
+    if (error instanceof HttpClientError) {
+      request.log.info({ status: error.statusCode }, 'request refused');
+      return reply.code(error.statusCode).send({ detail: error.issues ?? error.message });
+    }
+    if (error.validation) {
+      request.log.info('request failed validation');
+      return reply.code(422).send({ detail: validationIssues(error) });
+    }
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      request.log.info({ code: error.code, status }, 'request refused');
+      const detail = (error.code && FASTIFY_CLIENT_ERRORS[error.code]) ?? (status === 413 ? 'Request body too large' : 'Bad request');
+      return reply.code(status).send({ detail });
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    return reply.code(500).send({ detail: 'Internal Server Error' });
+  });
+}
+
+/** FastAPI's 404 body; only the standalone server owns the root not-found handler. */
+export function installNotFoundHandler(app: FastifyInstance): void {
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ detail: 'Not Found' }));
+}

@@ -1,0 +1,48 @@
+import type { FastifyInstance } from 'fastify';
+import { toPublicUser } from '../../auth/accounts.ts';
+import { BASIC_SECURITY, BEARER_SECURITY, type Guards } from '../guards.ts';
+import { ErrorDetail, Message, PublicUserSchema } from '../schemas.ts';
+
+function greeting(principal: { user: { fullName: string | null; username: string } }): { message: string } {
+  return { message: `Hello ${principal.user.fullName || principal.user.username}, this is a protected route!` };
+}
+
+export async function meRoutes(app: FastifyInstance, options: { guards: Guards }): Promise<void> {
+  const { guards } = options;
+  const failures = { 400: ErrorDetail, 401: ErrorDetail };
+  app.get(
+    '/users/me',
+    {
+      preHandler: guards.requireUser,
+      schema: {
+        summary: 'The current user',
+        tags: ['users'],
+        security: BEARER_SECURITY,
+        response: { 200: PublicUserSchema, ...failures },
+      },
+    },
+    async (request) => toPublicUser(request.principal!.user),
+  );
+  app.get(
+    '/protected',
+    {
+      preHandler: guards.requireUser,
+      schema: { summary: 'A route that needs a bearer token', tags: ['examples'], security: BEARER_SECURITY, response: { 200: Message, ...failures } },
+    },
+    async (request) => greeting(request.principal!),
+  );
+  app.get(
+    '/protected/basic',
+    {
+      preHandler: guards.requireBasicUser,
+      schema: {
+        summary: 'The same route behind HTTP Basic',
+        description: 'Least recommended: the password travels with every request. Prefer bearer tokens.',
+        tags: ['examples'],
+        security: BASIC_SECURITY,
+        response: { 200: Message, ...failures },
+      },
+    },
+    async (request) => greeting(request.principal!),
+  );
+}

@@ -1,0 +1,37 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { toPublicUser } from '../../auth/accounts.ts';
+import { RegistrationClosedError } from '../../auth/errors.ts';
+import type { Gatehouse } from '../../gatehouse.ts';
+import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
+
+const RegisterBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 64, description: '3–32 of A-Z a-z 0-9 _ . - (after NFKC)' }),
+    email: Type.String({ minLength: 3, maxLength: 254 }),
+    full_name: Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Null()])),
+    password: Type.String({ maxLength: 1024, description: 'At least the configured minimum, at most 128 characters' }),
+  },
+  { additionalProperties: false },
+);
+
+export async function registerRoutes(app: FastifyInstance, options: { gatehouse: Gatehouse }): Promise<void> {
+  const { accounts, config } = options.gatehouse;
+  app.post<{ Body: { username: string; email: string; full_name?: string | null; password: string } }>(
+    '/register',
+    {
+      schema: {
+        summary: 'Register a new user',
+        tags: ['users'],
+        body: RegisterBody,
+        response: { 201: PublicUserSchema, 400: ErrorDetail, 403: ErrorDetail, 422: ValidationErrorBody },
+      },
+    },
+    async (request, reply) => {
+      if (config.registration === 'closed') throw new RegistrationClosedError();
+      const { username, email, full_name, password } = request.body;
+      const user = await accounts.register({ username, email, fullName: full_name ?? null, password });
+      return reply.code(201).send(toPublicUser(user));
+    },
+  );
+}

@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { SUPPORTED_SCOPES } from '../../auth/scopes.ts';
+import type { Gatehouse } from '../../gatehouse.ts';
+
+const Jwks = Type.Object({
+  keys: Type.Array(Type.Object({ kid: Type.String(), alg: Type.String(), use: Type.String() }, { additionalProperties: true })),
+});
+
+export async function wellKnownRoutes(app: FastifyInstance, options: { gatehouse: Gatehouse }): Promise<void> {
+  const { keys, config } = options.gatehouse;
+  const metadata = {
+    issuer: config.issuer,
+    token_endpoint: `${config.issuer}/token`,
+    jwks_uri: `${config.issuer}/.well-known/jwks.json`,
+    grant_types_supported: ['password'],
+    response_types_supported: [] as string[],
+    scopes_supported: [...SUPPORTED_SCOPES],
+    token_endpoint_auth_methods_supported: ['none'],
+  };
+  app.get(
+    '/.well-known/jwks.json',
+    { schema: { summary: 'Public signing keys (JWKS)', tags: ['meta'], response: { 200: Jwks } } },
+    async (_request, reply) => {
+      reply.header('cache-control', `public, max-age=${config.jwksMaxAgeSeconds}`);
+      return keys.publicJwks();
+    },
+  );
+  app.get(
+    '/.well-known/oauth-authorization-server',
+    {
+      schema: {
+        summary: 'Authorization server metadata (RFC 8414)',
+        tags: ['meta'],
+        response: { 200: Type.Object({}, { additionalProperties: true }) },
+      },
+    },
+    async () => metadata,
+  );
+}

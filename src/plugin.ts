@@ -1,0 +1,61 @@
+/**
+ * The Fastify plugin: Gatehouse's routes and guards inside your own API.
+ *
+ * @example
+ * const gatehouse = await createGatehouse(loadConfig());
+ * await app.register(gatehousePlugin, { gatehouse });
+ * app.get('/items', { preHandler: app.gatehouse.guards.requireUser }, async (req) => req.principal?.user.id);
+ */
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Gatehouse } from './gatehouse.ts';
+import { installBodyParsers } from './http/body-parsers.ts';
+import { installErrorHandlers } from './http/errors.ts';
+import { createGuards, type Guards } from './http/guards.ts';
+import { meRoutes } from './http/routes/me.ts';
+import { registerRoutes } from './http/routes/register.ts';
+import { tokenRoutes } from './http/routes/token.ts';
+import { wellKnownRoutes } from './http/routes/well-known.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    gatehouse: { readonly services: Gatehouse; readonly guards: Guards };
+  }
+  interface FastifyContextConfig {
+    /** Failures are answered with RFC 6749 §5.2 fields as well as `detail`. */
+    oauthErrors?: boolean;
+    /** The response carries credentials: `Cache-Control: no-store`. */
+    noStore?: boolean;
+  }
+}
+
+export interface GatehousePluginOptions {
+  readonly gatehouse: Gatehouse;
+}
+
+async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Promise<void> {
+  if (options?.gatehouse?.accounts === undefined) {
+    throw new TypeError('gatehousePlugin: option "gatehouse" must be the result of createGatehouse()');
+  }
+  const { gatehouse } = options;
+  const guards = createGuards(gatehouse.accounts, gatehouse.tokens);
+  app.decorateRequest('principal', null);
+  app.decorate('gatehouse', { services: gatehouse, guards });
+
+  await app.register(async (scope) => {
+    installBodyParsers(scope);
+    installErrorHandlers(scope);
+    scope.addHook('onSend', async (request, reply) => {
+      if (request.routeOptions.config?.noStore) {
+        reply.header('cache-control', 'no-store');
+        reply.header('pragma', 'no-cache');
+      }
+    });
+    await scope.register(registerRoutes, { gatehouse });
+    await scope.register(tokenRoutes, { gatehouse });
+    await scope.register(meRoutes, { guards });
+    await scope.register(wellKnownRoutes, { gatehouse });
+  });
+}
+
+export const gatehousePlugin = fp(plugin, { name: 'gatehouse', fastify: '5.x' });

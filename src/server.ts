@@ -1,0 +1,97 @@
+/** The standalone server: the plugin plus docs, security headers, CORS and health routes. */
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Gatehouse } from './gatehouse.ts';
+import { installBodyParsers } from './http/body-parsers.ts';
+import { installErrorHandlers, installNotFoundHandler } from './http/errors.ts';
+import { docsRoutes } from './http/routes/docs.ts';
+import { rootRoutes } from './http/routes/root.ts';
+import { gatehousePlugin } from './plugin.ts';
+
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+/** Log redaction: credentials never reach the logs, whatever a serializer adds. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'password',
+  'access_token',
+  'token',
+];
+
+export interface BuildServerOptions {
+  /** A pino destination stream for tests; otherwise the config's file or stdout. */
+  readonly logStream?: NodeJS.WritableStream;
+}
+
+export async function buildServer(gatehouse: Gatehouse, options: BuildServerOptions = {}): Promise<FastifyInstance> {
+  const { config } = gatehouse;
+  const logger = {
+    level: config.logLevel,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    ...(options.logStream ? { stream: options.logStream } : config.logFile ? { file: config.logFile } : {}),
+  };
+  const app = Fastify({
+    logger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+  });
+  installBodyParsers(app);
+  installErrorHandlers(app);
+  installNotFoundHandler(app);
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        // Swagger UI sets inline styles.
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'self'"],
+        upgradeInsecureRequests: null,
+      },
+    },
+    hsts: config.issuer.startsWith('https:'),
+  });
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, { origin: [...config.corsOrigins], credentials: true });
+  }
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Gatehouse',
+        version: '0.1.0',
+        description: 'Authentication and authorization for APIs. Authorize with a username and password to try the routes.',
+      },
+      components: {
+        securitySchemes: {
+          OAuth2PasswordBearer: {
+            type: 'oauth2',
+            flows: { password: { tokenUrl: '/token', scopes: { 'profile:read': 'Read your profile', 'profile:write': 'Change your profile' } } },
+          },
+          HTTPBasic: { type: 'http', scheme: 'basic' },
+        },
+      },
+    },
+  });
+  await app.register(gatehousePlugin, { gatehouse });
+  await app.register(rootRoutes, { store: gatehouse.store });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { persistAuthorization: false, tryItOutEnabled: false },
+  });
+  await app.register(docsRoutes);
+  return app;
+}

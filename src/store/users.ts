@@ -1,0 +1,191 @@
+/** Persistence of users and their roles. Purpose-named methods; no HTTP, no policy. */
+import type { Store } from './db.ts';
+import type { UsersTable } from './schema.ts';
+
+export interface UserRecord {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string;
+  readonly fullName: string | null;
+  readonly passwordHash: string;
+  readonly disabled: boolean;
+  readonly roles: readonly string[];
+  readonly createdAt: number;
+}
+
+export interface NewUser {
+  readonly id: string;
+  readonly username: string;
+  readonly usernameNormalized: string;
+  readonly email: string;
+  readonly emailNormalized: string;
+  readonly fullName: string | null;
+  readonly passwordHash: string;
+  readonly roles: readonly string[];
+  readonly createdAt: number;
+}
+
+type UserRow = Pick<
+  UsersTable,
+  'id' | 'username' | 'email' | 'full_name' | 'password_hash' | 'disabled' | 'created_at'
+> & { role_name: string | null };
+
+function toRecords(rows: readonly UserRow[]): UserRecord[] {
+  const byId = new Map<string, { row: UserRow; roles: string[] }>();
+  for (const row of rows) {
+    let entry = byId.get(row.id);
+    if (entry === undefined) {
+      entry = { row, roles: [] };
+      byId.set(row.id, entry);
+    }
+    if (row.role_name !== null) entry.roles.push(row.role_name);
+  }
+  return [...byId.values()].map(({ row, roles }) => ({
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    fullName: row.full_name,
+    passwordHash: row.password_hash,
+    disabled: Number(row.disabled) === 1,
+    roles: roles.sort(),
+    createdAt: Number(row.created_at),
+  }));
+}
+
+export interface UserStore {
+  findById(id: string): Promise<UserRecord | undefined>;
+  /** By normalized username or normalized email. */
+  findByLogin(normalized: string): Promise<UserRecord | undefined>;
+  findByUsername(usernameNormalized: string): Promise<UserRecord | undefined>;
+  /** Inserts the user and their roles in one transaction; unique violations propagate. */
+  insert(user: NewUser): Promise<void>;
+  /** Which unique value of `user` is already taken, when an insert was refused. */
+  findConflict(usernameNormalized: string, emailNormalized: string): Promise<'username' | 'email' | undefined>;
+  updatePasswordHash(id: string, passwordHash: string, updatedAt: number): Promise<void>;
+  setDisabled(id: string, disabled: boolean, updatedAt: number): Promise<boolean>;
+  /** Replaces the user's roles; returns false when the user or a role does not exist. */
+  setRoles(id: string, roles: readonly string[]): Promise<boolean>;
+  list(limit: number, offset: number): Promise<UserRecord[]>;
+  roleNames(): Promise<string[]>;
+  count(): Promise<number>;
+}
+
+export function createUserStore(store: Store): UserStore {
+  const { db } = store;
+  const userWithRoles = () =>
+    db
+      .selectFrom('users')
+      .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
+      .select([
+        'users.id',
+        'users.username',
+        'users.email',
+        'users.full_name',
+        'users.password_hash',
+        'users.disabled',
+        'users.created_at',
+        'user_roles.role_name',
+      ]);
+
+  // The per-request lookup: compiled once, executed many times.
+  const byIdQuery = userWithRoles().where('users.id', '=', '').compile();
+  const byIdSql = byIdQuery.sql;
+
+  return {
+    async findById(id) {
+      const result = await db.executeQuery<UserRow>({ ...byIdQuery, sql: byIdSql, parameters: [id] });
+      return toRecords(result.rows)[0];
+    },
+    async findByLogin(normalized) {
+      const rows = await userWithRoles()
+        .where((eb) => eb.or([eb('users.username_normalized', '=', normalized), eb('users.email_normalized', '=', normalized)]))
+        .execute();
+      return toRecords(rows)[0];
+    },
+    async findByUsername(usernameNormalized) {
+      const rows = await userWithRoles().where('users.username_normalized', '=', usernameNormalized).execute();
+      return toRecords(rows)[0];
+    },
+    async insert(user) {
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('users')
+          .values({
+            id: user.id,
+            username: user.username,
+            username_normalized: user.usernameNormalized,
+            email: user.email,
+            email_normalized: user.emailNormalized,
+            full_name: user.fullName,
+            password_hash: user.passwordHash,
+            disabled: 0,
+            created_at: user.createdAt,
+            updated_at: user.createdAt,
+          })
+          .execute();
+        if (user.roles.length > 0) {
+          await trx
+            .insertInto('user_roles')
+            .values(user.roles.map((role_name) => ({ user_id: user.id, role_name })))
+            .execute();
+        }
+      });
+    },
+    async findConflict(usernameNormalized, emailNormalized) {
+      const row = await db
+        .selectFrom('users')
+        .select(['username_normalized'])
+        .where((eb) => eb.or([eb('username_normalized', '=', usernameNormalized), eb('email_normalized', '=', emailNormalized)]))
+        .orderBy('created_at')
+        .executeTakeFirst();
+      if (row === undefined) return undefined;
+      return row.username_normalized === usernameNormalized ? 'username' : 'email';
+    },
+    async updatePasswordHash(id, passwordHash, updatedAt) {
+      await db.updateTable('users').set({ password_hash: passwordHash, updated_at: updatedAt }).where('id', '=', id).execute();
+    },
+    async setDisabled(id, disabled, updatedAt) {
+      const result = await db
+        .updateTable('users')
+        .set({ disabled: disabled ? 1 : 0, updated_at: updatedAt })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+    async setRoles(id, roles) {
+      return db.transaction().execute(async (trx) => {
+        const user = await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
+        if (user === undefined) return false;
+        if (roles.length > 0) {
+          const known = await trx.selectFrom('roles').select('name').where('name', 'in', [...roles]).execute();
+          if (known.length !== new Set(roles).size) return false;
+        }
+        await trx.deleteFrom('user_roles').where('user_id', '=', id).execute();
+        if (roles.length > 0) {
+          await trx
+            .insertInto('user_roles')
+            .values([...new Set(roles)].map((role_name) => ({ user_id: id, role_name })))
+            .execute();
+        }
+        return true;
+      });
+    },
+    async list(limit, offset) {
+      const page = db.selectFrom('users').select('id').orderBy('created_at').orderBy('id').limit(limit).offset(offset);
+      const rows = await userWithRoles()
+        .where('users.id', 'in', page)
+        .orderBy('users.created_at')
+        .orderBy('users.id')
+        .execute();
+      return toRecords(rows);
+    },
+    async roleNames() {
+      const rows = await db.selectFrom('roles').select('name').orderBy('name').execute();
+      return rows.map((r) => r.name);
+    },
+    async count() {
+      const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+  };
+}
