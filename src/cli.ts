@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { toPublicUser } from './auth/accounts.ts';
 import { GatehouseError, InvalidFieldError } from './auth/errors.ts';
-import { ConfigError, type Config, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
 import { bootstrapAdmin, createGatehouse, type Gatehouse } from './gatehouse.ts';
 import { buildServer } from './server.ts';
 import { migrateToLatest, openStore } from './store/db.ts';
@@ -67,13 +67,18 @@ async function users(config: Config, args: string[]): Promise<void> {
   const [action, ...rest] = args;
   switch (action) {
     case 'list': {
-      const { values } = parseArgs({ args: rest, options: { limit: { type: 'string' }, offset: { type: 'string' } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { limit: { type: 'string' }, offset: { type: 'string' } },
+      });
       const limit = Number(values.limit ?? 100);
       const offset = Number(values.offset ?? 0);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10000) throw new UsageError('--limit must be 1 to 10000');
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10000)
+        throw new UsageError('--limit must be 1 to 10000');
       if (!Number.isInteger(offset) || offset < 0) throw new UsageError('--offset must be 0 or more');
       await withGatehouse(config, async (g) => {
-        for (const user of await g.accounts.listUsers(limit, offset)) console.log(JSON.stringify(toPublicUser(user)));
+        for (const user of await g.accounts.listUsers(limit, offset))
+          console.log(JSON.stringify(toPublicUser(user)));
       });
       return;
     }
@@ -88,8 +93,12 @@ async function users(config: Config, args: string[]): Promise<void> {
       return;
     }
     case 'set-roles': {
-      if (rest.length !== 2) throw new UsageError('users set-roles takes a username and a comma-separated role list');
-      const roles = (rest[1] ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+      if (rest.length !== 2)
+        throw new UsageError('users set-roles takes a username and a comma-separated role list');
+      const roles = (rest[1] ?? '')
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
       await withGatehouse(config, async (g) => {
         const user = await findUserOrFail(g, rest[0]);
         await g.accounts.setRoles(user.id, roles);
@@ -109,7 +118,9 @@ async function createAdmin(config: Config, args: string[]): Promise<void> {
   });
   const password = values.password ?? config.adminPassword;
   if (!values.username || !values.email || !password) {
-    throw new UsageError('create-admin needs --username, --email and --password (or GATEHOUSE_ADMIN_PASSWORD)');
+    throw new UsageError(
+      'create-admin needs --username, --email and --password (or GATEHOUSE_ADMIN_PASSWORD)',
+    );
   }
   await withGatehouse(config, async (g) => {
     const user = await g.accounts.register({
@@ -158,7 +169,10 @@ export async function main(argv: string[]): Promise<number> {
       for (const problem of error.problems) console.error(`gatehouse: configuration: ${problem}`);
       return 78;
     }
-    if (error instanceof UsageError || (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
+    if (
+      error instanceof UsageError ||
+      (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+    ) {
       console.error(`gatehouse: ${error.message}\n\n${USAGE}`);
       return 2;
     }

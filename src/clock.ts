@@ -7,7 +7,9 @@ export interface Clock {
 export const systemClock: Clock = { now: () => Date.now() };
 
 /** A clock that only moves when told to. */
-export function createManualClock(startMs = Date.UTC(2026, 10, 22, 12)): Clock & { advance(ms: number): void } {
+export function createManualClock(
+  startMs = Date.UTC(2026, 10, 22, 12),
+): Clock & { advance(ms: number): void } {
   let current = startMs;
   return {
     now: () => current,

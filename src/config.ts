@@ -66,13 +66,15 @@ function integer(min: number, max: number, fallback: number) {
 }
 
 function duration(fallback: string) {
-  return (raw: string | undefined): number => parseDurationSeconds(raw === undefined || raw === '' ? fallback : raw);
+  return (raw: string | undefined): number =>
+    parseDurationSeconds(raw === undefined || raw === '' ? fallback : raw);
 }
 
 function oneOf<T extends string>(values: readonly T[], fallback: T) {
   return (raw: string | undefined): T => {
     if (raw === undefined || raw === '') return fallback;
-    if (!(values as readonly string[]).includes(raw)) throw new SettingError(`must be one of ${values.join(', ')}`);
+    if (!(values as readonly string[]).includes(raw))
+      throw new SettingError(`must be one of ${values.join(', ')}`);
     return raw as T;
   };
 }
@@ -156,7 +158,8 @@ export const SETTINGS: readonly Setting[] = [
       if (partial.jwtAlg === 'HS256') {
         if (value === undefined) throw new SettingError('is required when GATEHOUSE_JWT_ALG=HS256');
         if (Buffer.byteLength(value, 'utf8') < 32) throw new SettingError('must be at least 32 bytes');
-        if (/^(change-?me|secret|your-secret-key)/i.test(value)) throw new SettingError('must not be a placeholder');
+        if (/^(change-?me|secret|your-secret-key)/i.test(value))
+          throw new SettingError('must not be a placeholder');
       } else if (value !== undefined) {
         throw new SettingError('is only used with GATEHOUSE_JWT_ALG=HS256; unset it or choose HS256');
       }
@@ -173,7 +176,8 @@ export const SETTINGS: readonly Setting[] = [
   {
     env: 'GATEHOUSE_PASSWORD_MIN_LENGTH',
     key: 'passwordMinLength',
-    description: 'Minimum password length in code points (NIST SP 800-63B-4 asks 15 for password-only accounts).',
+    description:
+      'Minimum password length in code points (NIST SP 800-63B-4 asks 15 for password-only accounts).',
     defaultText: '8',
     parse: integer(8, 128, 8),
   },
@@ -208,7 +212,8 @@ export const SETTINGS: readonly Setting[] = [
   {
     env: 'GATEHOUSE_HASH_CONCURRENCY',
     key: 'hashConcurrency',
-    description: 'Password hashes run at once; the rest wait in order. Keep it below the libuv threadpool size (4).',
+    description:
+      'Password hashes run at once; the rest wait in order. Keep it below the libuv threadpool size (4).',
     defaultText: 'cores, at most 3',
     parse: integer(1, 64, 0),
   },

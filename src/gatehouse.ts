@@ -30,14 +30,21 @@ export interface CreateGatehouseOptions {
   readonly migrate?: boolean;
 }
 
-export async function createGatehouse(config: Config, options: CreateGatehouseOptions = {}): Promise<Gatehouse> {
+export async function createGatehouse(
+  config: Config,
+  options: CreateGatehouseOptions = {},
+): Promise<Gatehouse> {
   const clock = options.clock ?? systemClock;
   const store = openStore(config.databaseUrl, options.pgSchema ? { pgSchema: options.pgSchema } : {});
   try {
     if (options.migrate !== false) await migrateToLatest(store, options.pgSchema);
     const keys = await loadKeyRing(store, config.jwtAlg, config.jwtSecret, clock);
     const hasher = await createPasswordHasher(
-      { memoryKib: config.argon2MemoryKib, iterations: config.argon2Iterations, parallelism: config.argon2Parallelism },
+      {
+        memoryKib: config.argon2MemoryKib,
+        iterations: config.argon2Iterations,
+        parallelism: config.argon2Parallelism,
+      },
       config.hashConcurrency,
     );
     const tokens = createTokenService(keys, clock, {

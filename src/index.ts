@@ -1,4 +1,5 @@
 export type { PublicUser } from './auth/accounts.ts';
+export type { AnyGatehouseError, GatehouseErrorCode } from './auth/errors.ts';
 export {
   EmailTakenError,
   GatehouseError,
@@ -9,10 +10,9 @@ export {
   NotAuthenticatedError,
   RegistrationClosedError,
   UnsupportedGrantTypeError,
-  UsernameTakenError,
   UserNotFoundError,
+  UsernameTakenError,
 } from './auth/errors.ts';
-export type { AnyGatehouseError, GatehouseErrorCode } from './auth/errors.ts';
 export type { AccessTokenClaims } from './auth/tokens.ts';
 export type { Clock } from './clock.ts';
 export type { Config } from './config.ts';

@@ -28,7 +28,10 @@ export interface BuildServerOptions {
   readonly logStream?: NodeJS.WritableStream;
 }
 
-export async function buildServer(gatehouse: Gatehouse, options: BuildServerOptions = {}): Promise<FastifyInstance> {
+export async function buildServer(
+  gatehouse: Gatehouse,
+  options: BuildServerOptions = {},
+): Promise<FastifyInstance> {
   const { config } = gatehouse;
   const logger = {
     level: config.logLevel,
@@ -73,13 +76,19 @@ export async function buildServer(gatehouse: Gatehouse, options: BuildServerOpti
       info: {
         title: 'Gatehouse',
         version: '0.1.0',
-        description: 'Authentication and authorization for APIs. Authorize with a username and password to try the routes.',
+        description:
+          'Authentication and authorization for APIs. Authorize with a username and password to try the routes.',
       },
       components: {
         securitySchemes: {
           OAuth2PasswordBearer: {
             type: 'oauth2',
-            flows: { password: { tokenUrl: '/token', scopes: { 'profile:read': 'Read your profile', 'profile:write': 'Change your profile' } } },
+            flows: {
+              password: {
+                tokenUrl: '/token',
+                scopes: { 'profile:read': 'Read your profile', 'profile:write': 'Change your profile' },
+              },
+            },
           },
           HTTPBasic: { type: 'http', scheme: 'basic' },
         },

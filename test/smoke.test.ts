@@ -13,7 +13,11 @@ for (const database of DATABASES) {
     test('a registered user logs in and reads /users/me', async () => {
       await registerUser(t.app, 'alice');
       const token = await login(t.app, 'alice');
-      const me = await t.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${token}` } });
+      const me = await t.app.inject({
+        method: 'GET',
+        url: '/users/me',
+        headers: { authorization: `Bearer ${token}` },
+      });
       assert.equal(me.statusCode, 200);
       assert.equal(me.json().username, 'alice');
     });

@@ -7,15 +7,16 @@ import {
   InactiveUserError,
   InvalidCredentialsError,
   InvalidFieldError,
-  UsernameTakenError,
   UserNotFoundError,
+  UsernameTakenError,
 } from './errors.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 
 export const DEFAULT_ROLE = 'user';
 const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,32}$/;
 // Deliberately simple (WHATWG's input[type=email] shape); deliverability is proven by mail, not regex.
-const EMAIL_PATTERN = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+const EMAIL_PATTERN =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 export interface PublicUser {
   readonly id: string;
@@ -105,7 +106,10 @@ export function createAccountService(
     async register(input) {
       const username = normalizeUsername(input.username);
       const email = normalizeEmail(input.email);
-      checkPasswordPolicy(input.password, options.passwordMinLength, { username: username.display, email: email.display });
+      checkPasswordPolicy(input.password, options.passwordMinLength, {
+        username: username.display,
+        email: email.display,
+      });
       const known = await users.findConflict(username.key, email.key);
       if (known === 'username') throw new UsernameTakenError();
       if (known === 'email') throw new EmailTakenError();

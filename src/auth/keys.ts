@@ -3,7 +3,16 @@
  * path use node:crypto synchronously (jose 6 verifies through WebCrypto on the libuv threadpool,
  * where it queues behind password hashes — see ARCHITECTURE.md).
  */
-import { createHash, createHmac, createPrivateKey, createPublicKey, type KeyObject, sign, timingSafeEqual, verify } from 'node:crypto';
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  sign,
+  timingSafeEqual,
+  verify,
+} from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Clock } from '../clock.ts';
 import type { JwtAlgorithm } from '../config.ts';
@@ -40,8 +49,14 @@ function asymmetricKeys(alg: Exclude<JwtAlgorithm, 'HS256'>, kid: string, privat
   const digest = NODE_DIGEST[alg];
   // JWS ES256 signatures are r||s (RFC 7518 §3.4), not DER.
   const dsaEncoding = alg === 'ES256' ? ('ieee-p1363' as const) : undefined;
-  const privateKey: KeyObject = createPrivateKey({ key: privateJwk as import('node:crypto').JsonWebKey, format: 'jwk' });
-  const publicKey: KeyObject = createPublicKey({ key: publicJwk as import('node:crypto').JsonWebKey, format: 'jwk' });
+  const privateKey: KeyObject = createPrivateKey({
+    key: privateJwk as import('node:crypto').JsonWebKey,
+    format: 'jwk',
+  });
+  const publicKey: KeyObject = createPublicKey({
+    key: publicJwk as import('node:crypto').JsonWebKey,
+    format: 'jwk',
+  });
   const signing: SigningKey = {
     kid,
     alg,
@@ -99,7 +114,12 @@ export async function loadKeyRing(
   const newestFirst = [...rows].sort((a, b) => b.created_at - a.created_at);
   for (const row of newestFirst) {
     const publicJwk = JSON.parse(row.public_jwk) as JWK;
-    const { signing, verification } = asymmetricKeys(alg, row.kid, JSON.parse(row.private_jwk) as JWK, publicJwk);
+    const { signing, verification } = asymmetricKeys(
+      alg,
+      row.kid,
+      JSON.parse(row.private_jwk) as JWK,
+      publicJwk,
+    );
     verifiers.set(row.kid, verification);
     jwks.push({ ...publicJwk, kid: row.kid, alg, use: 'sig' });
     if (row.state === 'active' && active === undefined) active = signing;
@@ -116,7 +136,11 @@ export async function loadKeyRing(
 }
 
 /** Generates a key pair with jose and stores it as the active key. Returns its kid. */
-export async function createSigningKey(store: Store, alg: Exclude<JwtAlgorithm, 'HS256'>, clock: Clock): Promise<string> {
+export async function createSigningKey(
+  store: Store,
+  alg: Exclude<JwtAlgorithm, 'HS256'>,
+  clock: Clock,
+): Promise<string> {
   const { privateKey, publicKey } = await generateKeyPair(alg, {
     extractable: true,
     ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
@@ -126,7 +150,12 @@ export async function createSigningKey(store: Store, alg: Exclude<JwtAlgorithm, 
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   await store.db.transaction().execute(async (trx) => {
-    await trx.updateTable('signing_keys').set({ state: 'retired' }).where('alg', '=', alg).where('state', '=', 'active').execute();
+    await trx
+      .updateTable('signing_keys')
+      .set({ state: 'retired' })
+      .where('alg', '=', alg)
+      .where('state', '=', 'active')
+      .execute();
     await trx
       .insertInto('signing_keys')
       .values({

@@ -11,7 +11,9 @@ export const PASSWORD_MAX_LENGTH = 128;
 
 // The 10,000 most frequent passwords of the zxcvbn-ts common list (MIT), in order.
 const COMMON_PASSWORDS: ReadonlySet<string> = new Set(
-  readFileSync(new URL('./common-passwords.txt', import.meta.url), 'utf8').split('\n').filter(Boolean),
+  readFileSync(new URL('./common-passwords.txt', import.meta.url), 'utf8')
+    .split('\n')
+    .filter(Boolean),
 );
 
 export function isCommonPassword(password: string): boolean {
@@ -47,7 +49,11 @@ export function checkPasswordPolicy(
     }
   }
   if (COMMON_PASSWORDS.has(lowered)) {
-    throw new InvalidFieldError('password', 'Password is too common; choose a less guessable one', 'too_common');
+    throw new InvalidFieldError(
+      'password',
+      'Password is too common; choose a less guessable one',
+      'too_common',
+    );
   }
 }
 
@@ -97,7 +103,10 @@ export interface PasswordHasher {
   verifyDummy(password: string): Promise<void>;
 }
 
-export async function createPasswordHasher(params: Argon2Parameters, concurrency: number): Promise<PasswordHasher> {
+export async function createPasswordHasher(
+  params: Argon2Parameters,
+  concurrency: number,
+): Promise<PasswordHasher> {
   const limiter = new ConcurrencyLimiter(concurrency);
   const options = {
     // Algorithm.Argon2id; the package's enum is an ambient const enum, unusable under verbatimModuleSyntax.

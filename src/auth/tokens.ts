@@ -85,7 +85,10 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
     const nowSeconds = Math.floor(clock.now() / 1000);
     if (!isNumericDate(payload.exp)) throw new InvalidTokenError('exp missing');
     if (payload.exp <= nowSeconds - CLOCK_SKEW_SECONDS) throw new InvalidTokenError('expired');
-    if (payload.nbf !== undefined && (!isNumericDate(payload.nbf) || payload.nbf > nowSeconds + CLOCK_SKEW_SECONDS)) {
+    if (
+      payload.nbf !== undefined &&
+      (!isNumericDate(payload.nbf) || payload.nbf > nowSeconds + CLOCK_SKEW_SECONDS)
+    ) {
       throw new InvalidTokenError('not yet valid');
     }
     if (!isNumericDate(payload.iat) || payload.iat > nowSeconds + CLOCK_SKEW_SECONDS) {
@@ -96,8 +99,12 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
     const audienceOk = Array.isArray(aud) ? aud.includes(options.audience) : aud === options.audience;
     if (!audienceOk) throw new InvalidTokenError('wrong audience');
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('sub missing');
-    if (typeof payload.scope !== 'string' && payload.scope !== undefined) throw new InvalidTokenError('bad scope');
-    if (payload.roles !== undefined && !(Array.isArray(payload.roles) && payload.roles.every((r) => typeof r === 'string'))) {
+    if (typeof payload.scope !== 'string' && payload.scope !== undefined)
+      throw new InvalidTokenError('bad scope');
+    if (
+      payload.roles !== undefined &&
+      !(Array.isArray(payload.roles) && payload.roles.every((r) => typeof r === 'string'))
+    ) {
       throw new InvalidTokenError('bad roles');
     }
     return payload as unknown as AccessTokenClaims;
@@ -121,7 +128,8 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
     if (key === undefined) throw new InvalidTokenError('unknown kid');
     if (!BASE64URL.test(signaturePart)) throw new InvalidTokenError('signature is not base64url');
     const signed = Buffer.from(`${headerPart}.${payloadPart}`, 'ascii');
-    if (!key.verify(signed, Buffer.from(signaturePart, 'base64url'))) throw new InvalidTokenError('bad signature');
+    if (!key.verify(signed, Buffer.from(signaturePart, 'base64url')))
+      throw new InvalidTokenError('bad signature');
     return checkClaims(decodeSegment(payloadPart, 'payload'));
   }
 

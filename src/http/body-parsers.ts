@@ -16,7 +16,8 @@ function checkValue(value: unknown, depth: number): void {
   }
   if (typeof value !== 'object' || value === null) return;
   for (const [key, item] of Object.entries(value)) {
-    if (FORBIDDEN_KEYS.has(key)) throw new HttpClientError(400, `Request body must not contain the key "${key}"`);
+    if (FORBIDDEN_KEYS.has(key))
+      throw new HttpClientError(400, `Request body must not contain the key "${key}"`);
     if (key.includes('\u0000')) throw new HttpClientError(400, 'Request body contains a NUL character');
     checkValue(item, depth + 1);
   }
@@ -39,22 +40,27 @@ export function installBodyParsers(app: FastifyInstance): void {
     }
     done(null, parsed);
   });
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_request, body: Buffer, done) => {
-    if (!isUtf8(body)) return done(new HttpClientError(400, 'Request body is not valid UTF-8'), undefined);
-    const fields: Record<string, string> = Object.create(null);
-    try {
-      for (const [key, value] of new URLSearchParams(body.toString('utf8'))) {
-        // Percent-encoded bytes that are not UTF-8 decode to U+FFFD.
-        if (key.includes('\uFFFD') || value.includes('\uFFFD')) {
-          throw new HttpClientError(400, 'Request body is not valid UTF-8');
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'buffer' },
+    (_request, body: Buffer, done) => {
+      if (!isUtf8(body)) return done(new HttpClientError(400, 'Request body is not valid UTF-8'), undefined);
+      const fields: Record<string, string> = Object.create(null);
+      try {
+        for (const [key, value] of new URLSearchParams(body.toString('utf8'))) {
+          // Percent-encoded bytes that are not UTF-8 decode to U+FFFD.
+          if (key.includes('\uFFFD') || value.includes('\uFFFD')) {
+            throw new HttpClientError(400, 'Request body is not valid UTF-8');
+          }
+          if (Object.hasOwn(fields, key))
+            throw new HttpClientError(400, `Parameter "${key.slice(0, 40)}" is repeated`);
+          fields[key] = value;
         }
-        if (Object.hasOwn(fields, key)) throw new HttpClientError(400, `Parameter "${key.slice(0, 40)}" is repeated`);
-        fields[key] = value;
+        checkValue(fields, 0);
+      } catch (error) {
+        return done(error as Error, undefined);
       }
-      checkValue(fields, 0);
-    } catch (error) {
-      return done(error as Error, undefined);
-    }
-    done(null, { ...fields });
-  });
+      done(null, { ...fields });
+    },
+  );
 }

@@ -46,10 +46,16 @@ export function statusOf(code: GatehouseErrorCode): number {
   return STATUS[code];
 }
 
-function sendDomainError(error: AnyGatehouseError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+function sendDomainError(
+  error: AnyGatehouseError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
   const status = STATUS[error.code];
   if (error.code === 'INVALID_FIELD') {
-    return reply.code(422).send({ detail: [{ loc: ['body', error.field], msg: error.message, type: error.type }] });
+    return reply
+      .code(422)
+      .send({ detail: [{ loc: ['body', error.field], msg: error.message, type: error.type }] });
   }
   if (error.code === 'NOT_AUTHENTICATED') {
     const challenge = error.scheme === 'Basic' ? 'Basic realm="gatehouse"' : 'Bearer';
@@ -57,12 +63,17 @@ function sendDomainError(error: AnyGatehouseError, request: FastifyRequest, repl
   }
   if (error.code === 'INVALID_TOKEN') {
     request.log.info({ reason: error.reason }, 'bearer token refused');
-    return reply.code(status).header('www-authenticate', 'Bearer error="invalid_token"').send({ detail: error.message });
+    return reply
+      .code(status)
+      .header('www-authenticate', 'Bearer error="invalid_token"')
+      .send({ detail: error.message });
   }
   const oauthError = request.routeOptions.config?.oauthErrors ? OAUTH_ERROR[error.code] : undefined;
   if (oauthError !== undefined) {
     if (status === 401) reply.header('www-authenticate', 'Bearer');
-    return reply.code(status).send({ detail: error.message, error: oauthError, error_description: error.message });
+    return reply
+      .code(status)
+      .send({ detail: error.message, error: oauthError, error_description: error.message });
   }
   return reply.code(status).send({ detail: error.message });
 }
@@ -106,7 +117,9 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       request.log.info({ code: error.code, status }, 'request refused');
-      const detail = (error.code && FASTIFY_CLIENT_ERRORS[error.code]) ?? (status === 413 ? 'Request body too large' : 'Bad request');
+      const detail =
+        (error.code && FASTIFY_CLIENT_ERRORS[error.code]) ??
+        (status === 413 ? 'Request body too large' : 'Bad request');
       return reply.code(status).send({ detail });
     }
     request.log.error({ err: error }, 'unexpected error');

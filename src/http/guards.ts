@@ -4,7 +4,12 @@
  */
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { AccountService } from '../auth/accounts.ts';
-import { InactiveUserError, InvalidCredentialsError, InvalidTokenError, NotAuthenticatedError } from '../auth/errors.ts';
+import {
+  InactiveUserError,
+  InvalidCredentialsError,
+  InvalidTokenError,
+  NotAuthenticatedError,
+} from '../auth/errors.ts';
 import type { AccessTokenClaims, TokenService } from '../auth/tokens.ts';
 import type { UserRecord } from '../store/users.ts';
 
@@ -70,9 +75,16 @@ export function createGuards(accounts: AccountService, tokens: TokenService): Gu
         const user = await accounts.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1));
         request.principal = { user, claims: undefined };
       } catch (error) {
-        if (error instanceof InvalidCredentialsError) throw new NotAuthenticatedError('Basic', 'Incorrect username or password');
+        if (error instanceof InvalidCredentialsError)
+          throw new NotAuthenticatedError('Basic', 'Incorrect username or password');
         throw error;
       }
     },
   };
+}
+
+/** The principal a guard set; throws when the route has no guard (a wiring mistake, not a client's). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (request.principal === null) throw new NotAuthenticatedError('Bearer');
+  return request.principal;
 }

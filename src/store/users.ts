@@ -60,7 +60,10 @@ export interface UserStore {
   /** Inserts the user and their roles in one transaction; unique violations propagate. */
   insert(user: NewUser): Promise<void>;
   /** Which unique value of `user` is already taken, when an insert was refused. */
-  findConflict(usernameNormalized: string, emailNormalized: string): Promise<'username' | 'email' | undefined>;
+  findConflict(
+    usernameNormalized: string,
+    emailNormalized: string,
+  ): Promise<'username' | 'email' | undefined>;
   updatePasswordHash(id: string, passwordHash: string, updatedAt: number): Promise<void>;
   setDisabled(id: string, disabled: boolean, updatedAt: number): Promise<boolean>;
   /** Replaces the user's roles; returns false when the user or a role does not exist. */
@@ -98,12 +101,19 @@ export function createUserStore(store: Store): UserStore {
     },
     async findByLogin(normalized) {
       const rows = await userWithRoles()
-        .where((eb) => eb.or([eb('users.username_normalized', '=', normalized), eb('users.email_normalized', '=', normalized)]))
+        .where((eb) =>
+          eb.or([
+            eb('users.username_normalized', '=', normalized),
+            eb('users.email_normalized', '=', normalized),
+          ]),
+        )
         .execute();
       return toRecords(rows)[0];
     },
     async findByUsername(usernameNormalized) {
-      const rows = await userWithRoles().where('users.username_normalized', '=', usernameNormalized).execute();
+      const rows = await userWithRoles()
+        .where('users.username_normalized', '=', usernameNormalized)
+        .execute();
       return toRecords(rows)[0];
     },
     async insert(user) {
@@ -135,14 +145,23 @@ export function createUserStore(store: Store): UserStore {
       const row = await db
         .selectFrom('users')
         .select(['username_normalized'])
-        .where((eb) => eb.or([eb('username_normalized', '=', usernameNormalized), eb('email_normalized', '=', emailNormalized)]))
+        .where((eb) =>
+          eb.or([
+            eb('username_normalized', '=', usernameNormalized),
+            eb('email_normalized', '=', emailNormalized),
+          ]),
+        )
         .orderBy('created_at')
         .executeTakeFirst();
       if (row === undefined) return undefined;
       return row.username_normalized === usernameNormalized ? 'username' : 'email';
     },
     async updatePasswordHash(id, passwordHash, updatedAt) {
-      await db.updateTable('users').set({ password_hash: passwordHash, updated_at: updatedAt }).where('id', '=', id).execute();
+      await db
+        .updateTable('users')
+        .set({ password_hash: passwordHash, updated_at: updatedAt })
+        .where('id', '=', id)
+        .execute();
     },
     async setDisabled(id, disabled, updatedAt) {
       const result = await db
@@ -157,7 +176,11 @@ export function createUserStore(store: Store): UserStore {
         const user = await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
         if (user === undefined) return false;
         if (roles.length > 0) {
-          const known = await trx.selectFrom('roles').select('name').where('name', 'in', [...roles]).execute();
+          const known = await trx
+            .selectFrom('roles')
+            .select('name')
+            .where('name', 'in', [...roles])
+            .execute();
           if (known.length !== new Set(roles).size) return false;
         }
         await trx.deleteFrom('user_roles').where('user_id', '=', id).execute();
@@ -171,7 +194,13 @@ export function createUserStore(store: Store): UserStore {
       });
     },
     async list(limit, offset) {
-      const page = db.selectFrom('users').select('id').orderBy('created_at').orderBy('id').limit(limit).offset(offset);
+      const page = db
+        .selectFrom('users')
+        .select('id')
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(limit)
+        .offset(offset);
       const rows = await userWithRoles()
         .where('users.id', 'in', page)
         .orderBy('users.created_at')
@@ -184,7 +213,10 @@ export function createUserStore(store: Store): UserStore {
       return rows.map((r) => r.name);
     },
     async count() {
-      const row = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const row = await db
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       return Number(row.n);
     },
   };

@@ -54,7 +54,9 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   };
   const config = loadConfig(env);
   const clock = createManualClock(Date.now());
-  const pgSchema = databaseUrl.startsWith('postgres') ? `gh_test_${randomBytes(6).toString('hex')}` : undefined;
+  const pgSchema = databaseUrl.startsWith('postgres')
+    ? `gh_test_${randomBytes(6).toString('hex')}`
+    : undefined;
   const gatehouse = await createGatehouse(config, { clock, ...(pgSchema ? { pgSchema } : {}) });
   const chunks: string[] = [];
   const logStream = new Writable({
@@ -90,14 +92,25 @@ export async function registerUser(
   const response = await app.inject({
     method: 'POST',
     url: '/register',
-    payload: { username, email: extra.email ?? `${username}@example.com`, password: extra.password ?? PASSWORD, ...(extra.full_name ? { full_name: extra.full_name } : {}) },
+    payload: {
+      username,
+      email: extra.email ?? `${username}@example.com`,
+      password: extra.password ?? PASSWORD,
+      ...(extra.full_name ? { full_name: extra.full_name } : {}),
+    },
   });
-  if (response.statusCode !== 201) throw new Error(`register ${username}: ${response.statusCode} ${response.body}`);
+  if (response.statusCode !== 201)
+    throw new Error(`register ${username}: ${response.statusCode} ${response.body}`);
   return response.json();
 }
 
 /** Logs in through `POST /token` and returns the access token. */
-export async function login(app: FastifyInstance, username: string, password = PASSWORD, scope?: string): Promise<string> {
+export async function login(
+  app: FastifyInstance,
+  username: string,
+  password = PASSWORD,
+  scope?: string,
+): Promise<string> {
   const form = new URLSearchParams({ username, password, ...(scope ? { scope } : {}) });
   const response = await app.inject({
     method: 'POST',
@@ -105,6 +118,7 @@ export async function login(app: FastifyInstance, username: string, password = P
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     payload: form.toString(),
   });
-  if (response.statusCode !== 200) throw new Error(`login ${username}: ${response.statusCode} ${response.body}`);
+  if (response.statusCode !== 200)
+    throw new Error(`login ${username}: ${response.statusCode} ${response.body}`);
   return response.json().access_token;
 }

@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { toPublicUser } from '../../auth/accounts.ts';
-import { BASIC_SECURITY, BEARER_SECURITY, type Guards } from '../guards.ts';
+import { BASIC_SECURITY, BEARER_SECURITY, type Guards, principalOf } from '../guards.ts';
 import { ErrorDetail, Message, PublicUserSchema } from '../schemas.ts';
 
 function greeting(principal: { user: { fullName: string | null; username: string } }): { message: string } {
-  return { message: `Hello ${principal.user.fullName || principal.user.username}, this is a protected route!` };
+  return {
+    message: `Hello ${principal.user.fullName || principal.user.username}, this is a protected route!`,
+  };
 }
 
 export async function meRoutes(app: FastifyInstance, options: { guards: Guards }): Promise<void> {
@@ -21,15 +23,20 @@ export async function meRoutes(app: FastifyInstance, options: { guards: Guards }
         response: { 200: PublicUserSchema, ...failures },
       },
     },
-    async (request) => toPublicUser(request.principal!.user),
+    async (request) => toPublicUser(principalOf(request).user),
   );
   app.get(
     '/protected',
     {
       preHandler: guards.requireUser,
-      schema: { summary: 'A route that needs a bearer token', tags: ['examples'], security: BEARER_SECURITY, response: { 200: Message, ...failures } },
+      schema: {
+        summary: 'A route that needs a bearer token',
+        tags: ['examples'],
+        security: BEARER_SECURITY,
+        response: { 200: Message, ...failures },
+      },
     },
-    async (request) => greeting(request.principal!),
+    async (request) => greeting(principalOf(request)),
   );
   app.get(
     '/protected/basic',
@@ -43,6 +50,6 @@ export async function meRoutes(app: FastifyInstance, options: { guards: Guards }
         response: { 200: Message, ...failures },
       },
     },
-    async (request) => greeting(request.principal!),
+    async (request) => greeting(principalOf(request)),
   );
 }

@@ -7,10 +7,17 @@ import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.t
 
 const RegisterBody = Type.Object(
   {
-    username: Type.String({ minLength: 1, maxLength: 64, description: '3–32 of A-Z a-z 0-9 _ . - (after NFKC)' }),
+    username: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: '3–32 of A-Z a-z 0-9 _ . - (after NFKC)',
+    }),
     email: Type.String({ minLength: 3, maxLength: 254 }),
     full_name: Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Null()])),
-    password: Type.String({ maxLength: 1024, description: 'At least the configured minimum, at most 128 characters' }),
+    password: Type.String({
+      maxLength: 1024,
+      description: 'At least the configured minimum, at most 128 characters',
+    }),
   },
   { additionalProperties: false },
 );

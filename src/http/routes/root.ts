@@ -17,7 +17,11 @@ export async function rootRoutes(app: FastifyInstance, options: { store: Store }
   app.get(
     '/healthz',
     {
-      schema: { summary: 'Liveness', tags: ['meta'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
+      schema: {
+        summary: 'Liveness',
+        tags: ['meta'],
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
       logLevel: 'warn',
     },
     async () => ({ status: 'ok' as const }),

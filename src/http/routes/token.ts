@@ -64,7 +64,12 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
         scope,
         ...(body.client_id ? { clientId: body.client_id } : {}),
       });
-      return { access_token: issued.token, token_type: 'bearer' as const, expires_in: issued.expiresInSeconds, scope };
+      return {
+        access_token: issued.token,
+        token_type: 'bearer' as const,
+        expires_in: issued.expiresInSeconds,
+        scope,
+      };
     },
   );
 }

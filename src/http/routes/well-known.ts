@@ -4,10 +4,18 @@ import { SUPPORTED_SCOPES } from '../../auth/scopes.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 
 const Jwks = Type.Object({
-  keys: Type.Array(Type.Object({ kid: Type.String(), alg: Type.String(), use: Type.String() }, { additionalProperties: true })),
+  keys: Type.Array(
+    Type.Object(
+      { kid: Type.String(), alg: Type.String(), use: Type.String() },
+      { additionalProperties: true },
+    ),
+  ),
 });
 
-export async function wellKnownRoutes(app: FastifyInstance, options: { gatehouse: Gatehouse }): Promise<void> {
+export async function wellKnownRoutes(
+  app: FastifyInstance,
+  options: { gatehouse: Gatehouse },
+): Promise<void> {
   const { keys, config } = options.gatehouse;
   const metadata = {
     issuer: config.issuer,
