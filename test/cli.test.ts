@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { FAST_ARGON2 } from './support/gatehouse.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
+const env = {
+  PATH: process.env.PATH ?? '',
+  GATEHOUSE_DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`,
+  ...FAST_ARGON2,
+};
+
+function gatehouse(...args: string[]) {
+  const result = spawnSync(process.execPath, ['bin/gatehouse.js', ...args], {
+    env,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('the gatehouse command', () => {
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('migrate applies the schema, then reports it up to date', () => {
+    const first = gatehouse('migrate');
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /applied: 2026-11-22-core/);
+    assert.match(gatehouse('migrate').stdout, /up to date/);
+  });
+
+  test('create-admin makes an admin that users list shows', () => {
+    const created = gatehouse(
+      'create-admin',
+      '--username',
+      'root',
+      '--email',
+      'root@example.com',
+      '--password',
+      'a long admin passphrase',
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const listed = gatehouse('users', 'list');
+    assert.equal(listed.code, 0, listed.stderr);
+    const users = listed.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.equal(users.length, 1);
+    assert.equal(users[0].username, 'root');
+    assert.deepEqual(users[0].roles, ['admin', 'user']);
+    assert.equal(users[0].password_hash, undefined);
+  });
+
+  test('users disable, enable and set-roles change the user', () => {
+    assert.equal(gatehouse('users', 'disable', 'root').code, 0);
+    assert.equal(JSON.parse(gatehouse('users', 'list').stdout).disabled, true);
+    assert.equal(gatehouse('users', 'enable', 'root').code, 0);
+    assert.equal(JSON.parse(gatehouse('users', 'list').stdout).disabled, false);
+    assert.equal(gatehouse('users', 'set-roles', 'root', 'user,moderator').code, 0);
+    assert.deepEqual(JSON.parse(gatehouse('users', 'list').stdout).roles, ['moderator', 'user']);
+  });
+
+  test('bad arguments exit non-zero with a clear message', () => {
+    const cases: [string[], RegExp][] = [
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['users', 'disable', 'nobody'], /no user named "nobody"/],
+      [['users', 'set-roles', 'root', 'emperor'], /Unknown role: emperor/],
+      [['users'], /users needs a command/],
+      [['create-admin', '--username', 'x'], /needs --username, --email and --password/],
+      [
+        ['create-admin', '--username', 'weak', '--email', 'weak@example.com', '--password', 'password'],
+        /password: Password is too common/,
+      ],
+      [['users', 'list', '--bogus'], /Unknown option/],
+    ];
+    for (const [args, message] of cases) {
+      const result = gatehouse(...args);
+      assert.notEqual(result.code, 0, args.join(' '));
+      assert.match(result.stderr, message, args.join(' '));
+    }
+  });
+
+  test('a bad setting stops the command with one line naming the variable', () => {
+    const result = spawnSync(process.execPath, ['bin/gatehouse.js', 'migrate'], {
+      env: { ...env, GATEHOUSE_PORT: 'abc' },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 78);
+    assert.equal(
+      result.stderr.trim(),
+      'gatehouse: configuration: GATEHOUSE_PORT must be a whole number from 0 to 65535',
+    );
+  });
+});

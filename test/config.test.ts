@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig, parseDurationSeconds } from '../src/config.ts';
+
+const problemsOf = (env: Record<string, string>): readonly string[] => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+};
+
+describe('configuration', () => {
+  test('defaults serve on 127.0.0.1:8000 with SQLite in ./data and EdDSA tokens for 15 minutes', () => {
+    const config = loadConfig({});
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.port, 8000);
+    assert.equal(config.databaseUrl, 'sqlite:./data/gatehouse.db');
+    assert.equal(config.issuer, 'http://127.0.0.1:8000');
+    assert.equal(config.audience, config.issuer);
+    assert.equal(config.jwtAlg, 'EdDSA');
+    assert.equal(config.accessTokenTtlSeconds, 900);
+    assert.equal(config.passwordMinLength, 8);
+    assert.equal(config.argon2MemoryKib, 19456);
+    assert.equal(config.argon2Iterations, 2);
+    assert.equal(config.argon2Parallelism, 1);
+    assert.ok(Object.isFrozen(config));
+  });
+
+  test('durations take whole seconds or a number with a unit', () => {
+    assert.equal(parseDurationSeconds('900'), 900);
+    assert.equal(parseDurationSeconds('15m'), 900);
+    assert.equal(parseDurationSeconds('10s'), 10);
+    assert.equal(parseDurationSeconds('2h'), 7200);
+    assert.equal(parseDurationSeconds('30d'), 2_592_000);
+    assert.equal(loadConfig({ GATEHOUSE_ACCESS_TOKEN_TTL: '5m' }).accessTokenTtlSeconds, 300);
+  });
+
+  test('every bad value is reported at once, one line naming the variable and what is allowed', () => {
+    const problems = problemsOf({
+      GATEHOUSE_PORT: 'eighty',
+      GATEHOUSE_ACCESS_TOKEN_TTL: '15 minutes',
+      GATEHOUSE_JWT_ALG: 'none',
+      GATEHOUSE_DATABASE_URL: 'mysql://x',
+      GATEHOUSE_REGISTRATION: 'maybe',
+    });
+    assert.equal(problems.length, 5);
+    assert.match(problems[0] ?? '', /^GATEHOUSE_PORT must be a whole number from 0 to 65535$/);
+    assert.ok(problems.some((p) => /^GATEHOUSE_ACCESS_TOKEN_TTL must be whole seconds/.test(p)));
+    assert.ok(problems.some((p) => /^GATEHOUSE_JWT_ALG must be one of EdDSA, ES256, RS256, HS256$/.test(p)));
+    assert.ok(
+      problems.some((p) => /^GATEHOUSE_DATABASE_URL must start with sqlite: or postgres:\/\//.test(p)),
+    );
+    assert.ok(problems.every((p) => !p.includes('\n')));
+  });
+
+  test('HS256 refuses to start without a secret of at least 32 bytes', () => {
+    assert.match(problemsOf({ GATEHOUSE_JWT_ALG: 'HS256' })[0] ?? '', /GATEHOUSE_JWT_SECRET is required/);
+    assert.match(
+      problemsOf({ GATEHOUSE_JWT_ALG: 'HS256', GATEHOUSE_JWT_SECRET: 'short' })[0] ?? '',
+      /at least 32 bytes/,
+    );
+    assert.match(
+      problemsOf({
+        GATEHOUSE_JWT_ALG: 'HS256',
+        GATEHOUSE_JWT_SECRET: 'changeme-changeme-changeme-changeme',
+      })[0] ?? '',
+      /placeholder/,
+    );
+    assert.equal(
+      loadConfig({ GATEHOUSE_JWT_ALG: 'HS256', GATEHOUSE_JWT_SECRET: 'k'.repeat(32) }).jwtAlg,
+      'HS256',
+    );
+  });
+
+  test('a secret given with an asymmetric algorithm is refused rather than ignored', () => {
+    assert.match(
+      problemsOf({ GATEHOUSE_JWT_SECRET: 'k'.repeat(40) })[0] ?? '',
+      /only used with GATEHOUSE_JWT_ALG=HS256/,
+    );
+  });
+
+  test('the admin bootstrap settings must come together', () => {
+    assert.match(problemsOf({ GATEHOUSE_ADMIN_USERNAME: 'root' })[0] ?? '', /must be set together/);
+  });
+
+  test('an unknown GATEHOUSE_ variable is reported, catching typos', () => {
+    assert.match(
+      problemsOf({ GATEHOUSE_PROT: '9000' })[0] ?? '',
+      /GATEHOUSE_PROT is not a Gatehouse setting/,
+    );
+  });
+
+  test('CORS origins must be origins', () => {
+    assert.deepEqual(
+      loadConfig({ GATEHOUSE_CORS_ORIGINS: 'https://a.example, http://localhost:3000' }).corsOrigins,
+      ['https://a.example', 'http://localhost:3000'],
+    );
+    assert.match(problemsOf({ GATEHOUSE_CORS_ORIGINS: 'https://a.example/path' })[0] ?? '', /not an origin/);
+  });
+
+  test('the password minimum is never below 8', () => {
+    assert.match(problemsOf({ GATEHOUSE_PASSWORD_MIN_LENGTH: '6' })[0] ?? '', /from 8 to 128/);
+  });
+});
