@@ -31,6 +31,10 @@ export interface Config {
   readonly logFile: string | undefined;
   readonly jwksMaxAgeSeconds: number;
   readonly tokenCacheSize: number;
+  readonly sessionTtlSeconds: number;
+  readonly sessionIdleTtlSeconds: number;
+  readonly refreshReuseGraceSeconds: number;
+  readonly keyRotationDays: number;
 }
 
 interface Setting {
@@ -172,6 +176,36 @@ export const SETTINGS: readonly Setting[] = [
     description: 'Lifetime of access tokens.',
     defaultText: '15m',
     parse: duration('15m'),
+  },
+  {
+    env: 'GATEHOUSE_SESSION_TTL',
+    key: 'sessionTtlSeconds',
+    description: 'Absolute lifetime of a session and of its refresh tokens and cookie.',
+    defaultText: '30d',
+    parse: duration('30d'),
+  },
+  {
+    env: 'GATEHOUSE_SESSION_IDLE_TTL',
+    key: 'sessionIdleTtlSeconds',
+    description: 'A session unused for this long ends.',
+    defaultText: '7d',
+    parse: duration('7d'),
+  },
+  {
+    env: 'GATEHOUSE_REFRESH_REUSE_GRACE',
+    key: 'refreshReuseGraceSeconds',
+    description:
+      'A spent refresh token presented again within this window gets a sibling token instead of revoking the session (two tabs refreshing at once). `0` turns it off.',
+    defaultText: '10s',
+    parse: (raw) => (raw === '0' ? 0 : duration('10s')(raw)),
+  },
+  {
+    env: 'GATEHOUSE_KEY_ROTATION_DAYS',
+    key: 'keyRotationDays',
+    description:
+      'Rotate the signing key when the active one is older than this many days, at start and daily. `0` turns it off.',
+    defaultText: '90',
+    parse: integer(0, 3650, 90),
   },
   {
     env: 'GATEHOUSE_PASSWORD_MIN_LENGTH',

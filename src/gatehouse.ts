@@ -5,10 +5,13 @@
 import { type AccountService, createAccountService } from './auth/accounts.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
-import { createTokenService, type TokenService } from './auth/tokens.ts';
+import { createMemoryRevocationState, type RevocationState } from './auth/revocation.ts';
+import { createSessionService, type SessionService } from './auth/sessions.ts';
+import { CLOCK_SKEW_SECONDS, createTokenService, type TokenService } from './auth/tokens.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
+import { listSessionsRevokedSince } from './store/sessions.ts';
 import { createUserStore } from './store/users.ts';
 
 export interface Gatehouse {
@@ -19,6 +22,8 @@ export interface Gatehouse {
   readonly hasher: PasswordHasher;
   readonly tokens: TokenService;
   readonly accounts: AccountService;
+  readonly sessions: SessionService;
+  readonly revocation: RevocationState;
   close(): Promise<void>;
 }
 
@@ -53,10 +58,45 @@ export async function createGatehouse(
       ttlSeconds: config.accessTokenTtlSeconds,
       cacheSize: config.tokenCacheSize,
     });
-    const accounts = createAccountService(createUserStore(store), hasher, clock, {
-      passwordMinLength: config.passwordMinLength,
+    const retainMs = (config.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000;
+    const revocation = createMemoryRevocationState({ retainMs, now: () => clock.now() });
+    for (const { id, revokedAt } of await listSessionsRevokedSince(store.db, clock.now() - retainMs)) {
+      revocation.markSessionsRevoked([id], revokedAt);
+    }
+    const accounts = createAccountService({
+      users: createUserStore(store),
+      store,
+      hasher,
+      revocation,
+      clock,
+      options: { passwordMinLength: config.passwordMinLength },
     });
-    return { config, clock, store, keys, hasher, tokens, accounts, close: () => store.close() };
+    const sessions = createSessionService({
+      store,
+      accounts,
+      hasher,
+      tokens,
+      revocation,
+      clock,
+      options: {
+        sessionTtlSeconds: config.sessionTtlSeconds,
+        idleTtlSeconds: config.sessionIdleTtlSeconds,
+        reuseGraceSeconds: config.refreshReuseGraceSeconds,
+        passwordMinLength: config.passwordMinLength,
+      },
+    });
+    return {
+      config,
+      clock,
+      store,
+      keys,
+      hasher,
+      tokens,
+      accounts,
+      sessions,
+      revocation,
+      close: () => store.close(),
+    };
   } catch (error) {
     await store.close();
     throw error;

@@ -6,14 +6,18 @@
  * await app.register(gatehousePlugin, { gatehouse });
  * app.get('/items', { preHandler: app.gatehouse.guards.requireUser }, async (req) => req.principal?.user.id);
  */
+import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Gatehouse } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
+import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers } from './http/errors.ts';
 import { createGuards, type Guards } from './http/guards.ts';
+import { loginRoutes } from './http/routes/login.ts';
 import { meRoutes } from './http/routes/me.ts';
 import { registerRoutes } from './http/routes/register.ts';
+import { sessionRoutes } from './http/routes/sessions.ts';
 import { tokenRoutes } from './http/routes/token.ts';
 import { wellKnownRoutes } from './http/routes/well-known.ts';
 
@@ -38,7 +42,19 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     throw new TypeError('gatehousePlugin: option "gatehouse" must be the result of createGatehouse()');
   }
   const { gatehouse } = options;
-  const guards = createGuards(gatehouse.accounts, gatehouse.tokens);
+  const { config } = gatehouse;
+  const cookieSettings = sessionCookie(config.issuer, config.sessionTtlSeconds);
+  const trustedOrigins = [new URL(config.issuer).origin, ...config.corsOrigins];
+  const guards = createGuards({
+    accounts: gatehouse.accounts,
+    tokens: gatehouse.tokens,
+    sessions: gatehouse.sessions,
+    revocation: gatehouse.revocation,
+    cookieName: cookieSettings.name,
+    trustedOrigins,
+  });
+  // The host app may have registered @fastify/cookie already.
+  if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
   app.decorateRequest('principal', null);
   app.decorate('gatehouse', { services: gatehouse, guards });
 
@@ -54,6 +70,8 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(registerRoutes, { gatehouse });
     await scope.register(tokenRoutes, { gatehouse });
     await scope.register(meRoutes, { guards });
+    await scope.register(loginRoutes, { gatehouse, cookie: cookieSettings, trustedOrigins });
+    await scope.register(sessionRoutes, { gatehouse, guards, cookie: cookieSettings });
     await scope.register(wellKnownRoutes, { gatehouse });
   });
 }

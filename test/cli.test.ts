@@ -28,7 +28,7 @@ describe('the gatehouse command', () => {
   test('migrate applies the schema, then reports it up to date', () => {
     const first = gatehouse('migrate');
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /applied: 2026-11-22-core/);
+    assert.match(first.stdout, /applied: 2026-11-22-1-core, 2026-11-22-2-sessions/);
     assert.match(gatehouse('migrate').stdout, /up to date/);
   });
 

@@ -7,10 +7,9 @@ import { statusOf } from '../src/http/errors.ts';
 describe('documentation stays true', () => {
   test('the README settings table lists every setting with its default, and nothing else', () => {
     const readme = readFileSync('README.md', 'utf8');
-    const documented = [...readme.matchAll(/^\|\s*`(GATEHOUSE_[A-Z0-9_]+)`\s*\|\s*`([^`]*)`\s*\|/gm)].map((m) => [
-      m[1],
-      m[2],
-    ]);
+    const documented = [...readme.matchAll(/^\|\s*`(GATEHOUSE_[A-Z0-9_]+)`\s*\|\s*`([^`]*)`\s*\|/gm)].map(
+      (m) => [m[1], m[2]],
+    );
     assert.deepEqual(
       documented,
       SETTINGS.map((s) => [s.env, s.defaultText]),
@@ -25,7 +24,10 @@ describe('documentation stays true', () => {
     );
     const codes = [...union.matchAll(/'([A-Z_]+)'/g)].map((m) => m[1] ?? '');
     const doc = readFileSync('docs/errors.md', 'utf8');
-    const rows = [...doc.matchAll(/^\|\s*`([A-Z_]+)`\s*\|\s*(\d{3})\s*\|/gm)].map((m) => [m[1], Number(m[2])]);
+    const rows = [...doc.matchAll(/^\|\s*`([A-Z_]+)`\s*\|\s*(\d{3})\s*\|/gm)].map((m) => [
+      m[1],
+      Number(m[2]),
+    ]);
     assert.deepEqual(
       rows,
       codes.map((code) => [code, statusOf(code as Parameters<typeof statusOf>[0])]),

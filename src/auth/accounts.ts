@@ -1,6 +1,9 @@
 /** Accounts: registration, password login, lookups and admin changes. No HTTP, no SQL. */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
+import { recordAuditEvent } from '../store/audit.ts';
+import type { Store } from '../store/db.ts';
+import { revokeSessions } from '../store/sessions.ts';
 import type { UserRecord, UserStore } from '../store/users.ts';
 import {
   EmailTakenError,
@@ -11,6 +14,7 @@ import {
   UsernameTakenError,
 } from './errors.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
+import type { RevocationState } from './revocation.ts';
 
 export const DEFAULT_ROLE = 'user';
 const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,32}$/;
@@ -85,17 +89,23 @@ export interface AccountService {
   findUser(id: string): Promise<UserRecord | undefined>;
   getUserOrThrow(id: string): Promise<UserRecord>;
   findByUsername(username: string): Promise<UserRecord | undefined>;
+  /** By username or email, as typed at login. */
+  findByLogin(login: string): Promise<UserRecord | undefined>;
+  /** Disabling also revokes every session of the user. */
   setDisabled(id: string, disabled: boolean): Promise<void>;
   setRoles(id: string, roles: readonly string[]): Promise<void>;
   listUsers(limit: number, offset: number): Promise<UserRecord[]>;
 }
 
-export function createAccountService(
-  users: UserStore,
-  hasher: PasswordHasher,
-  clock: Clock,
-  options: AccountServiceOptions,
-): AccountService {
+export function createAccountService(deps: {
+  users: UserStore;
+  store: Store;
+  hasher: PasswordHasher;
+  revocation: RevocationState;
+  clock: Clock;
+  options: AccountServiceOptions;
+}): AccountService {
+  const { users, store, hasher, revocation, clock, options } = deps;
   async function getUserOrThrow(id: string): Promise<UserRecord> {
     const user = await users.findById(id);
     if (user === undefined) throw new UserNotFoundError();
@@ -154,9 +164,28 @@ export function createAccountService(
     findUser: (id) => users.findById(id),
     getUserOrThrow,
     findByUsername: (username) => users.findByUsername(loginKey(username)),
+    findByLogin: (login) => users.findByLogin(loginKey(login)),
 
     async setDisabled(id, disabled) {
-      if (!(await users.setDisabled(id, disabled, clock.now()))) throw new UserNotFoundError();
+      const now = clock.now();
+      const revoked = await store.db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('users')
+          .set({ disabled: disabled ? 1 : 0, updated_at: now })
+          .where('id', '=', id)
+          .executeTakeFirst();
+        if (Number(result.numUpdatedRows) === 0) return undefined;
+        const ids = disabled ? await revokeSessions(trx, { userId: id }, now, 'user disabled') : [];
+        await recordAuditEvent(trx, {
+          event: disabled ? 'user.disabled' : 'user.enabled',
+          at: now,
+          userId: id,
+          details: { sessions_revoked: ids.length },
+        });
+        return ids;
+      });
+      if (revoked === undefined) throw new UserNotFoundError();
+      revocation.markSessionsRevoked(revoked, now);
     },
 
     async setRoles(id, roles) {

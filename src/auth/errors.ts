@@ -12,7 +12,12 @@ export type GatehouseErrorCode =
   | 'INVALID_FIELD'
   | 'REGISTRATION_CLOSED'
   | 'UNSUPPORTED_GRANT_TYPE'
-  | 'USER_NOT_FOUND';
+  | 'USER_NOT_FOUND'
+  | 'INVALID_REFRESH_TOKEN'
+  | 'INVALID_SCOPE'
+  | 'SESSION_NOT_FOUND'
+  | 'INCORRECT_PASSWORD'
+  | 'CSRF_FAILED';
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: GatehouseErrorCode;
@@ -100,6 +105,48 @@ export class UserNotFoundError extends GatehouseError {
   }
 }
 
+/** A refresh token that is unknown, forged, spent (outside the grace window), expired or revoked. */
+export class InvalidRefreshTokenError extends GatehouseError {
+  readonly code = 'INVALID_REFRESH_TOKEN' as const;
+  /** Why, for logs and audit only; clients see the same message. */
+  readonly reason: string;
+  constructor(reason: string) {
+    super('Invalid refresh token');
+    this.reason = reason;
+  }
+}
+
+/** A refresh asked for a scope the original grant did not include (RFC 6749 §6). */
+export class InvalidScopeError extends GatehouseError {
+  readonly code = 'INVALID_SCOPE' as const;
+  constructor() {
+    super('The requested scope exceeds the scope originally granted');
+  }
+}
+
+export class SessionNotFoundError extends GatehouseError {
+  readonly code = 'SESSION_NOT_FOUND' as const;
+  constructor() {
+    super('Session not found');
+  }
+}
+
+export class IncorrectPasswordError extends GatehouseError {
+  readonly code = 'INCORRECT_PASSWORD' as const;
+  constructor() {
+    super('Incorrect password');
+  }
+}
+
+export class CsrfError extends GatehouseError {
+  readonly code = 'CSRF_FAILED' as const;
+  readonly reason: string;
+  constructor(reason: string) {
+    super('CSRF check failed');
+    this.reason = reason;
+  }
+}
+
 export type AnyGatehouseError =
   | InvalidCredentialsError
   | InactiveUserError
@@ -110,4 +157,9 @@ export type AnyGatehouseError =
   | InvalidFieldError
   | RegistrationClosedError
   | UnsupportedGrantTypeError
-  | UserNotFoundError;
+  | UserNotFoundError
+  | InvalidRefreshTokenError
+  | InvalidScopeError
+  | SessionNotFoundError
+  | IncorrectPasswordError
+  | CsrfError;

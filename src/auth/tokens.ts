@@ -21,6 +21,7 @@ export interface AccessTokenClaims {
   readonly preferred_username: string;
   readonly roles: string[];
   readonly scope: string;
+  readonly sid?: string;
   readonly jti: string;
   readonly iat: number;
   readonly exp: number;
@@ -33,6 +34,8 @@ export interface IssueAccessTokenInput {
   readonly roles: readonly string[];
   readonly scope: string;
   readonly clientId?: string;
+  /** The session the token belongs to (`sid` claim); revoking the session revokes the token. */
+  readonly sessionId?: string;
 }
 
 export interface IssuedAccessToken {
@@ -154,6 +157,7 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
         preferred_username: input.username,
         roles: [...input.roles],
         scope: input.scope,
+        ...(input.sessionId ? { sid: input.sessionId } : {}),
         jti: randomUUID(),
         iat,
         exp: iat + options.ttlSeconds,

@@ -16,6 +16,11 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   REGISTRATION_CLOSED: 403,
   UNSUPPORTED_GRANT_TYPE: 400,
   USER_NOT_FOUND: 404,
+  INVALID_REFRESH_TOKEN: 400,
+  INVALID_SCOPE: 400,
+  SESSION_NOT_FOUND: 404,
+  INCORRECT_PASSWORD: 400,
+  CSRF_FAILED: 403,
 };
 
 /** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
@@ -23,6 +28,8 @@ const OAUTH_ERROR: Partial<Record<GatehouseErrorCode, string>> = {
   INVALID_CREDENTIALS: 'invalid_grant',
   INACTIVE_USER: 'invalid_grant',
   UNSUPPORTED_GRANT_TYPE: 'unsupported_grant_type',
+  INVALID_REFRESH_TOKEN: 'invalid_grant',
+  INVALID_SCOPE: 'invalid_scope',
 };
 
 export interface ValidationIssue {

@@ -14,7 +14,8 @@ import {
   sql,
 } from 'kysely';
 import pg from 'pg';
-import * as core from './migrations/2026-11-22-core.ts';
+import * as core from './migrations/2026-11-22-1-core.ts';
+import * as sessions from './migrations/2026-11-22-2-sessions.ts';
 import type { Database } from './schema.ts';
 import { openSqliteDatabase } from './sqlite-driver.ts';
 
@@ -31,7 +32,8 @@ export interface Store {
 }
 
 const MIGRATIONS: Record<string, Migration> = {
-  '2026-11-22-core': core,
+  '2026-11-22-1-core': core,
+  '2026-11-22-2-sessions': sessions,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

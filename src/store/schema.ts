@@ -30,6 +30,42 @@ export interface SigningKeysTable {
   public_jwk: string;
   state: 'active' | 'retired';
   created_at: number;
+  retired_at: number | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  kind: 'token' | 'cookie';
+  secret_hash: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  session_id: string;
+  secret_hash: string;
+  scope: string;
+  client_id: string;
+  created_at: number;
+  spent_at: number | null;
+}
+
+export interface AuditEventsTable {
+  id: string;
+  at: number;
+  event: string;
+  user_id: string | null;
+  session_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: string;
 }
 
 export interface Database {
@@ -37,4 +73,7 @@ export interface Database {
   roles: RolesTable;
   user_roles: UserRolesTable;
   signing_keys: SigningKeysTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  audit_events: AuditEventsTable;
 }

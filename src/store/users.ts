@@ -65,7 +65,6 @@ export interface UserStore {
     emailNormalized: string,
   ): Promise<'username' | 'email' | undefined>;
   updatePasswordHash(id: string, passwordHash: string, updatedAt: number): Promise<void>;
-  setDisabled(id: string, disabled: boolean, updatedAt: number): Promise<boolean>;
   /** Replaces the user's roles; returns false when the user or a role does not exist. */
   setRoles(id: string, roles: readonly string[]): Promise<boolean>;
   list(limit: number, offset: number): Promise<UserRecord[]>;
@@ -162,14 +161,6 @@ export function createUserStore(store: Store): UserStore {
         .set({ password_hash: passwordHash, updated_at: updatedAt })
         .where('id', '=', id)
         .execute();
-    },
-    async setDisabled(id, disabled, updatedAt) {
-      const result = await db
-        .updateTable('users')
-        .set({ disabled: disabled ? 1 : 0, updated_at: updatedAt })
-        .where('id', '=', id)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) > 0;
     },
     async setRoles(id, roles) {
       return db.transaction().execute(async (trx) => {

@@ -31,7 +31,13 @@ for (const database of DATABASES) {
       assert.equal(response.statusCode, 200);
       assert.equal(response.headers['cache-control'], 'no-store');
       const body = response.json();
-      assert.deepEqual(Object.keys(body).sort(), ['access_token', 'expires_in', 'scope', 'token_type']);
+      assert.deepEqual(Object.keys(body).sort(), [
+        'access_token',
+        'expires_in',
+        'refresh_token',
+        'scope',
+        'token_type',
+      ]);
       assert.equal(body.token_type, 'bearer');
       assert.equal(body.expires_in, 900);
     });

@@ -1,15 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { UnsupportedGrantTypeError } from '../../auth/errors.ts';
+import { InvalidFieldError, UnsupportedGrantTypeError } from '../../auth/errors.ts';
 import { grantScope, parseScope, SUPPORTED_SCOPES } from '../../auth/scopes.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import { HttpClientError } from '../errors.ts';
+import { requestContext } from '../request-context.ts';
 import { OAuthError, ValidationErrorBody } from '../schemas.ts';
 
 const TokenForm = Type.Object({
-  grant_type: Type.Optional(Type.String({ maxLength: 100, description: '`password` (may be omitted)' })),
-  username: Type.String({ maxLength: 320, description: 'Username or email' }),
-  password: Type.String({ maxLength: 1024 }),
+  grant_type: Type.Optional(
+    Type.String({ maxLength: 100, description: '`password` (may be omitted) or `refresh_token`' }),
+  ),
+  username: Type.Optional(Type.String({ maxLength: 320, description: 'Password grant: username or email' })),
+  password: Type.Optional(Type.String({ maxLength: 1024, description: 'Password grant' })),
+  refresh_token: Type.Optional(Type.String({ maxLength: 8192, description: 'Refresh grant' })),
   scope: Type.Optional(Type.String({ maxLength: 2000, description: 'Space-separated scopes to request' })),
   client_id: Type.Optional(Type.String({ maxLength: 200 })),
   client_secret: Type.Optional(Type.String({ maxLength: 200 })),
@@ -19,26 +23,34 @@ const TokenResponse = Type.Object({
   access_token: Type.String(),
   token_type: Type.Literal('bearer'),
   expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
+  refresh_token: Type.String({ description: 'Opaque, single use: each refresh returns a new one' }),
   scope: Type.String({ description: 'The granted scopes, space-separated' }),
 });
 
 interface TokenFormBody {
   grant_type?: string;
-  username: string;
-  password: string;
+  username?: string;
+  password?: string;
+  refresh_token?: string;
   scope?: string;
   client_id?: string;
 }
 
+function required(value: string | undefined, field: string): string {
+  if (value === undefined) throw new InvalidFieldError(field, 'Field required', 'missing');
+  return value;
+}
+
 export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Gatehouse }): Promise<void> {
-  const { accounts, tokens } = options.gatehouse;
+  const { sessions } = options.gatehouse;
   app.post<{ Body: TokenFormBody }>(
     '/token',
     {
       config: { oauthErrors: true, noStore: true },
       schema: {
-        summary: 'OAuth2 password grant (RFC 6749 §4.3)',
-        description: 'Exchange a username (or email) and password for a bearer access token.',
+        summary: 'OAuth2 token endpoint: password (RFC 6749 §4.3) and refresh_token (§6) grants',
+        description:
+          'Exchange a username (or email) and password, or a refresh token, for a bearer access token and a new refresh token.',
         tags: ['auth'],
         consumes: ['application/x-www-form-urlencoded'],
         body: TokenForm,
@@ -52,23 +64,29 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
     },
     async (request) => {
       const body = request.body;
-      if (body.grant_type !== undefined && body.grant_type !== 'password') {
-        throw new UnsupportedGrantTypeError(body.grant_type);
+      const ctx = requestContext(request);
+      const grantType = body.grant_type ?? 'password';
+      let result: { accessToken: string; expiresInSeconds: number; refreshToken: string; scope: string };
+      if (grantType === 'password') {
+        const username = required(body.username, 'username');
+        const password = required(body.password, 'password');
+        const scope = grantScope(parseScope(body.scope), SUPPORTED_SCOPES);
+        result = (await sessions.loginWithPassword(username, password, scope, body.client_id, ctx)).tokens;
+      } else if (grantType === 'refresh_token') {
+        result = await sessions.refresh(
+          required(body.refresh_token, 'refresh_token'),
+          parseScope(body.scope),
+          ctx,
+        );
+      } else {
+        throw new UnsupportedGrantTypeError(grantType);
       }
-      const user = await accounts.authenticate(body.username, body.password);
-      const scope = grantScope(parseScope(body.scope), SUPPORTED_SCOPES);
-      const issued = tokens.issueAccessToken({
-        userId: user.id,
-        username: user.username,
-        roles: user.roles,
-        scope,
-        ...(body.client_id ? { clientId: body.client_id } : {}),
-      });
       return {
-        access_token: issued.token,
+        access_token: result.accessToken,
         token_type: 'bearer' as const,
-        expires_in: issued.expiresInSeconds,
-        scope,
+        expires_in: result.expiresInSeconds,
+        refresh_token: result.refreshToken,
+        scope: result.scope,
       };
     },
   );

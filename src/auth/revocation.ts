@@ -1,0 +1,46 @@
+/**
+ * Which sessions are revoked, checked on every request without touching the database. The store
+ * is the source of truth: this set is loaded from it at start and told of every revocation after
+ * the revoking transaction commits. A Redis implementation can share it across processes.
+ *
+ * An entry is needed only while an access token from that session can still be unexpired, so
+ * each is kept for the access-token lifetime (plus skew) after its revocation, then pruned.
+ */
+export interface RevocationState {
+  /** Synchronous: called on the request path of every bearer request. */
+  isSessionRevoked(sessionId: string): boolean;
+  /** Records revocations that have been committed to the store at `revokedAtMs`. */
+  markSessionsRevoked(sessionIds: readonly string[], revokedAtMs: number): void;
+}
+
+export interface MemoryRevocationOptions {
+  /** How long after revocation an entry matters: access-token lifetime plus clock skew. */
+  readonly retainMs: number;
+  readonly now: () => number;
+}
+
+export function createMemoryRevocationState(options: MemoryRevocationOptions): RevocationState {
+  // Insertion order is revocation order, so pruning stops at the first entry still needed.
+  const revoked = new Map<string, number>();
+  let nextPruneAt = 0;
+  const prune = (nowMs: number) => {
+    if (nowMs < nextPruneAt) return;
+    nextPruneAt = nowMs + 60_000;
+    for (const [id, keepUntil] of revoked) {
+      if (keepUntil > nowMs) break;
+      revoked.delete(id);
+    }
+  };
+  return {
+    isSessionRevoked: (sessionId) => {
+      prune(options.now());
+      return revoked.has(sessionId);
+    },
+    markSessionsRevoked: (sessionIds, revokedAtMs) => {
+      for (const id of sessionIds) {
+        revoked.delete(id);
+        revoked.set(id, revokedAtMs + options.retainMs);
+      }
+    },
+  };
+}

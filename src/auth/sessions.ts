@@ -1,0 +1,485 @@
+/**
+ * Sessions and the token lifecycle (RFC 6749 §6, RFC 9700 §4.14): a session per login, opaque
+ * refresh tokens rotated by compare-and-swap with reuse detection, logout, logout everywhere,
+ * password change. Every change writes its audit event in the same transaction.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import { recordAuditEvent } from '../store/audit.ts';
+import type { Store } from '../store/db.ts';
+import {
+  findRefreshToken,
+  findSession,
+  insertRefreshToken,
+  insertSession,
+  listLiveSessions,
+  revokeSessions,
+  type SessionKind,
+  type SessionRecord,
+  spendRefreshToken,
+  touchSession,
+} from '../store/sessions.ts';
+import type { UserRecord } from '../store/users.ts';
+import type { AccountService } from './accounts.ts';
+import {
+  InactiveUserError,
+  IncorrectPasswordError,
+  InvalidCredentialsError,
+  InvalidRefreshTokenError,
+  InvalidScopeError,
+  SessionNotFoundError,
+} from './errors.ts';
+import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
+import type { RevocationState } from './revocation.ts';
+import type { TokenService } from './tokens.ts';
+
+export interface RequestContext {
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+}
+
+export interface TokenPair {
+  readonly accessToken: string;
+  readonly expiresInSeconds: number;
+  readonly refreshToken: string;
+  readonly scope: string;
+  readonly sessionId: string;
+}
+
+export interface SessionServiceOptions {
+  readonly sessionTtlSeconds: number;
+  readonly idleTtlSeconds: number;
+  readonly reuseGraceSeconds: number;
+  readonly passwordMinLength: number;
+}
+
+export interface SessionView {
+  readonly id: string;
+  readonly createdAt: number;
+  readonly lastUsedAt: number;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly current: boolean;
+}
+
+export interface CookieLogin {
+  readonly user: UserRecord;
+  readonly session: SessionRecord;
+  /** The cookie's value: `<session id>.<secret>`. Only its hash is stored. */
+  readonly cookieValue: string;
+}
+
+export interface SessionService {
+  /** Password login: a new session with an access and a refresh token. */
+  loginWithPassword(
+    login: string,
+    password: string,
+    scope: string,
+    clientId: string | undefined,
+    ctx: RequestContext,
+  ): Promise<{ user: UserRecord; tokens: TokenPair }>;
+  /** Password login for browsers: a new cookie session. */
+  loginWithCookie(login: string, password: string, ctx: RequestContext): Promise<CookieLogin>;
+  /** Rotates a refresh token; `requestedScope` may only narrow the grant. */
+  refresh(
+    refreshToken: string,
+    requestedScope: readonly string[] | undefined,
+    ctx: RequestContext,
+  ): Promise<TokenPair>;
+  /** The live cookie session and its user for a cookie value, or undefined. */
+  authenticateCookie(cookieValue: string): Promise<{ user: UserRecord; session: SessionRecord } | undefined>;
+  /** Whether the session is live now (not revoked, not past absolute or idle expiry). */
+  isSessionLive(session: SessionRecord): boolean;
+  logout(sessionId: string, userId: string, ctx: RequestContext): Promise<void>;
+  listSessions(userId: string, currentSessionId: string | undefined): Promise<SessionView[]>;
+  revokeSession(userId: string, sessionId: string, ctx: RequestContext): Promise<void>;
+  revokeAllSessions(userId: string, ctx: RequestContext): Promise<void>;
+  changePassword(
+    userId: string,
+    currentPassword: string,
+    newPassword: string,
+    currentSessionId: string | undefined,
+    ctx: RequestContext,
+  ): Promise<void>;
+}
+
+const TOKEN_PART = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
+
+function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url');
+}
+
+function secretMatches(secret: string, storedHash: string): boolean {
+  const given = Buffer.from(hashSecret(secret));
+  const stored = Buffer.from(storedHash);
+  return given.length === stored.length && timingSafeEqual(given, stored);
+}
+
+/** `<id>.<secret>`: a 128-bit id to find the row, a 256-bit secret of which only a hash is kept. */
+function newOpaqueToken(): { id: string; secret: string; value: string } {
+  const id = randomBytes(16).toString('base64url');
+  const secret = randomBytes(32).toString('base64url');
+  return { id, secret, value: `${id}.${secret}` };
+}
+
+function splitOpaqueToken(value: string): { id: string; secret: string } | undefined {
+  if (!TOKEN_PART.test(value)) return undefined;
+  const [id, secret] = value.split('.') as [string, string];
+  return { id, secret };
+}
+
+export function createSessionService(deps: {
+  store: Store;
+  accounts: AccountService;
+  hasher: PasswordHasher;
+  tokens: TokenService;
+  revocation: RevocationState;
+  clock: Clock;
+  options: SessionServiceOptions;
+}): SessionService {
+  const { store, accounts, hasher, tokens, revocation, clock, options } = deps;
+  const db = store.db;
+
+  function isSessionLive(session: SessionRecord): boolean {
+    const now = clock.now();
+    return (
+      session.revokedAt === null &&
+      session.expiresAt > now &&
+      session.lastUsedAt + options.idleTtlSeconds * 1000 > now &&
+      !revocation.isSessionRevoked(session.id)
+    );
+  }
+
+  async function authenticateOrAudit(
+    login: string,
+    password: string,
+    ctx: RequestContext,
+  ): Promise<UserRecord> {
+    try {
+      return await accounts.authenticate(login, password);
+    } catch (error) {
+      if (error instanceof InvalidCredentialsError || error instanceof InactiveUserError) {
+        const known = await accounts.findByLogin(login);
+        await recordAuditEvent(db, {
+          event: 'login.failed',
+          at: clock.now(),
+          userId: known?.id ?? null,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+          details: {
+            reason:
+              error instanceof InactiveUserError
+                ? 'inactive_user'
+                : known
+                  ? 'wrong_password'
+                  : 'unknown_user',
+          },
+        });
+      }
+      throw error;
+    }
+  }
+
+  function issueAccess(user: UserRecord, sessionId: string, scope: string, clientId: string | undefined) {
+    return tokens.issueAccessToken({
+      userId: user.id,
+      username: user.username,
+      roles: user.roles,
+      scope,
+      sessionId,
+      ...(clientId ? { clientId } : {}),
+    });
+  }
+
+  async function revokeAndRemember(
+    executor: typeof db,
+    where: Parameters<typeof revokeSessions>[1],
+    reason: string,
+  ): Promise<string[]> {
+    return revokeSessions(executor, where, clock.now(), reason);
+  }
+
+  return {
+    isSessionLive,
+
+    async loginWithPassword(login, password, scope, clientId, ctx) {
+      const user = await authenticateOrAudit(login, password, ctx);
+      const now = clock.now();
+      const sessionId = randomBytes(16).toString('base64url');
+      const refresh = newOpaqueToken();
+      const effectiveClientId = clientId ?? 'gatehouse';
+      await db.transaction().execute(async (trx) => {
+        await insertSession(trx, {
+          id: sessionId,
+          userId: user.id,
+          kind: 'token',
+          secretHash: null,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+          createdAt: now,
+          lastUsedAt: now,
+          expiresAt: now + options.sessionTtlSeconds * 1000,
+        });
+        await insertRefreshToken(trx, {
+          id: refresh.id,
+          sessionId,
+          secretHash: hashSecret(refresh.secret),
+          scope,
+          clientId: effectiveClientId,
+          createdAt: now,
+        });
+        await recordAuditEvent(trx, {
+          event: 'login.succeeded',
+          at: now,
+          userId: user.id,
+          sessionId,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+          details: { method: 'password', client_id: effectiveClientId },
+        });
+      });
+      const access = issueAccess(user, sessionId, scope, clientId);
+      return {
+        user,
+        tokens: {
+          accessToken: access.token,
+          expiresInSeconds: access.expiresInSeconds,
+          refreshToken: refresh.value,
+          scope,
+          sessionId,
+        },
+      };
+    },
+
+    async loginWithCookie(login, password, ctx) {
+      const user = await authenticateOrAudit(login, password, ctx);
+      const now = clock.now();
+      const secret = randomBytes(32).toString('base64url');
+      const session: SessionRecord = {
+        id: randomBytes(16).toString('base64url'),
+        userId: user.id,
+        kind: 'cookie' as SessionKind,
+        secretHash: hashSecret(secret),
+        ip: ctx.ip,
+        userAgent: ctx.userAgent,
+        createdAt: now,
+        lastUsedAt: now,
+        expiresAt: now + options.sessionTtlSeconds * 1000,
+        revokedAt: null,
+      };
+      await db.transaction().execute(async (trx) => {
+        await insertSession(trx, session);
+        await recordAuditEvent(trx, {
+          event: 'login.succeeded',
+          at: now,
+          userId: user.id,
+          sessionId: session.id,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+          details: { method: 'cookie' },
+        });
+      });
+      return { user, session, cookieValue: `${session.id}.${secret}` };
+    },
+
+    async refresh(refreshToken, requestedScope, ctx) {
+      const parts = splitOpaqueToken(refreshToken);
+      if (parts === undefined) throw new InvalidRefreshTokenError('malformed');
+      const stored = await findRefreshToken(db, parts.id);
+      if (stored === undefined || !secretMatches(parts.secret, stored.secretHash)) {
+        throw new InvalidRefreshTokenError('unknown');
+      }
+      const granted = stored.scope === '' ? [] : stored.scope.split(' ');
+      if (requestedScope?.some((scope) => !granted.includes(scope))) {
+        throw new InvalidScopeError();
+      }
+      const accessScope = requestedScope === undefined ? stored.scope : requestedScope.join(' ');
+      const session = await findSession(db, stored.sessionId);
+      if (session === undefined || !isSessionLive(session))
+        throw new InvalidRefreshTokenError('session ended');
+
+      const now = clock.now();
+      const next = newOpaqueToken();
+      // Read outside the transaction: SQLite has one connection, which the transaction holds.
+      const user = await accounts.findUser(session.userId);
+      const outcome = await db.transaction().execute(async (trx) => {
+        if (user === undefined || user.disabled) {
+          const revoked = await revokeAndRemember(
+            trx,
+            { ids: [session.id] },
+            user ? 'user disabled' : 'user deleted',
+          );
+          return { kind: 'user-gone' as const, revoked };
+        }
+        const spent = await spendRefreshToken(trx, stored.id, now);
+        if (!spent) {
+          const current = await findRefreshToken(trx, stored.id);
+          const spentAt = current?.spentAt ?? now;
+          const withinGrace =
+            options.reuseGraceSeconds > 0 && now - spentAt <= options.reuseGraceSeconds * 1000;
+          if (!withinGrace) {
+            // RFC 9700 §4.14.2: a spent refresh token presented again means it was stolen.
+            const revoked = await revokeAndRemember(trx, { ids: [session.id] }, 'refresh token reused');
+            await recordAuditEvent(trx, {
+              event: 'refresh_token.reused',
+              at: now,
+              userId: user.id,
+              sessionId: session.id,
+              ip: ctx.ip,
+              userAgent: ctx.userAgent,
+              details: { spent_ms_ago: now - spentAt },
+            });
+            return { kind: 'reused' as const, revoked };
+          }
+        }
+        // Within the grace window a second presenter gets a sibling: a new refresh token in the
+        // same session (a secret is never returned twice, so the first successor cannot be).
+        await insertRefreshToken(trx, {
+          id: next.id,
+          sessionId: session.id,
+          secretHash: hashSecret(next.secret),
+          scope: stored.scope,
+          clientId: stored.clientId,
+          createdAt: now,
+        });
+        await touchSession(trx, session.id, now);
+        await recordAuditEvent(trx, {
+          event: 'token.refreshed',
+          at: now,
+          userId: user.id,
+          sessionId: session.id,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+          details: { within_grace: !spent },
+        });
+        return { kind: 'rotated' as const, user };
+      });
+      if (outcome.kind !== 'rotated') {
+        revocation.markSessionsRevoked(outcome.revoked, now);
+        throw new InvalidRefreshTokenError(outcome.kind);
+      }
+      const access = issueAccess(outcome.user, session.id, accessScope, stored.clientId);
+      return {
+        accessToken: access.token,
+        expiresInSeconds: access.expiresInSeconds,
+        refreshToken: next.value,
+        scope: accessScope,
+        sessionId: session.id,
+      };
+    },
+
+    async authenticateCookie(cookieValue) {
+      const parts = splitOpaqueToken(cookieValue);
+      if (parts === undefined) return undefined;
+      const session = await findSession(db, parts.id);
+      if (session === undefined || session.kind !== 'cookie' || session.secretHash === null) return undefined;
+      if (!secretMatches(parts.secret, session.secretHash) || !isSessionLive(session)) return undefined;
+      const user = await accounts.findUser(session.userId);
+      if (user === undefined) return undefined;
+      const now = clock.now();
+      // Idle expiry needs last use; a write per minute per session is enough for that.
+      if (now - session.lastUsedAt > 60_000) await touchSession(db, session.id, now);
+      return { user, session };
+    },
+
+    async logout(sessionId, userId, ctx) {
+      const now = clock.now();
+      const revoked = await db.transaction().execute(async (trx) => {
+        const ids = await revokeAndRemember(trx, { ids: [sessionId], userId }, 'logout');
+        await recordAuditEvent(trx, {
+          event: 'logout',
+          at: now,
+          userId,
+          sessionId,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+        });
+        return ids;
+      });
+      revocation.markSessionsRevoked(revoked, now);
+    },
+
+    async listSessions(userId, currentSessionId) {
+      const sessions = await listLiveSessions(db, userId, clock.now());
+      return sessions.filter(isSessionLive).map((session) => ({
+        id: session.id,
+        createdAt: session.createdAt,
+        lastUsedAt: session.lastUsedAt,
+        ip: session.ip,
+        userAgent: session.userAgent,
+        current: session.id === currentSessionId,
+      }));
+    },
+
+    async revokeSession(userId, sessionId, ctx) {
+      const now = clock.now();
+      const revoked = await db.transaction().execute(async (trx) => {
+        const ids = await revokeAndRemember(trx, { ids: [sessionId], userId }, 'revoked by user');
+        if (ids.length > 0) {
+          await recordAuditEvent(trx, {
+            event: 'session.revoked',
+            at: now,
+            userId,
+            sessionId,
+            ip: ctx.ip,
+            userAgent: ctx.userAgent,
+          });
+        }
+        return ids;
+      });
+      if (revoked.length === 0) throw new SessionNotFoundError();
+      revocation.markSessionsRevoked(revoked, now);
+    },
+
+    async revokeAllSessions(userId, ctx) {
+      const now = clock.now();
+      const revoked = await db.transaction().execute(async (trx) => {
+        const ids = await revokeAndRemember(trx, { userId }, 'logout everywhere');
+        await recordAuditEvent(trx, {
+          event: 'session.revoked',
+          at: now,
+          userId,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+          details: { all: true, count: ids.length },
+        });
+        return ids;
+      });
+      revocation.markSessionsRevoked(revoked, now);
+    },
+
+    async changePassword(userId, currentPassword, newPassword, currentSessionId, ctx) {
+      const user = await accounts.getUserOrThrow(userId);
+      if (!(await hasher.verify(user.passwordHash, currentPassword))) throw new IncorrectPasswordError();
+      checkPasswordPolicy(newPassword, options.passwordMinLength, {
+        username: user.username,
+        email: user.email,
+      });
+      const passwordHash = await hasher.hash(newPassword);
+      const now = clock.now();
+      const revoked = await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('users')
+          .set({ password_hash: passwordHash, updated_at: now })
+          .where('id', '=', userId)
+          .execute();
+        const ids = await revokeAndRemember(
+          trx,
+          { userId, ...(currentSessionId ? { exceptId: currentSessionId } : {}) },
+          'password changed',
+        );
+        await recordAuditEvent(trx, {
+          event: 'password.changed',
+          at: now,
+          userId,
+          sessionId: currentSessionId ?? null,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+          details: { sessions_revoked: ids.length },
+        });
+        return ids;
+      });
+      revocation.markSessionsRevoked(revoked, now);
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { toPublicUser } from '../../auth/accounts.ts';
+import type { Gatehouse } from '../../gatehouse.ts';
+import { csrfTokenFor, type SessionCookie } from '../cookies.ts';
+import { checkSameOrigin } from '../guards.ts';
+import { requestContext } from '../request-context.ts';
+import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
+
+const LoginBody = Type.Object({
+  username: Type.String({ maxLength: 320, description: 'Username or email' }),
+  password: Type.String({ maxLength: 1024 }),
+});
+
+const LoginResponse = Type.Intersect([
+  PublicUserSchema,
+  Type.Object({
+    csrf_token: Type.String({ description: 'Send as X-CSRF-Token on state-changing requests' }),
+  }),
+]);
+
+export async function loginRoutes(
+  app: FastifyInstance,
+  options: { gatehouse: Gatehouse; cookie: SessionCookie; trustedOrigins: readonly string[] },
+): Promise<void> {
+  const { sessions } = options.gatehouse;
+  const { cookie } = options;
+  app.post<{ Body: { username: string; password: string } }>(
+    '/login',
+    {
+      config: { noStore: true },
+      schema: {
+        summary: 'Log in with a session cookie (browsers)',
+        description:
+          'Form or JSON `{username, password}`. Sets the HttpOnly session cookie and returns the user with the `csrf_token` to send as `X-CSRF-Token` on state-changing requests.',
+        tags: ['sessions'],
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: LoginBody,
+        response: {
+          200: LoginResponse,
+          400: ErrorDetail,
+          401: ErrorDetail,
+          403: ErrorDetail,
+          422: ValidationErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      // Login CSRF: a cross-site page must not log the browser into an attacker's account.
+      checkSameOrigin(request, options.trustedOrigins);
+      const { user, cookieValue } = await sessions.loginWithCookie(
+        request.body.username,
+        request.body.password,
+        requestContext(request),
+      );
+      reply.setCookie(cookie.name, cookieValue, cookie.options);
+      return { ...toPublicUser(user), csrf_token: csrfTokenFor(cookieValue) };
+    },
+  );
+}
