@@ -18,6 +18,8 @@ Commands:
   users disable <username>               disable a user
   users enable <username>                enable a user
   users set-roles <username> <role,...>  replace a user's roles
+  keys list                              signing keys: kid, alg, created, state
+  keys rotate                            make a new signing key active
 `;
 
 class UsageError extends Error {}
@@ -35,11 +37,19 @@ async function serve(config: Config): Promise<void> {
   const gatehouse = await createGatehouse(config);
   const app = await buildServer(gatehouse);
   if (await bootstrapAdmin(gatehouse)) app.log.info({ username: config.adminUsername }, 'admin user created');
+  // Rotates the signing key when due (at start, then checked every minute) and picks up
+  // keys rotated by `gatehouse keys rotate` or another process.
+  await gatehouse.runMaintenance();
+  const maintenance = setInterval(() => {
+    gatehouse.runMaintenance().catch((error: unknown) => app.log.error({ err: error }, 'maintenance failed'));
+  }, 60_000);
+  maintenance.unref();
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'finishing in-flight requests, then exiting');
+    clearInterval(maintenance);
     app
       .close()
       .then(() => gatehouse.close())
@@ -111,6 +121,37 @@ async function users(config: Config, args: string[]): Promise<void> {
   }
 }
 
+async function keys(config: Config, args: string[]): Promise<void> {
+  const [action, ...rest] = args;
+  if (rest.length > 0) throw new UsageError(`keys ${action} takes no arguments`);
+  if (action === 'rotate' && config.jwtAlg === 'HS256') {
+    throw new UsageError(
+      'with GATEHOUSE_JWT_ALG=HS256 the key is GATEHOUSE_JWT_SECRET; rotate it by changing the secret',
+    );
+  }
+  switch (action) {
+    case 'list':
+      await withGatehouse(config, async (g) => {
+        for (const key of await g.keys.list()) {
+          console.log([key.kid, key.alg, new Date(key.createdAt).toISOString(), key.state].join('\t'));
+        }
+      });
+      return;
+    case 'rotate':
+      await withGatehouse(config, async (g) => {
+        const kid = await g.keys.rotate();
+        console.log(
+          `rotated: ${kid} is now the active signing key; the previous key verifies until its tokens expire`,
+        );
+      });
+      return;
+    default:
+      throw new UsageError(
+        action ? `unknown keys command "${action}"` : 'keys needs a command: list or rotate',
+      );
+  }
+}
+
 async function createAdmin(config: Config, args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -160,6 +201,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'users':
         await users(config, args);
+        return 0;
+      case 'keys':
+        await keys(config, args);
         return 0;
       default:
         throw new UsageError(`unknown command "${command}"`);

@@ -24,6 +24,8 @@ export interface Gatehouse {
   readonly accounts: AccountService;
   readonly sessions: SessionService;
   readonly revocation: RevocationState;
+  /** Periodic upkeep: rotates the signing key when due and picks up keys rotated elsewhere. */
+  runMaintenance(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -43,7 +45,10 @@ export async function createGatehouse(
   const store = openStore(config.databaseUrl, options.pgSchema ? { pgSchema: options.pgSchema } : {});
   try {
     if (options.migrate !== false) await migrateToLatest(store, options.pgSchema);
-    const keys = await loadKeyRing(store, config.jwtAlg, config.jwtSecret, clock);
+    const retainMs = (config.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000;
+    const keys = await loadKeyRing(store, config.jwtAlg, config.jwtSecret, clock, {
+      retainRetiredMs: retainMs,
+    });
     const hasher = await createPasswordHasher(
       {
         memoryKib: config.argon2MemoryKib,
@@ -58,7 +63,6 @@ export async function createGatehouse(
       ttlSeconds: config.accessTokenTtlSeconds,
       cacheSize: config.tokenCacheSize,
     });
-    const retainMs = (config.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000;
     const revocation = createMemoryRevocationState({ retainMs, now: () => clock.now() });
     for (const { id, revokedAt } of await listSessionsRevokedSince(store.db, clock.now() - retainMs)) {
       revocation.markSessionsRevoked([id], revokedAt);
@@ -95,6 +99,9 @@ export async function createGatehouse(
       accounts,
       sessions,
       revocation,
+      runMaintenance: async () => {
+        await keys.rotateIfOlderThan(config.keyRotationDays);
+      },
       close: () => store.close(),
     };
   } catch (error) {

@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Gatehouse } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
+import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers, installNotFoundHandler } from './http/errors.ts';
 import { docsRoutes } from './http/routes/docs.ts';
 import { rootRoutes } from './http/routes/root.ts';
@@ -91,6 +92,13 @@ export async function buildServer(
             },
           },
           HTTPBasic: { type: 'http', scheme: 'basic' },
+          SessionCookie: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: sessionCookie(config.issuer, config.sessionTtlSeconds).name,
+            description:
+              'The browser session from `POST /login`; state-changing requests also need `X-CSRF-Token`.',
+          },
         },
       },
     },

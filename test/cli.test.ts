@@ -64,6 +64,25 @@ describe('the gatehouse command', () => {
     assert.deepEqual(JSON.parse(gatehouse('users', 'list').stdout).roles, ['moderator', 'user']);
   });
 
+  test('keys rotate makes a new active key and keys list shows both with their states', () => {
+    const before = gatehouse('keys', 'list');
+    assert.equal(before.code, 0, before.stderr);
+    const [first] = before.stdout.trim().split('\n');
+    const [oldKid, alg, created, state] = (first ?? '').split('\t');
+    assert.equal(alg, 'EdDSA');
+    assert.ok(!Number.isNaN(Date.parse(created ?? '')));
+    assert.equal(state, 'active');
+    const rotated = gatehouse('keys', 'rotate');
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const lines = gatehouse('keys', 'list')
+      .stdout.trim()
+      .split('\n')
+      .map((line) => line.split('\t'));
+    assert.equal(lines.length, 2);
+    assert.equal(lines[0]?.[3], 'active');
+    assert.deepEqual([lines[1]?.[0], lines[1]?.[3]], [oldKid, 'retired']);
+  });
+
   test('bad arguments exit non-zero with a clear message', () => {
     const cases: [string[], RegExp][] = [
       [['frobnicate'], /unknown command "frobnicate"/],
@@ -76,6 +95,8 @@ describe('the gatehouse command', () => {
         /password: Password is too common/,
       ],
       [['users', 'list', '--bogus'], /Unknown option/],
+      [['keys'], /keys needs a command/],
+      [['keys', 'rotate', 'now'], /takes no arguments/],
     ];
     for (const [args, message] of cases) {
       const result = gatehouse(...args);

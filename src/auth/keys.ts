@@ -16,6 +16,7 @@ import {
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Clock } from '../clock.ts';
 import type { JwtAlgorithm } from '../config.ts';
+import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 
 export interface SigningKey {
@@ -30,13 +31,36 @@ export interface VerificationKey {
   verify(data: Buffer, signature: Buffer): boolean;
 }
 
+export type KeyState = 'active' | 'retired' | 'expired';
+
+export interface KeyInfo {
+  readonly kid: string;
+  readonly alg: JwtAlgorithm;
+  readonly createdAt: number;
+  readonly retiredAt: number | null;
+  /** `retired` keys still verify tokens they signed; `expired` ones have left the JWKS. */
+  readonly state: KeyState;
+}
+
 export interface KeyRing {
   readonly alg: JwtAlgorithm;
   activeKey(): SigningKey;
-  /** The key for `kid`, or undefined when it is unknown (or of another algorithm). */
+  /** The key for `kid`, or undefined when it is unknown, expired, or of another algorithm. */
   findVerificationKey(kid: string): VerificationKey | undefined;
-  /** Public keys for `/.well-known/jwks.json`; empty for HS256. */
+  /** Public keys for `/.well-known/jwks.json`: active and retired-but-unexpired; empty for HS256. */
   publicJwks(): { keys: JWK[] };
+  /** Re-reads the keys from the store (another process may have rotated them). */
+  reload(): Promise<void>;
+  /** Makes a new key active; the old one verifies until the tokens it signed have expired. */
+  rotate(): Promise<string>;
+  /** Rotates when the active key is older than `maxAgeDays`; returns the new kid if it did. */
+  rotateIfOlderThan(maxAgeDays: number): Promise<string | undefined>;
+  list(): Promise<KeyInfo[]>;
+}
+
+export interface KeyRingOptions {
+  /** How long a retired key keeps verifying: the access-token lifetime plus clock skew. */
+  readonly retainRetiredMs: number;
 }
 
 const NODE_DIGEST: Record<Exclude<JwtAlgorithm, 'HS256'>, string | null> = {
@@ -92,47 +116,112 @@ export async function loadKeyRing(
   alg: JwtAlgorithm,
   jwtSecret: string | undefined,
   clock: Clock,
+  options: KeyRingOptions,
 ): Promise<KeyRing> {
   if (alg === 'HS256') {
     if (jwtSecret === undefined) throw new TypeError('jwtSecret is required for HS256');
     const { signing, verification } = hmacKeys(jwtSecret);
+    const refuse = async (): Promise<never> => {
+      throw new Error('HS256 signs with GATEHOUSE_JWT_SECRET; rotate it by changing the secret');
+    };
     return {
       alg,
       activeKey: () => signing,
       findVerificationKey: (kid) => (kid === verification.kid ? verification : undefined),
       publicJwks: () => ({ keys: [] }),
+      reload: async () => {},
+      rotate: refuse,
+      rotateIfOlderThan: async () => undefined,
+      list: async () => [{ kid: verification.kid, alg, createdAt: 0, retiredAt: null, state: 'active' }],
     };
   }
-  let rows = await store.db.selectFrom('signing_keys').selectAll().where('alg', '=', alg).execute();
-  if (!rows.some((row) => row.state === 'active')) {
-    await createSigningKey(store, alg, clock);
-    rows = await store.db.selectFrom('signing_keys').selectAll().where('alg', '=', alg).execute();
+
+  const asymmetricAlg: Exclude<JwtAlgorithm, 'HS256'> = alg;
+  interface LoadedKey {
+    readonly info: Omit<KeyInfo, 'state'>;
+    readonly verification: VerificationKey;
+    readonly jwk: JWK;
   }
-  const verifiers = new Map<string, VerificationKey>();
-  const jwks: JWK[] = [];
-  let active: SigningKey | undefined;
-  const newestFirst = [...rows].sort((a, b) => b.created_at - a.created_at);
-  for (const row of newestFirst) {
-    const publicJwk = JSON.parse(row.public_jwk) as JWK;
-    const { signing, verification } = asymmetricKeys(
-      alg,
-      row.kid,
-      JSON.parse(row.private_jwk) as JWK,
-      publicJwk,
+  let active: { signing: SigningKey; createdAt: number } | undefined;
+  let loaded: LoadedKey[] = [];
+
+  const isExpired = (key: Omit<KeyInfo, 'state'>, nowMs: number) =>
+    key.retiredAt !== null && key.retiredAt + options.retainRetiredMs <= nowMs;
+
+  async function reload(): Promise<void> {
+    let rows = await store.db.selectFrom('signing_keys').selectAll().where('alg', '=', alg).execute();
+    if (!rows.some((row) => row.state === 'active')) {
+      await createSigningKey(store, asymmetricAlg, clock);
+      rows = await store.db.selectFrom('signing_keys').selectAll().where('alg', '=', alg).execute();
+    }
+    const newestFirst = [...rows].sort(
+      (a, b) =>
+        Number(b.state === 'active') - Number(a.state === 'active') ||
+        Number(b.retired_at ?? 0) - Number(a.retired_at ?? 0) ||
+        Number(b.created_at) - Number(a.created_at),
     );
-    verifiers.set(row.kid, verification);
-    jwks.push({ ...publicJwk, kid: row.kid, alg, use: 'sig' });
-    if (row.state === 'active' && active === undefined) active = signing;
+    let nextActive: typeof active;
+    const nextLoaded: LoadedKey[] = [];
+    for (const row of newestFirst) {
+      const publicJwk = JSON.parse(row.public_jwk) as JWK;
+      const { signing, verification } = asymmetricKeys(
+        asymmetricAlg,
+        row.kid,
+        JSON.parse(row.private_jwk) as JWK,
+        publicJwk,
+      );
+      const info = {
+        kid: row.kid,
+        alg,
+        createdAt: Number(row.created_at),
+        retiredAt: row.retired_at === null ? null : Number(row.retired_at),
+      };
+      nextLoaded.push({ info, verification, jwk: { ...publicJwk, kid: row.kid, alg, use: 'sig' } });
+      if (row.state === 'active' && nextActive === undefined)
+        nextActive = { signing, createdAt: info.createdAt };
+    }
+    if (nextActive === undefined) throw new Error('No active signing key');
+    active = nextActive;
+    loaded = nextLoaded;
   }
-  if (active === undefined) throw new Error('No active signing key');
-  const signingKey = active;
-  const published = { keys: jwks };
-  return {
+
+  await reload();
+  const ring: KeyRing = {
     alg,
-    activeKey: () => signingKey,
-    findVerificationKey: (kid) => verifiers.get(kid),
-    publicJwks: () => published,
+    activeKey: () => {
+      if (active === undefined) throw new Error('No active signing key');
+      return active.signing;
+    },
+    findVerificationKey: (kid) => {
+      const key = loaded.find((candidate) => candidate.info.kid === kid);
+      if (key === undefined || isExpired(key.info, clock.now())) return undefined;
+      return key.verification;
+    },
+    publicJwks: () => ({
+      keys: loaded.filter((key) => !isExpired(key.info, clock.now())).map((key) => key.jwk),
+    }),
+    reload,
+    rotate: async () => {
+      const kid = await createSigningKey(store, asymmetricAlg, clock);
+      await reload();
+      return kid;
+    },
+    rotateIfOlderThan: async (maxAgeDays) => {
+      await reload();
+      if (maxAgeDays <= 0 || active === undefined) return undefined;
+      if (clock.now() - active.createdAt < maxAgeDays * 86_400_000) return undefined;
+      return ring.rotate();
+    },
+    list: async () => {
+      await reload();
+      const nowMs = clock.now();
+      return loaded.map((key) => ({
+        ...key.info,
+        state: key.info.retiredAt === null ? 'active' : isExpired(key.info, nowMs) ? 'expired' : 'retired',
+      }));
+    },
   };
+  return ring;
 }
 
 /** Generates a key pair with jose and stores it as the active key. Returns its kid. */
@@ -150,9 +239,9 @@ export async function createSigningKey(
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   await store.db.transaction().execute(async (trx) => {
-    await trx
+    const retired = await trx
       .updateTable('signing_keys')
-      .set({ state: 'retired' })
+      .set({ state: 'retired', retired_at: clock.now() })
       .where('alg', '=', alg)
       .where('state', '=', 'active')
       .execute();
@@ -167,6 +256,11 @@ export async function createSigningKey(
         created_at: clock.now(),
       })
       .execute();
+    await recordAuditEvent(trx, {
+      event: 'key.rotated',
+      at: clock.now(),
+      details: { kid, alg, retired: Number(retired[0]?.numUpdatedRows ?? 0) },
+    });
   });
   return kid;
 }
