@@ -3,8 +3,10 @@
  * server and the CLI all start here; nothing else constructs services.
  */
 import { type AccountService, createAccountService } from './auth/accounts.ts';
+import { type ApiKeyService, createApiKeyService } from './auth/api-keys.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
+import { createRoleService, type RoleService } from './auth/permissions.ts';
 import { createMemoryRevocationState, type RevocationState } from './auth/revocation.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
 import { CLOCK_SKEW_SECONDS, createTokenService, type TokenService } from './auth/tokens.ts';
@@ -24,6 +26,8 @@ export interface Gatehouse {
   readonly accounts: AccountService;
   readonly sessions: SessionService;
   readonly revocation: RevocationState;
+  readonly roles: RoleService;
+  readonly apiKeys: ApiKeyService;
   /** Periodic upkeep: rotates the signing key when due and picks up keys rotated elsewhere. */
   runMaintenance(): Promise<void>;
   close(): Promise<void>;
@@ -35,6 +39,8 @@ export interface CreateGatehouseOptions {
   readonly pgSchema?: string;
   /** Apply pending migrations first (default true). */
   readonly migrate?: boolean;
+  /** Errors of background work (never a client's); default: printed to stderr. */
+  readonly onBackgroundError?: (error: unknown) => void;
 }
 
 export async function createGatehouse(
@@ -67,6 +73,10 @@ export async function createGatehouse(
     for (const { id, revokedAt } of await listSessionsRevokedSince(store.db, clock.now() - retainMs)) {
       revocation.markSessionsRevoked([id], revokedAt);
     }
+    const roles = await createRoleService(store);
+    const onBackgroundError =
+      options.onBackgroundError ?? ((error: unknown) => console.error('gatehouse: background error', error));
+    const apiKeys = createApiKeyService(store, clock, onBackgroundError);
     const accounts = createAccountService({
       users: createUserStore(store),
       store,
@@ -87,6 +97,7 @@ export async function createGatehouse(
         idleTtlSeconds: config.sessionIdleTtlSeconds,
         reuseGraceSeconds: config.refreshReuseGraceSeconds,
         passwordMinLength: config.passwordMinLength,
+        permissionsOf: (user) => roles.permissionsOf(user.roles),
       },
     });
     return {
@@ -99,8 +110,11 @@ export async function createGatehouse(
       accounts,
       sessions,
       revocation,
+      roles,
+      apiKeys,
       runMaintenance: async () => {
         await keys.rotateIfOlderThan(config.keyRotationDays);
+        await roles.reload();
       },
       close: () => store.close(),
     };

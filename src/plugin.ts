@@ -13,7 +13,7 @@ import type { Gatehouse } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers } from './http/errors.ts';
-import { createGuards, type Guards } from './http/guards.ts';
+import { createGuards, type Guards, guardSecurityOf } from './http/guards.ts';
 import { loginRoutes } from './http/routes/login.ts';
 import { meRoutes } from './http/routes/me.ts';
 import { registerRoutes } from './http/routes/register.ts';
@@ -47,6 +47,8 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
   const trustedOrigins = [new URL(config.issuer).origin, ...config.corsOrigins];
   const guards = createGuards({
     accounts: gatehouse.accounts,
+    roles: gatehouse.roles,
+    apiKeys: gatehouse.apiKeys,
     tokens: gatehouse.tokens,
     sessions: gatehouse.sessions,
     revocation: gatehouse.revocation,
@@ -56,6 +58,15 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
   // The host app may have registered @fastify/cookie already.
   if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
   app.decorateRequest('principal', null);
+  // Routes guarded by Gatehouse guards declare it in OpenAPI, so /docs shows each route's scopes.
+  app.addHook('onRoute', (route) => {
+    const security = guardSecurityOf(route.preHandler);
+    if (security === undefined) return;
+    route.schema = { ...route.schema };
+    if ((route.schema as { security?: unknown }).security === undefined) {
+      (route.schema as { security?: unknown }).security = security;
+    }
+  });
   app.decorate('gatehouse', { services: gatehouse, guards });
 
   await app.register(async (scope) => {

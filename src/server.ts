@@ -4,6 +4,7 @@ import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { BUILTIN_PERMISSIONS } from './auth/permissions.ts';
 import type { Gatehouse } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
@@ -13,6 +14,18 @@ import { rootRoutes } from './http/routes/root.ts';
 import { gatehousePlugin } from './plugin.ts';
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
+
+const SCOPE_DESCRIPTIONS: Record<string, string> = {
+  'profile:read': 'Read your profile',
+  'profile:write': 'Change your profile',
+  'users:read': 'Read users',
+  'users:write': 'Create, change and delete users',
+  'roles:read': 'Read roles',
+  'roles:write': 'Create, change and delete roles',
+  'sessions:revoke': "Revoke other users' sessions",
+  'audit:read': 'Read the audit log',
+  'apikeys:write': 'Create and revoke API keys',
+};
 
 /** Log redaction: credentials never reach the logs, whatever a serializer adds. */
 export const REDACT_PATHS = [
@@ -87,11 +100,17 @@ export async function buildServer(
             flows: {
               password: {
                 tokenUrl: '/token',
-                scopes: { 'profile:read': 'Read your profile', 'profile:write': 'Change your profile' },
+                scopes: Object.fromEntries(BUILTIN_PERMISSIONS.map((p) => [p, SCOPE_DESCRIPTIONS[p] ?? p])),
               },
             },
           },
           HTTPBasic: { type: 'http', scheme: 'basic' },
+          APIKeyHeader: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-API-Key',
+            description: 'An API key from `POST /api-keys` (also accepted as `Authorization: Bearer gh_…`).',
+          },
           SessionCookie: {
             type: 'apiKey',
             in: 'cookie',

@@ -28,7 +28,10 @@ describe('the gatehouse command', () => {
   test('migrate applies the schema, then reports it up to date', () => {
     const first = gatehouse('migrate');
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /applied: 2026-11-22-1-core, 2026-11-22-2-sessions/);
+    assert.match(
+      first.stdout,
+      /applied: 2026-11-22-1-core, 2026-11-22-2-sessions, 2026-11-22-3-authorization/,
+    );
     assert.match(gatehouse('migrate').stdout, /up to date/);
   });
 

@@ -17,7 +17,14 @@ export type GatehouseErrorCode =
   | 'INVALID_SCOPE'
   | 'SESSION_NOT_FOUND'
   | 'INCORRECT_PASSWORD'
-  | 'CSRF_FAILED';
+  | 'CSRF_FAILED'
+  | 'INSUFFICIENT_SCOPE'
+  | 'ROLE_NOT_FOUND'
+  | 'ROLE_EXISTS'
+  | 'ROLE_IN_USE'
+  | 'BUILTIN_ROLE'
+  | 'LAST_ADMIN'
+  | 'API_KEY_NOT_FOUND';
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: GatehouseErrorCode;
@@ -147,6 +154,57 @@ export class CsrfError extends GatehouseError {
   }
 }
 
+/** The caller is authenticated but lacks a scope, permission or role (RFC 6750 §3.1). */
+export class InsufficientScopeError extends GatehouseError {
+  readonly code = 'INSUFFICIENT_SCOPE' as const;
+  /** The scopes the route needs, for the `WWW-Authenticate` scope attribute. */
+  readonly scopes: readonly string[];
+  constructor(scopes: readonly string[]) {
+    super('Not enough permissions');
+    this.scopes = scopes;
+  }
+}
+
+export class RoleNotFoundError extends GatehouseError {
+  readonly code = 'ROLE_NOT_FOUND' as const;
+  constructor() {
+    super('Role not found');
+  }
+}
+
+export class RoleExistsError extends GatehouseError {
+  readonly code = 'ROLE_EXISTS' as const;
+  constructor() {
+    super('Role already exists');
+  }
+}
+
+export class RoleInUseError extends GatehouseError {
+  readonly code = 'ROLE_IN_USE' as const;
+  constructor(users: number) {
+    super(`Role is held by ${users} user(s); delete with ?force=true to remove it from them`);
+  }
+}
+
+export class BuiltinRoleError extends GatehouseError {
+  readonly code = 'BUILTIN_ROLE' as const;
+  constructor() {
+    super('Built-in roles cannot be deleted');
+  }
+}
+
+/** The change would leave no enabled admin, or an admin would lock themselves out. */
+export class LastAdminError extends GatehouseError {
+  readonly code = 'LAST_ADMIN' as const;
+}
+
+export class ApiKeyNotFoundError extends GatehouseError {
+  readonly code = 'API_KEY_NOT_FOUND' as const;
+  constructor() {
+    super('API key not found');
+  }
+}
+
 export type AnyGatehouseError =
   | InvalidCredentialsError
   | InactiveUserError
@@ -162,4 +220,11 @@ export type AnyGatehouseError =
   | InvalidScopeError
   | SessionNotFoundError
   | IncorrectPasswordError
-  | CsrfError;
+  | CsrfError
+  | InsufficientScopeError
+  | RoleNotFoundError
+  | RoleExistsError
+  | RoleInUseError
+  | BuiltinRoleError
+  | LastAdminError
+  | ApiKeyNotFoundError;

@@ -1,9 +1,7 @@
 /**
- * OAuth2 scopes (RFC 6749 §3.3). Until roles carry permissions, the grantable scopes are the
- * profile scopes every user holds; what a client asks beyond them is left out, not refused.
+ * OAuth2 scopes (RFC 6749 §3.3). Scopes are permissions: a user may be granted any permission
+ * their roles hold; what a client asks beyond that is left out, not refused.
  */
-export const SUPPORTED_SCOPES: readonly string[] = ['profile:read', 'profile:write'];
-
 // scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 

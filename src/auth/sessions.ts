@@ -51,6 +51,8 @@ export interface SessionServiceOptions {
   readonly idleTtlSeconds: number;
   readonly reuseGraceSeconds: number;
   readonly passwordMinLength: number;
+  /** The user's current permissions: a refreshed token never carries a scope the user lost. */
+  readonly permissionsOf: (user: UserRecord) => ReadonlySet<string>;
 }
 
 export interface SessionView {
@@ -70,11 +72,11 @@ export interface CookieLogin {
 }
 
 export interface SessionService {
-  /** Password login: a new session with an access and a refresh token. */
+  /** Password login: a new session with an access and a refresh token; `scopeFor` picks the grant. */
   loginWithPassword(
     login: string,
     password: string,
-    scope: string,
+    scopeFor: (user: UserRecord) => string,
     clientId: string | undefined,
     ctx: RequestContext,
   ): Promise<{ user: UserRecord; tokens: TokenPair }>;
@@ -202,8 +204,9 @@ export function createSessionService(deps: {
   return {
     isSessionLive,
 
-    async loginWithPassword(login, password, scope, clientId, ctx) {
+    async loginWithPassword(login, password, scopeFor, clientId, ctx) {
       const user = await authenticateOrAudit(login, password, ctx);
+      const scope = scopeFor(user);
       const now = clock.now();
       const sessionId = randomBytes(16).toString('base64url');
       const refresh = newOpaqueToken();
@@ -358,12 +361,17 @@ export function createSessionService(deps: {
         revocation.markSessionsRevoked(outcome.revoked, now);
         throw new InvalidRefreshTokenError(outcome.kind);
       }
-      const access = issueAccess(outcome.user, session.id, accessScope, stored.clientId);
+      const held = options.permissionsOf(outcome.user);
+      const grantedNow = accessScope
+        .split(' ')
+        .filter((scope) => scope !== '' && held.has(scope))
+        .join(' ');
+      const access = issueAccess(outcome.user, session.id, grantedNow, stored.clientId);
       return {
         accessToken: access.token,
         expiresInSeconds: access.expiresInSeconds,
         refreshToken: next.value,
-        scope: accessScope,
+        scope: grantedNow,
         sessionId: session.id,
       };
     },

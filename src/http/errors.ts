@@ -21,6 +21,13 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   SESSION_NOT_FOUND: 404,
   INCORRECT_PASSWORD: 400,
   CSRF_FAILED: 403,
+  INSUFFICIENT_SCOPE: 403,
+  ROLE_NOT_FOUND: 404,
+  ROLE_EXISTS: 409,
+  ROLE_IN_USE: 409,
+  BUILTIN_ROLE: 409,
+  LAST_ADMIN: 409,
+  API_KEY_NOT_FOUND: 404,
 };
 
 /** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
@@ -68,6 +75,15 @@ function sendDomainError(
     const challenge = error.scheme === 'Basic' ? 'Basic realm="gatehouse"' : 'Bearer';
     return reply.code(status).header('www-authenticate', challenge).send({ detail: error.message });
   }
+  if (error.code === 'INSUFFICIENT_SCOPE') {
+    // RFC 6750 §3: scope-token values never contain `"` or `\`, so quoting is safe.
+    const scope = error.scopes.join(' ');
+    const challenge =
+      scope === ''
+        ? 'Bearer error="insufficient_scope"'
+        : `Bearer error="insufficient_scope", scope="${scope}"`;
+    return reply.code(status).header('www-authenticate', challenge).send({ detail: error.message });
+  }
   if (error.code === 'INVALID_TOKEN') {
     request.log.info({ reason: error.reason }, 'bearer token refused');
     return reply
@@ -99,6 +115,23 @@ function validationIssues(error: FastifyError): ValidationIssue[] {
   });
 }
 
+/**
+ * A 4xx from the HTTP layer. On the token endpoint a 400 also carries RFC 6749 §5.2
+ * `invalid_request`: its response schema requires `error`, so a bare `{detail}` would fail
+ * serialization and turn a malformed form (repeated parameter, bad UTF-8, NUL) into a 500.
+ */
+function sendClientError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  detail: string | ValidationIssue[],
+): FastifyReply {
+  if (status === 400 && typeof detail === 'string' && request.routeOptions.config?.oauthErrors) {
+    return reply.code(status).send({ detail, error: 'invalid_request', error_description: detail });
+  }
+  return reply.code(status).send({ detail });
+}
+
 const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'Request body too large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported media type',
@@ -115,7 +148,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
     }
     if (error instanceof HttpClientError) {
       request.log.info({ status: error.statusCode }, 'request refused');
-      return reply.code(error.statusCode).send({ detail: error.issues ?? error.message });
+      return sendClientError(request, reply, error.statusCode, error.issues ?? error.message);
     }
     if (error.validation) {
       request.log.info('request failed validation');
@@ -127,7 +160,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
       const detail =
         (error.code && FASTIFY_CLIENT_ERRORS[error.code]) ??
         (status === 413 ? 'Request body too large' : 'Bad request');
-      return reply.code(status).send({ detail });
+      return sendClientError(request, reply, status, detail);
     }
     request.log.error({ err: error }, 'unexpected error');
     return reply.code(500).send({ detail: 'Internal Server Error' });

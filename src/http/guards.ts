@@ -6,13 +6,16 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { AccountService } from '../auth/accounts.ts';
+import { type ApiKeyService, isApiKey } from '../auth/api-keys.ts';
 import {
   CsrfError,
   InactiveUserError,
+  InsufficientScopeError,
   InvalidCredentialsError,
   InvalidTokenError,
   NotAuthenticatedError,
 } from '../auth/errors.ts';
+import type { RoleService } from '../auth/permissions.ts';
 import type { RevocationState } from '../auth/revocation.ts';
 import type { SessionService } from '../auth/sessions.ts';
 import type { AccessTokenClaims, TokenService } from '../auth/tokens.ts';
@@ -21,7 +24,14 @@ import { csrfTokenFor } from './cookies.ts';
 
 export interface Principal {
   readonly user: UserRecord;
-  readonly method: 'bearer' | 'cookie' | 'basic';
+  readonly method: 'bearer' | 'cookie' | 'basic' | 'api_key';
+  /**
+   * What this request may do: the user's current permissions, narrowed by the token's `scope`
+   * (bearer) or the key's scopes (API key). Roles changed since the token was issued count at once.
+   */
+  readonly scopes: ReadonlySet<string>;
+  /** Present when authenticated by an API key. */
+  readonly apiKeyId: string | undefined;
   /** Present when authenticated by a bearer token. */
   readonly claims: AccessTokenClaims | undefined;
   /** The session the request belongs to (bearer `sid` claim or the cookie's session). */
@@ -36,25 +46,64 @@ declare module 'fastify' {
   }
 }
 
+/** A guard: a preHandler that also carries the OpenAPI security requirement it enforces. */
+export type SecurityRequirement = Record<string, string[]>;
+export const GUARD_SECURITY = Symbol('gatehouse.guardSecurity');
+export type Guard = preHandlerAsyncHookHandler & { readonly [GUARD_SECURITY]: SecurityRequirement[] };
+
 export interface Guards {
-  /** Requires a valid bearer token or session cookie of an existing, enabled user. */
-  requireUser: preHandlerAsyncHookHandler;
+  /** Requires a valid bearer token, API key or session cookie of an existing, enabled user. */
+  requireUser: Guard;
   /** Sets `request.principal` when valid credentials are sent; anonymous otherwise. Bad credentials still fail. */
-  optionalUser: preHandlerAsyncHookHandler;
+  optionalUser: Guard;
   /** HTTP Basic against the user store (RFC 7617). The least recommended method. */
-  requireBasicUser: preHandlerAsyncHookHandler;
+  requireBasicUser: Guard;
+  /** Requires every one of `scopes` (FastAPI's `Security(…, scopes=[…])`). */
+  requireScopes(...scopes: string[]): Guard;
+  /** Requires one permission; the same check as a one-element `requireScopes`. */
+  requirePermission(permission: string): Guard;
+  /** Requires at least one of `roles` (e.g. a `pro` role gating paid features). */
+  requireRoles(...roles: string[]): Guard;
 }
 
-export const BEARER_SECURITY: Record<string, string[]>[] = [
-  { OAuth2PasswordBearer: [] },
-  { SessionCookie: [] },
-];
-export const BASIC_SECURITY: Record<string, string[]>[] = [{ HTTPBasic: [] }];
+export function securityFor(scopes: readonly string[]): SecurityRequirement[] {
+  return [{ OAuth2PasswordBearer: [...scopes] }, { APIKeyHeader: [] }, { SessionCookie: [] }];
+}
+
+export const BEARER_SECURITY: SecurityRequirement[] = securityFor([]);
+export const BASIC_SECURITY: SecurityRequirement[] = [{ HTTPBasic: [] }];
+
+function guard(handler: preHandlerAsyncHookHandler, security: SecurityRequirement[]): Guard {
+  return Object.assign(handler, { [GUARD_SECURITY]: security });
+}
+
+/** The security requirement declared by the guards among a route's preHandlers, if any. */
+export function guardSecurityOf(preHandler: unknown): SecurityRequirement[] | undefined {
+  const handlers = Array.isArray(preHandler) ? preHandler : [preHandler];
+  let found: SecurityRequirement[] | undefined;
+  for (const handler of handlers) {
+    const security = (handler as Partial<Guard> | undefined)?.[GUARD_SECURITY];
+    if (security === undefined) continue;
+    if (security[0]?.HTTPBasic) {
+      found = security;
+      continue;
+    }
+    // A route's scopes are the union of its guards' scopes.
+    const scopes = new Set([
+      ...(found?.[0]?.OAuth2PasswordBearer ?? []),
+      ...(security[0]?.OAuth2PasswordBearer ?? []),
+    ]);
+    found = securityFor([...scopes]);
+  }
+  return found;
+}
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface GuardDeps {
   readonly accounts: AccountService;
+  readonly roles: RoleService;
+  readonly apiKeys: ApiKeyService;
   readonly tokens: TokenService;
   readonly sessions: SessionService;
   readonly revocation: RevocationState;
@@ -91,11 +140,36 @@ function checkCsrfToken(request: FastifyRequest, expected: string): void {
 }
 
 export function createGuards(deps: GuardDeps): Guards {
-  const { accounts, tokens, sessions, revocation } = deps;
+  const { accounts, tokens, sessions, revocation, roles, apiKeys } = deps;
+
+  const anonymousReject = (required: boolean) => {
+    if (required) throw new NotAuthenticatedError('Bearer');
+  };
+
+  async function authenticateApiKey(request: FastifyRequest, presented: string): Promise<void> {
+    const key = await apiKeys.authenticate(presented);
+    if (key === undefined) throw new InvalidTokenError('unknown, expired or revoked API key');
+    const user = await accounts.findUser(key.userId);
+    if (user === undefined) throw new InvalidTokenError('API key owner no longer exists');
+    if (user.disabled) throw new InactiveUserError();
+    const held = roles.permissionsOf(user.roles);
+    request.principal = {
+      user,
+      method: 'api_key',
+      scopes: new Set(key.scopes.filter((scope) => held.has(scope))),
+      apiKeyId: key.id,
+      claims: undefined,
+      sessionId: undefined,
+      csrfToken: undefined,
+    };
+  }
 
   async function authenticate(request: FastifyRequest, required: boolean): Promise<void> {
+    const headerKey = request.headers['x-api-key'];
+    if (typeof headerKey === 'string') return authenticateApiKey(request, headerKey);
     const token = bearerToken(request);
     if (token !== undefined) {
+      if (isApiKey(token)) return authenticateApiKey(request, token);
       const claims = tokens.verifyAccessToken(token);
       if (claims.sid !== undefined && revocation.isSessionRevoked(claims.sid)) {
         throw new InvalidTokenError('session revoked');
@@ -103,7 +177,21 @@ export function createGuards(deps: GuardDeps): Guards {
       const user = await accounts.findUser(claims.sub);
       if (user === undefined) throw new InvalidTokenError('user no longer exists');
       if (user.disabled) throw new InactiveUserError();
-      request.principal = { user, method: 'bearer', claims, sessionId: claims.sid, csrfToken: undefined };
+      // Re-checked against the user's current roles on every request, so a role taken away
+      // takes effect on the next request even though the token still lists the scope.
+      const held = roles.permissionsOf(user.roles);
+      const scopes = new Set(
+        (claims.scope ?? '').split(' ').filter((scope) => scope !== '' && held.has(scope)),
+      );
+      request.principal = {
+        user,
+        method: 'bearer',
+        scopes,
+        apiKeyId: undefined,
+        claims,
+        sessionId: claims.sid,
+        csrfToken: undefined,
+      };
       return;
     }
     if (request.headers.authorization !== undefined) throw new NotAuthenticatedError('Bearer');
@@ -120,6 +208,8 @@ export function createGuards(deps: GuardDeps): Guards {
         request.principal = {
           user: found.user,
           method: 'cookie',
+          scopes: roles.permissionsOf(found.user.roles),
+          apiKeyId: undefined,
           claims: undefined,
           sessionId: found.session.id,
           csrfToken,
@@ -127,13 +217,34 @@ export function createGuards(deps: GuardDeps): Guards {
         return;
       }
     }
-    if (required) throw new NotAuthenticatedError('Bearer');
+    anonymousReject(required);
   }
 
+  const requireScopes = (...needed: string[]): Guard =>
+    guard(async (request: FastifyRequest, _reply: FastifyReply) => {
+      await authenticate(request, true);
+      const principal = principalOf(request);
+      if (!needed.every((scope) => principal.scopes.has(scope))) throw new InsufficientScopeError(needed);
+    }, securityFor(needed));
+
   return {
-    requireUser: async (request: FastifyRequest, _reply: FastifyReply) => authenticate(request, true),
-    optionalUser: async (request: FastifyRequest, _reply: FastifyReply) => authenticate(request, false),
-    requireBasicUser: async (request: FastifyRequest, _reply: FastifyReply) => {
+    requireUser: guard(
+      async (request: FastifyRequest, _reply: FastifyReply) => authenticate(request, true),
+      BEARER_SECURITY,
+    ),
+    optionalUser: guard(
+      async (request: FastifyRequest, _reply: FastifyReply) => authenticate(request, false),
+      [...BEARER_SECURITY, {}],
+    ),
+    requireScopes,
+    requirePermission: (permission) => requireScopes(permission),
+    requireRoles: (...wanted) =>
+      guard(async (request: FastifyRequest, _reply: FastifyReply) => {
+        await authenticate(request, true);
+        if (!principalOf(request).user.roles.some((role) => wanted.includes(role)))
+          throw new InsufficientScopeError([]);
+      }, BEARER_SECURITY),
+    requireBasicUser: guard(async (request: FastifyRequest, _reply: FastifyReply) => {
       const header = request.headers.authorization ?? '';
       const match = /^Basic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*$/i.exec(header);
       if (!match) throw new NotAuthenticatedError('Basic');
@@ -147,6 +258,8 @@ export function createGuards(deps: GuardDeps): Guards {
         request.principal = {
           user,
           method: 'basic',
+          scopes: roles.permissionsOf(user.roles),
+          apiKeyId: undefined,
           claims: undefined,
           sessionId: undefined,
           csrfToken: undefined,
@@ -157,7 +270,7 @@ export function createGuards(deps: GuardDeps): Guards {
         }
         throw error;
       }
-    },
+    }, BASIC_SECURITY),
   };
 }
 

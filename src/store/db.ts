@@ -16,6 +16,7 @@ import {
 import pg from 'pg';
 import * as core from './migrations/2026-11-22-1-core.ts';
 import * as sessions from './migrations/2026-11-22-2-sessions.ts';
+import * as authorization from './migrations/2026-11-22-3-authorization.ts';
 import type { Database } from './schema.ts';
 import { openSqliteDatabase } from './sqlite-driver.ts';
 
@@ -34,6 +35,7 @@ export interface Store {
 const MIGRATIONS: Record<string, Migration> = {
   '2026-11-22-1-core': core,
   '2026-11-22-2-sessions': sessions,
+  '2026-11-22-3-authorization': authorization,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -68,6 +68,23 @@ export interface AuditEventsTable {
   details: string;
 }
 
+export interface RolePermissionsTable {
+  role_name: string;
+  permission: string;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  user_id: string;
+  name: string;
+  secret_hash: string;
+  scopes: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   roles: RolesTable;
@@ -76,4 +93,6 @@ export interface Database {
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
   audit_events: AuditEventsTable;
+  role_permissions: RolePermissionsTable;
+  api_keys: ApiKeysTable;
 }

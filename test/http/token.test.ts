@@ -252,8 +252,18 @@ describe('discovery and operations routes', () => {
     assert.equal(metadata.issuer, 'http://gatehouse.test');
     assert.equal(metadata.token_endpoint, 'http://gatehouse.test/token');
     assert.equal(metadata.jwks_uri, 'http://gatehouse.test/.well-known/jwks.json');
-    assert.deepEqual(metadata.grant_types_supported, ['password']);
-    assert.deepEqual(metadata.scopes_supported, ['profile:read', 'profile:write']);
+    assert.deepEqual(metadata.grant_types_supported, ['password', 'refresh_token']);
+    assert.deepEqual(metadata.scopes_supported, [
+      'apikeys:write',
+      'audit:read',
+      'profile:read',
+      'profile:write',
+      'roles:read',
+      'roles:write',
+      'sessions:revoke',
+      'users:read',
+      'users:write',
+    ]);
   });
 
   test('/healthz and /readyz answer while the database is up', async () => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { InvalidFieldError, UnsupportedGrantTypeError } from '../../auth/errors.ts';
-import { grantScope, parseScope, SUPPORTED_SCOPES } from '../../auth/scopes.ts';
+import { grantScope, parseScope } from '../../auth/scopes.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import { HttpClientError } from '../errors.ts';
 import { requestContext } from '../request-context.ts';
@@ -42,7 +42,7 @@ function required(value: string | undefined, field: string): string {
 }
 
 export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Gatehouse }): Promise<void> {
-  const { sessions } = options.gatehouse;
+  const { sessions, roles } = options.gatehouse;
   app.post<{ Body: TokenFormBody }>(
     '/token',
     {
@@ -70,8 +70,17 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
       if (grantType === 'password') {
         const username = required(body.username, 'username');
         const password = required(body.password, 'password');
-        const scope = grantScope(parseScope(body.scope), SUPPORTED_SCOPES);
-        result = (await sessions.loginWithPassword(username, password, scope, body.client_id, ctx)).tokens;
+        // The scope depends on the user's permissions, known only after the password checks out.
+        const requested = parseScope(body.scope);
+        result = (
+          await sessions.loginWithPassword(
+            username,
+            password,
+            (user) => grantScope(requested, [...roles.permissionsOf(user.roles)]),
+            body.client_id,
+            ctx,
+          )
+        ).tokens;
       } else if (grantType === 'refresh_token') {
         result = await sessions.refresh(
           required(body.refresh_token, 'refresh_token'),

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { SUPPORTED_SCOPES } from '../../auth/scopes.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 
 const Jwks = Type.Object({
@@ -16,14 +15,14 @@ export async function wellKnownRoutes(
   app: FastifyInstance,
   options: { gatehouse: Gatehouse },
 ): Promise<void> {
-  const { keys, config } = options.gatehouse;
+  const { keys, config, roles } = options.gatehouse;
   const metadata = {
     issuer: config.issuer,
     token_endpoint: `${config.issuer}/token`,
     jwks_uri: `${config.issuer}/.well-known/jwks.json`,
-    grant_types_supported: ['password'],
+    grant_types_supported: ['password', 'refresh_token'],
     response_types_supported: [] as string[],
-    scopes_supported: [...SUPPORTED_SCOPES],
+    scopes_supported: [] as string[],
     token_endpoint_auth_methods_supported: ['none'],
   };
   app.get(
@@ -43,6 +42,6 @@ export async function wellKnownRoutes(
         response: { 200: Type.Object({}, { additionalProperties: true }) },
       },
     },
-    async () => metadata,
+    async () => ({ ...metadata, scopes_supported: roles.knownPermissions() }),
   );
 }

@@ -1,0 +1,99 @@
+/**
+ * API keys for machines: `gh_<public id>_<secret>`, shown once, stored as a SHA-256 hash of the
+ * secret. A request with a key acts as its owner, limited to the key's scopes.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import {
+  type ApiKeyRecord,
+  findApiKey,
+  insertApiKey,
+  listApiKeys,
+  recordApiKeyUse,
+  revokeApiKey,
+} from '../store/api-keys.ts';
+import type { Store } from '../store/db.ts';
+import { ApiKeyNotFoundError, InsufficientScopeError, InvalidFieldError } from './errors.ts';
+import { checkPermissions } from './permissions.ts';
+
+export const API_KEY_PATTERN = /^gh_([0-9a-f]{24})_([A-Za-z0-9_-]{43})$/;
+/** `last_used_at` is written at most this often per key. */
+export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
+export interface ApiKeyService {
+  /** Creates a key; `scopes` must be within `callerPermissions`. Returns the record and the key, once. */
+  create(
+    userId: string,
+    input: { name: string; scopes: readonly string[]; expiresAt: number | null },
+    callerPermissions: ReadonlySet<string>,
+  ): Promise<{ record: ApiKeyRecord; key: string }>;
+  /** The live key for a presented value, or undefined (unknown, forged, expired or revoked). */
+  authenticate(presented: string): Promise<ApiKeyRecord | undefined>;
+  list(userId: string | undefined): Promise<ApiKeyRecord[]>;
+  /** Revokes a key of `userId` (or of anyone when undefined). */
+  revoke(id: string, userId: string | undefined): Promise<void>;
+}
+
+const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('base64url');
+
+export function isApiKey(value: string): boolean {
+  return value.startsWith('gh_');
+}
+
+export function createApiKeyService(
+  store: Store,
+  clock: Clock,
+  onError: (error: unknown) => void,
+): ApiKeyService {
+  return {
+    async create(userId, input, callerPermissions) {
+      const scopes = checkPermissions(input.scopes, 'scopes');
+      const missing = scopes.filter((scope) => !callerPermissions.has(scope));
+      if (missing.length > 0) throw new InsufficientScopeError(missing);
+      const now = clock.now();
+      if (input.expiresAt !== null && input.expiresAt <= now) {
+        throw new InvalidFieldError('expires_at', 'expires_at must be in the future', 'value_error.date');
+      }
+      const id = randomBytes(12).toString('hex');
+      const secret = randomBytes(32).toString('base64url');
+      const record: ApiKeyRecord = {
+        id,
+        userId,
+        name: input.name,
+        secretHash: hashSecret(secret),
+        scopes,
+        createdAt: now,
+        expiresAt: input.expiresAt,
+        lastUsedAt: null,
+        revokedAt: null,
+      };
+      await insertApiKey(store.db, record);
+      return { record, key: `gh_${id}_${secret}` };
+    },
+
+    async authenticate(presented) {
+      const match = API_KEY_PATTERN.exec(presented);
+      if (!match) return undefined;
+      const [, id, secret] = match as unknown as [string, string, string];
+      const record = await findApiKey(store.db, id);
+      if (record === undefined) return undefined;
+      const given = Buffer.from(hashSecret(secret));
+      const stored = Buffer.from(record.secretHash);
+      if (given.length !== stored.length || !timingSafeEqual(given, stored)) return undefined;
+      const now = clock.now();
+      if (record.revokedAt !== null || (record.expiresAt !== null && record.expiresAt <= now))
+        return undefined;
+      if (record.lastUsedAt === null || now - record.lastUsedAt >= LAST_USED_WRITE_INTERVAL_MS) {
+        // Throttled to one write per key per interval; a failed write must not fail the request.
+        await recordApiKeyUse(store.db, record.id, now).catch(onError);
+      }
+      return record;
+    },
+
+    list: (userId) => listApiKeys(store.db, userId),
+
+    async revoke(id, userId) {
+      if (!(await revokeApiKey(store.db, id, userId, clock.now()))) throw new ApiKeyNotFoundError();
+    },
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * Roles and permissions. A user's permissions are the union over their roles; the role → permission
+ * catalogue is held in memory (it changes rarely and is read on every request) and reloaded after
+ * each change here and at every maintenance run, so changes made elsewhere arrive within a minute.
+ */
+import type { Store } from '../store/db.ts';
+import {
+  countUsersWithRole,
+  deleteRole,
+  insertRole,
+  listRoles,
+  type RoleRecord,
+  updateRole,
+} from '../store/roles.ts';
+import {
+  BuiltinRoleError,
+  InvalidFieldError,
+  RoleExistsError,
+  RoleInUseError,
+  RoleNotFoundError,
+} from './errors.ts';
+
+export const BUILTIN_PERMISSIONS: readonly string[] = [
+  'profile:read',
+  'profile:write',
+  'users:read',
+  'users:write',
+  'roles:read',
+  'roles:write',
+  'sessions:revoke',
+  'audit:read',
+  'apikeys:write',
+];
+
+export const BUILTIN_ROLES: readonly string[] = ['user', 'moderator', 'admin'];
+export const ADMIN_ROLE = 'admin';
+
+const ROLE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+// A permission is also an OAuth scope-token (RFC 6749 §3.3), so it may be requested as a scope.
+const PERMISSION = /^[a-z0-9][a-z0-9_.-]{0,31}(:[a-z0-9*][a-z0-9_.*-]{0,31}){0,3}$/;
+
+export function checkRoleName(name: string, field = 'name'): void {
+  if (!ROLE_NAME.test(name)) {
+    throw new InvalidFieldError(
+      field,
+      'Role names are 1–32 of a-z, 0-9, "_" and "-", starting with a letter or digit',
+      'value_error.role',
+    );
+  }
+}
+
+export function checkPermissions(permissions: readonly string[], field = 'permissions'): string[] {
+  for (const permission of permissions) {
+    if (!PERMISSION.test(permission)) {
+      throw new InvalidFieldError(
+        field,
+        `"${permission.slice(0, 40)}" is not a permission like "items:write" (lower-case, ":"-separated)`,
+        'value_error.permission',
+      );
+    }
+  }
+  return [...new Set(permissions)].sort();
+}
+
+export interface RoleService {
+  /** Permissions granted by holding `roles` (synchronous: the request path calls it). */
+  permissionsOf(roles: readonly string[]): ReadonlySet<string>;
+  /** Every permission some role grants, plus the built-in ones: the grantable scopes. */
+  knownPermissions(): string[];
+  listRoles(): Promise<RoleRecord[]>;
+  createRole(name: string, description: string, permissions: readonly string[]): Promise<RoleRecord>;
+  updateRole(
+    name: string,
+    changes: { description?: string; permissions?: readonly string[] },
+  ): Promise<RoleRecord>;
+  deleteRole(name: string, force: boolean): Promise<void>;
+  reload(): Promise<void>;
+}
+
+export async function createRoleService(store: Store): Promise<RoleService> {
+  let catalog = new Map<string, ReadonlySet<string>>();
+  let known: string[] = [];
+
+  async function reload(): Promise<void> {
+    const roles = await listRoles(store.db);
+    catalog = new Map(roles.map((role) => [role.name, new Set(role.permissions)]));
+    known = [...new Set([...BUILTIN_PERMISSIONS, ...roles.flatMap((role) => role.permissions)])].sort();
+  }
+
+  async function getRoleOrThrow(name: string): Promise<RoleRecord> {
+    const role = (await listRoles(store.db)).find((r) => r.name === name);
+    if (role === undefined) throw new RoleNotFoundError();
+    return role;
+  }
+
+  await reload();
+  return {
+    permissionsOf(roles) {
+      if (roles.length === 1) return catalog.get(roles[0] ?? '') ?? new Set();
+      const union = new Set<string>();
+      for (const role of roles) for (const permission of catalog.get(role) ?? []) union.add(permission);
+      return union;
+    },
+    knownPermissions: () => known,
+    listRoles: () => listRoles(store.db),
+    async createRole(name, description, permissions) {
+      checkRoleName(name);
+      const normalized = checkPermissions(permissions);
+      try {
+        await insertRole(store.db, { name, description, permissions: normalized });
+      } catch (error) {
+        if (store.isUniqueViolation(error)) throw new RoleExistsError();
+        throw error;
+      }
+      await reload();
+      return getRoleOrThrow(name);
+    },
+    async updateRole(name, changes) {
+      const permissions =
+        changes.permissions === undefined ? undefined : checkPermissions(changes.permissions);
+      if (name === ADMIN_ROLE && permissions !== undefined) {
+        const dropped = BUILTIN_PERMISSIONS.filter((p) => !permissions.includes(p));
+        if (dropped.length > 0) {
+          throw new InvalidFieldError(
+            'permissions',
+            `The admin role keeps every built-in permission (missing: ${dropped.join(', ')})`,
+            'value_error.permission',
+          );
+        }
+      }
+      const found = await updateRole(store.db, name, {
+        ...(changes.description !== undefined ? { description: changes.description } : {}),
+        ...(permissions !== undefined ? { permissions } : {}),
+      });
+      if (!found) throw new RoleNotFoundError();
+      await reload();
+      return getRoleOrThrow(name);
+    },
+    async deleteRole(name, force) {
+      const role = await getRoleOrThrow(name);
+      if (role.builtin) throw new BuiltinRoleError();
+      const holders = await countUsersWithRole(store.db, name);
+      if (holders > 0 && !force) throw new RoleInUseError(holders);
+      await deleteRole(store.db, name);
+      await reload();
+    },
+    reload,
+  };
+}
