@@ -10,6 +10,7 @@ import { createRoleService, type RoleService } from './auth/permissions.ts';
 import { createMemoryRevocationState, type RevocationState } from './auth/revocation.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
 import { CLOCK_SKEW_SECONDS, createTokenService, type TokenService } from './auth/tokens.ts';
+import { createUserAdminService, type UserAdminService } from './auth/user-admin.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
@@ -28,6 +29,7 @@ export interface Gatehouse {
   readonly revocation: RevocationState;
   readonly roles: RoleService;
   readonly apiKeys: ApiKeyService;
+  readonly userAdmin: UserAdminService;
   /** Periodic upkeep: rotates the signing key when due and picks up keys rotated elsewhere. */
   runMaintenance(): Promise<void>;
   close(): Promise<void>;
@@ -77,8 +79,9 @@ export async function createGatehouse(
     const onBackgroundError =
       options.onBackgroundError ?? ((error: unknown) => console.error('gatehouse: background error', error));
     const apiKeys = createApiKeyService(store, clock, onBackgroundError);
+    const users = createUserStore(store);
     const accounts = createAccountService({
-      users: createUserStore(store),
+      users,
       store,
       hasher,
       revocation,
@@ -100,8 +103,10 @@ export async function createGatehouse(
         permissionsOf: (user) => roles.permissionsOf(user.roles),
       },
     });
+    const userAdmin = createUserAdminService({ users, accounts, store, revocation, clock });
     return {
       config,
+      userAdmin,
       clock,
       store,
       keys,

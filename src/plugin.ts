@@ -4,7 +4,7 @@
  * @example
  * const gatehouse = await createGatehouse(loadConfig());
  * await app.register(gatehousePlugin, { gatehouse });
- * app.get('/items', { preHandler: app.gatehouse.guards.requireUser }, async (req) => req.principal?.user.id);
+ * app.get('/items', { onRequest: app.gatehouse.guards.requireUser }, async (req) => req.principal?.user.id);
  */
 import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
@@ -14,12 +14,17 @@ import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers } from './http/errors.ts';
 import { createGuards, type Guards, guardSecurityOf } from './http/guards.ts';
+import { adminUserRoutes } from './http/routes/admin-users.ts';
+import { apiKeyRoutes } from './http/routes/api-keys.ts';
+import { auditRoutes } from './http/routes/audit.ts';
 import { loginRoutes } from './http/routes/login.ts';
 import { meRoutes } from './http/routes/me.ts';
 import { registerRoutes } from './http/routes/register.ts';
+import { roleRoutes } from './http/routes/roles.ts';
 import { sessionRoutes } from './http/routes/sessions.ts';
 import { tokenRoutes } from './http/routes/token.ts';
 import { wellKnownRoutes } from './http/routes/well-known.ts';
+import { installValidation } from './http/validation.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -60,7 +65,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
   app.decorateRequest('principal', null);
   // Routes guarded by Gatehouse guards declare it in OpenAPI, so /docs shows each route's scopes.
   app.addHook('onRoute', (route) => {
-    const security = guardSecurityOf(route.preHandler);
+    const security = guardSecurityOf([route.onRequest, route.preValidation, route.preHandler].flat());
     if (security === undefined) return;
     route.schema = { ...route.schema };
     if ((route.schema as { security?: unknown }).security === undefined) {
@@ -71,6 +76,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
 
   await app.register(async (scope) => {
     installBodyParsers(scope);
+    installValidation(scope);
     installErrorHandlers(scope);
     scope.addHook('onSend', async (request, reply) => {
       if (request.routeOptions.config?.noStore) {
@@ -83,6 +89,10 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(meRoutes, { guards });
     await scope.register(loginRoutes, { gatehouse, cookie: cookieSettings, trustedOrigins });
     await scope.register(sessionRoutes, { gatehouse, guards, cookie: cookieSettings });
+    await scope.register(adminUserRoutes, { gatehouse, guards });
+    await scope.register(roleRoutes, { gatehouse, guards });
+    await scope.register(auditRoutes, { gatehouse, guards });
+    await scope.register(apiKeyRoutes, { gatehouse, guards });
     await scope.register(wellKnownRoutes, { gatehouse });
   });
 }

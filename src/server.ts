@@ -3,7 +3,7 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { BUILTIN_PERMISSIONS } from './auth/permissions.ts';
 import type { Gatehouse } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
@@ -11,6 +11,7 @@ import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers, installNotFoundHandler } from './http/errors.ts';
 import { docsRoutes } from './http/routes/docs.ts';
 import { rootRoutes } from './http/routes/root.ts';
+import { installValidation } from './http/validation.ts';
 import { gatehousePlugin } from './plugin.ts';
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -57,9 +58,17 @@ export async function buildServer(
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+    // Errors raised before routing (a malformed URL, an unsupported media type for the router)
+    // bypass the error handler; give them the same `{"detail": …}` shape.
+    frameworkErrors: (error, _request, reply) => {
+      const status =
+        error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+      const detail = error.code === 'FST_ERR_BAD_URL' ? 'Malformed URL' : 'Bad request';
+      (reply as FastifyReply).code(status).send({ detail });
+    },
   });
   installBodyParsers(app);
+  installValidation(app);
   installErrorHandlers(app);
   installNotFoundHandler(app);
 

@@ -196,6 +196,9 @@ export class BuiltinRoleError extends GatehouseError {
 /** The change would leave no enabled admin, or an admin would lock themselves out. */
 export class LastAdminError extends GatehouseError {
   readonly code = 'LAST_ADMIN' as const;
+  constructor(message: string) {
+    super(message);
+  }
 }
 
 export class ApiKeyNotFoundError extends GatehouseError {

@@ -13,6 +13,11 @@ export type AuditEventName =
   | 'password.changed'
   | 'user.disabled'
   | 'user.enabled'
+  | 'user.deleted'
+  | 'user.updated'
+  | 'role.changed'
+  | 'api_key.created'
+  | 'api_key.revoked'
   | 'key.rotated';
 
 export interface AuditEvent {
@@ -47,18 +52,25 @@ export async function recordAuditEvent(executor: Kysely<Database>, event: AuditE
     .execute();
 }
 
+/** Newest first; `before` continues after the last event of the previous page. */
 export async function listAuditEvents(
   db: Kysely<Database>,
-  filter: { userId?: string; event?: string; limit?: number } = {},
+  filter: { userId?: string; event?: string; limit?: number; before?: { at: number; id: string } } = {},
 ): Promise<AuditRecord[]> {
   let query = db
     .selectFrom('audit_events')
     .selectAll()
     .orderBy('at', 'desc')
-    .orderBy('id')
+    .orderBy('id', 'desc')
     .limit(filter.limit ?? 100);
   if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
   if (filter.event !== undefined) query = query.where('event', '=', filter.event);
+  const before = filter.before;
+  if (before !== undefined) {
+    query = query.where((eb) =>
+      eb.or([eb('at', '<', before.at), eb.and([eb('at', '=', before.at), eb('id', '<', before.id)])]),
+    );
+  }
   const rows = await query.execute();
   return rows.map((row) => ({
     id: row.id,

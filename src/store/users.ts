@@ -1,6 +1,7 @@
 /** Persistence of users and their roles. Purpose-named methods; no HTTP, no policy. */
+import { type SelectQueryBuilder, sql } from 'kysely';
 import type { Store } from './db.ts';
-import type { UsersTable } from './schema.ts';
+import type { Database, UsersTable } from './schema.ts';
 
 export interface UserRecord {
   readonly id: string;
@@ -52,6 +53,13 @@ function toRecords(rows: readonly UserRow[]): UserRecord[] {
   }));
 }
 
+export interface UserFilter {
+  /** Prefix of the normalized username or email. */
+  readonly q?: string;
+  readonly role?: string;
+  readonly disabled?: boolean;
+}
+
 export interface UserStore {
   findById(id: string): Promise<UserRecord | undefined>;
   /** By normalized username or normalized email. */
@@ -68,8 +76,54 @@ export interface UserStore {
   /** Replaces the user's roles; returns false when the user or a role does not exist. */
   setRoles(id: string, roles: readonly string[]): Promise<boolean>;
   list(limit: number, offset: number): Promise<UserRecord[]>;
+  /** Filtered page in (created_at, id) order: after a cursor position, or at an offset. */
+  search(
+    filter: UserFilter,
+    page: { limit: number; offset?: number; after?: { createdAt: number; id: string } },
+  ): Promise<UserRecord[]>;
+  countMatching(filter: UserFilter): Promise<number>;
+  /** Returns false when the user does not exist; unique violations propagate. */
+  updateProfile(
+    id: string,
+    changes: { fullName?: string | null; email?: { display: string; key: string } },
+    updatedAt: number,
+  ): Promise<boolean>;
+  deleteUser(id: string): Promise<boolean>;
+  /** Enabled users holding `role`. */
+  countEnabledWithRole(role: string): Promise<number>;
   roleNames(): Promise<string[]>;
   count(): Promise<number>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: the same filter applies to a select of ids and a count.
+function applyFilter<Q extends SelectQueryBuilder<Database, 'users', any>>(query: Q, filter: UserFilter): Q {
+  let q = query;
+  if (filter.q !== undefined && filter.q !== '') {
+    const prefix = `${filter.q
+      .normalize('NFKC')
+      .toLowerCase()
+      .replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    q = q.where((eb) =>
+      eb.or([
+        eb('users.username_normalized', 'like', sql<string>`${prefix} escape '\\'`),
+        eb('users.email_normalized', 'like', sql<string>`${prefix} escape '\\'`),
+      ]),
+    ) as Q;
+  }
+  if (filter.role !== undefined) {
+    const role = filter.role;
+    q = q.where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('user_roles')
+          .select('user_roles.user_id')
+          .whereRef('user_roles.user_id', '=', 'users.id')
+          .where('user_roles.role_name', '=', role),
+      ),
+    ) as Q;
+  }
+  if (filter.disabled !== undefined) q = q.where('users.disabled', '=', filter.disabled ? 1 : 0) as Q;
+  return q;
 }
 
 export function createUserStore(store: Store): UserStore {
@@ -198,6 +252,65 @@ export function createUserStore(store: Store): UserStore {
         .orderBy('users.id')
         .execute();
       return toRecords(rows);
+    },
+    async search(filter, page) {
+      let ids = db.selectFrom('users').select('users.id');
+      ids = applyFilter(ids, filter);
+      if (page.after !== undefined) {
+        const { createdAt, id } = page.after;
+        ids = ids.where((eb) =>
+          eb.or([
+            eb('users.created_at', '>', createdAt),
+            eb.and([eb('users.created_at', '=', createdAt), eb('users.id', '>', id)]),
+          ]),
+        );
+      }
+      const pageIds = ids
+        .orderBy('users.created_at')
+        .orderBy('users.id')
+        .limit(page.limit)
+        .offset(page.offset ?? 0);
+      const rows = await userWithRoles()
+        .where('users.id', 'in', pageIds)
+        .orderBy('users.created_at')
+        .orderBy('users.id')
+        .execute();
+      return toRecords(rows);
+    },
+    async countMatching(filter) {
+      const row = await applyFilter(
+        db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')),
+        filter,
+      ).executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+    async updateProfile(id, changes, updatedAt) {
+      const result = await db
+        .updateTable('users')
+        .set({
+          updated_at: updatedAt,
+          ...(changes.fullName !== undefined ? { full_name: changes.fullName } : {}),
+          ...(changes.email !== undefined
+            ? { email: changes.email.display, email_normalized: changes.email.key }
+            : {}),
+        })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+    async deleteUser(id) {
+      const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
+    async countEnabledWithRole(role) {
+      const row = await db
+        .selectFrom('users')
+        .innerJoin('user_roles', 'user_roles.user_id', 'users.id')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('user_roles.role_name', '=', role)
+        .where('users.disabled', '=', 0)
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
     },
     async roleNames() {
       const rows = await db.selectFrom('roles').select('name').orderBy('name').execute();

@@ -15,7 +15,7 @@ export async function meRoutes(app: FastifyInstance, options: { guards: Guards }
   app.get(
     '/users/me',
     {
-      preHandler: guards.requireUser,
+      onRequest: guards.requireUser,
       schema: {
         summary: 'The current user',
         tags: ['users'],
@@ -28,7 +28,7 @@ export async function meRoutes(app: FastifyInstance, options: { guards: Guards }
   app.get(
     '/protected',
     {
-      preHandler: guards.requireUser,
+      onRequest: guards.requireUser,
       schema: {
         summary: 'A route that needs a bearer token',
         tags: ['examples'],
@@ -41,7 +41,7 @@ export async function meRoutes(app: FastifyInstance, options: { guards: Guards }
   app.get(
     '/protected/basic',
     {
-      preHandler: guards.requireBasicUser,
+      onRequest: guards.requireBasicUser,
       schema: {
         summary: 'The same route behind HTTP Basic',
         description: 'Least recommended: the password travels with every request. Prefer bearer tokens.',

@@ -29,7 +29,7 @@ export async function sessionRoutes(
   app.post(
     '/logout',
     {
-      preHandler: guards.requireUser,
+      onRequest: guards.requireUser,
       schema: {
         summary: 'Log out: revoke the current session',
         description: 'Its access tokens are refused from the next request on; the session cookie is cleared.',
@@ -56,7 +56,7 @@ export async function sessionRoutes(
   app.get(
     '/session',
     {
-      preHandler: guards.requireUser,
+      onRequest: guards.requireUser,
       config: { noStore: true },
       schema: {
         summary: 'The current session',
@@ -86,7 +86,7 @@ export async function sessionRoutes(
   app.get(
     '/sessions',
     {
-      preHandler: guards.requireUser,
+      onRequest: guards.requireUser,
       schema: {
         summary: 'Your live sessions',
         tags: ['sessions'],
@@ -113,7 +113,7 @@ export async function sessionRoutes(
   app.delete<{ Params: { id: string } }>(
     '/sessions/:id',
     {
-      preHandler: guards.requireUser,
+      onRequest: guards.requireUser,
       schema: {
         summary: 'Revoke one of your sessions',
         tags: ['sessions'],
@@ -132,7 +132,7 @@ export async function sessionRoutes(
   app.delete(
     '/sessions',
     {
-      preHandler: guards.requireUser,
+      onRequest: guards.requireUser,
       schema: {
         summary: 'Log out everywhere: revoke all your sessions',
         tags: ['sessions'],
@@ -156,7 +156,7 @@ export async function sessionRoutes(
   app.post<{ Body: { current_password: string; new_password: string } }>(
     '/users/me/password',
     {
-      preHandler: guards.requireUser,
+      onRequest: guards.requireUser,
       schema: {
         summary: 'Change your password',
         description: 'Applies the password policy and revokes every other session of yours.',

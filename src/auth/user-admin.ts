@@ -1,0 +1,134 @@
+/**
+ * Administration of users: listing with filters and pagination, changes and deletion, always
+ * keeping one working admin (no admin can lock themselves out, and the last one cannot go).
+ */
+import type { Clock } from '../clock.ts';
+import { recordAuditEvent } from '../store/audit.ts';
+import type { Store } from '../store/db.ts';
+import { revokeSessions } from '../store/sessions.ts';
+import type { UserFilter, UserRecord, UserStore } from '../store/users.ts';
+import { type AccountService, normalizeEmail } from './accounts.ts';
+import { EmailTakenError, InvalidFieldError, LastAdminError, UserNotFoundError } from './errors.ts';
+import { ADMIN_ROLE } from './permissions.ts';
+import type { RevocationState } from './revocation.ts';
+
+export interface UserPage {
+  readonly items: UserRecord[];
+  readonly nextCursor: string | null;
+  /** Only for offset pagination, where a page count is wanted; null with a cursor. */
+  readonly total: number | null;
+}
+
+export interface UserChanges {
+  readonly fullName?: string | null;
+  readonly email?: string;
+  readonly disabled?: boolean;
+  readonly roles?: readonly string[];
+}
+
+export interface UserAdminService {
+  list(filter: UserFilter, page: { limit: number; skip?: number; cursor?: string }): Promise<UserPage>;
+  update(actorId: string, id: string, changes: UserChanges): Promise<UserRecord>;
+  delete(actorId: string, id: string): Promise<void>;
+}
+
+function encodeCursor(user: UserRecord): string {
+  return Buffer.from(JSON.stringify([user.createdAt, user.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string') {
+      return { createdAt: value[0], id: value[1] };
+    }
+  } catch {
+    // falls through to the error below
+  }
+  throw new InvalidFieldError('cursor', 'Invalid cursor', 'value_error.cursor');
+}
+
+export function createUserAdminService(deps: {
+  users: UserStore;
+  accounts: AccountService;
+  store: Store;
+  revocation: RevocationState;
+  clock: Clock;
+}): UserAdminService {
+  const { users, accounts, store, revocation, clock } = deps;
+
+  /** Refuses a change that would leave no enabled admin. */
+  async function keepAnAdmin(target: UserRecord, losesAdmin: boolean): Promise<void> {
+    if (!losesAdmin || !target.roles.includes(ADMIN_ROLE) || target.disabled) return;
+    if ((await users.countEnabledWithRole(ADMIN_ROLE)) <= 1) {
+      throw new LastAdminError('This is the last enabled admin; make another admin first');
+    }
+  }
+
+  return {
+    async list(filter, page) {
+      const after = page.cursor !== undefined ? decodeCursor(page.cursor) : undefined;
+      const rows = await users.search(filter, {
+        limit: page.limit + 1,
+        ...(after ? { after } : { offset: page.skip ?? 0 }),
+      });
+      const items = rows.slice(0, page.limit);
+      const last = items.at(-1);
+      const nextCursor = rows.length > page.limit && last !== undefined ? encodeCursor(last) : null;
+      const total = after === undefined ? await users.countMatching(filter) : null;
+      return { items, nextCursor, total };
+    },
+
+    async update(actorId, id, changes) {
+      const target = await accounts.getUserOrThrow(id);
+      const removesAdmin = changes.roles !== undefined && !changes.roles.includes(ADMIN_ROLE);
+      if (
+        actorId === id &&
+        (changes.disabled === true || (removesAdmin && target.roles.includes(ADMIN_ROLE)))
+      ) {
+        throw new LastAdminError('You cannot disable yourself or remove your own admin role');
+      }
+      await keepAnAdmin(target, changes.disabled === true || removesAdmin);
+      if (changes.fullName !== undefined || changes.email !== undefined) {
+        const email = changes.email !== undefined ? normalizeEmail(changes.email) : undefined;
+        try {
+          await users.updateProfile(
+            id,
+            {
+              ...(changes.fullName !== undefined
+                ? { fullName: changes.fullName?.normalize('NFKC') ?? null }
+                : {}),
+              ...(email ? { email } : {}),
+            },
+            clock.now(),
+          );
+        } catch (error) {
+          if (store.isUniqueViolation(error)) throw new EmailTakenError();
+          throw error;
+        }
+      }
+      if (changes.roles !== undefined) await accounts.setRoles(id, changes.roles);
+      if (changes.disabled !== undefined && changes.disabled !== target.disabled) {
+        await accounts.setDisabled(id, changes.disabled);
+      }
+      return accounts.getUserOrThrow(id);
+    },
+
+    async delete(actorId, id) {
+      if (actorId === id) throw new LastAdminError('You cannot delete yourself');
+      const target = await users.findById(id);
+      if (target === undefined) throw new UserNotFoundError();
+      await keepAnAdmin(target, true);
+      const now = clock.now();
+      // Sessions, refresh tokens, roles and API keys go with the row (ON DELETE CASCADE); the
+      // revoked set learns of the sessions first so no access token outlives the user's row.
+      const revoked = await store.db.transaction().execute(async (trx) => {
+        const ids = await revokeSessions(trx, { userId: id }, now, 'user deleted');
+        await trx.deleteFrom('users').where('id', '=', id).execute();
+        await recordAuditEvent(trx, { event: 'user.deleted', at: now, userId: id, details: { by: actorId } });
+        return ids;
+      });
+      revocation.markSessionsRevoked(revoked, now);
+    },
+  };
+}

@@ -1,0 +1,186 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { toPublicUser } from '../../auth/accounts.ts';
+import type { Gatehouse } from '../../gatehouse.ts';
+import { type Guards, principalOf } from '../guards.ts';
+import { requestContext } from '../request-context.ts';
+import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
+
+const failures = { 400: ErrorDetail, 401: ErrorDetail, 403: ErrorDetail, 422: ValidationErrorBody };
+const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+const UserList = Type.Object({
+  items: Type.Array(PublicUserSchema),
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+  total: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'With skip/limit paging; null with a cursor',
+  }),
+});
+
+interface ListQuery {
+  skip?: number;
+  limit?: number;
+  cursor?: string;
+  q?: string;
+  role?: string;
+  disabled?: 'true' | 'false';
+}
+
+export async function adminUserRoutes(
+  app: FastifyInstance,
+  options: { gatehouse: Gatehouse; guards: Guards },
+): Promise<void> {
+  const { userAdmin, accounts, sessions } = options.gatehouse;
+  const { guards } = options;
+
+  app.get<{ Querystring: ListQuery }>(
+    '/users',
+    {
+      onRequest: guards.requirePermission('users:read'),
+      schema: {
+        summary: 'List users',
+        description:
+          'Page with `skip`/`limit` (as in the tutorials; returns `total`) or with `cursor` from the previous page (stable while users are added). Filters: `q` (username or email prefix), `role`, `disabled`.',
+        tags: ['admin'],
+        querystring: Type.Object({
+          skip: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+          cursor: Type.Optional(Type.String({ maxLength: 200 })),
+          q: Type.Optional(Type.String({ maxLength: 254 })),
+          role: Type.Optional(Type.String({ maxLength: 32 })),
+          disabled: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+        }),
+        response: { 200: UserList, ...failures },
+      },
+    },
+    async (request) => {
+      const { skip, limit, cursor, q, role, disabled } = request.query;
+      const page = await userAdmin.list(
+        {
+          ...(q !== undefined ? { q } : {}),
+          ...(role !== undefined ? { role } : {}),
+          ...(disabled !== undefined ? { disabled: disabled === 'true' } : {}),
+        },
+        { limit: limit ?? 100, ...(cursor !== undefined ? { cursor } : { skip: skip ?? 0 }) },
+      );
+      return { items: page.items.map(toPublicUser), next_cursor: page.nextCursor, total: page.total };
+    },
+  );
+
+  app.post<{
+    Body: { username: string; email: string; full_name?: string | null; password: string; roles?: string[] };
+  }>(
+    '/users',
+    {
+      onRequest: guards.requirePermission('users:write'),
+      schema: {
+        summary: 'Create a user',
+        tags: ['admin'],
+        body: Type.Object(
+          {
+            username: Type.String({ maxLength: 64 }),
+            email: Type.String({ maxLength: 254 }),
+            full_name: Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Null()])),
+            password: Type.String({ maxLength: 1024 }),
+            roles: Type.Optional(Type.Array(Type.String({ maxLength: 32 }), { maxItems: 50 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: PublicUserSchema, ...failures },
+      },
+    },
+    async (request, reply) => {
+      const { username, email, full_name, password, roles } = request.body;
+      const created = await accounts.register({ username, email, fullName: full_name ?? null, password });
+      if (roles !== undefined) await accounts.setRoles(created.id, roles);
+      return reply.code(201).send(toPublicUser(await accounts.getUserOrThrow(created.id)));
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/users/:id',
+    {
+      onRequest: guards.requirePermission('users:read'),
+      schema: {
+        summary: 'A user',
+        tags: ['admin'],
+        params: IdParams,
+        response: { 200: PublicUserSchema, 404: ErrorDetail, ...failures },
+      },
+    },
+    async (request) => toPublicUser(await accounts.getUserOrThrow(request.params.id)),
+  );
+
+  app.patch<{
+    Params: { id: string };
+    Body: { full_name?: string | null; email?: string; disabled?: boolean; roles?: string[] };
+  }>(
+    '/users/:id',
+    {
+      onRequest: guards.requirePermission('users:write'),
+      schema: {
+        summary: 'Change a user',
+        description:
+          "Disabling revokes every session. Role changes apply from the user's next request. An admin cannot disable themselves or drop their own admin role, and the last enabled admin stays (409).",
+        tags: ['admin'],
+        params: IdParams,
+        body: Type.Object(
+          {
+            full_name: Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Null()])),
+            email: Type.Optional(Type.String({ maxLength: 254 })),
+            disabled: Type.Optional(Type.Boolean()),
+            roles: Type.Optional(Type.Array(Type.String({ maxLength: 32 }), { maxItems: 50 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: PublicUserSchema, 404: ErrorDetail, 409: ErrorDetail, ...failures },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      const updated = await userAdmin.update(principalOf(request).user.id, request.params.id, {
+        ...(body.full_name !== undefined ? { fullName: body.full_name } : {}),
+        ...(body.email !== undefined ? { email: body.email } : {}),
+        ...(body.disabled !== undefined ? { disabled: body.disabled } : {}),
+        ...(body.roles !== undefined ? { roles: body.roles } : {}),
+      });
+      return toPublicUser(updated);
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/users/:id',
+    {
+      onRequest: guards.requirePermission('users:write'),
+      schema: {
+        summary: 'Delete a user',
+        description: 'Revokes every session; sessions, refresh tokens and API keys go with the user.',
+        tags: ['admin'],
+        params: IdParams,
+        response: { 204: Type.Null(), 404: ErrorDetail, 409: ErrorDetail, ...failures },
+      },
+    },
+    async (request, reply) => {
+      await userAdmin.delete(principalOf(request).user.id, request.params.id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/users/:id/sessions',
+    {
+      onRequest: guards.requirePermission('sessions:revoke'),
+      schema: {
+        summary: "Revoke all of a user's sessions",
+        tags: ['admin'],
+        params: IdParams,
+        response: { 204: Type.Null(), 404: ErrorDetail, ...failures },
+      },
+    },
+    async (request, reply) => {
+      const target = await accounts.getUserOrThrow(request.params.id);
+      await sessions.revokeAllSessions(target.id, requestContext(request));
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,124 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { InsufficientScopeError } from '../../auth/errors.ts';
+import type { Gatehouse } from '../../gatehouse.ts';
+import type { ApiKeyRecord } from '../../store/api-keys.ts';
+import { type Guards, principalOf } from '../guards.ts';
+import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
+
+const ApiKey = Type.Object({
+  id: Type.String(),
+  user_id: Type.String(),
+  name: Type.String(),
+  scopes: Type.Array(Type.String()),
+  created_at: Type.String({ format: 'date-time' }),
+  expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+const CreatedApiKey = Type.Intersect([
+  ApiKey,
+  Type.Object({ key: Type.String({ description: 'The key itself: shown only in this response' }) }),
+]);
+const failures = { 400: ErrorDetail, 401: ErrorDetail, 403: ErrorDetail, 422: ValidationErrorBody };
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function show(key: ApiKeyRecord) {
+  return {
+    id: key.id,
+    user_id: key.userId,
+    name: key.name,
+    scopes: [...key.scopes],
+    created_at: new Date(key.createdAt).toISOString(),
+    expires_at: iso(key.expiresAt),
+    last_used_at: iso(key.lastUsedAt),
+  };
+}
+
+/** Managing other users' keys, or any key through a key, takes `apikeys:write`. */
+function requireKeyAdmin(request: FastifyRequest): void {
+  if (!principalOf(request).scopes.has('apikeys:write')) throw new InsufficientScopeError(['apikeys:write']);
+}
+
+export async function apiKeyRoutes(
+  app: FastifyInstance,
+  options: { gatehouse: Gatehouse; guards: Guards },
+): Promise<void> {
+  const { apiKeys } = options.gatehouse;
+  const { guards } = options;
+
+  app.post<{ Body: { name: string; scopes: string[]; expires_at?: string | null } }>(
+    '/api-keys',
+    {
+      onRequest: guards.requireUser,
+      config: { noStore: true },
+      schema: {
+        summary: 'Create an API key',
+        description:
+          'The key acts as you, limited to `scopes`, which must be among your permissions. It is returned once.',
+        tags: ['api keys'],
+        body: Type.Object(
+          {
+            name: Type.String({ minLength: 1, maxLength: 100 }),
+            scopes: Type.Array(Type.String({ maxLength: 128 }), { maxItems: 100 }),
+            expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: CreatedApiKey, ...failures },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      if (principal.method === 'api_key') requireKeyAdmin(request);
+      const { name, scopes, expires_at } = request.body;
+      const { record, key } = await apiKeys.create(
+        principal.user.id,
+        { name, scopes, expiresAt: expires_at ? Date.parse(expires_at) : null },
+        principal.scopes,
+      );
+      return reply.code(201).send({ ...show(record), key });
+    },
+  );
+
+  app.get<{ Querystring: { user_id?: string } }>(
+    '/api-keys',
+    {
+      onRequest: guards.requireUser,
+      schema: {
+        summary: 'List API keys (never their secrets)',
+        description:
+          "Your keys; with `apikeys:write`, another user's (`?user_id=`) or everyone's (`?user_id=*`).",
+        tags: ['api keys'],
+        querystring: Type.Object({ user_id: Type.Optional(Type.String({ maxLength: 64 })) }),
+        response: { 200: Type.Object({ items: Type.Array(ApiKey) }), ...failures },
+      },
+    },
+    async (request) => {
+      const own = principalOf(request).user.id;
+      const wanted = request.query.user_id;
+      if (wanted !== undefined && wanted !== own) requireKeyAdmin(request);
+      const userId = wanted === '*' ? undefined : (wanted ?? own);
+      return { items: (await apiKeys.list(userId)).map(show) };
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/api-keys/:id',
+    {
+      onRequest: guards.requireUser,
+      schema: {
+        summary: 'Revoke an API key',
+        description: "Your own; with `apikeys:write`, anyone's.",
+        tags: ['api keys'],
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        response: { 204: Type.Null(), 404: ErrorDetail, ...failures },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const anyones = principal.scopes.has('apikeys:write');
+      await apiKeys.revoke(request.params.id, anyones ? undefined : principal.user.id);
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,91 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { InvalidFieldError } from '../../auth/errors.ts';
+import type { Gatehouse } from '../../gatehouse.ts';
+import { listAuditEvents } from '../../store/audit.ts';
+import type { Guards } from '../guards.ts';
+import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
+
+const AuditEvent = Type.Object({
+  id: Type.String(),
+  at: Type.String({ format: 'date-time' }),
+  event: Type.String(),
+  user_id: Type.Union([Type.String(), Type.Null()]),
+  session_id: Type.Union([Type.String(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  user_agent: Type.Union([Type.String(), Type.Null()]),
+  details: Type.Record(
+    Type.String(),
+    Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]),
+  ),
+});
+
+function decodeCursor(cursor: string): { at: number; id: string } {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string')
+      return { at: value[0], id: value[1] };
+  } catch {
+    // falls through
+  }
+  throw new InvalidFieldError('cursor', 'Invalid cursor', 'value_error.cursor');
+}
+
+export async function auditRoutes(
+  app: FastifyInstance,
+  options: { gatehouse: Gatehouse; guards: Guards },
+): Promise<void> {
+  const { store } = options.gatehouse;
+  app.get<{ Querystring: { user_id?: string; event?: string; cursor?: string; limit?: number } }>(
+    '/audit',
+    {
+      onRequest: options.guards.requirePermission('audit:read'),
+      schema: {
+        summary: 'The audit log, newest first',
+        tags: ['admin'],
+        querystring: Type.Object({
+          user_id: Type.Optional(Type.String({ maxLength: 64 })),
+          event: Type.Optional(Type.String({ maxLength: 64 })),
+          cursor: Type.Optional(Type.String({ maxLength: 200 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+        }),
+        response: {
+          200: Type.Object({
+            items: Type.Array(AuditEvent),
+            next_cursor: Type.Union([Type.String(), Type.Null()]),
+          }),
+          401: ErrorDetail,
+          403: ErrorDetail,
+          422: ValidationErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const { user_id, event, cursor, limit = 100 } = request.query;
+      const rows = await listAuditEvents(store.db, {
+        limit: limit + 1,
+        ...(user_id !== undefined ? { userId: user_id } : {}),
+        ...(event !== undefined ? { event } : {}),
+        ...(cursor !== undefined ? { before: decodeCursor(cursor) } : {}),
+      });
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return {
+        items: items.map((e) => ({
+          id: e.id,
+          at: new Date(e.at).toISOString(),
+          event: e.event,
+          user_id: e.userId ?? null,
+          session_id: e.sessionId ?? null,
+          ip: e.ip ?? null,
+          user_agent: e.userAgent ?? null,
+          details: e.details ?? {},
+        })),
+        next_cursor:
+          rows.length > limit && last
+            ? Buffer.from(JSON.stringify([last.at, last.id])).toString('base64url')
+            : null,
+      };
+    },
+  );
+}

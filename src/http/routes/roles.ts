@@ -1,0 +1,106 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Gatehouse } from '../../gatehouse.ts';
+import type { RoleRecord } from '../../store/roles.ts';
+import type { Guards } from '../guards.ts';
+import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
+
+const Role = Type.Object({
+  name: Type.String(),
+  description: Type.String(),
+  builtin: Type.Boolean(),
+  permissions: Type.Array(Type.String()),
+});
+const failures = { 400: ErrorDetail, 401: ErrorDetail, 403: ErrorDetail, 422: ValidationErrorBody };
+const NameParams = Type.Object({ name: Type.String({ maxLength: 32 }) });
+const Permissions = Type.Array(Type.String({ maxLength: 128 }), { maxItems: 200 });
+const show = (role: RoleRecord) => ({ ...role, permissions: [...role.permissions] });
+
+export async function roleRoutes(
+  app: FastifyInstance,
+  options: { gatehouse: Gatehouse; guards: Guards },
+): Promise<void> {
+  const { roles } = options.gatehouse;
+  const { guards } = options;
+
+  app.get(
+    '/roles',
+    {
+      onRequest: guards.requirePermission('roles:read'),
+      schema: {
+        summary: 'List roles and their permissions',
+        tags: ['admin'],
+        response: { 200: Type.Object({ items: Type.Array(Role) }), ...failures },
+      },
+    },
+    async () => ({ items: (await roles.listRoles()).map(show) }),
+  );
+
+  app.post<{ Body: { name: string; description?: string; permissions?: string[] } }>(
+    '/roles',
+    {
+      onRequest: guards.requirePermission('roles:write'),
+      schema: {
+        summary: 'Create a role',
+        tags: ['admin'],
+        body: Type.Object(
+          {
+            name: Type.String({ maxLength: 64 }),
+            description: Type.Optional(Type.String({ maxLength: 500 })),
+            permissions: Type.Optional(Permissions),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Role, 409: ErrorDetail, ...failures },
+      },
+    },
+    async (request, reply) => {
+      const { name, description, permissions } = request.body;
+      return reply.code(201).send(show(await roles.createRole(name, description ?? '', permissions ?? [])));
+    },
+  );
+
+  app.patch<{ Params: { name: string }; Body: { description?: string; permissions?: string[] } }>(
+    '/roles/:name',
+    {
+      onRequest: guards.requirePermission('roles:write'),
+      schema: {
+        summary: "Change a role's description or permissions",
+        description:
+          'Takes effect on the next request of every holder. The admin role keeps every built-in permission.',
+        tags: ['admin'],
+        params: NameParams,
+        body: Type.Object(
+          {
+            description: Type.Optional(Type.String({ maxLength: 500 })),
+            permissions: Type.Optional(Permissions),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Role, 404: ErrorDetail, ...failures },
+      },
+    },
+    async (request) => show(await roles.updateRole(request.params.name, request.body)),
+  );
+
+  app.delete<{ Params: { name: string }; Querystring: { force?: 'true' | 'false' } }>(
+    '/roles/:name',
+    {
+      onRequest: guards.requirePermission('roles:write'),
+      schema: {
+        summary: 'Delete a role',
+        description: 'Built-in roles cannot be deleted; a role that users hold needs `?force=true`.',
+        tags: ['admin'],
+        params: NameParams,
+        querystring: Type.Object({
+          force: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+        }),
+        response: { 204: Type.Null(), 404: ErrorDetail, 409: ErrorDetail, ...failures },
+      },
+    },
+    async (request, reply) => {
+      await roles.deleteRole(request.params.name, request.query.force === 'true');
+      return reply.code(204).send();
+    },
+  );
+}
