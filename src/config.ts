@@ -374,3 +374,31 @@ function defaultHashConcurrency(): number {
   const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   return Math.max(1, Math.min(3, threadpool - 1));
 }
+
+/** Options for the embedded plugin: the settings by their Config names (`databaseUrl`, `issuer`, …). */
+export type GatehouseOptions = { readonly [K in keyof Config]?: Config[K] };
+
+/**
+ * Validates plugin options exactly as the environment is validated, without reading it.
+ * A bad or unknown option is a developer's mistake: a TypeError naming it.
+ */
+export function configFromOptions(options: GatehouseOptions): Config {
+  const byKey = new Map(SETTINGS.map((setting) => [setting.key as string, setting]));
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(options)) {
+    const setting = byKey.get(key);
+    if (setting === undefined) throw new TypeError(`gatehouse: unknown option "${key}"`);
+    if (value === undefined) continue;
+    env[setting.env] = Array.isArray(value) ? value.join(',') : String(value);
+  }
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const named = error.problems.map((problem) => {
+      const setting = SETTINGS.find((s) => problem.startsWith(s.env));
+      return setting ? problem.replace(setting.env, `option "${setting.key}"`) : problem;
+    });
+    throw new TypeError(`gatehouse: ${named.join('; ')}`);
+  }
+}

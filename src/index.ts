@@ -15,11 +15,12 @@ export {
 } from './auth/errors.ts';
 export type { AccessTokenClaims } from './auth/tokens.ts';
 export type { Clock } from './clock.ts';
-export type { Config } from './config.ts';
-export { ConfigError, loadConfig } from './config.ts';
+export { createManualClock, systemClock } from './clock.ts';
+export type { Config, GatehouseOptions } from './config.ts';
+export { ConfigError, configFromOptions, loadConfig } from './config.ts';
 export type { CreateGatehouseOptions, Gatehouse } from './gatehouse.ts';
 export { bootstrapAdmin, createGatehouse } from './gatehouse.ts';
-export type { Guards, Principal } from './http/guards.ts';
-export type { GatehousePluginOptions } from './plugin.ts';
-export { gatehousePlugin } from './plugin.ts';
+export type { Guard, Guards, Principal } from './http/guards.ts';
+export type { GatehouseFromOptions, GatehousePluginOptions } from './plugin.ts';
+export { gatehouse, gatehousePlugin } from './plugin.ts';
 export { buildServer } from './server.ts';

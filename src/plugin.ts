@@ -9,7 +9,9 @@
 import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Gatehouse } from './gatehouse.ts';
+import type { Clock } from './clock.ts';
+import { configFromOptions, type GatehouseOptions } from './config.ts';
+import { createGatehouse, type Gatehouse } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers } from './http/errors.ts';
@@ -98,3 +100,30 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
 }
 
 export const gatehousePlugin = fp(plugin, { name: 'gatehouse', fastify: '5.x' });
+
+export interface GatehouseFromOptions extends GatehouseOptions {
+  /** Time source (tests); default the system clock. */
+  readonly clock?: Clock;
+}
+
+/**
+ * Gatehouse inside your own Fastify app, configured by options instead of environment
+ * variables: every Gatehouse route and `app.gatehouse.guards` for yours.
+ *
+ * @example
+ * import Fastify from 'fastify';
+ * import { gatehouse } from 'gatehouse';
+ *
+ * const app = Fastify();
+ * await app.register(gatehouse, { databaseUrl: 'sqlite:./data/app.db', issuer: 'https://api.example.com' });
+ * app.get('/items', { onRequest: app.gatehouse.guards.requireScopes('items:read') }, async (req) => …);
+ */
+export const gatehouse = fp(
+  async (app: FastifyInstance, options: GatehouseFromOptions) => {
+    const { clock, ...settings } = options ?? {};
+    const services = await createGatehouse(configFromOptions(settings), clock ? { clock } : {});
+    app.addHook('onClose', async () => services.close());
+    await app.register(gatehousePlugin, { gatehouse: services });
+  },
+  { name: 'gatehouse-from-options', fastify: '5.x' },
+);

@@ -60,7 +60,7 @@ export function statusOf(code: GatehouseErrorCode): number {
   return STATUS[code];
 }
 
-function sendDomainError(
+export function sendDomainError(
   error: AnyGatehouseError,
   request: FastifyRequest,
   reply: FastifyReply,

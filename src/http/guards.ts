@@ -4,11 +4,13 @@
  * also accepts the session cookie, with CSRF defence for state-changing requests.
  */
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { AccountService } from '../auth/accounts.ts';
 import { type ApiKeyService, isApiKey } from '../auth/api-keys.ts';
 import {
+  type AnyGatehouseError,
   CsrfError,
+  GatehouseError,
   InactiveUserError,
   InsufficientScopeError,
   InvalidCredentialsError,
@@ -21,6 +23,7 @@ import type { SessionService } from '../auth/sessions.ts';
 import type { AccessTokenClaims, TokenService } from '../auth/tokens.ts';
 import type { UserRecord } from '../store/users.ts';
 import { csrfTokenFor } from './cookies.ts';
+import { sendDomainError } from './errors.ts';
 
 export interface Principal {
   readonly user: UserRecord;
@@ -73,8 +76,21 @@ export function securityFor(scopes: readonly string[]): SecurityRequirement[] {
 export const BEARER_SECURITY: SecurityRequirement[] = securityFor([]);
 export const BASIC_SECURITY: SecurityRequirement[] = [{ HTTPBasic: [] }];
 
+/**
+ * Guards answer their own refusals, so they work on routes of a host app whose error handler
+ * knows nothing of Gatehouse errors.
+ */
 function guard(handler: preHandlerAsyncHookHandler, security: SecurityRequirement[]): Guard {
-  return Object.assign(handler, { [GUARD_SECURITY]: security });
+  const answering = async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    try {
+      await handler.call(this, request, reply);
+    } catch (error) {
+      if (!(error instanceof GatehouseError)) throw error;
+      request.log.info({ code: error.code }, 'request refused');
+      return sendDomainError(error as AnyGatehouseError, request, reply);
+    }
+  };
+  return Object.assign(answering, { [GUARD_SECURITY]: security }) as Guard;
 }
 
 /** The security requirement declared by the guards among a route's preHandlers, if any. */
