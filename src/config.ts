@@ -3,6 +3,7 @@
  * Every setting is one row of SETTINGS; the README's settings table is checked against it in tests.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parse as parseDotenv } from 'dotenv';
 
 export type JwtAlgorithm = 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
@@ -371,8 +372,10 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
 }
 
 function defaultHashConcurrency(): number {
+  // One hash per core at most: more only thrashes the caches (argon2id's 19 MiB each) and takes
+  // the event loop's share; and always one threadpool thread left for everything else.
   const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
-  return Math.max(1, Math.min(3, threadpool - 1));
+  return Math.max(1, Math.min(availableParallelism(), threadpool - 1));
 }
 
 /** Options for the embedded plugin: the settings by their Config names (`databaseUrl`, `issuer`, …). */

@@ -1,0 +1,61 @@
+/** Starts `gatehouse serve` as a user would (SQLite file, info logs to a file) on a free port. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export interface BenchServer {
+  readonly url: string;
+  readonly databaseUrl: string;
+  readonly issuer: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export async function startServer(dir: string, extraEnv: Record<string, string> = {}): Promise<BenchServer> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const databaseUrl = `sqlite:${dir}/bench.db`;
+  const child: ChildProcess = spawn(process.execPath, ['src/cli.ts', 'serve'], {
+    env: {
+      // Settings given to `npm run bench` (GATEHOUSE_HASH_CONCURRENCY=2, …) reach the server.
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('GATEHOUSE_'))),
+      PATH: process.env.PATH ?? '',
+      GATEHOUSE_PORT: String(port),
+      GATEHOUSE_DATABASE_URL: databaseUrl,
+      GATEHOUSE_ISSUER: url,
+      GATEHOUSE_LOG_LEVEL: 'info',
+      GATEHOUSE_LOG_FILE: `${dir}/bench.log`,
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('gatehouse did not start');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    databaseUrl,
+    issuer: url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
