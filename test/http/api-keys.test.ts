@@ -65,8 +65,11 @@ for (const database of DATABASES) {
         beyond.headers['www-authenticate'],
         'Bearer error="insufficient_scope", scope="audit:read"',
       );
+      // /users/me needs profile:read, which this key does not carry; /protected needs only a user.
       const me = await t.app.inject({ method: 'GET', url: '/users/me', headers: { 'x-api-key': key } });
-      assert.equal(me.json().username, 'root');
+      assert.equal(me.statusCode, 403);
+      const hello = await t.app.inject({ method: 'GET', url: '/protected', headers: { 'x-api-key': key } });
+      assert.equal(hello.json().message, 'Hello root, this is a protected route!');
     });
 
     test("a key cannot carry scopes beyond the creator's permissions", async () => {

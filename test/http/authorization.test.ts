@@ -87,6 +87,26 @@ for (const database of DATABASES) {
       assert.equal((await get('/users/me', narrow)).statusCode, 200);
     });
 
+    test('/users/me needs profile:read and a password change profile:write, as in FastAPI SecurityScopes', async () => {
+      const usersOnly = await login(t.app, 'root', PASSWORD, 'users:read');
+      const me = await get('/users/me', usersOnly);
+      assert.equal(me.statusCode, 403);
+      assert.equal(me.headers['www-authenticate'], 'Bearer error="insufficient_scope", scope="profile:read"');
+      const readOnly = await login(t.app, 'root', PASSWORD, 'profile:read');
+      const change = await t.app.inject({
+        method: 'POST',
+        url: '/users/me/password',
+        headers: { authorization: `Bearer ${readOnly}` },
+        payload: { current_password: PASSWORD, new_password: 'another horse battery staple' },
+      });
+      assert.equal(change.statusCode, 403);
+      assert.equal(
+        change.headers['www-authenticate'],
+        'Bearer error="insufficient_scope", scope="profile:write"',
+      );
+      assert.equal((await login(t.app, 'root', PASSWORD)).length > 0, true, 'the password did not change');
+    });
+
     test('a role taken away takes effect on the next request of a token that still lists its scope', async () => {
       const mod = await registerUser(t.app, 'mod');
       await t.app.inject({
@@ -427,7 +447,11 @@ for (const database of DATABASES) {
       const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
       assert.deepEqual(doc.paths['/users'].get.security[0], { OAuth2PasswordBearer: ['users:read'] });
       assert.deepEqual(doc.paths['/roles'].post.security[0], { OAuth2PasswordBearer: ['roles:write'] });
-      assert.deepEqual(doc.paths['/users/me'].get.security[0], { OAuth2PasswordBearer: [] });
+      assert.deepEqual(doc.paths['/users/me'].get.security[0], { OAuth2PasswordBearer: ['profile:read'] });
+      assert.deepEqual(doc.paths['/users/me/password'].post.security[0], {
+        OAuth2PasswordBearer: ['profile:write'],
+      });
+      assert.deepEqual(doc.paths['/protected'].get.security[0], { OAuth2PasswordBearer: [] });
       assert.ok(doc.components.securitySchemes.APIKeyHeader);
       assert.ok(
         Object.keys(doc.components.securitySchemes.OAuth2PasswordBearer.flows.password.scopes).includes(

@@ -97,7 +97,7 @@ describe('documentation routes', () => {
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
     assert.equal(doc.openapi, '3.1.0');
     assert.equal(doc.components.securitySchemes.OAuth2PasswordBearer.flows.password.tokenUrl, '/token');
-    assert.deepEqual(doc.paths['/users/me'].get.security[0], { OAuth2PasswordBearer: [] });
+    assert.deepEqual(doc.paths['/users/me'].get.security[0], { OAuth2PasswordBearer: ['profile:read'] });
     assert.ok(doc.paths['/register'].post.requestBody);
     assert.ok(doc.paths['/users/me'].get.responses['200']);
   });

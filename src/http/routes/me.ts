@@ -15,12 +15,13 @@ export async function meRoutes(app: FastifyInstance, options: { guards: Guards }
   app.get(
     '/users/me',
     {
-      onRequest: guards.requireUser,
+      onRequest: guards.requireScopes('profile:read'),
       schema: {
         summary: 'The current user',
+        description:
+          "Needs the `profile:read` scope, as FastAPI's SecurityScopes example guards `/users/me`.",
         tags: ['users'],
-        security: BEARER_SECURITY,
-        response: { 200: PublicUserSchema, ...failures },
+        response: { 200: PublicUserSchema, 403: ErrorDetail, ...failures },
       },
     },
     async (request) => toPublicUser(principalOf(request).user),

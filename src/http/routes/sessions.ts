@@ -156,12 +156,12 @@ export async function sessionRoutes(
   app.post<{ Body: { current_password: string; new_password: string } }>(
     '/users/me/password',
     {
-      onRequest: guards.requireUser,
+      onRequest: guards.requireScopes('profile:write'),
       schema: {
         summary: 'Change your password',
-        description: 'Applies the password policy and revokes every other session of yours.',
+        description:
+          'Needs the `profile:write` scope. Applies the password policy and revokes every other session of yours.',
         tags: ['users'],
-        security: BEARER_SECURITY,
         body: Type.Object({
           current_password: Type.String({ maxLength: 1024 }),
           new_password: Type.String({ maxLength: 1024 }),
