@@ -122,7 +122,19 @@ export const gatehouse = fp(
   async (app: FastifyInstance, options: GatehouseFromOptions) => {
     const { clock, ...settings } = options ?? {};
     const services = await createGatehouse(configFromOptions(settings), clock ? { clock } : {});
-    app.addHook('onClose', async () => services.close());
+    // As `gatehouse serve` does: rotate the signing key when due and pick up keys and roles
+    // changed by another process, at start and every minute.
+    await services.runMaintenance();
+    const maintenance = setInterval(() => {
+      services
+        .runMaintenance()
+        .catch((error: unknown) => app.log.error({ err: error }, 'gatehouse maintenance failed'));
+    }, 60_000);
+    maintenance.unref();
+    app.addHook('onClose', async () => {
+      clearInterval(maintenance);
+      await services.close();
+    });
     await app.register(gatehousePlugin, { gatehouse: services });
   },
   { name: 'gatehouse-from-options', fastify: '5.x' },
