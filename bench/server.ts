@@ -1,23 +1,12 @@
 /** Starts `gatehouse serve` as a user would (SQLite file, info logs to a file) on a free port. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../test/support/process.ts';
 
 export interface BenchServer {
   readonly url: string;
   readonly databaseUrl: string;
   readonly issuer: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 export async function startServer(dir: string, extraEnv: Record<string, string> = {}): Promise<BenchServer> {

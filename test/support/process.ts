@@ -1,0 +1,53 @@
+/** Servers run as child processes in tests, as users run them. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export interface Running {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Spawns a server and resolves with the URL its first matching output line names. */
+export function start(args: string[], env: Record<string, string>, listening: RegExp): Promise<Running> {
+  const child: ChildProcess = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolveStart, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = listening.exec(output);
+      if (match?.[1]) {
+        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
+        child.stdout?.resume();
+        child.stderr?.resume();
+        resolveStart({
+          url: match[1],
+          stop: () =>
+            new Promise<void>((resolveStop) => {
+              if (child.exitCode !== null) return resolveStop();
+              child.once('exit', () => resolveStop());
+              child.kill('SIGTERM');
+            }),
+        });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${output}`)));
+  });
+}
+
+/** A port the OS picked; Gatehouse needs the same one across restarts, as its issuer URL names it. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
