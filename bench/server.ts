@@ -23,6 +23,9 @@ export async function startServer(dir: string, extraEnv: Record<string, string> 
       GATEHOUSE_ISSUER: url,
       GATEHOUSE_LOG_LEVEL: 'info',
       GATEHOUSE_LOG_FILE: `${dir}/bench.log`,
+      // The bench measures throughput from one client address; per-IP limits would only measure 429s.
+      GATEHOUSE_RATE_LIMIT_TOKEN: 'off',
+      GATEHOUSE_RATE_LIMIT_REGISTER: 'off',
       ...extraEnv,
     },
     stdio: ['ignore', 'inherit', 'inherit'],

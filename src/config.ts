@@ -3,6 +3,7 @@
  * Every setting is one row of SETTINGS; the README's settings table is checked against it in tests.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parse as parseDotenv } from 'dotenv';
 
@@ -24,6 +25,12 @@ export interface Config {
   readonly argon2Iterations: number;
   readonly argon2Parallelism: number;
   readonly hashConcurrency: number;
+  readonly hashQueueMax: number;
+  readonly trustProxy: readonly string[];
+  readonly rateLimitToken: RateLimit | null;
+  readonly rateLimitLogin: RateLimit | null;
+  readonly rateLimitRegister: RateLimit | null;
+  readonly rateLimitBasic: RateLimit | null;
   readonly adminUsername: string | undefined;
   readonly adminEmail: string | undefined;
   readonly adminPassword: string | undefined;
@@ -73,6 +80,44 @@ function integer(min: number, max: number, fallback: number) {
 function duration(fallback: string) {
   return (raw: string | undefined): number =>
     parseDurationSeconds(raw === undefined || raw === '' ? fallback : raw);
+}
+
+/** At most `points` requests per `durationSeconds` from one client IP. */
+export interface RateLimit {
+  readonly points: number;
+  readonly durationSeconds: number;
+}
+
+function rateLimit(fallback: string) {
+  return (raw: string | undefined): RateLimit | null => {
+    const value = raw === undefined || raw === '' ? fallback : raw.trim();
+    if (value === 'off') return null;
+    const match = /^(\d+)\/(.+)$/.exec(value);
+    const points = Number(match?.[1]);
+    if (!match?.[2] || !Number.isInteger(points) || points < 1 || points > 1_000_000) {
+      throw new SettingError('must be <requests>/<duration> such as 10/1m, or off');
+    }
+    return { points, durationSeconds: parseDurationSeconds(match[2]) };
+  };
+}
+
+/** Proxy addresses for X-Forwarded-For: IPs, CIDRs, or proxy-addr's names (loopback, linklocal, uniquelocal). */
+function proxyList(raw: string | undefined): readonly string[] {
+  const value = optional(raw);
+  if (value === undefined) return [];
+  return value.split(',').map((entry) => {
+    const trimmed = entry.trim();
+    const [address, bits, extra] = trimmed.split('/');
+    const named = ['loopback', 'linklocal', 'uniquelocal'].includes(trimmed);
+    const version = isIP(address ?? '');
+    const bitsOk = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (version === 6 ? 128 : 32));
+    if (!named && (version === 0 || !bitsOk || extra !== undefined)) {
+      throw new SettingError(
+        `"${trimmed}" is not an IP address, a CIDR range, loopback, linklocal or uniquelocal`,
+      );
+    }
+    return trimmed;
+  });
 }
 
 function oneOf<T extends string>(values: readonly T[], fallback: T) {
@@ -253,6 +298,51 @@ export const SETTINGS: readonly Setting[] = [
     parse: integer(1, 64, 0),
   },
   {
+    env: 'GATEHOUSE_HASH_QUEUE_MAX',
+    key: 'hashQueueMax',
+    description:
+      'Password hashes that may wait for a turn; beyond it `/token`, `/login` and `/register` answer 503 with `Retry-After` instead of queueing.',
+    defaultText: '64',
+    parse: integer(0, 100_000, 64),
+  },
+  {
+    env: 'GATEHOUSE_TRUST_PROXY',
+    key: 'trustProxy',
+    description:
+      'Comma-separated proxies (IPs, CIDRs, `loopback`, `uniquelocal`) whose `X-Forwarded-For` gives the client IP; unset: the socket address, and the header is ignored.',
+    defaultText: '(unset)',
+    parse: proxyList,
+  },
+  {
+    env: 'GATEHOUSE_RATE_LIMIT_TOKEN',
+    key: 'rateLimitToken',
+    description:
+      'Requests per client IP to `POST /token` (both grants), as `<requests>/<duration>`, or `off`. Over it: 429 with `Retry-After`.',
+    defaultText: '30/1m',
+    parse: rateLimit('30/1m'),
+  },
+  {
+    env: 'GATEHOUSE_RATE_LIMIT_LOGIN',
+    key: 'rateLimitLogin',
+    description: 'Requests per client IP to `POST /login`.',
+    defaultText: '30/1m',
+    parse: rateLimit('30/1m'),
+  },
+  {
+    env: 'GATEHOUSE_RATE_LIMIT_REGISTER',
+    key: 'rateLimitRegister',
+    description: 'Requests per client IP to `POST /register`.',
+    defaultText: '10/1h',
+    parse: rateLimit('10/1h'),
+  },
+  {
+    env: 'GATEHOUSE_RATE_LIMIT_BASIC',
+    key: 'rateLimitBasic',
+    description: 'Requests per client IP to `GET /protected/basic` (HTTP Basic checks a password each time).',
+    defaultText: '30/1m',
+    parse: rateLimit('30/1m'),
+  },
+  {
     env: 'GATEHOUSE_ADMIN_USERNAME',
     key: 'adminUsername',
     description: 'With the two below: an admin created at start when no user has this name.',
@@ -392,7 +482,13 @@ export function configFromOptions(options: GatehouseOptions): Config {
     const setting = byKey.get(key);
     if (setting === undefined) throw new TypeError(`gatehouse: unknown option "${key}"`);
     if (value === undefined) continue;
-    env[setting.env] = Array.isArray(value) ? value.join(',') : String(value);
+    env[setting.env] = Array.isArray(value)
+      ? value.join(',')
+      : value === null
+        ? 'off'
+        : typeof value === 'object' && 'points' in value
+          ? `${value.points}/${value.durationSeconds}`
+          : String(value);
   }
   try {
     return loadConfig(env);

@@ -7,6 +7,7 @@ import { type ApiKeyService, createApiKeyService } from './auth/api-keys.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService, type RoleService } from './auth/permissions.ts';
+import { createRateLimits, type RateLimits } from './auth/rate-limits.ts';
 import { createMemoryRevocationState, type RevocationState } from './auth/revocation.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
 import { CLOCK_SKEW_SECONDS, createTokenService, type TokenService } from './auth/tokens.ts';
@@ -29,6 +30,7 @@ export interface Gatehouse {
   readonly revocation: RevocationState;
   readonly roles: RoleService;
   readonly apiKeys: ApiKeyService;
+  readonly rateLimits: RateLimits;
   readonly userAdmin: UserAdminService;
   /** Periodic upkeep: rotates the signing key when due and picks up keys rotated elsewhere. */
   runMaintenance(): Promise<void>;
@@ -64,6 +66,7 @@ export async function createGatehouse(
         parallelism: config.argon2Parallelism,
       },
       config.hashConcurrency,
+      config.hashQueueMax,
     );
     const tokens = createTokenService(keys, clock, {
       issuer: config.issuer,
@@ -79,6 +82,12 @@ export async function createGatehouse(
     const onBackgroundError =
       options.onBackgroundError ?? ((error: unknown) => console.error('gatehouse: background error', error));
     const apiKeys = createApiKeyService(store, clock, onBackgroundError);
+    const rateLimits = createRateLimits({
+      token: config.rateLimitToken,
+      login: config.rateLimitLogin,
+      register: config.rateLimitRegister,
+      basic: config.rateLimitBasic,
+    });
     const users = createUserStore(store);
     const accounts = createAccountService({
       users,
@@ -117,6 +126,7 @@ export async function createGatehouse(
       revocation,
       roles,
       apiKeys,
+      rateLimits,
       runMaintenance: async () => {
         await keys.rotateIfOlderThan(config.keyRotationDays);
         await roles.reload();

@@ -9,6 +9,7 @@
 import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import type { RateLimitedRoute } from './auth/rate-limits.ts';
 import type { Clock } from './clock.ts';
 import { configFromOptions, type GatehouseOptions } from './config.ts';
 import { createGatehouse, type Gatehouse } from './gatehouse.ts';
@@ -37,6 +38,8 @@ declare module 'fastify' {
     oauthErrors?: boolean;
     /** The response carries credentials: `Cache-Control: no-store`. */
     noStore?: boolean;
+    /** Counted against this per-IP limit (`GATEHOUSE_RATE_LIMIT_*`) before anything else runs. */
+    rateLimit?: RateLimitedRoute;
   }
 }
 
@@ -80,6 +83,10 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     installBodyParsers(scope);
     installValidation(scope);
     installErrorHandlers(scope);
+    scope.addHook('onRequest', async (request) => {
+      const route = request.routeOptions.config?.rateLimit;
+      if (route !== undefined) await gatehouse.rateLimits.consume(route, request.ip);
+    });
     scope.addHook('onSend', async (request, reply) => {
       if (request.routeOptions.config?.noStore) {
         reply.header('cache-control', 'no-store');

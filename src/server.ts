@@ -55,6 +55,8 @@ export async function buildServer(
   };
   const app = Fastify({
     logger,
+    // request.ip is the socket address unless the operator names the proxies to believe.
+    trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: true,
     forceCloseConnections: 'idle',

@@ -10,6 +10,7 @@ import {
   InactiveUserError,
   InvalidCredentialsError,
   InvalidFieldError,
+  OverloadedError,
   UserNotFoundError,
   UsernameTakenError,
 } from './errors.ts';
@@ -156,7 +157,12 @@ export function createAccountService(deps: {
       if (!(await hasher.verify(user.passwordHash, password))) throw new InvalidCredentialsError();
       if (user.disabled) throw new InactiveUserError();
       if (hasher.needsRehash(user.passwordHash)) {
-        await users.updatePasswordHash(user.id, await hasher.hash(password), clock.now());
+        try {
+          await users.updatePasswordHash(user.id, await hasher.hash(password), clock.now());
+        } catch (error) {
+          // The password was right; an overloaded hasher only postpones the upgrade to next login.
+          if (!(error instanceof OverloadedError)) throw error;
+        }
       }
       return user;
     },

@@ -24,7 +24,9 @@ export type GatehouseErrorCode =
   | 'ROLE_IN_USE'
   | 'BUILTIN_ROLE'
   | 'LAST_ADMIN'
-  | 'API_KEY_NOT_FOUND';
+  | 'API_KEY_NOT_FOUND'
+  | 'RATE_LIMITED'
+  | 'OVERLOADED';
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: GatehouseErrorCode;
@@ -208,6 +210,31 @@ export class ApiKeyNotFoundError extends GatehouseError {
   }
 }
 
+/** A refusal the client may retry after `retryAfterSeconds` (sent as `Retry-After`). */
+abstract class RetryLaterError extends GatehouseError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  }
+}
+
+/** Too many requests from one client (per-IP route limits). */
+export class RateLimitedError extends RetryLaterError {
+  readonly code = 'RATE_LIMITED' as const;
+  constructor(retryAfterSeconds: number) {
+    super('Too many requests', retryAfterSeconds);
+  }
+}
+
+/** More password hashes wait than `GATEHOUSE_HASH_QUEUE_MAX`: refuse rather than queue without end. */
+export class OverloadedError extends RetryLaterError {
+  readonly code = 'OVERLOADED' as const;
+  constructor(retryAfterSeconds: number) {
+    super('Service unavailable', retryAfterSeconds);
+  }
+}
+
 export type AnyGatehouseError =
   | InvalidCredentialsError
   | InactiveUserError
@@ -230,4 +257,6 @@ export type AnyGatehouseError =
   | RoleInUseError
   | BuiltinRoleError
   | LastAdminError
-  | ApiKeyNotFoundError;
+  | ApiKeyNotFoundError
+  | RateLimitedError
+  | OverloadedError;

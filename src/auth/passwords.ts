@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import { verify as bcryptVerify } from '@node-rs/bcrypt';
-import { InvalidFieldError } from './errors.ts';
+import { InvalidFieldError, OverloadedError } from './errors.ts';
 
 export const PASSWORD_MAX_LENGTH = 128;
 
@@ -63,14 +63,19 @@ export interface Argon2Parameters {
   readonly parallelism: number;
 }
 
-/** Runs at most `limit` tasks at once; the rest wait in arrival order. */
+/**
+ * Runs at most `limit` tasks at once; the rest wait in arrival order. When `maxWaiting` already
+ * wait, a new task is refused with OverloadedError (503) instead of queueing without end.
+ */
 export class ConcurrencyLimiter {
   readonly #limit: number;
+  readonly #maxWaiting: number;
   #running = 0;
   readonly #waiting: Array<() => void> = [];
 
-  constructor(limit: number) {
+  constructor(limit: number, maxWaiting = Number.POSITIVE_INFINITY) {
     this.#limit = limit;
+    this.#maxWaiting = maxWaiting;
   }
 
   get waiting(): number {
@@ -79,6 +84,7 @@ export class ConcurrencyLimiter {
 
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.#running >= this.#limit) {
+      if (this.#waiting.length >= this.#maxWaiting) throw new OverloadedError(1);
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     } else {
       this.#running++;
@@ -106,8 +112,9 @@ export interface PasswordHasher {
 export async function createPasswordHasher(
   params: Argon2Parameters,
   concurrency: number,
+  maxWaiting = Number.POSITIVE_INFINITY,
 ): Promise<PasswordHasher> {
-  const limiter = new ConcurrencyLimiter(concurrency);
+  const limiter = new ConcurrencyLimiter(concurrency, maxWaiting);
   const options = {
     // Algorithm.Argon2id; the package's enum is an ambient const enum, unusable under verbatimModuleSyntax.
     algorithm: 2,

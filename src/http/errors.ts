@@ -28,6 +28,8 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   BUILTIN_ROLE: 409,
   LAST_ADMIN: 409,
   API_KEY_NOT_FOUND: 404,
+  RATE_LIMITED: 429,
+  OVERLOADED: 503,
 };
 
 /** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
@@ -89,6 +91,12 @@ export function sendDomainError(
     return reply
       .code(status)
       .header('www-authenticate', 'Bearer error="invalid_token"')
+      .send({ detail: error.message });
+  }
+  if (error.code === 'RATE_LIMITED' || error.code === 'OVERLOADED') {
+    return reply
+      .code(status)
+      .header('retry-after', String(error.retryAfterSeconds))
       .send({ detail: error.message });
   }
   const oauthError = request.routeOptions.config?.oauthErrors ? OAUTH_ERROR[error.code] : undefined;

@@ -24,6 +24,14 @@ export const FAST_ARGON2 = {
   GATEHOUSE_ARGON2_ITERATIONS: '1',
 };
 
+/** Most tests log in and register far more than a client should; the rate-limit tests set their own. */
+export const NO_RATE_LIMITS = {
+  GATEHOUSE_RATE_LIMIT_TOKEN: 'off',
+  GATEHOUSE_RATE_LIMIT_LOGIN: 'off',
+  GATEHOUSE_RATE_LIMIT_REGISTER: 'off',
+  GATEHOUSE_RATE_LIMIT_BASIC: 'off',
+};
+
 export interface TestApp {
   readonly app: FastifyInstance;
   readonly gatehouse: Gatehouse;
@@ -50,6 +58,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     GATEHOUSE_ISSUER: 'http://gatehouse.test',
     GATEHOUSE_LOG_LEVEL: 'info',
     ...(options.realArgon2 ? {} : FAST_ARGON2),
+    ...NO_RATE_LIMITS,
     ...options.env,
   };
   const config = loadConfig(env);

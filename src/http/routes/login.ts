@@ -28,7 +28,7 @@ export async function loginRoutes(
   app.post<{ Body: { username: string; password: string } }>(
     '/login',
     {
-      config: { noStore: true },
+      config: { noStore: true, rateLimit: 'login' },
       schema: {
         summary: 'Log in with a session cookie (browsers)',
         description:

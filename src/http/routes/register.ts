@@ -27,6 +27,7 @@ export async function registerRoutes(app: FastifyInstance, options: { gatehouse:
   app.post<{ Body: { username: string; email: string; full_name?: string | null; password: string } }>(
     '/register',
     {
+      config: { rateLimit: 'register' },
       schema: {
         summary: 'Register a new user',
         tags: ['users'],
