@@ -26,6 +26,8 @@ export interface Config {
   readonly argon2Parallelism: number;
   readonly hashConcurrency: number;
   readonly hashQueueMax: number;
+  readonly redisUrl: string | undefined;
+  readonly redisPrefix: string;
   readonly trustProxy: readonly string[];
   readonly rateLimitToken: RateLimit | null;
   readonly rateLimitLogin: RateLimit | null;
@@ -304,6 +306,37 @@ export const SETTINGS: readonly Setting[] = [
       'Password hashes that may wait for a turn; beyond it `/token`, `/login` and `/register` answer 503 with `Retry-After` instead of queueing.',
     defaultText: '64',
     parse: integer(0, 100_000, 64),
+  },
+  {
+    env: 'GATEHOUSE_REDIS_URL',
+    key: 'redisUrl',
+    description:
+      '`redis://[user:pass@]host:port[/db]` or `rediss://…`: rate-limit counters and revocations shared by every process; unset: one process, in memory.',
+    defaultText: '(unset)',
+    parse: (raw) => {
+      const value = optional(raw);
+      if (value === undefined) return undefined;
+      try {
+        const parsed = new URL(value);
+        if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new Error();
+      } catch {
+        throw new SettingError('must be a redis:// or rediss:// URL');
+      }
+      return value;
+    },
+  },
+  {
+    env: 'GATEHOUSE_REDIS_PREFIX',
+    key: 'redisPrefix',
+    description: 'Prefix of every Redis key and channel, so several deployments can share one Redis.',
+    defaultText: 'gatehouse:',
+    parse: (raw) => {
+      const value = optional(raw) ?? 'gatehouse:';
+      if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(value)) {
+        throw new SettingError('must be 1 to 64 letters, digits or : _ . -');
+      }
+      return value;
+    },
   },
   {
     env: 'GATEHOUSE_TRUST_PROXY',

@@ -4,15 +4,21 @@
  */
 import { type AccountService, createAccountService } from './auth/accounts.ts';
 import { type ApiKeyService, createApiKeyService } from './auth/api-keys.ts';
+import { EmailTakenError, UsernameTakenError } from './auth/errors.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService, type RoleService } from './auth/permissions.ts';
-import { createRateLimits, type RateLimits } from './auth/rate-limits.ts';
-import { createMemoryRevocationState, type RevocationState } from './auth/revocation.ts';
+import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
+import {
+  createMemoryRevocationState,
+  createSharedRevocationState,
+  type RevocationState,
+} from './auth/revocation.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
 import { CLOCK_SKEW_SECONDS, createTokenService, type TokenService } from './auth/tokens.ts';
 import { createUserAdminService, type UserAdminService } from './auth/user-admin.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { type ClusterEvent, createRedisLink, type RedisLink } from './cluster/redis-link.ts';
 import type { Config } from './config.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
 import { listSessionsRevokedSince } from './store/sessions.ts';
@@ -32,6 +38,8 @@ export interface Gatehouse {
   readonly apiKeys: ApiKeyService;
   readonly rateLimits: RateLimits;
   readonly userAdmin: UserAdminService;
+  /** The Redis link between processes, when `GATEHOUSE_REDIS_URL` is set. */
+  readonly redis: RedisLink | undefined;
   /** Periodic upkeep: rotates the signing key when due and picks up keys rotated elsewhere. */
   runMaintenance(): Promise<void>;
   close(): Promise<void>;
@@ -53,11 +61,27 @@ export async function createGatehouse(
 ): Promise<Gatehouse> {
   const clock = options.clock ?? systemClock;
   const store = openStore(config.databaseUrl, options.pgSchema ? { pgSchema: options.pgSchema } : {});
+  let redis: RedisLink | undefined;
   try {
     if (options.migrate !== false) await migrateToLatest(store, options.pgSchema);
     const retainMs = (config.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000;
+    const onBackgroundError =
+      options.onBackgroundError ?? ((error: unknown) => console.error('gatehouse: background error', error));
+    // Services the link's events act on; they exist by the time the link is first healthy.
+    const late: { onEvent?: (event: ClusterEvent) => Promise<void>; onResync?: () => Promise<void> } = {};
+    if (config.redisUrl !== undefined) {
+      redis = createRedisLink({
+        url: config.redisUrl,
+        prefix: config.redisPrefix,
+        onEvent: (event) => late.onEvent?.(event),
+        onResync: async () => late.onResync?.(),
+        onBackgroundError,
+      });
+    }
+    const link = redis;
     const keys = await loadKeyRing(store, config.jwtAlg, config.jwtSecret, clock, {
       retainRetiredMs: retainMs,
+      ...(link ? { onRotated: () => link.publish({ type: 'keys-changed' }) } : {}),
     });
     const hasher = await createPasswordHasher(
       {
@@ -74,20 +98,28 @@ export async function createGatehouse(
       ttlSeconds: config.accessTokenTtlSeconds,
       cacheSize: config.tokenCacheSize,
     });
-    const revocation = createMemoryRevocationState({ retainMs, now: () => clock.now() });
-    for (const { id, revokedAt } of await listSessionsRevokedSince(store.db, clock.now() - retainMs)) {
-      revocation.markSessionsRevoked([id], revokedAt);
-    }
-    const roles = await createRoleService(store);
-    const onBackgroundError =
-      options.onBackgroundError ?? ((error: unknown) => console.error('gatehouse: background error', error));
+    const localRevocation = createMemoryRevocationState({ retainMs, now: () => clock.now() });
+    const loadRevocations = async () => {
+      for (const { id, revokedAt } of await listSessionsRevokedSince(store.db, clock.now() - retainMs)) {
+        localRevocation.markSessionsRevoked([id], revokedAt);
+      }
+    };
+    await loadRevocations();
+    const revocation = link ? createSharedRevocationState(localRevocation, link) : localRevocation;
+    const roles = await createRoleService(
+      store,
+      link ? () => link.publish({ type: 'roles-changed' }) : undefined,
+    );
     const apiKeys = createApiKeyService(store, clock, onBackgroundError);
-    const rateLimits = createRateLimits({
-      token: config.rateLimitToken,
-      login: config.rateLimitLogin,
-      register: config.rateLimitRegister,
-      basic: config.rateLimitBasic,
-    });
+    const rateLimits = createRateLimits(
+      {
+        token: config.rateLimitToken,
+        login: config.rateLimitLogin,
+        register: config.rateLimitRegister,
+        basic: config.rateLimitBasic,
+      },
+      link ? redisLimiters(link.commands, config.redisPrefix) : memoryLimiters,
+    );
     const users = createUserStore(store);
     const accounts = createAccountService({
       users,
@@ -113,6 +145,20 @@ export async function createGatehouse(
       },
     });
     const userAdmin = createUserAdminService({ users, accounts, store, revocation, clock });
+    late.onEvent = async (event) => {
+      if (event.type === 'sessions-revoked') localRevocation.markSessionsRevoked(event.ids, event.at);
+      else if (event.type === 'roles-changed') await roles.reload();
+      else await keys.reload();
+    };
+    // After an outage anything may have been missed: revocations, roles and keys are re-read.
+    late.onResync = async () => {
+      await loadRevocations();
+      await roles.reload();
+      await keys.reload();
+    };
+    // A normal start waits for the link, so the first requests already take the fast path;
+    // with Redis down it starts anyway and checks revocations in the database until it is back.
+    if (link) await link.whenHealthy(2000);
     return {
       config,
       userAdmin,
@@ -127,13 +173,18 @@ export async function createGatehouse(
       roles,
       apiKeys,
       rateLimits,
+      redis,
       runMaintenance: async () => {
         await keys.rotateIfOlderThan(config.keyRotationDays);
         await roles.reload();
       },
-      close: () => store.close(),
+      close: async () => {
+        await redis?.close();
+        await store.close();
+      },
     };
   } catch (error) {
+    await redis?.close();
     await store.close();
     throw error;
   }
@@ -144,11 +195,17 @@ export async function bootstrapAdmin(gatehouse: Gatehouse): Promise<boolean> {
   const { adminUsername, adminEmail, adminPassword } = gatehouse.config;
   if (adminUsername === undefined || adminEmail === undefined || adminPassword === undefined) return false;
   if (await gatehouse.accounts.findByUsername(adminUsername)) return false;
-  await gatehouse.accounts.register({
-    username: adminUsername,
-    email: adminEmail,
-    password: adminPassword,
-    roles: ['user', 'admin'],
-  });
+  try {
+    await gatehouse.accounts.register({
+      username: adminUsername,
+      email: adminEmail,
+      password: adminPassword,
+      roles: ['user', 'admin'],
+    });
+  } catch (error) {
+    // Several processes starting at once: one of them created it.
+    if (error instanceof UsernameTakenError || error instanceof EmailTakenError) return false;
+    throw error;
+  }
   return true;
 }

@@ -78,6 +78,16 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     }
   });
   app.decorate('gatehouse', { services: gatehouse, guards });
+  if (gatehouse.redis?.isHealthy() === false) {
+    app.log.warn('Redis unavailable at start: revocations are checked in the database until it answers');
+  }
+  gatehouse.redis?.onHealthChange((healthy) => {
+    if (healthy) app.log.info('Redis reachable again: shared rate limits and revocations resumed');
+    else
+      app.log.warn(
+        'Redis unavailable: rate limits fall back to per-process memory and revocations are checked in the database until it returns',
+      );
+  });
 
   await app.register(async (scope) => {
     installBodyParsers(scope);

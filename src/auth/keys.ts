@@ -61,6 +61,8 @@ export interface KeyRing {
 export interface KeyRingOptions {
   /** How long a retired key keeps verifying: the access-token lifetime plus clock skew. */
   readonly retainRetiredMs: number;
+  /** Told after this process rotated the key, so other processes can reload theirs. */
+  readonly onRotated?: () => void;
 }
 
 const NODE_DIGEST: Record<Exclude<JwtAlgorithm, 'HS256'>, string | null> = {
@@ -204,6 +206,7 @@ export async function loadKeyRing(
     rotate: async () => {
       const kid = await createSigningKey(store, asymmetricAlg, clock);
       await reload();
+      options.onRotated?.();
       return kid;
     },
     rotateIfOlderThan: async (maxAgeDays) => {

@@ -77,7 +77,11 @@ export interface RoleService {
   reload(): Promise<void>;
 }
 
-export async function createRoleService(store: Store): Promise<RoleService> {
+export async function createRoleService(
+  store: Store,
+  /** Told after every change to the catalogue, so other processes can reload theirs. */
+  onChanged: () => void = () => {},
+): Promise<RoleService> {
   let catalog = new Map<string, ReadonlySet<string>>();
   let known: string[] = [];
 
@@ -113,6 +117,7 @@ export async function createRoleService(store: Store): Promise<RoleService> {
         throw error;
       }
       await reload();
+      onChanged();
       return getRoleOrThrow(name);
     },
     async updateRole(name, changes) {
@@ -134,6 +139,7 @@ export async function createRoleService(store: Store): Promise<RoleService> {
       });
       if (!found) throw new RoleNotFoundError();
       await reload();
+      onChanged();
       return getRoleOrThrow(name);
     },
     async deleteRole(name, force) {
@@ -143,6 +149,7 @@ export async function createRoleService(store: Store): Promise<RoleService> {
       if (holders > 0 && !force) throw new RoleInUseError(holders);
       await deleteRole(store.db, name);
       await reload();
+      onChanged();
     },
     reload,
   };

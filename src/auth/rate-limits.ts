@@ -3,7 +3,13 @@
  * come from rate-limiter-flexible; this in-process store serves one process, and the interface
  * is what a shared (Redis) store implements for several.
  */
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import type { Redis } from 'ioredis';
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+} from 'rate-limiter-flexible';
 import type { RateLimit } from '../config.ts';
 import { RateLimitedError } from './errors.ts';
 
@@ -14,16 +20,55 @@ export interface RateLimits {
   consume(route: RateLimitedRoute, ip: string): Promise<void>;
 }
 
-export function createRateLimits(limits: Readonly<Record<RateLimitedRoute, RateLimit | null>>): RateLimits {
-  const limiters = new Map<RateLimitedRoute, RateLimiterMemory>();
+export interface LimiterOptions {
+  readonly keyPrefix: string;
+  readonly points: number;
+  readonly durationSeconds: number;
+  readonly blockDurationSeconds?: number;
+}
+
+/** Builds one rate-limiter-flexible counter; the store behind it is the factory's choice. */
+export type LimiterFactory = (options: LimiterOptions) => RateLimiterAbstract;
+
+export const memoryLimiters: LimiterFactory = (options) =>
+  new RateLimiterMemory({
+    keyPrefix: options.keyPrefix,
+    points: options.points,
+    duration: options.durationSeconds,
+    ...(options.blockDurationSeconds ? { blockDuration: options.blockDurationSeconds } : {}),
+  });
+
+/**
+ * Counters in Redis, shared by every process. While Redis is unreachable each process counts in
+ * its own memory instead (rate-limiter-flexible's insurance limiter), so the service keeps serving
+ * with per-process limits until Redis is back.
+ */
+export function redisLimiters(client: Redis, prefix: string): LimiterFactory {
+  return (options) =>
+    new RateLimiterRedis({
+      storeClient: client,
+      keyPrefix: `${prefix}${options.keyPrefix}`,
+      points: options.points,
+      duration: options.durationSeconds,
+      ...(options.blockDurationSeconds ? { blockDuration: options.blockDurationSeconds } : {}),
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: memoryLimiters(options),
+    });
+}
+
+export function createRateLimits(
+  limits: Readonly<Record<RateLimitedRoute, RateLimit | null>>,
+  createLimiter: LimiterFactory = memoryLimiters,
+): RateLimits {
+  const limiters = new Map<RateLimitedRoute, RateLimiterAbstract>();
   for (const [route, limit] of Object.entries(limits) as [RateLimitedRoute, RateLimit | null][]) {
     if (limit === null) continue;
     limiters.set(
       route,
-      new RateLimiterMemory({
-        keyPrefix: `gatehouse:${route}`,
+      createLimiter({
+        keyPrefix: `rl:${route}`,
         points: limit.points,
-        duration: limit.durationSeconds,
+        durationSeconds: limit.durationSeconds,
       }),
     );
   }

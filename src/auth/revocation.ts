@@ -11,6 +11,11 @@ export interface RevocationState {
   isSessionRevoked(sessionId: string): boolean;
   /** Records revocations that have been committed to the store at `revokedAtMs`. */
   markSessionsRevoked(sessionIds: readonly string[], revokedAtMs: number): void;
+  /**
+   * False while this process may have missed a revocation made by another one (the shared link
+   * is down): callers then ask the store, so revocation is never laxer than the database.
+   */
+  isComplete(): boolean;
 }
 
 export interface MemoryRevocationOptions {
@@ -42,5 +47,27 @@ export function createMemoryRevocationState(options: MemoryRevocationOptions): R
         revoked.set(id, revokedAtMs + options.retainMs);
       }
     },
+    isComplete: () => true,
+  };
+}
+
+/** What the shared state needs of the link between processes (see cluster/redis-link.ts). */
+export interface RevocationLink {
+  isHealthy(): boolean;
+  publish(event: { type: 'sessions-revoked'; ids: readonly string[]; at: number }): void;
+}
+
+/**
+ * Several processes: each keeps its own in-memory set for the request path, tells the others of
+ * its revocations through the link, and is complete only while the link is healthy.
+ */
+export function createSharedRevocationState(local: RevocationState, link: RevocationLink): RevocationState {
+  return {
+    isSessionRevoked: (sessionId) => local.isSessionRevoked(sessionId),
+    markSessionsRevoked: (sessionIds, revokedAtMs) => {
+      local.markSessionsRevoked(sessionIds, revokedAtMs);
+      if (sessionIds.length > 0) link.publish({ type: 'sessions-revoked', ids: sessionIds, at: revokedAtMs });
+    },
+    isComplete: () => link.isHealthy(),
   };
 }

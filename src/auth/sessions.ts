@@ -92,6 +92,8 @@ export interface SessionService {
   authenticateCookie(cookieValue: string): Promise<{ user: UserRecord; session: SessionRecord } | undefined>;
   /** Whether the session is live now (not revoked, not past absolute or idle expiry). */
   isSessionLive(session: SessionRecord): boolean;
+  /** Asks the database (used while the in-memory revocation state may be incomplete). */
+  isRevokedInStore(sessionId: string): Promise<boolean>;
   logout(sessionId: string, userId: string, ctx: RequestContext): Promise<void>;
   listSessions(userId: string, currentSessionId: string | undefined): Promise<SessionView[]>;
   revokeSession(userId: string, sessionId: string, ctx: RequestContext): Promise<void>;
@@ -388,6 +390,11 @@ export function createSessionService(deps: {
       // Idle expiry needs last use; a write per minute per session is enough for that.
       if (now - session.lastUsedAt > 60_000) await touchSession(db, session.id, now);
       return { user, session };
+    },
+
+    async isRevokedInStore(sessionId) {
+      const session = await findSession(db, sessionId);
+      return session === undefined || session.revokedAt !== null;
     },
 
     async logout(sessionId, userId, ctx) {

@@ -187,7 +187,11 @@ export function createGuards(deps: GuardDeps): Guards {
     if (token !== undefined) {
       if (isApiKey(token)) return authenticateApiKey(request, token);
       const claims = tokens.verifyAccessToken(token);
-      if (claims.sid !== undefined && revocation.isSessionRevoked(claims.sid)) {
+      if (
+        claims.sid !== undefined &&
+        (revocation.isSessionRevoked(claims.sid) ||
+          (!revocation.isComplete() && (await sessions.isRevokedInStore(claims.sid))))
+      ) {
         throw new InvalidTokenError('session revoked');
       }
       const user = await accounts.findUser(claims.sub);

@@ -12,6 +12,11 @@ import { createGatehouse, type Gatehouse } from '../../src/gatehouse.ts';
 import { buildServer } from '../../src/server.ts';
 
 export const TEST_DATABASE_URL = process.env.GATEHOUSE_TEST_DATABASE_URL;
+/** Redis for the tests of several processes; they are skipped without it (CI sets it). */
+export const TEST_REDIS_URL = process.env.GATEHOUSE_TEST_REDIS_URL;
+
+/** A key prefix no other test run uses, so tests can share one Redis. */
+export const uniqueRedisPrefix = () => `gh_test_${randomBytes(6).toString('hex')}:`;
 
 /** The databases every store test runs against: SQLite always, PostgreSQL when configured. */
 export const DATABASES: readonly { name: string; url: string | undefined }[] = [
@@ -39,6 +44,8 @@ export interface TestApp {
   readonly clock: Clock & { advance(ms: number): void };
   /** Every log line the server wrote, as text. */
   readonly logs: () => string;
+  /** The PostgreSQL schema this app uses, when on PostgreSQL. */
+  readonly pgSchema: string | undefined;
   close(): Promise<void>;
 }
 
@@ -49,6 +56,8 @@ export interface TestAppOptions {
   readonly databaseUrl?: string | undefined;
   /** Use OWASP argon2 parameters instead of the cheap test ones. */
   readonly realArgon2?: boolean;
+  /** Share another test app's PostgreSQL schema (several processes on one database). */
+  readonly sharePgSchemaOf?: TestApp;
 }
 
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
@@ -63,9 +72,10 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   };
   const config = loadConfig(env);
   const clock = createManualClock(Date.now());
-  const pgSchema = databaseUrl.startsWith('postgres')
-    ? `gh_test_${randomBytes(6).toString('hex')}`
-    : undefined;
+  const ownsSchema = options.sharePgSchemaOf === undefined;
+  const pgSchema = !databaseUrl.startsWith('postgres')
+    ? undefined
+    : (options.sharePgSchemaOf?.pgSchema ?? `gh_test_${randomBytes(6).toString('hex')}`);
   const gatehouse = await createGatehouse(config, { clock, ...(pgSchema ? { pgSchema } : {}) });
   const chunks: string[] = [];
   const logStream = new Writable({
@@ -82,9 +92,11 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     config,
     clock,
     logs: () => chunks.join(''),
+    pgSchema,
     async close() {
       await app.close();
-      if (pgSchema) await sql`drop schema if exists ${sql.id(pgSchema)} cascade`.execute(gatehouse.store.db);
+      if (pgSchema && ownsSchema)
+        await sql`drop schema if exists ${sql.id(pgSchema)} cascade`.execute(gatehouse.store.db);
       await gatehouse.close();
     },
   };
