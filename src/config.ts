@@ -16,6 +16,8 @@ export interface Config {
   readonly databaseUrl: string;
   readonly issuer: string;
   readonly audience: string;
+  readonly publicUrl: string;
+  readonly appName: string;
   readonly jwtAlg: JwtAlgorithm;
   readonly jwtSecret: string | undefined;
   readonly accessTokenTtlSeconds: number;
@@ -192,6 +194,29 @@ export const SETTINGS: readonly Setting[] = [
     description: 'The `aud` claim of access tokens, required when verifying.',
     defaultText: 'the issuer',
     parse: (raw, partial) => optional(raw) ?? partial.issuer,
+  },
+  {
+    env: 'GATEHOUSE_PUBLIC_URL',
+    key: 'publicUrl',
+    description: 'The base of every link Gatehouse sends by email or redirects a browser to.',
+    defaultText: 'the issuer',
+    parse: (raw, partial) => {
+      const value = optional(raw);
+      return (value === undefined ? String(partial.issuer) : url(value)).replace(/\/+$/, '');
+    },
+  },
+  {
+    env: 'GATEHOUSE_APP_NAME',
+    key: 'appName',
+    description: 'The name shown in page titles and emails.',
+    defaultText: 'Gatehouse',
+    parse: (raw) => {
+      const value = optional(raw)?.trim();
+      if (value === undefined) return 'Gatehouse';
+      if (value.length > 80 || /\p{Cc}/u.test(value))
+        throw new SettingError('must be at most 80 characters, no control characters');
+      return value;
+    },
   },
   {
     env: 'GATEHOUSE_JWT_ALG',
