@@ -73,7 +73,8 @@ export async function startSmtpServer(
 }
 
 /** The token of the first link to `path` in a message's text. */
-export function tokenFrom(mail: ParsedMail, path: string): string {
+export function tokenFrom(mail: ParsedMail | undefined, path: string): string {
+  if (mail === undefined) throw new Error(`no mail with a ${path} link`);
   const match = new RegExp(`${path.replace(/[/?]/g, '\\$&')}\\?token=([A-Za-z0-9_-]+)`).exec(mail.text ?? '');
   if (!match?.[1]) throw new Error(`no ${path} link in: ${mail.text}`);
   return match[1];
