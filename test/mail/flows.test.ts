@@ -7,7 +7,9 @@ import {
   login,
   PASSWORD,
   registerUser,
+  TEST_REDIS_URL,
   type TestApp,
+  uniqueRedisPrefix,
 } from '../support/gatehouse.ts';
 import { mailTo, startSmtpServer, type TestSmtpServer, tokenFrom } from '../support/smtp.ts';
 
@@ -58,6 +60,19 @@ const tokenGrant = (t: TestApp, form: Record<string, string>) =>
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     payload: new URLSearchParams(form).toString(),
   });
+
+/** Audit events as `name` or `name:method`, oldest first. */
+async function auditTrail(t: TestApp): Promise<string[]> {
+  const rows = await t.gatehouse.store.db
+    .selectFrom('audit_events')
+    .select(['event', 'details'])
+    .orderBy('at')
+    .execute();
+  return rows.map((row) => {
+    const method = (JSON.parse(row.details) as { method?: string }).method;
+    return method ? `${row.event}:${method}` : row.event;
+  });
+}
 
 const me = (t: TestApp, accessToken: string) =>
   t.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `Bearer ${accessToken}` } });
@@ -223,6 +238,9 @@ for (const database of DATABASES) {
         assert.equal(other.statusCode, 400, 'the other outstanding link is spent');
         assert.equal((await tokenGrant(t, { username: 'frank', password: PASSWORD })).statusCode, 401);
         assert.equal((await tokenGrant(t, { username: 'frank', password: newPassword })).statusCode, 200);
+        const trail = await auditTrail(t);
+        assert.equal(trail.filter((e) => e === 'password.reset_requested').length, 2);
+        assert.equal(trail.filter((e) => e === 'password.reset').length, 1);
       });
     });
 
@@ -265,6 +283,9 @@ for (const database of DATABASES) {
           grant_type: 'refresh_token',
           refresh_token: pair.refresh_token,
         });
+        const trail = await auditTrail(t);
+        assert.ok(trail.includes('magic_link.requested'));
+        assert.equal(trail.filter((e) => e.startsWith('login.succeeded:magic_link')).length, 2);
         assert.equal(refreshed.statusCode, 200);
 
         await post('/magic-link', { email: 'grace@example.com' });
@@ -334,6 +355,8 @@ for (const database of DATABASES) {
         assert.equal(changed.email, 'heidi@new.example.com');
         assert.equal(changed.email_verified, true);
         assert.equal((await post('/users/me/email/confirm', { token })).statusCode, 400, 'single use');
+        const trail = await auditTrail(t);
+        assert.ok(trail.includes('email.change_requested') && trail.includes('email.changed'));
 
         // Asked while free, taken by someone else before the confirmation.
         assert.equal((await patch('shared@example.com')).statusCode, 200);
@@ -398,3 +421,37 @@ for (const database of DATABASES) {
     });
   });
 }
+
+describe('the per-address mail limit with Redis', { skip: TEST_REDIS_URL === undefined }, () => {
+  test('is shared by every process, so spreading requests over processes gains nothing', async () => {
+    const env = {
+      GATEHOUSE_REDIS_URL: TEST_REDIS_URL ?? '',
+      GATEHOUSE_REDIS_PREFIX: uniqueRedisPrefix(),
+      GATEHOUSE_RATE_LIMIT_MAIL_ADDRESS: '2/1h',
+    };
+    const a = await createTestApp({ env });
+    const b = await createTestApp({ env });
+    try {
+      const forgot = (t: TestApp, remoteAddress: string) =>
+        t.app.inject({
+          method: 'POST',
+          url: '/forgot-password',
+          payload: { email: 'target@example.com' },
+          remoteAddress,
+        });
+      assert.equal((await forgot(a, '198.51.100.1')).statusCode, 202);
+      assert.equal((await forgot(b, '198.51.100.2')).statusCode, 202);
+      assert.equal((await forgot(a, '198.51.100.3')).statusCode, 429);
+      assert.equal((await forgot(b, '198.51.100.4')).statusCode, 429);
+      const keys = await a.gatehouse.redis?.commands.keys(`${env.GATEHOUSE_REDIS_PREFIX}*`);
+      assert.ok(keys && keys.length > 0);
+      assert.ok(
+        keys.every((key) => !key.includes('target')),
+        'the address is hashed, never stored',
+      );
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+});
