@@ -20,6 +20,7 @@ import { createGuards, type Guards, guardSecurityOf } from './http/guards.ts';
 import { adminUserRoutes } from './http/routes/admin-users.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { auditRoutes } from './http/routes/audit.ts';
+import { emailRoutes } from './http/routes/email.ts';
 import { loginRoutes } from './http/routes/login.ts';
 import { meRoutes } from './http/routes/me.ts';
 import { registerRoutes } from './http/routes/register.ts';
@@ -78,6 +79,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     }
   });
   app.decorate('gatehouse', { services: gatehouse, guards });
+  gatehouse.mail.useLogger(app.log);
   if (gatehouse.redis?.isHealthy() === false) {
     app.log.warn('Redis unavailable at start: revocations are checked in the database until it answers');
   }
@@ -113,6 +115,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(auditRoutes, { gatehouse, guards });
     await scope.register(apiKeyRoutes, { gatehouse, guards });
     await scope.register(wellKnownRoutes, { gatehouse });
+    await scope.register(emailRoutes, { gatehouse, guards });
   });
 }
 
@@ -153,6 +156,7 @@ export const gatehouse = fp(
       await services.close();
     });
     await app.register(gatehousePlugin, { gatehouse: services });
+    services.mail.start();
   },
   { name: 'gatehouse-from-options', fastify: '5.x' },
 );
