@@ -69,7 +69,12 @@ export async function createGatehouse(
   options: CreateGatehouseOptions = {},
 ): Promise<Gatehouse> {
   const clock = options.clock ?? systemClock;
-  const store = openStore(config.databaseUrl, options.pgSchema ? { pgSchema: options.pgSchema } : {});
+  const store = openStore(config.databaseUrl, {
+    poolMax: config.databasePoolMax,
+    statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000,
+    connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
+    ...(options.pgSchema ? { pgSchema: options.pgSchema } : {}),
+  });
   let redis: RedisLink | undefined;
   try {
     if (options.migrate !== false) await migrateToLatest(store, options.pgSchema);

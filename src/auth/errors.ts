@@ -29,7 +29,8 @@ export type GatehouseErrorCode =
   | 'LOGIN_THROTTLED'
   | 'OVERLOADED'
   | 'EMAIL_NOT_VERIFIED'
-  | 'INVALID_EMAIL_TOKEN';
+  | 'INVALID_EMAIL_TOKEN'
+  | 'DATABASE_UNAVAILABLE';
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: GatehouseErrorCode;
@@ -268,6 +269,21 @@ export class InvalidEmailTokenError extends GatehouseError {
   }
 }
 
+/**
+ * The database did not answer in time, refused or dropped the connection, or is shutting down.
+ * Raised by the store for any query; the request fails fast and may be retried.
+ */
+export class DatabaseUnavailableError extends RetryLaterError {
+  readonly code = 'DATABASE_UNAVAILABLE' as const;
+  /** Why, for logs only: an error code or a short driver message, never a connection string. */
+  readonly reason: string;
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('Service unavailable', 5);
+    this.reason = reason;
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
 export type AnyGatehouseError =
   | InvalidCredentialsError
   | InactiveUserError
@@ -295,4 +311,5 @@ export type AnyGatehouseError =
   | LoginThrottledError
   | OverloadedError
   | EmailNotVerifiedError
-  | InvalidEmailTokenError;
+  | InvalidEmailTokenError
+  | DatabaseUnavailableError;
