@@ -85,6 +85,11 @@ async function serve(config: Config): Promise<void> {
         },
       );
   };
+  // A response finished after the signal tells its client to close the connection: a keep-alive
+  // socket left open would hold the server open until the client lets go of it.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await app.listen({ host: config.host, port: config.port });
