@@ -271,11 +271,9 @@ export function createUserStore(store: Store): UserStore {
       ids = applyFilter(ids, filter);
       if (page.after !== undefined) {
         const { createdAt, id } = page.after;
-        ids = ids.where((eb) =>
-          eb.or([
-            eb('users.created_at', '>', createdAt),
-            eb.and([eb('users.created_at', '=', createdAt), eb('users.id', '>', id)]),
-          ]),
+        // A row-value comparison: an index bound on (created_at, id) rather than a filter.
+        ids = ids.where(({ eb, refTuple, tuple }) =>
+          eb(refTuple('users.created_at', 'users.id'), '>', tuple(createdAt, id)),
         );
       }
       const pageIds = ids
