@@ -255,6 +255,10 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`gatehouse: ${error.field}: ${error.message}`);
       return 1;
     }
+    if (error instanceof DatabaseUnavailableError) {
+      console.error(`gatehouse: database unavailable (${error.reason})`);
+      return 1;
+    }
     if (error instanceof GatehouseError) {
       console.error(`gatehouse: ${error.message}`);
       return 1;

@@ -277,9 +277,16 @@ export class DatabaseUnavailableError extends RetryLaterError {
   readonly code = 'DATABASE_UNAVAILABLE' as const;
   /** Why, for logs only: an error code or a short driver message, never a connection string. */
   readonly reason: string;
+  /**
+   * For a host app's own routes that call Gatehouse services: Fastify's default error handler
+   * answers with this status and these headers instead of a 500.
+   */
+  readonly statusCode = 503;
+  readonly headers: Readonly<Record<string, string>>;
   constructor(reason: string, options?: { cause?: unknown }) {
     super('Service unavailable', 5);
     this.reason = reason;
+    this.headers = { 'retry-after': String(this.retryAfterSeconds) };
     if (options?.cause !== undefined) this.cause = options.cause;
   }
 }

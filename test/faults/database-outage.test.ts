@@ -232,6 +232,10 @@ describe('PostgreSQL silent (half-open connections)', { skip: TEST_DATABASE_URL 
     const host = Fastify();
     await host.register(gatehousePlugin, { gatehouse: embedded });
     host.get('/items', { onRequest: host.gatehouse.guards.requireUser }, async () => ({ items: [] }));
+    // A host route calling a service directly, answered by Fastify's default error handler.
+    host.get('/owner', async () => ({
+      found: (await embedded.accounts.findByUsername('carol')) !== undefined,
+    }));
     await host.ready();
     try {
       await registerUser(t.app, 'carol');
@@ -270,6 +274,8 @@ describe('PostgreSQL silent (half-open connections)', { skip: TEST_DATABASE_URL 
       const ready = await timed(t.app, { method: 'GET', url: '/readyz' });
       assert.equal(ready.status, 503);
       assert.ok(ready.elapsedMs < AVAILABILITY_MS, `/readyz took ${Math.round(ready.elapsedMs)} ms`);
+      const hostRoute = await timed(host, { method: 'GET', url: '/owner' });
+      assertUnavailable(hostRoute, 'host route');
 
       proxy.resume();
       await eventually(
@@ -279,6 +285,7 @@ describe('PostgreSQL silent (half-open connections)', { skip: TEST_DATABASE_URL 
       );
       assert.equal((await timed(t.app, tokenForm('carol'))).status, 200);
       assert.equal((await timed(host, tokenForm('carol'))).status, 200);
+      assert.deepEqual((await timed(host, { method: 'GET', url: '/owner' })).body, { found: true });
     } finally {
       await host.close();
       await embedded.close();
