@@ -128,6 +128,14 @@ export function createAccountService(deps: {
         username: username.display,
         email: email.display,
       });
+      const roles = input.roles === undefined ? [DEFAULT_ROLE] : [...new Set(input.roles)];
+      if (input.roles !== undefined) {
+        const catalogue = new Set(await users.roleNames());
+        const unknown = roles.filter((role) => !catalogue.has(role));
+        if (unknown.length > 0) {
+          throw new InvalidFieldError('roles', `Unknown role: ${unknown.join(', ')}`, 'value_error.role');
+        }
+      }
       const known = await users.findConflict(username.key, email.key);
       if (known === 'username') throw new UsernameTakenError();
       if (known === 'email') throw new EmailTakenError();
@@ -142,7 +150,7 @@ export function createAccountService(deps: {
           emailNormalized: email.key,
           fullName: input.fullName?.normalize('NFKC') ?? null,
           passwordHash,
-          roles: input.roles ?? [DEFAULT_ROLE],
+          roles,
           createdAt: clock.now(),
           ...(input.emailVerified ? { emailVerifiedAt: clock.now() } : {}),
         });
