@@ -182,6 +182,9 @@ export function openStore(databaseUrl: string, options: OpenStoreOptions = {}): 
     ...pgPoolConfig(databaseUrl, options),
     statement_timeout: timeoutMs,
     query_timeout: timeoutMs,
+    // A process that vanishes mid-transaction behind a silent network would otherwise hold its
+    // row locks until the server's TCP keep-alive gives up (two hours by default).
+    idle_in_transaction_session_timeout: 10_000,
   });
   // A connection that dies while idle in the pool is dropped by the pool itself; without a
   // listener the 'error' event would end the process. The next query reports the outage.
