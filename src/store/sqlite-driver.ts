@@ -57,8 +57,10 @@ export interface SqliteOptions {
  * `synchronous = FULL`: every commit is fsynced to the WAL before the caller hears of it. NORMAL
  * in WAL mode already survives a killed process (the commit is in the OS's page cache), but a
  * power loss or kernel crash can take back the last commits — for an auth server, a password
- * change or a revocation the user was told had happened. The fsync costs well under a millisecond
- * on an SSD, next to tens of milliseconds of argon2 on the writes that matter.
+ * change or a revocation the user was told had happened. The fsync blocks a commit for ~2 ms on
+ * a virtual disk (measured: 1.9 ms against 0.09 ms with NORMAL), next to tens of milliseconds of
+ * argon2 on the writes that matter; it caps writes near 500 a second per process, and PostgreSQL
+ * is the store for more.
  */
 export function openSqliteDatabase(path: string, options: SqliteOptions): SqliteDatabase {
   const database = new DatabaseSync(path);
