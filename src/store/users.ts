@@ -230,7 +230,10 @@ export function createUserStore(store: Store): UserStore {
         .execute();
     },
     async setRoles(id, roles) {
-      return db.transaction().execute(async (trx) => {
+      // Inside a caller's transaction (an admin change of several fields) it joins that one.
+      const inTransaction = <T>(work: (trx: Kysely<Database>) => Promise<T>) =>
+        db.isTransaction ? work(db) : db.transaction().execute(work);
+      return inTransaction(async (trx) => {
         const user = await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
         if (user === undefined) return false;
         if (roles.length > 0) {
