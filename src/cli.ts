@@ -1,7 +1,7 @@
 /** The `gatehouse` command. */
 import { parseArgs } from 'node:util';
 import { toPublicUser } from './auth/accounts.ts';
-import { GatehouseError, InvalidFieldError } from './auth/errors.ts';
+import { DatabaseUnavailableError, GatehouseError, InvalidFieldError } from './auth/errors.ts';
 import { type Config, ConfigError, loadConfig, maskSmtpUrl } from './config.ts';
 import { bootstrapAdmin, createGatehouse, type Gatehouse } from './gatehouse.ts';
 import { buildServer } from './server.ts';
@@ -23,6 +23,8 @@ Commands:
 `;
 
 class UsageError extends Error {}
+
+const SHUTDOWN_DEADLINE_MS = 30_000;
 
 async function withGatehouse<T>(config: Config, run: (gatehouse: Gatehouse) => Promise<T>): Promise<T> {
   const gatehouse = await createGatehouse(config);
@@ -50,15 +52,28 @@ async function serve(config: Config): Promise<void> {
   // keys rotated by `gatehouse keys rotate` or another process.
   await gatehouse.runMaintenance();
   const maintenance = setInterval(() => {
-    gatehouse.runMaintenance().catch((error: unknown) => app.log.error({ err: error }, 'maintenance failed'));
+    gatehouse.runMaintenance().catch((error: unknown) => {
+      // A database outage is reported by /readyz and every request; the next run retries.
+      if (error instanceof DatabaseUnavailableError)
+        app.log.warn({ reason: error.reason }, 'maintenance skipped: database unavailable');
+      else app.log.error({ err: error }, 'maintenance failed');
+    });
   }, 60_000);
   maintenance.unref();
   let closing = false;
+  // Stop accepting, let in-flight requests finish (Fastify answers requests arriving on open
+  // keep-alive connections with 503 and `Connection: close`, and closes idle ones), then close
+  // the database and Redis. In-flight work is bounded by the database timeouts and the hash
+  // queue, so the deadline only catches the unforeseen.
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'finishing in-flight requests, then exiting');
     clearInterval(maintenance);
+    setTimeout(() => {
+      app.log.error({ afterMs: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     app
       .close()
       .then(() => gatehouse.close())
@@ -70,6 +85,11 @@ async function serve(config: Config): Promise<void> {
         },
       );
   };
+  // A response finished after the signal tells its client to close the connection: a keep-alive
+  // socket left open would hold the server open until the client lets go of it.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   await app.listen({ host: config.host, port: config.port });
@@ -196,7 +216,9 @@ export async function main(argv: string[]): Promise<number> {
         await serve(config);
         return -1;
       case 'migrate': {
-        const store = openStore(config.databaseUrl);
+        const store = openStore(config.databaseUrl, {
+          connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
+        });
         try {
           const applied = await migrateToLatest(store);
           console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
@@ -231,6 +253,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (error instanceof InvalidFieldError) {
       console.error(`gatehouse: ${error.field}: ${error.message}`);
+      return 1;
+    }
+    if (error instanceof DatabaseUnavailableError) {
+      console.error(`gatehouse: database unavailable (${error.reason})`);
       return 1;
     }
     if (error instanceof GatehouseError) {

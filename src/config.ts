@@ -14,6 +14,9 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly databaseUrl: string;
+  readonly databasePoolMax: number;
+  readonly databaseStatementTimeoutSeconds: number;
+  readonly databaseConnectTimeoutSeconds: number;
   readonly issuer: string;
   readonly audience: string;
   readonly publicUrl: string;
@@ -218,6 +221,29 @@ export const SETTINGS: readonly Setting[] = [
       }
       return value;
     },
+  },
+  {
+    env: 'GATEHOUSE_DATABASE_POOL_MAX',
+    key: 'databasePoolMax',
+    description:
+      "PostgreSQL connections per process. Every process opens up to this many: keep processes × this below the server's `max_connections`.",
+    defaultText: '10',
+    parse: integer(1, 1000, 10),
+  },
+  {
+    env: 'GATEHOUSE_DATABASE_STATEMENT_TIMEOUT',
+    key: 'databaseStatementTimeoutSeconds',
+    description:
+      'Longest a query may take: PostgreSQL cancels it (`statement_timeout`) and Gatehouse stops waiting, answering 503; on SQLite, the longest wait for a lock held by another process. Migrations are exempt.',
+    defaultText: '2s',
+    parse: duration('2s'),
+  },
+  {
+    env: 'GATEHOUSE_DATABASE_CONNECT_TIMEOUT',
+    key: 'databaseConnectTimeoutSeconds',
+    description: 'PostgreSQL: longest wait for a connection, new or from a busy pool, before answering 503.',
+    defaultText: '2s',
+    parse: duration('2s'),
   },
   {
     env: 'GATEHOUSE_ISSUER',

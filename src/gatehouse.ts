@@ -5,7 +5,7 @@
 import { type AccountService, createAccountService } from './auth/accounts.ts';
 import { type ApiKeyService, createApiKeyService } from './auth/api-keys.ts';
 import { createEmailFlowService, type EmailFlowService } from './auth/email-flows.ts';
-import { EmailTakenError, UsernameTakenError } from './auth/errors.ts';
+import { DatabaseUnavailableError, EmailTakenError, UsernameTakenError } from './auth/errors.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
@@ -69,13 +69,23 @@ export async function createGatehouse(
   options: CreateGatehouseOptions = {},
 ): Promise<Gatehouse> {
   const clock = options.clock ?? systemClock;
-  const store = openStore(config.databaseUrl, options.pgSchema ? { pgSchema: options.pgSchema } : {});
+  const store = openStore(config.databaseUrl, {
+    poolMax: config.databasePoolMax,
+    statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000,
+    connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
+    ...(options.pgSchema ? { pgSchema: options.pgSchema } : {}),
+  });
   let redis: RedisLink | undefined;
   try {
     if (options.migrate !== false) await migrateToLatest(store, options.pgSchema);
     const retainMs = (config.accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000;
     const onBackgroundError =
-      options.onBackgroundError ?? ((error: unknown) => console.error('gatehouse: background error', error));
+      options.onBackgroundError ??
+      ((error: unknown) => {
+        if (error instanceof DatabaseUnavailableError)
+          console.warn(`gatehouse: background work skipped, database unavailable (${error.reason})`);
+        else console.error('gatehouse: background error', error);
+      });
     // Services the link's events act on; they exist by the time the link is first healthy.
     const late: { onEvent?: (event: ClusterEvent) => Promise<void>; onResync?: () => Promise<void> } = {};
     if (config.redisUrl !== undefined) {

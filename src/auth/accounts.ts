@@ -1,8 +1,10 @@
 /** Accounts: registration, password login, lookups and admin changes. No HTTP, no SQL. */
 import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
+import type { Database } from '../store/schema.ts';
 import { revokeSessions } from '../store/sessions.ts';
 import type { UserRecord, UserStore } from '../store/users.ts';
 import {
@@ -105,6 +107,33 @@ export interface AccountService {
   listUsers(limit: number, offset: number): Promise<UserRecord[]>;
 }
 
+/**
+ * Disables (revoking every session) or enables a user, with its audit event, inside `trx`.
+ * Returns the revoked session ids, or undefined when no user has that id. The caller marks them
+ * revoked in memory once the transaction has committed.
+ */
+export async function writeDisabled(
+  trx: Kysely<Database>,
+  id: string,
+  disabled: boolean,
+  now: number,
+): Promise<string[] | undefined> {
+  const result = await trx
+    .updateTable('users')
+    .set({ disabled: disabled ? 1 : 0, updated_at: now })
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) return undefined;
+  const ids = disabled ? await revokeSessions(trx, { userId: id }, now, 'user disabled') : [];
+  await recordAuditEvent(trx, {
+    event: disabled ? 'user.disabled' : 'user.enabled',
+    at: now,
+    userId: id,
+    details: { sessions_revoked: ids.length },
+  });
+  return ids;
+}
+
 export function createAccountService(deps: {
   users: UserStore;
   store: Store;
@@ -128,6 +157,14 @@ export function createAccountService(deps: {
         username: username.display,
         email: email.display,
       });
+      const roles = input.roles === undefined ? [DEFAULT_ROLE] : [...new Set(input.roles)];
+      if (input.roles !== undefined) {
+        const catalogue = new Set(await users.roleNames());
+        const unknown = roles.filter((role) => !catalogue.has(role));
+        if (unknown.length > 0) {
+          throw new InvalidFieldError('roles', `Unknown role: ${unknown.join(', ')}`, 'value_error.role');
+        }
+      }
       const known = await users.findConflict(username.key, email.key);
       if (known === 'username') throw new UsernameTakenError();
       if (known === 'email') throw new EmailTakenError();
@@ -142,7 +179,7 @@ export function createAccountService(deps: {
           emailNormalized: email.key,
           fullName: input.fullName?.normalize('NFKC') ?? null,
           passwordHash,
-          roles: input.roles ?? [DEFAULT_ROLE],
+          roles,
           createdAt: clock.now(),
           ...(input.emailVerified ? { emailVerifiedAt: clock.now() } : {}),
         });
@@ -183,22 +220,7 @@ export function createAccountService(deps: {
 
     async setDisabled(id, disabled) {
       const now = clock.now();
-      const revoked = await store.db.transaction().execute(async (trx) => {
-        const result = await trx
-          .updateTable('users')
-          .set({ disabled: disabled ? 1 : 0, updated_at: now })
-          .where('id', '=', id)
-          .executeTakeFirst();
-        if (Number(result.numUpdatedRows) === 0) return undefined;
-        const ids = disabled ? await revokeSessions(trx, { userId: id }, now, 'user disabled') : [];
-        await recordAuditEvent(trx, {
-          event: disabled ? 'user.disabled' : 'user.enabled',
-          at: now,
-          userId: id,
-          details: { sessions_revoked: ids.length },
-        });
-        return ids;
-      });
+      const revoked = await store.db.transaction().execute((trx) => writeDisabled(trx, id, disabled, now));
       if (revoked === undefined) throw new UserNotFoundError();
       revocation.markSessionsRevoked(revoked, now);
     },

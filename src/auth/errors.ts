@@ -29,7 +29,8 @@ export type GatehouseErrorCode =
   | 'LOGIN_THROTTLED'
   | 'OVERLOADED'
   | 'EMAIL_NOT_VERIFIED'
-  | 'INVALID_EMAIL_TOKEN';
+  | 'INVALID_EMAIL_TOKEN'
+  | 'DATABASE_UNAVAILABLE';
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: GatehouseErrorCode;
@@ -268,6 +269,28 @@ export class InvalidEmailTokenError extends GatehouseError {
   }
 }
 
+/**
+ * The database did not answer in time, refused or dropped the connection, or is shutting down.
+ * Raised by the store for any query; the request fails fast and may be retried.
+ */
+export class DatabaseUnavailableError extends RetryLaterError {
+  readonly code = 'DATABASE_UNAVAILABLE' as const;
+  /** Why, for logs only: an error code or a short driver message, never a connection string. */
+  readonly reason: string;
+  /**
+   * For a host app's own routes that call Gatehouse services: Fastify's default error handler
+   * answers with this status and these headers instead of a 500.
+   */
+  readonly statusCode = 503;
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super('Service unavailable', 5);
+    this.reason = reason;
+    this.headers = { 'retry-after': String(this.retryAfterSeconds) };
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
 export type AnyGatehouseError =
   | InvalidCredentialsError
   | InactiveUserError
@@ -295,4 +318,5 @@ export type AnyGatehouseError =
   | LoginThrottledError
   | OverloadedError
   | EmailNotVerifiedError
-  | InvalidEmailTokenError;
+  | InvalidEmailTokenError
+  | DatabaseUnavailableError;

@@ -153,7 +153,8 @@ export async function loadKeyRing(
   async function reload(): Promise<void> {
     let rows = await store.db.selectFrom('signing_keys').selectAll().where('alg', '=', alg).execute();
     if (!rows.some((row) => row.state === 'active')) {
-      await createSigningKey(store, asymmetricAlg, clock);
+      // Several processes may start on an empty database at once: only the first creates a key.
+      await createSigningKey(store, asymmetricAlg, clock, (current) => current === undefined);
       rows = await store.db.selectFrom('signing_keys').selectAll().where('alg', '=', alg).execute();
     }
     const newestFirst = [...rows].sort(
@@ -204,7 +205,7 @@ export async function loadKeyRing(
     }),
     reload,
     rotate: async () => {
-      const kid = await createSigningKey(store, asymmetricAlg, clock);
+      const kid = (await createSigningKey(store, asymmetricAlg, clock, () => true)) as string;
       await reload();
       options.onRotated?.();
       return kid;
@@ -212,8 +213,19 @@ export async function loadKeyRing(
     rotateIfOlderThan: async (maxAgeDays) => {
       await reload();
       if (maxAgeDays <= 0 || active === undefined) return undefined;
-      if (clock.now() - active.createdAt < maxAgeDays * 86_400_000) return undefined;
-      return ring.rotate();
+      const maxAgeMs = maxAgeDays * 86_400_000;
+      if (clock.now() - active.createdAt < maxAgeMs) return undefined;
+      // Every process sees the key come due at the same minute; the check is repeated under the
+      // lock so that one of them rotates and the others find the new key.
+      const kid = await createSigningKey(
+        store,
+        asymmetricAlg,
+        clock,
+        (current) => current === undefined || clock.now() - current.createdAt >= maxAgeMs,
+      );
+      await reload();
+      if (kid !== undefined) options.onRotated?.();
+      return kid;
     },
     list: async () => {
       await reload();
@@ -227,12 +239,16 @@ export async function loadKeyRing(
   return ring;
 }
 
-/** Generates a key pair with jose and stores it as the active key. Returns its kid. */
+/**
+ * Generates a key pair with jose and, if `shouldCreate` still holds for the active key once the
+ * signing-key lock is held, stores it as the active key and returns its kid.
+ */
 export async function createSigningKey(
   store: Store,
   alg: Exclude<JwtAlgorithm, 'HS256'>,
   clock: Clock,
-): Promise<string> {
+  shouldCreate: (active: { kid: string; createdAt: number } | undefined) => boolean,
+): Promise<string | undefined> {
   const { privateKey, publicKey } = await generateKeyPair(alg, {
     extractable: true,
     ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
@@ -241,7 +257,17 @@ export async function createSigningKey(
   const privateJwk = await exportJWK(privateKey);
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
-  await store.db.transaction().execute(async (trx) => {
+  return store.exclusiveTransaction('signing_keys', async (trx) => {
+    const current = await trx
+      .selectFrom('signing_keys')
+      .select(['kid', 'created_at'])
+      .where('alg', '=', alg)
+      .where('state', '=', 'active')
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
+    if (!shouldCreate(current && { kid: current.kid, createdAt: Number(current.created_at) })) {
+      return undefined;
+    }
     const retired = await trx
       .updateTable('signing_keys')
       .set({ state: 'retired', retired_at: clock.now() })
@@ -264,6 +290,6 @@ export async function createSigningKey(
       at: clock.now(),
       details: { kid, alg, retired: Number(retired[0]?.numUpdatedRows ?? 0) },
     });
+    return kid;
   });
-  return kid;
 }

@@ -6,8 +6,8 @@ import type { Clock } from '../clock.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import { revokeSessions } from '../store/sessions.ts';
-import type { UserFilter, UserRecord, UserStore } from '../store/users.ts';
-import { type AccountService, normalizeEmail } from './accounts.ts';
+import { createUserStore, type UserFilter, type UserRecord, type UserStore } from '../store/users.ts';
+import { type AccountService, normalizeEmail, writeDisabled } from './accounts.ts';
 import { EmailTakenError, InvalidFieldError, LastAdminError, UserNotFoundError } from './errors.ts';
 import { ADMIN_ROLE } from './permissions.ts';
 import type { RevocationState } from './revocation.ts';
@@ -89,28 +89,42 @@ export function createUserAdminService(deps: {
         throw new LastAdminError('You cannot disable yourself or remove your own admin role');
       }
       await keepAnAdmin(target, changes.disabled === true || removesAdmin);
-      if (changes.fullName !== undefined || changes.email !== undefined) {
-        const email = changes.email !== undefined ? normalizeEmail(changes.email) : undefined;
-        try {
-          await users.updateProfile(
-            id,
-            {
-              ...(changes.fullName !== undefined
-                ? { fullName: changes.fullName?.normalize('NFKC') ?? null }
-                : {}),
-              ...(email ? { email } : {}),
-            },
-            clock.now(),
-          );
-        } catch (error) {
-          if (store.isUniqueViolation(error)) throw new EmailTakenError();
-          throw error;
+      const email = changes.email !== undefined ? normalizeEmail(changes.email) : undefined;
+      const now = clock.now();
+      // Profile, roles and `disabled` change together or not at all.
+      const revoked = await store.db.transaction().execute(async (trx) => {
+        const scoped = createUserStore({ ...store, db: trx });
+        if (changes.fullName !== undefined || email !== undefined) {
+          try {
+            await scoped.updateProfile(
+              id,
+              {
+                ...(changes.fullName !== undefined
+                  ? { fullName: changes.fullName?.normalize('NFKC') ?? null }
+                  : {}),
+                ...(email ? { email } : {}),
+              },
+              now,
+            );
+          } catch (error) {
+            if (store.isUniqueViolation(error)) throw new EmailTakenError();
+            throw error;
+          }
         }
-      }
-      if (changes.roles !== undefined) await accounts.setRoles(id, changes.roles);
-      if (changes.disabled !== undefined && changes.disabled !== target.disabled) {
-        await accounts.setDisabled(id, changes.disabled);
-      }
+        if (changes.roles !== undefined && !(await scoped.setRoles(id, changes.roles))) {
+          const known = new Set(await scoped.roleNames());
+          const unknown = changes.roles.filter((role) => !known.has(role));
+          if (unknown.length === 0) throw new UserNotFoundError();
+          throw new InvalidFieldError('roles', `Unknown role: ${unknown.join(', ')}`, 'value_error.role');
+        }
+        if (changes.disabled !== undefined && changes.disabled !== target.disabled) {
+          const ids = await writeDisabled(trx, id, changes.disabled, now);
+          if (ids === undefined) throw new UserNotFoundError();
+          return ids;
+        }
+        return [];
+      });
+      if (revoked.length > 0) revocation.markSessionsRevoked(revoked, now);
       return accounts.getUserOrThrow(id);
     },
 

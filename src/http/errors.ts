@@ -3,7 +3,12 @@
  * RFC 6749 §5.2 fields on the token endpoint, RFC 6750 §3 `WWW-Authenticate` for bearer failures.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { type AnyGatehouseError, GatehouseError, type GatehouseErrorCode } from '../auth/errors.ts';
+import {
+  type AnyGatehouseError,
+  DatabaseUnavailableError,
+  GatehouseError,
+  type GatehouseErrorCode,
+} from '../auth/errors.ts';
 
 const STATUS: Record<GatehouseErrorCode, number> = {
   INVALID_CREDENTIALS: 401,
@@ -33,6 +38,7 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   OVERLOADED: 503,
   EMAIL_NOT_VERIFIED: 400,
   INVALID_EMAIL_TOKEN: 400,
+  DATABASE_UNAVAILABLE: 503,
 };
 
 /** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
@@ -98,7 +104,12 @@ export function sendDomainError(
       .header('www-authenticate', 'Bearer error="invalid_token"')
       .send({ detail: error.message });
   }
-  if (error.code === 'RATE_LIMITED' || error.code === 'LOGIN_THROTTLED' || error.code === 'OVERLOADED') {
+  if (
+    error.code === 'RATE_LIMITED' ||
+    error.code === 'LOGIN_THROTTLED' ||
+    error.code === 'OVERLOADED' ||
+    error.code === 'DATABASE_UNAVAILABLE'
+  ) {
     return reply
       .code(status)
       .header('retry-after', String(error.retryAfterSeconds))
@@ -153,10 +164,23 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'Request body is not valid JSON',
 };
 
+/**
+ * A refusal is routine (info), except that the database being unavailable is an operator's
+ * concern (warn). Only the code and a short reason are logged: never the driver's whole error,
+ * whose fields could carry a connection string.
+ */
+export function logRefusal(request: FastifyRequest, error: GatehouseError): void {
+  if (error instanceof DatabaseUnavailableError) {
+    request.log.warn({ code: error.code, reason: error.reason }, 'database unavailable');
+  } else {
+    request.log.info({ code: error.code }, 'request refused');
+  }
+}
+
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof GatehouseError) {
-      request.log.info({ code: error.code }, 'request refused');
+      logRefusal(request, error);
       return sendDomainError(error as AnyGatehouseError, request, reply);
     }
     if (error instanceof HttpClientError) {

@@ -23,7 +23,7 @@ import type { SessionService } from '../auth/sessions.ts';
 import type { AccessTokenClaims, TokenService } from '../auth/tokens.ts';
 import type { UserRecord } from '../store/users.ts';
 import { csrfTokenFor } from './cookies.ts';
-import { sendDomainError } from './errors.ts';
+import { logRefusal, sendDomainError } from './errors.ts';
 import { requestContext } from './request-context.ts';
 
 export interface Principal {
@@ -87,7 +87,7 @@ function guard(handler: preHandlerAsyncHookHandler, security: SecurityRequiremen
       await handler.call(this, request, reply);
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
-      request.log.info({ code: error.code }, 'request refused');
+      logRefusal(request, error);
       return sendDomainError(error as AnyGatehouseError, request, reply);
     }
   };

@@ -9,6 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import { DatabaseUnavailableError } from '../auth/errors.ts';
 import type { Clock } from '../clock.ts';
 import type { Store } from '../store/db.ts';
 import {
@@ -168,9 +169,12 @@ export function createMailOutbox(deps: {
 
   function tick(): void {
     if (timer === undefined) return;
-    runOnce().catch((error: unknown) =>
-      logger.error({ error: describeMailError(error) }, 'mail outbox run failed'),
-    );
+    runOnce().catch((error: unknown) => {
+      // A database outage is reported at warn by /readyz and the requests; the next tick retries.
+      if (error instanceof DatabaseUnavailableError)
+        logger.info({ reason: error.reason }, 'mail outbox run skipped: database unavailable');
+      else logger.error({ error: describeMailError(error) }, 'mail outbox run failed');
+    });
   }
 
   return {

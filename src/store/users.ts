@@ -230,7 +230,10 @@ export function createUserStore(store: Store): UserStore {
         .execute();
     },
     async setRoles(id, roles) {
-      return db.transaction().execute(async (trx) => {
+      // Inside a caller's transaction (an admin change of several fields) it joins that one.
+      const inTransaction = <T>(work: (trx: Kysely<Database>) => Promise<T>) =>
+        db.isTransaction ? work(db) : db.transaction().execute(work);
+      return inTransaction(async (trx) => {
         const user = await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
         if (user === undefined) return false;
         if (roles.length > 0) {
@@ -271,11 +274,9 @@ export function createUserStore(store: Store): UserStore {
       ids = applyFilter(ids, filter);
       if (page.after !== undefined) {
         const { createdAt, id } = page.after;
-        ids = ids.where((eb) =>
-          eb.or([
-            eb('users.created_at', '>', createdAt),
-            eb.and([eb('users.created_at', '=', createdAt), eb('users.id', '>', id)]),
-          ]),
+        // A row-value comparison: an index bound on (created_at, id) rather than a filter.
+        ids = ids.where(({ eb, refTuple, tuple }) =>
+          eb(refTuple('users.created_at', 'users.id'), '>', tuple(createdAt, id)),
         );
       }
       const pageIds = ids

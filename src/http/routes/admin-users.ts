@@ -91,9 +91,15 @@ export async function adminUserRoutes(
     },
     async (request, reply) => {
       const { username, email, full_name, password, roles } = request.body;
-      const created = await accounts.register({ username, email, fullName: full_name ?? null, password });
-      if (roles !== undefined) await accounts.setRoles(created.id, roles);
-      return reply.code(201).send(toPublicUser(await accounts.getUserOrThrow(created.id)));
+      // The user and their roles are one insert: never a user created with other roles than asked.
+      const created = await accounts.register({
+        username,
+        email,
+        fullName: full_name ?? null,
+        password,
+        ...(roles !== undefined ? { roles } : {}),
+      });
+      return reply.code(201).send(toPublicUser(created));
     },
   );
 

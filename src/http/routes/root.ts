@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { DatabaseUnavailableError } from '../../auth/errors.ts';
 import type { Store } from '../../store/db.ts';
 
 export async function rootRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
@@ -47,7 +48,8 @@ export async function rootRoutes(app: FastifyInstance, options: { store: Store }
         ]);
         return { status: 'ready' as const };
       } catch (error) {
-        request.log.warn({ err: error }, 'database not ready');
+        const reason = error instanceof DatabaseUnavailableError ? error.reason : String(error);
+        request.log.warn({ reason: reason.slice(0, 200) }, 'database not ready');
         return reply.code(503).send({ status: 'unavailable' as const, detail: 'Database unavailable' });
       }
     },
