@@ -23,7 +23,8 @@ import type { SessionService } from '../auth/sessions.ts';
 import type { AccessTokenClaims, TokenService } from '../auth/tokens.ts';
 import type { UserRecord } from '../store/users.ts';
 import { csrfTokenFor } from './cookies.ts';
-import { sendDomainError } from './errors.ts';
+import { sendRefusal } from './errors.ts';
+import { acceptsFormCsrfToken } from './pages/negotiation.ts';
 
 export interface Principal {
   readonly user: UserRecord;
@@ -87,7 +88,7 @@ function guard(handler: preHandlerAsyncHookHandler, security: SecurityRequiremen
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
       request.log.info({ code: error.code }, 'request refused');
-      return sendDomainError(error as AnyGatehouseError, request, reply);
+      return sendRefusal(error as AnyGatehouseError, request, reply);
     }
   };
   return Object.assign(answering, { [GUARD_SECURITY]: security }) as Guard;
@@ -223,7 +224,10 @@ export function createGuards(deps: GuardDeps): Guards {
         const csrfToken = csrfTokenFor(cookieValue);
         if (!SAFE_METHODS.has(request.method)) {
           checkSameOrigin(request, deps.trustedOrigins);
-          checkCsrfToken(request, csrfToken);
+          // A plain HTML form cannot set a header: it carries the token as a `csrf_token` field,
+          // compared once the body is read (src/http/pages/form-hooks.ts).
+          if (acceptsFormCsrfToken(request)) request.formCsrfExpected = csrfToken;
+          else checkCsrfToken(request, csrfToken);
         }
         request.principal = {
           user: found.user,

@@ -1,0 +1,90 @@
+import type { SessionView } from '../../auth/sessions.ts';
+import type { UserRecord } from '../../store/users.ts';
+import { errorSummary, type FormFailure, field, hidden, NO_FAILURE, notice } from './forms.ts';
+import { html, layout, type SafeHtml } from './layout.ts';
+import type { PageSettings } from './login-page.ts';
+
+const PASSWORD_LABELS = { current_password: 'Current password', new_password: 'New password' };
+
+/** Notices a redirect to /account may ask for, by `?notice=`. */
+export const ACCOUNT_NOTICES: Readonly<Record<string, string>> = {
+  'password-changed': 'Your password has been changed. Your other sessions have been signed out.',
+  'session-revoked': 'That session has been signed out.',
+};
+
+export interface AccountView {
+  readonly user: UserRecord;
+  readonly sessions: readonly SessionView[];
+  readonly csrfToken: string;
+}
+
+const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
+
+function describeAgent(userAgent: string | null): string {
+  if (userAgent === null || userAgent === '') return 'Unknown device';
+  return userAgent.length > 120 ? `${userAgent.slice(0, 117)}…` : userAgent;
+}
+
+function sessionItem(session: SessionView, csrfToken: string): SafeHtml {
+  return html`<li class="session${session.current ? ' session-current' : ''}">
+<p class="session-agent">${describeAgent(session.userAgent)}${session.current ? html` <strong class="badge">This device</strong>` : ''}</p>
+<p class="session-meta">Signed in ${when(session.createdAt)} · last active ${when(session.lastUsedAt)}${session.ip ? html` · ${session.ip}` : ''}</p>
+${
+  session.current
+    ? ''
+    : html`<form method="post" action="/account/sessions/${encodeURIComponent(session.id)}/revoke">
+${hidden('csrf_token', csrfToken)}
+<button type="submit" class="secondary">Sign out this session<span class="visually-hidden"> (${describeAgent(session.userAgent)}, last active ${when(session.lastUsedAt)})</span></button>
+</form>`
+}
+</li>`;
+}
+
+export function renderAccountPage(
+  settings: PageSettings,
+  view: AccountView,
+  options: { failure?: FormFailure; notice?: string | undefined } = {},
+): string {
+  const failure = options.failure ?? NO_FAILURE;
+  const { user, sessions, csrfToken } = view;
+  // Present once the email flows record it; older user records simply do not show a status.
+  const verified = (user as UserRecord & { emailVerified?: boolean }).emailVerified;
+  return layout(
+    { appName: settings.appName, title: 'Your account', signedInAs: user.username },
+    html`${errorSummary(failure, PASSWORD_LABELS, 'password')}${notice(options.notice)}
+<section aria-labelledby="profile-title">
+<h2 id="profile-title">Profile</h2>
+<dl class="profile">
+<dt>Username</dt><dd>${user.username}</dd>
+${user.fullName ? html`<dt>Name</dt><dd>${user.fullName}</dd>` : ''}
+<dt>Email</dt><dd>${user.email}${verified === undefined ? '' : verified ? html` <span class="badge badge-ok">verified</span>` : html` <span class="badge badge-warn">not verified</span>`}</dd>
+<dt>Roles</dt><dd>${user.roles.length > 0 ? user.roles.join(', ') : 'none'}</dd>
+<dt>Member since</dt><dd>${when(user.createdAt)}</dd>
+</dl>
+</section>
+<section aria-labelledby="password-title">
+<h2 id="password-title">Change password</h2>
+<form method="post" action="/users/me/password" novalidate>
+${hidden('csrf_token', csrfToken)}
+<input type="hidden" name="username" value="${user.username}" autocomplete="username">
+${field({ form: 'password', name: 'current_password', label: PASSWORD_LABELS.current_password, type: 'password', autocomplete: 'current-password', maxLength: 1024 }, failure)}
+${field({ form: 'password', name: 'new_password', label: PASSWORD_LABELS.new_password, type: 'password', autocomplete: 'new-password', hint: `At least ${settings.passwordMinLength} characters. Your other sessions will be signed out.`, maxLength: 1024 }, failure)}
+<button type="submit">Change password</button>
+</form>
+</section>
+<section aria-labelledby="sessions-title">
+<h2 id="sessions-title">Where you are signed in</h2>
+<ul class="sessions">${sessions.map((session) => sessionItem(session, csrfToken))}</ul>
+<div class="actions">
+<form method="post" action="/logout">
+${hidden('csrf_token', csrfToken)}
+<button type="submit" class="secondary">Sign out</button>
+</form>
+<form method="post" action="/account/logout-everywhere">
+${hidden('csrf_token', csrfToken)}
+<button type="submit" class="danger">Sign out everywhere</button>
+</form>
+</div>
+</section>`,
+  );
+}
