@@ -37,13 +37,17 @@ declare module 'fastify' {
 }
 
 export function setPageHeaders(reply: FastifyReply): FastifyReply {
-  return reply
-    .header('content-type', 'text/html; charset=utf-8')
-    .header('content-security-policy', PAGE_CSP)
-    .header('cache-control', 'no-store')
-    .header('referrer-policy', 'no-referrer')
-    .header('x-content-type-options', 'nosniff')
-    .header('x-frame-options', 'DENY');
+  return (
+    reply
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('content-security-policy', PAGE_CSP)
+      .header('cache-control', 'no-store')
+      // Not no-referrer: with it browsers send `Origin: null` on form posts, which the CSRF check refuses.
+      // Same-origin keeps tokens in page URLs (reset links) from ever reaching another site.
+      .header('referrer-policy', 'same-origin')
+      .header('x-content-type-options', 'nosniff')
+      .header('x-frame-options', 'DENY')
+  );
 }
 
 export async function sendPage(reply: FastifyReply, status: number, body: string): Promise<FastifyReply> {

@@ -89,7 +89,8 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
 }
 
 const PageQuery = Type.Object({
-  return_to: Type.Optional(Type.String({ maxLength: 2048 })),
+  // No maxLength: an over-long return_to is dropped by safeReturnPath, not answered with JSON.
+  return_to: Type.Optional(Type.String()),
   notice: Type.Optional(Type.String({ maxLength: 64 })),
 });
 type PageQueryType = { return_to?: string; notice?: string };
