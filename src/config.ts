@@ -36,6 +36,8 @@ export interface Config {
   readonly rateLimitLogin: RateLimit | null;
   readonly rateLimitRegister: RateLimit | null;
   readonly rateLimitBasic: RateLimit | null;
+  readonly loginMaxFailures: number | null;
+  readonly loginAccountMaxFailures: number | null;
   readonly adminUsername: string | undefined;
   readonly adminEmail: string | undefined;
   readonly adminPassword: string | undefined;
@@ -123,6 +125,18 @@ function proxyList(raw: string | undefined): readonly string[] {
     }
     return trimmed;
   });
+}
+
+/** A whole number from `min` to `max`, or `off` (null). */
+function countOrOff(min: number, max: number, fallback: number) {
+  return (raw: string | undefined): number | null => {
+    const value = raw === undefined || raw === '' ? String(fallback) : raw.trim();
+    if (value === 'off') return null;
+    const count = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!(count >= min && count <= max))
+      throw new SettingError(`must be a whole number from ${min} to ${max}, or off`);
+    return count;
+  };
 }
 
 function oneOf<T extends string>(values: readonly T[], fallback: T) {
@@ -413,6 +427,22 @@ export const SETTINGS: readonly Setting[] = [
     description: 'Requests per client IP to `GET /protected/basic` (HTTP Basic checks a password each time).',
     defaultText: '30/1m',
     parse: rateLimit('30/1m'),
+  },
+  {
+    env: 'GATEHOUSE_LOGIN_MAX_FAILURES',
+    key: 'loginMaxFailures',
+    description:
+      'Failed logins for one account from one client IP within 15 minutes before that pair is blocked (1 minute, doubling on each further failure up to 15). `off` turns the whole failed-login throttle off.',
+    defaultText: '5',
+    parse: countOrOff(1, 100, 5),
+  },
+  {
+    env: 'GATEHOUSE_LOGIN_ACCOUNT_MAX_FAILURES',
+    key: 'loginAccountMaxFailures',
+    description:
+      'Failed logins for one account from all IPs within 15 minutes before clients that failed get one attempt a minute between them; `off` turns this slow-down off.',
+    defaultText: '20',
+    parse: countOrOff(1, 100, 20),
   },
   {
     env: 'GATEHOUSE_ADMIN_USERNAME',

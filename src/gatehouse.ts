@@ -6,6 +6,7 @@ import { type AccountService, createAccountService } from './auth/accounts.ts';
 import { type ApiKeyService, createApiKeyService } from './auth/api-keys.ts';
 import { EmailTakenError, UsernameTakenError } from './auth/errors.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
+import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService, type RoleService } from './auth/permissions.ts';
 import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
@@ -111,6 +112,7 @@ export async function createGatehouse(
       link ? () => link.publish({ type: 'roles-changed' }) : undefined,
     );
     const apiKeys = createApiKeyService(store, clock, onBackgroundError);
+    const limiters = link ? redisLimiters(link.commands, config.redisPrefix) : memoryLimiters;
     const rateLimits = createRateLimits(
       {
         token: config.rateLimitToken,
@@ -118,8 +120,20 @@ export async function createGatehouse(
         register: config.rateLimitRegister,
         basic: config.rateLimitBasic,
       },
-      link ? redisLimiters(link.commands, config.redisPrefix) : memoryLimiters,
+      limiters,
     );
+    const throttle =
+      config.loginMaxFailures === null
+        ? noLoginThrottle
+        : createLoginThrottle({
+            createLimiter: limiters,
+            store,
+            clock,
+            options: {
+              maxFailures: config.loginMaxFailures,
+              accountMaxFailures: config.loginAccountMaxFailures,
+            },
+          });
     const users = createUserStore(store);
     const accounts = createAccountService({
       users,
@@ -135,6 +149,7 @@ export async function createGatehouse(
       hasher,
       tokens,
       revocation,
+      throttle,
       clock,
       options: {
         sessionTtlSeconds: config.sessionTtlSeconds,

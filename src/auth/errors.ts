@@ -26,6 +26,7 @@ export type GatehouseErrorCode =
   | 'LAST_ADMIN'
   | 'API_KEY_NOT_FOUND'
   | 'RATE_LIMITED'
+  | 'LOGIN_THROTTLED'
   | 'OVERLOADED';
 
 export abstract class GatehouseError extends Error {
@@ -227,6 +228,17 @@ export class RateLimitedError extends RetryLaterError {
   }
 }
 
+/**
+ * Too many failed logins for this account from this IP, or for the account from everywhere
+ * (NIST SP 800-63B §5.2.2). The same answer whether or not the account exists.
+ */
+export class LoginThrottledError extends RetryLaterError {
+  readonly code = 'LOGIN_THROTTLED' as const;
+  constructor(retryAfterSeconds: number) {
+    super('Too many failed login attempts', retryAfterSeconds);
+  }
+}
+
 /** More password hashes wait than `GATEHOUSE_HASH_QUEUE_MAX`: refuse rather than queue without end. */
 export class OverloadedError extends RetryLaterError {
   readonly code = 'OVERLOADED' as const;
@@ -259,4 +271,5 @@ export type AnyGatehouseError =
   | LastAdminError
   | ApiKeyNotFoundError
   | RateLimitedError
+  | LoginThrottledError
   | OverloadedError;

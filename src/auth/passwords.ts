@@ -107,6 +107,8 @@ export interface PasswordHasher {
   needsRehash(storedHash: string): boolean;
   /** Burns the same time as a real verify, for unknown users. */
   verifyDummy(password: string): Promise<void>;
+  /** Password checks started so far (real and dummy): proof that a refused login cost no hash. */
+  readonly verifications: number;
 }
 
 export async function createPasswordHasher(
@@ -125,7 +127,9 @@ export async function createPasswordHasher(
   const currentPrefix = `$argon2id$v=19$m=${params.memoryKib},t=${params.iterations},p=${params.parallelism}$`;
   const normalize = (password: string) => password.normalize('NFKC');
   const hash = (password: string) => limiter.run(() => argon2Hash(normalize(password), options));
+  let verifications = 0;
   const verify = async (storedHash: string, password: string): Promise<boolean> => {
+    verifications++;
     const normalized = normalize(password);
     if (storedHash.startsWith('$argon2')) {
       return limiter.run(() => argon2Verify(storedHash, normalized).catch(() => false));
@@ -144,6 +148,9 @@ export async function createPasswordHasher(
     needsRehash: (storedHash) => !storedHash.startsWith(currentPrefix),
     verifyDummy: async (password) => {
       await verify(dummyHash, password);
+    },
+    get verifications() {
+      return verifications;
     },
   };
 }

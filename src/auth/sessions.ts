@@ -20,7 +20,7 @@ import {
   touchSession,
 } from '../store/sessions.ts';
 import type { UserRecord } from '../store/users.ts';
-import type { AccountService } from './accounts.ts';
+import { type AccountService, loginKey } from './accounts.ts';
 import {
   InactiveUserError,
   IncorrectPasswordError,
@@ -29,6 +29,7 @@ import {
   InvalidScopeError,
   SessionNotFoundError,
 } from './errors.ts';
+import type { LoginThrottle } from './login-throttle.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 import type { RevocationState } from './revocation.ts';
 import type { TokenService } from './tokens.ts';
@@ -82,6 +83,8 @@ export interface SessionService {
   ): Promise<{ user: UserRecord; tokens: TokenPair }>;
   /** Password login for browsers: a new cookie session. */
   loginWithCookie(login: string, password: string, ctx: RequestContext): Promise<CookieLogin>;
+  /** A password check without a session (HTTP Basic), throttled and audited like a login. */
+  verifyPassword(login: string, password: string, ctx: RequestContext): Promise<UserRecord>;
   /** Rotates a refresh token; `requestedScope` may only narrow the grant. */
   refresh(
     refreshToken: string,
@@ -138,10 +141,11 @@ export function createSessionService(deps: {
   hasher: PasswordHasher;
   tokens: TokenService;
   revocation: RevocationState;
+  throttle: LoginThrottle;
   clock: Clock;
   options: SessionServiceOptions;
 }): SessionService {
-  const { store, accounts, hasher, tokens, revocation, clock, options } = deps;
+  const { store, accounts, hasher, tokens, revocation, throttle, clock, options } = deps;
   const db = store.db;
 
   function isSessionLive(session: SessionRecord): boolean {
@@ -159,11 +163,21 @@ export function createSessionService(deps: {
     password: string,
     ctx: RequestContext,
   ): Promise<UserRecord> {
+    const known = await accounts.findByLogin(login);
+    const attempt = {
+      userId: known?.id ?? null,
+      loginKey: loginKey(login),
+      ip: ctx.ip,
+      userAgent: ctx.userAgent,
+    };
+    // Before the hash: a blocked client costs no hash, and even the right password is refused.
+    await throttle.admit(attempt);
     try {
-      return await accounts.authenticate(login, password);
+      const user = await accounts.authenticate(login, password);
+      await throttle.recordSuccess(attempt);
+      return user;
     } catch (error) {
       if (error instanceof InvalidCredentialsError || error instanceof InactiveUserError) {
-        const known = await accounts.findByLogin(login);
         await recordAuditEvent(db, {
           event: 'login.failed',
           at: clock.now(),
@@ -180,6 +194,8 @@ export function createSessionService(deps: {
           },
         });
       }
+      // A disabled account with the right password is refused, but was not a guess.
+      if (error instanceof InvalidCredentialsError) await throttle.recordFailure(attempt);
       throw error;
     }
   }
@@ -205,6 +221,7 @@ export function createSessionService(deps: {
 
   return {
     isSessionLive,
+    verifyPassword: authenticateOrAudit,
 
     async loginWithPassword(login, password, scopeFor, clientId, ctx) {
       const user = await authenticateOrAudit(login, password, ctx);

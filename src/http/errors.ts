@@ -32,6 +32,7 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   LAST_ADMIN: 409,
   API_KEY_NOT_FOUND: 404,
   RATE_LIMITED: 429,
+  LOGIN_THROTTLED: 429,
   OVERLOADED: 503,
 };
 
@@ -96,7 +97,7 @@ export function sendDomainError(
       .header('www-authenticate', 'Bearer error="invalid_token"')
       .send({ detail: error.message });
   }
-  if (error.code === 'RATE_LIMITED' || error.code === 'OVERLOADED') {
+  if (error.code === 'RATE_LIMITED' || error.code === 'LOGIN_THROTTLED' || error.code === 'OVERLOADED') {
     return reply
       .code(status)
       .header('retry-after', String(error.retryAfterSeconds))
@@ -123,7 +124,7 @@ export async function sendRefusal(
 ): Promise<FastifyReply> {
   const failure = htmlFailure(request, STATUS[error.code], { error });
   if (failure === undefined) return sendDomainError(error, request, reply);
-  if (error.code === 'RATE_LIMITED' || error.code === 'OVERLOADED') {
+  if (error.code === 'RATE_LIMITED' || error.code === 'LOGIN_THROTTLED' || error.code === 'OVERLOADED') {
     reply.header('retry-after', String(error.retryAfterSeconds));
   }
   return sendFormFailure(failure.form, request, reply, failure.failure);

@@ -25,6 +25,7 @@ import type { UserRecord } from '../store/users.ts';
 import { csrfTokenFor } from './cookies.ts';
 import { sendRefusal } from './errors.ts';
 import { acceptsFormCsrfToken } from './pages/negotiation.ts';
+import { requestContext } from './request-context.ts';
 
 export interface Principal {
   readonly user: UserRecord;
@@ -276,9 +277,14 @@ export function createGuards(deps: GuardDeps): Guards {
       const colon = decoded.indexOf(':');
       if (colon < 0) throw new NotAuthenticatedError('Basic');
       try {
-        // authenticate compares through the password hash (constant time) and burns a dummy
-        // verify for unknown users, so timing tells nothing about which part was wrong.
-        const user = await accounts.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1));
+        // The check compares through the password hash (constant time) and burns a dummy verify
+        // for unknown users, so timing tells nothing about which part was wrong; it goes through
+        // the failed-login throttle like /token and /login.
+        const user = await sessions.verifyPassword(
+          decoded.slice(0, colon),
+          decoded.slice(colon + 1),
+          requestContext(request),
+        );
         request.principal = {
           user,
           method: 'basic',

@@ -6,6 +6,8 @@ import type { Database } from './schema.ts';
 export type AuditEventName =
   | 'login.succeeded'
   | 'login.failed'
+  | 'login.blocked'
+  | 'login.unblocked'
   | 'token.refreshed'
   | 'refresh_token.reused'
   | 'logout'

@@ -92,7 +92,13 @@ export async function migrateToLatest(store: Store, pgSchema?: string): Promise<
   if (store.kind === 'postgres' && pgSchema) {
     await sql`create schema if not exists ${sql.id(pgSchema)}`.execute(store.db);
   }
-  const migrator = new Migrator({ db: store.db, provider });
+  // Kysely looks for its migration tables in every schema unless told which: another run's
+  // schema on the same database would make it skip creating this one's.
+  const migrator = new Migrator({
+    db: store.db,
+    provider,
+    ...(store.kind === 'postgres' && pgSchema ? { migrationTableSchema: pgSchema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw new Error('Database migration failed', { cause: error });
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

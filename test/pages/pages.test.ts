@@ -388,6 +388,28 @@ describe('hosted pages settings', () => {
     }
   });
 
+  test('a throttled sign-in is the form again with 429, Retry-After and the wait in words', async () => {
+    const t = await createTestApp({ env: { GATEHOUSE_LOGIN_MAX_FAILURES: '2' } });
+    try {
+      await registerUser(t.app, 'alice');
+      let last = await t.app.inject({ method: 'GET', url: '/login' });
+      for (let i = 0; i < 4 && last.statusCode !== 429; i++) {
+        last = await t.app.inject({
+          method: 'POST',
+          url: '/login',
+          headers: browserFormHeaders(),
+          payload: form({ username: 'alice', password: 'not the password' }),
+        });
+      }
+      assert.equal(last.statusCode, 429);
+      assert.match(String(last.headers['retry-after']), /^\d+$/);
+      assert.match(last.body, /Too many attempts\. Try again in \d+ seconds\./);
+      assert.equal(last.headers['content-security-policy'], STRICT_CSP);
+    } finally {
+      await t.close();
+    }
+  });
+
   test('registration closed: the page says so with 403 and offers no form', async () => {
     const t = await createTestApp({ env: { GATEHOUSE_REGISTRATION: 'closed' } });
     try {

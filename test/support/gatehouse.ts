@@ -35,6 +35,7 @@ export const NO_RATE_LIMITS = {
   GATEHOUSE_RATE_LIMIT_LOGIN: 'off',
   GATEHOUSE_RATE_LIMIT_REGISTER: 'off',
   GATEHOUSE_RATE_LIMIT_BASIC: 'off',
+  GATEHOUSE_LOGIN_MAX_FAILURES: 'off',
 };
 
 export interface TestApp {

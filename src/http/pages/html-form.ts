@@ -92,7 +92,7 @@ function domainFailure(error: AnyGatehouseError): Pick<FormFailure, 'summary' | 
       fields: {},
     };
   }
-  if (error.code === 'RATE_LIMITED' || error.code === 'OVERLOADED') {
+  if (error.code === 'RATE_LIMITED' || error.code === 'LOGIN_THROTTLED' || error.code === 'OVERLOADED') {
     return {
       summary: [`Too many attempts. Try again in ${error.retryAfterSeconds} seconds.`],
       fields: {},
