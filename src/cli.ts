@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { toPublicUser } from './auth/accounts.ts';
 import { GatehouseError, InvalidFieldError } from './auth/errors.ts';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, loadConfig, maskSmtpUrl } from './config.ts';
 import { bootstrapAdmin, createGatehouse, type Gatehouse } from './gatehouse.ts';
 import { buildServer } from './server.ts';
 import { migrateToLatest, openStore } from './store/db.ts';
@@ -36,6 +36,15 @@ async function withGatehouse<T>(config: Config, run: (gatehouse: Gatehouse) => P
 async function serve(config: Config): Promise<void> {
   const gatehouse = await createGatehouse(config);
   const app = await buildServer(gatehouse);
+  gatehouse.mail.start();
+  app.log.info(
+    gatehouse.mail.mode === 'smtp'
+      ? { smtp: maskSmtpUrl(config.smtpUrl ?? '') }
+      : { outbox_dir: config.outboxDir },
+    gatehouse.mail.mode === 'smtp'
+      ? 'mail is sent by SMTP'
+      : 'no SMTP configured: mail is written to the outbox directory',
+  );
   if (await bootstrapAdmin(gatehouse)) app.log.info({ username: config.adminUsername }, 'admin user created');
   // Rotates the signing key when due (at start, then checked every minute) and picks up
   // keys rotated by `gatehouse keys rotate` or another process.

@@ -38,6 +38,8 @@ export interface Config {
   readonly rateLimitBasic: RateLimit | null;
   readonly loginMaxFailures: number | null;
   readonly loginAccountMaxFailures: number | null;
+  readonly rateLimitMail: RateLimit | null;
+  readonly rateLimitMailAddress: RateLimit | null;
   readonly adminUsername: string | undefined;
   readonly adminEmail: string | undefined;
   readonly adminPassword: string | undefined;
@@ -50,6 +52,15 @@ export interface Config {
   readonly sessionIdleTtlSeconds: number;
   readonly refreshReuseGraceSeconds: number;
   readonly keyRotationDays: number;
+  readonly smtpUrl: string | undefined;
+  readonly mailFrom: string;
+  readonly outboxDir: string;
+  readonly mailTemplatesDir: string | undefined;
+  readonly requireVerifiedEmail: boolean;
+  readonly verifyTokenTtlSeconds: number;
+  readonly resetTokenTtlSeconds: number;
+  readonly magicLinkTtlSeconds: number;
+  readonly magicLinkSignup: boolean;
 }
 
 interface Setting {
@@ -146,6 +157,25 @@ function oneOf<T extends string>(values: readonly T[], fallback: T) {
       throw new SettingError(`must be one of ${values.join(', ')}`);
     return raw as T;
   };
+}
+
+function flag(raw: string | undefined): boolean {
+  if (raw === undefined || raw === '') return false;
+  const value = raw.trim().toLowerCase();
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new SettingError('must be true or false');
+}
+
+/** The SMTP URL with its password replaced, for logs. */
+export function maskSmtpUrl(value: string): string {
+  try {
+    const parsed = new URL(value);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(invalid URL)';
+  }
 }
 
 function optional(raw: string | undefined): string | undefined {
@@ -445,6 +475,22 @@ export const SETTINGS: readonly Setting[] = [
     parse: countOrOff(1, 100, 20),
   },
   {
+    env: 'GATEHOUSE_RATE_LIMIT_MAIL',
+    key: 'rateLimitMail',
+    description:
+      'Requests per client IP to every route that sends mail (`/verify/request`, `/forgot-password`, `/magic-link`, `PATCH /users/me`).',
+    defaultText: '10/1h',
+    parse: rateLimit('10/1h'),
+  },
+  {
+    env: 'GATEHOUSE_RATE_LIMIT_MAIL_ADDRESS',
+    key: 'rateLimitMailAddress',
+    description:
+      'Mails asked for one address (verification, reset, magic link, email change), whoever asks; counted whether or not an account has it.',
+    defaultText: '5/1h',
+    parse: rateLimit('5/1h'),
+  },
+  {
     env: 'GATEHOUSE_ADMIN_USERNAME',
     key: 'adminUsername',
     description: 'With the two below: an admin created at start when no user has this name.',
@@ -519,6 +565,95 @@ export const SETTINGS: readonly Setting[] = [
     description: 'Verified access tokens remembered per process (0 turns the cache off).',
     defaultText: '10000',
     parse: integer(0, 10_000_000, 10000),
+  },
+  {
+    env: 'GATEHOUSE_SMTP_URL',
+    key: 'smtpUrl',
+    description:
+      '`smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465`: send mail through this server. Unset: mail is written to the outbox directory. Its password is never logged.',
+    defaultText: '(unset)',
+    parse: (raw) => {
+      const value = optional(raw);
+      if (value === undefined) return undefined;
+      try {
+        const parsed = new URL(value);
+        if ((parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') || parsed.hostname === '') {
+          throw new Error();
+        }
+      } catch {
+        throw new SettingError('must be an smtp:// or smtps:// URL');
+      }
+      return value;
+    },
+  },
+  {
+    env: 'GATEHOUSE_MAIL_FROM',
+    key: 'mailFrom',
+    description: 'The sender of every mail.',
+    defaultText: 'Gatehouse <no-reply@localhost>',
+    parse: (raw) => {
+      const value = optional(raw)?.trim() ?? 'Gatehouse <no-reply@localhost>';
+      if (value.length > 254 || /\p{Cc}/u.test(value) || !value.includes('@')) {
+        throw new SettingError('must be an address such as "Example <no-reply@example.com>"');
+      }
+      return value;
+    },
+  },
+  {
+    env: 'GATEHOUSE_OUTBOX_DIR',
+    key: 'outboxDir',
+    description:
+      'Without SMTP, each mail is written here as `<time>-<to>.eml` and its link is logged (development).',
+    defaultText: './data/outbox',
+    parse: (raw) => optional(raw) ?? './data/outbox',
+  },
+  {
+    env: 'GATEHOUSE_MAIL_TEMPLATES_DIR',
+    key: 'mailTemplatesDir',
+    description:
+      'A directory of mail templates (`<name>.subject.txt`, `<name>.txt`, `<name>.html`) that replace the built-in ones file by file.',
+    defaultText: '(unset)',
+    parse: (raw) => {
+      const value = optional(raw);
+      if (value !== undefined && !existsSync(value)) throw new SettingError('must be an existing directory');
+      return value;
+    },
+  },
+  {
+    env: 'GATEHOUSE_REQUIRE_VERIFIED_EMAIL',
+    key: 'requireVerifiedEmail',
+    description: '`true` refuses login until the email is verified (400 `Email not verified`).',
+    defaultText: 'false',
+    parse: flag,
+  },
+  {
+    env: 'GATEHOUSE_VERIFY_TOKEN_TTL',
+    key: 'verifyTokenTtlSeconds',
+    description: 'Lifetime of email verification and email change links.',
+    defaultText: '24h',
+    parse: duration('24h'),
+  },
+  {
+    env: 'GATEHOUSE_RESET_TOKEN_TTL',
+    key: 'resetTokenTtlSeconds',
+    description: 'Lifetime of password reset links.',
+    defaultText: '30m',
+    parse: duration('30m'),
+  },
+  {
+    env: 'GATEHOUSE_MAGIC_LINK_TTL',
+    key: 'magicLinkTtlSeconds',
+    description: 'Lifetime of magic sign-in links.',
+    defaultText: '15m',
+    parse: duration('15m'),
+  },
+  {
+    env: 'GATEHOUSE_MAGIC_LINK_SIGNUP',
+    key: 'magicLinkSignup',
+    description:
+      '`true`: a magic link asked for an unknown address creates the account when used (only while registration is open).',
+    defaultText: 'false',
+    parse: flag,
   },
 ];
 

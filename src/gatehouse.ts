@@ -4,6 +4,7 @@
  */
 import { type AccountService, createAccountService } from './auth/accounts.ts';
 import { type ApiKeyService, createApiKeyService } from './auth/api-keys.ts';
+import { createEmailFlowService, type EmailFlowService } from './auth/email-flows.ts';
 import { EmailTakenError, UsernameTakenError } from './auth/errors.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
@@ -15,12 +16,15 @@ import {
   createSharedRevocationState,
   type RevocationState,
 } from './auth/revocation.ts';
+import { grantScope } from './auth/scopes.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
 import { CLOCK_SKEW_SECONDS, createTokenService, type TokenService } from './auth/tokens.ts';
 import { createUserAdminService, type UserAdminService } from './auth/user-admin.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type ClusterEvent, createRedisLink, type RedisLink } from './cluster/redis-link.ts';
 import type { Config } from './config.ts';
+import { createMailOutbox, type MailOutbox } from './mail/outbox.ts';
+import { loadMailTemplates } from './mail/templates.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
 import { listSessionsRevokedSince } from './store/sessions.ts';
 import { createUserStore } from './store/users.ts';
@@ -39,6 +43,10 @@ export interface Gatehouse {
   readonly apiKeys: ApiKeyService;
   readonly rateLimits: RateLimits;
   readonly userAdmin: UserAdminService;
+  /** The mail outbox and its worker (`start()` in `serve` and the plugin; stopped by `close()`). */
+  readonly mail: MailOutbox;
+  /** Verification, password reset, magic links and email change. */
+  readonly emailFlows: EmailFlowService;
   /** The Redis link between processes, when `GATEHOUSE_REDIS_URL` is set. */
   readonly redis: RedisLink | undefined;
   /** Periodic upkeep: rotates the signing key when due and picks up keys rotated elsewhere. */
@@ -119,6 +127,8 @@ export async function createGatehouse(
         login: config.rateLimitLogin,
         register: config.rateLimitRegister,
         basic: config.rateLimitBasic,
+        mail: config.rateLimitMail,
+        mail_address: config.rateLimitMailAddress,
       },
       limiters,
     );
@@ -141,7 +151,10 @@ export async function createGatehouse(
       hasher,
       revocation,
       clock,
-      options: { passwordMinLength: config.passwordMinLength },
+      options: {
+        passwordMinLength: config.passwordMinLength,
+        requireVerifiedEmail: config.requireVerifiedEmail,
+      },
     });
     const sessions = createSessionService({
       store,
@@ -160,6 +173,34 @@ export async function createGatehouse(
       },
     });
     const userAdmin = createUserAdminService({ users, accounts, store, revocation, clock });
+    const mail = createMailOutbox({
+      store,
+      clock,
+      options: { smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: config.outboxDir },
+    });
+    const emailFlows = createEmailFlowService({
+      store,
+      accounts,
+      sessions,
+      hasher,
+      revocation,
+      rateLimits,
+      mail,
+      templates: loadMailTemplates(config.mailTemplatesDir),
+      clock,
+      scopeFor: (user, requested) => grantScope(requested, [...roles.permissionsOf(user.roles)]),
+      onBackgroundError,
+      options: {
+        publicUrl: config.publicUrl,
+        appName: config.appName,
+        passwordMinLength: config.passwordMinLength,
+        verifyTokenTtlSeconds: config.verifyTokenTtlSeconds,
+        resetTokenTtlSeconds: config.resetTokenTtlSeconds,
+        magicLinkTtlSeconds: config.magicLinkTtlSeconds,
+        magicLinkSignup: config.magicLinkSignup,
+        registrationOpen: config.registration === 'open',
+      },
+    });
     late.onEvent = async (event) => {
       if (event.type === 'sessions-revoked') localRevocation.markSessionsRevoked(event.ids, event.at);
       else if (event.type === 'roles-changed') await roles.reload();
@@ -188,12 +229,16 @@ export async function createGatehouse(
       roles,
       apiKeys,
       rateLimits,
+      mail,
+      emailFlows,
       redis,
       runMaintenance: async () => {
         await keys.rotateIfOlderThan(config.keyRotationDays);
         await roles.reload();
       },
       close: async () => {
+        await emailFlows.settled();
+        await mail.stop();
         await redis?.close();
         await store.close();
       },

@@ -22,6 +22,7 @@ import { createPageForms, pageRoutes } from './http/pages/routes.ts';
 import { adminUserRoutes } from './http/routes/admin-users.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { auditRoutes } from './http/routes/audit.ts';
+import { emailRoutes } from './http/routes/email.ts';
 import { loginRoutes } from './http/routes/login.ts';
 import { meRoutes } from './http/routes/me.ts';
 import { registerRoutes } from './http/routes/register.ts';
@@ -83,6 +84,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     }
   });
   app.decorate('gatehouse', { services: gatehouse, guards });
+  gatehouse.mail.useLogger(app.log);
   if (gatehouse.redis?.isHealthy() === false) {
     app.log.warn('Redis unavailable at start: revocations are checked in the database until it answers');
   }
@@ -120,6 +122,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(auditRoutes, { gatehouse, guards });
     await scope.register(apiKeyRoutes, { gatehouse, guards });
     await scope.register(wellKnownRoutes, { gatehouse });
+    await scope.register(emailRoutes, { gatehouse, guards });
     if (forms !== undefined)
       await scope.register(pageRoutes, { gatehouse, guards, cookie: cookieSettings, forms });
   });
@@ -162,6 +165,7 @@ export const gatehouse = fp(
       await services.close();
     });
     await app.register(gatehousePlugin, { gatehouse: services });
+    services.mail.start();
   },
   { name: 'gatehouse-from-options', fastify: '5.x' },
 );

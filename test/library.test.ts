@@ -1,12 +1,17 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { gatehouse } from '../src/index.ts';
 import { createVerifier } from '../src/verify/index.ts';
 import { createTestApp, login, PASSWORD, registerUser, type TestApp } from './support/gatehouse.ts';
+import { eventually } from './support/tcp-proxy.ts';
 
 describe('Gatehouse embedded with options', () => {
   let app: FastifyInstance;
+  const outboxDir = mkdtempSync(join(tmpdir(), 'gatehouse-library-outbox-'));
   before(async () => {
     app = Fastify();
     await app.register(gatehouse, {
@@ -15,6 +20,7 @@ describe('Gatehouse embedded with options', () => {
       argon2MemoryKib: 1024,
       argon2Iterations: 1,
       logLevel: 'silent',
+      outboxDir,
     });
     const { guards } = app.gatehouse;
     app.get('/items', { onRequest: guards.requireScopes('items:read') }, async (request) => ({
@@ -26,7 +32,20 @@ describe('Gatehouse embedded with options', () => {
     }));
     await app.ready();
   });
-  after(() => app.close());
+  after(async () => {
+    await app.close();
+    rmSync(outboxDir, { recursive: true, force: true });
+  });
+
+  test('the plugin runs the mail worker: a registration is soon written to the outbox', async () => {
+    await registerUser(app, 'mailee');
+    await eventually(
+      () =>
+        existsSync(outboxDir) && readdirSync(outboxDir).some((f) => f.endsWith('-mailee@example.com.eml')),
+      10_000,
+      'the verification mail is written',
+    );
+  });
 
   test('the host app gets every Gatehouse route and can guard its own routes by scope and role', async () => {
     await registerUser(app, 'alice');

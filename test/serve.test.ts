@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { FAST_ARGON2, PASSWORD } from './support/gatehouse.ts';
+import { eventually } from './support/tcp-proxy.ts';
 
 const BIN = resolve('bin/gatehouse.js');
 
@@ -83,5 +84,42 @@ describe('gatehouse serve over a real socket', () => {
     const stopped = new Promise((resolveExit) => again.child.once('exit', resolveExit));
     again.child.kill('SIGTERM');
     assert.equal(await stopped, 0);
+  });
+});
+
+describe('gatehouse serve sends mail', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-serve-mail-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('without SMTP, a registration soon lands in ./data/outbox as an .eml and its link in the log', async () => {
+    const { child, url, output } = await startServer(dir, {
+      ...FAST_ARGON2,
+      GATEHOUSE_PUBLIC_URL: 'http://app.test',
+    });
+    try {
+      assert.match(output(), /no SMTP configured: mail is written to the outbox directory/);
+      const registered = await fetch(`${url}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'alice', email: 'alice@example.com', password: PASSWORD }),
+      });
+      assert.equal(registered.status, 201);
+      const outbox = join(dir, 'data', 'outbox');
+      await eventually(
+        async () =>
+          existsSync(outbox) && readdirSync(outbox).some((f) => f.endsWith('-alice@example.com.eml')),
+        10_000,
+        'the worker writes the message',
+      );
+      await eventually(
+        async () => /"link":"http:\/\/app\.test\/verify-email\?token=[A-Za-z0-9_-]{43}"/.test(output()),
+        5_000,
+        'the link is logged',
+      );
+    } finally {
+      const stopped = new Promise((resolveExit) => child.once('exit', resolveExit));
+      child.kill('SIGTERM');
+      assert.equal(await stopped, 0);
+    }
   });
 });

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildItemsApi } from './app.ts';
@@ -36,6 +38,8 @@ describe('examples/items-api', () => {
         issuer: 'https://items.example.com',
         argon2MemoryKib: 1024,
         argon2Iterations: 1,
+        // Registrations mail a verification link; in a test it goes to a temporary outbox.
+        outboxDir: join(tmpdir(), 'gatehouse-items-outbox'),
       },
       itemsDatabase: ':memory:',
     });

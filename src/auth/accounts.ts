@@ -6,6 +6,7 @@ import type { Store } from '../store/db.ts';
 import { revokeSessions } from '../store/sessions.ts';
 import type { UserRecord, UserStore } from '../store/users.ts';
 import {
+  EmailNotVerifiedError,
   EmailTakenError,
   InactiveUserError,
   InvalidCredentialsError,
@@ -29,6 +30,7 @@ export interface PublicUser {
   readonly email: string;
   readonly full_name: string | null;
   readonly disabled: boolean;
+  readonly email_verified: boolean;
   readonly roles: readonly string[];
   readonly created_at: string;
 }
@@ -40,6 +42,7 @@ export function toPublicUser(user: UserRecord): PublicUser {
     email: user.email,
     full_name: user.fullName,
     disabled: user.disabled,
+    email_verified: user.emailVerified,
     roles: user.roles,
     created_at: new Date(user.createdAt).toISOString(),
   };
@@ -77,10 +80,14 @@ export interface RegisterInput {
   readonly fullName?: string | null;
   readonly password: string;
   readonly roles?: readonly string[];
+  /** The account is created by a link sent to this address, which proves it. */
+  readonly emailVerified?: boolean;
 }
 
 export interface AccountServiceOptions {
   readonly passwordMinLength: number;
+  /** Refuse login (after the password is checked) until the address is verified. */
+  readonly requireVerifiedEmail?: boolean;
 }
 
 export interface AccountService {
@@ -137,6 +144,7 @@ export function createAccountService(deps: {
           passwordHash,
           roles: input.roles ?? [DEFAULT_ROLE],
           createdAt: clock.now(),
+          ...(input.emailVerified ? { emailVerifiedAt: clock.now() } : {}),
         });
       } catch (error) {
         // A concurrent registration won the unique index; say which value it took.
@@ -156,6 +164,7 @@ export function createAccountService(deps: {
       }
       if (!(await hasher.verify(user.passwordHash, password))) throw new InvalidCredentialsError();
       if (user.disabled) throw new InactiveUserError();
+      if (options.requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError();
       if (hasher.needsRehash(user.passwordHash)) {
         try {
           await users.updatePasswordHash(user.id, await hasher.hash(password), clock.now());

@@ -27,7 +27,9 @@ export type GatehouseErrorCode =
   | 'API_KEY_NOT_FOUND'
   | 'RATE_LIMITED'
   | 'LOGIN_THROTTLED'
-  | 'OVERLOADED';
+  | 'OVERLOADED'
+  | 'EMAIL_NOT_VERIFIED'
+  | 'INVALID_EMAIL_TOKEN';
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: GatehouseErrorCode;
@@ -247,6 +249,25 @@ export class OverloadedError extends RetryLaterError {
   }
 }
 
+/** `GATEHOUSE_REQUIRE_VERIFIED_EMAIL=true` and the password was right but the address is unverified. */
+export class EmailNotVerifiedError extends GatehouseError {
+  readonly code = 'EMAIL_NOT_VERIFIED' as const;
+  constructor() {
+    super('Email not verified');
+  }
+}
+
+/** An emailed link's token that is unknown, spent, expired, of another purpose, or outdated. */
+export class InvalidEmailTokenError extends GatehouseError {
+  readonly code = 'INVALID_EMAIL_TOKEN' as const;
+  /** Why, for logs only; clients always see the same message. */
+  readonly reason: string;
+  constructor(reason: string) {
+    super('Invalid or expired token');
+    this.reason = reason;
+  }
+}
+
 export type AnyGatehouseError =
   | InvalidCredentialsError
   | InactiveUserError
@@ -272,4 +293,6 @@ export type AnyGatehouseError =
   | ApiKeyNotFoundError
   | RateLimitedError
   | LoginThrottledError
-  | OverloadedError;
+  | OverloadedError
+  | EmailNotVerifiedError
+  | InvalidEmailTokenError;

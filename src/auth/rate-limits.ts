@@ -3,6 +3,7 @@
  * come from rate-limiter-flexible; this in-process store serves one process, and the interface
  * is what a shared (Redis) store implements for several.
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import {
   type RateLimiterAbstract,
@@ -13,11 +14,19 @@ import {
 import type { RateLimit } from '../config.ts';
 import { RateLimitedError } from './errors.ts';
 
-export type RateLimitedRoute = 'token' | 'login' | 'register' | 'basic';
+export type RateLimitedRoute = 'token' | 'login' | 'register' | 'basic' | 'mail';
+
+/** The per-route limits, plus the per-address limit on mail. */
+export type RateLimitName = RateLimitedRoute | 'mail_address';
 
 export interface RateLimits {
   /** Counts one request from `ip` to `route`; throws RateLimitedError (429) when over the limit. */
   consume(route: RateLimitedRoute, ip: string): Promise<void>;
+  /**
+   * Counts one mail asked for `address` (any case), whoever asks; throws RateLimitedError when
+   * over. Keyed by a hash, so addresses never reach the counters' store.
+   */
+  consumeMailAddress(address: string): Promise<void>;
 }
 
 export interface LimiterOptions {
@@ -57,11 +66,11 @@ export function redisLimiters(client: Redis, prefix: string): LimiterFactory {
 }
 
 export function createRateLimits(
-  limits: Readonly<Record<RateLimitedRoute, RateLimit | null>>,
+  limits: Readonly<Partial<Record<RateLimitName, RateLimit | null>>>,
   createLimiter: LimiterFactory = memoryLimiters,
 ): RateLimits {
-  const limiters = new Map<RateLimitedRoute, RateLimiterAbstract>();
-  for (const [route, limit] of Object.entries(limits) as [RateLimitedRoute, RateLimit | null][]) {
+  const limiters = new Map<RateLimitName, RateLimiterAbstract>();
+  for (const [route, limit] of Object.entries(limits) as [RateLimitName, RateLimit | null][]) {
     if (limit === null) continue;
     limiters.set(
       route,
@@ -72,16 +81,22 @@ export function createRateLimits(
       }),
     );
   }
+  async function consume(name: RateLimitName, key: string): Promise<void> {
+    const limiter = limiters.get(name);
+    if (limiter === undefined) return;
+    try {
+      await limiter.consume(key);
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) throw new RateLimitedError(rejection.msBeforeNext / 1000);
+      throw rejection;
+    }
+  }
   return {
-    async consume(route, ip) {
-      const limiter = limiters.get(route);
-      if (limiter === undefined) return;
-      try {
-        await limiter.consume(ip);
-      } catch (rejection) {
-        if (rejection instanceof RateLimiterRes) throw new RateLimitedError(rejection.msBeforeNext / 1000);
-        throw rejection;
-      }
-    },
+    consume,
+    consumeMailAddress: (address) =>
+      consume(
+        'mail_address',
+        createHash('sha256').update(address.normalize('NFKC').trim().toLowerCase()).digest('base64url'),
+      ),
   };
 }

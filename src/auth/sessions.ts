@@ -85,6 +85,16 @@ export interface SessionService {
   loginWithCookie(login: string, password: string, ctx: RequestContext): Promise<CookieLogin>;
   /** A password check without a session (HTTP Basic), throttled and audited like a login. */
   verifyPassword(login: string, password: string, ctx: RequestContext): Promise<UserRecord>;
+  /** A token session for a user already proven by other means (`method` names them in audit). */
+  startTokenSession(
+    user: UserRecord,
+    scope: string,
+    clientId: string | undefined,
+    ctx: RequestContext,
+    method: string,
+  ): Promise<TokenPair>;
+  /** A cookie session for a user already proven by other means. */
+  startCookieSession(user: UserRecord, ctx: RequestContext, method: string): Promise<CookieLogin>;
   /** Rotates a refresh token; `requestedScope` may only narrow the grant. */
   refresh(
     refreshToken: string,
@@ -219,90 +229,107 @@ export function createSessionService(deps: {
     return revokeSessions(executor, where, clock.now(), reason);
   }
 
+  async function startTokenSession(
+    user: UserRecord,
+    scope: string,
+    clientId: string | undefined,
+    ctx: RequestContext,
+    method: string,
+  ): Promise<TokenPair> {
+    const now = clock.now();
+    const sessionId = randomBytes(16).toString('base64url');
+    const refresh = newOpaqueToken();
+    const effectiveClientId = clientId ?? 'gatehouse';
+    await db.transaction().execute(async (trx) => {
+      await insertSession(trx, {
+        id: sessionId,
+        userId: user.id,
+        kind: 'token',
+        secretHash: null,
+        ip: ctx.ip,
+        userAgent: ctx.userAgent,
+        createdAt: now,
+        lastUsedAt: now,
+        expiresAt: now + options.sessionTtlSeconds * 1000,
+      });
+      await insertRefreshToken(trx, {
+        id: refresh.id,
+        sessionId,
+        secretHash: hashSecret(refresh.secret),
+        scope,
+        clientId: effectiveClientId,
+        createdAt: now,
+      });
+      await recordAuditEvent(trx, {
+        event: 'login.succeeded',
+        at: now,
+        userId: user.id,
+        sessionId,
+        ip: ctx.ip,
+        userAgent: ctx.userAgent,
+        details: { method, client_id: effectiveClientId },
+      });
+    });
+    const access = issueAccess(user, sessionId, scope, clientId);
+    return {
+      accessToken: access.token,
+      expiresInSeconds: access.expiresInSeconds,
+      refreshToken: refresh.value,
+      scope,
+      sessionId,
+    };
+  }
+
+  async function startCookieSession(
+    user: UserRecord,
+    ctx: RequestContext,
+    method: string,
+  ): Promise<CookieLogin> {
+    const now = clock.now();
+    const secret = randomBytes(32).toString('base64url');
+    const session: SessionRecord = {
+      id: randomBytes(16).toString('base64url'),
+      userId: user.id,
+      kind: 'cookie' as SessionKind,
+      secretHash: hashSecret(secret),
+      ip: ctx.ip,
+      userAgent: ctx.userAgent,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: now + options.sessionTtlSeconds * 1000,
+      revokedAt: null,
+    };
+    await db.transaction().execute(async (trx) => {
+      await insertSession(trx, session);
+      await recordAuditEvent(trx, {
+        event: 'login.succeeded',
+        at: now,
+        userId: user.id,
+        sessionId: session.id,
+        ip: ctx.ip,
+        userAgent: ctx.userAgent,
+        details: { method },
+      });
+    });
+    return { user, session, cookieValue: `${session.id}.${secret}` };
+  }
+
   return {
     isSessionLive,
     verifyPassword: authenticateOrAudit,
 
     async loginWithPassword(login, password, scopeFor, clientId, ctx) {
       const user = await authenticateOrAudit(login, password, ctx);
-      const scope = scopeFor(user);
-      const now = clock.now();
-      const sessionId = randomBytes(16).toString('base64url');
-      const refresh = newOpaqueToken();
-      const effectiveClientId = clientId ?? 'gatehouse';
-      await db.transaction().execute(async (trx) => {
-        await insertSession(trx, {
-          id: sessionId,
-          userId: user.id,
-          kind: 'token',
-          secretHash: null,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
-          createdAt: now,
-          lastUsedAt: now,
-          expiresAt: now + options.sessionTtlSeconds * 1000,
-        });
-        await insertRefreshToken(trx, {
-          id: refresh.id,
-          sessionId,
-          secretHash: hashSecret(refresh.secret),
-          scope,
-          clientId: effectiveClientId,
-          createdAt: now,
-        });
-        await recordAuditEvent(trx, {
-          event: 'login.succeeded',
-          at: now,
-          userId: user.id,
-          sessionId,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
-          details: { method: 'password', client_id: effectiveClientId },
-        });
-      });
-      const access = issueAccess(user, sessionId, scope, clientId);
-      return {
-        user,
-        tokens: {
-          accessToken: access.token,
-          expiresInSeconds: access.expiresInSeconds,
-          refreshToken: refresh.value,
-          scope,
-          sessionId,
-        },
-      };
+      return { user, tokens: await startTokenSession(user, scopeFor(user), clientId, ctx, 'password') };
     },
 
     async loginWithCookie(login, password, ctx) {
       const user = await authenticateOrAudit(login, password, ctx);
-      const now = clock.now();
-      const secret = randomBytes(32).toString('base64url');
-      const session: SessionRecord = {
-        id: randomBytes(16).toString('base64url'),
-        userId: user.id,
-        kind: 'cookie' as SessionKind,
-        secretHash: hashSecret(secret),
-        ip: ctx.ip,
-        userAgent: ctx.userAgent,
-        createdAt: now,
-        lastUsedAt: now,
-        expiresAt: now + options.sessionTtlSeconds * 1000,
-        revokedAt: null,
-      };
-      await db.transaction().execute(async (trx) => {
-        await insertSession(trx, session);
-        await recordAuditEvent(trx, {
-          event: 'login.succeeded',
-          at: now,
-          userId: user.id,
-          sessionId: session.id,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
-          details: { method: 'cookie' },
-        });
-      });
-      return { user, session, cookieValue: `${session.id}.${secret}` };
+      return startCookieSession(user, ctx, 'cookie');
     },
+
+    startTokenSession,
+    startCookieSession,
 
     async refresh(refreshToken, requestedScope, ctx) {
       const parts = splitOpaqueToken(refreshToken);

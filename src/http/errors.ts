@@ -34,6 +34,8 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   RATE_LIMITED: 429,
   LOGIN_THROTTLED: 429,
   OVERLOADED: 503,
+  EMAIL_NOT_VERIFIED: 400,
+  INVALID_EMAIL_TOKEN: 400,
 };
 
 /** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
@@ -43,6 +45,8 @@ const OAUTH_ERROR: Partial<Record<GatehouseErrorCode, string>> = {
   UNSUPPORTED_GRANT_TYPE: 'unsupported_grant_type',
   INVALID_REFRESH_TOKEN: 'invalid_grant',
   INVALID_SCOPE: 'invalid_scope',
+  EMAIL_NOT_VERIFIED: 'invalid_grant',
+  INVALID_EMAIL_TOKEN: 'invalid_grant',
 };
 
 export interface ValidationIssue {

@@ -31,6 +31,7 @@ export const PublicUserSchema = Type.Object(
     email: Type.String(),
     full_name: Type.Union([Type.String(), Type.Null()]),
     disabled: Type.Boolean(),
+    email_verified: Type.Boolean({ description: 'The address was confirmed through an emailed link' }),
     roles: Type.Array(Type.String()),
     created_at: Type.String({ format: 'date-time' }),
   },

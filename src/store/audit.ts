@@ -20,7 +20,13 @@ export type AuditEventName =
   | 'role.changed'
   | 'api_key.created'
   | 'api_key.revoked'
-  | 'key.rotated';
+  | 'key.rotated'
+  | 'email.verified'
+  | 'password.reset_requested'
+  | 'password.reset'
+  | 'magic_link.requested'
+  | 'email.change_requested'
+  | 'email.changed';
 
 export interface AuditEvent {
   readonly event: AuditEventName;

@@ -17,6 +17,7 @@ import pg from 'pg';
 import * as core from './migrations/2026-11-22-1-core.ts';
 import * as sessions from './migrations/2026-11-22-2-sessions.ts';
 import * as authorization from './migrations/2026-11-22-3-authorization.ts';
+import * as mail from './migrations/2026-11-29-mail.ts';
 import type { Database } from './schema.ts';
 import { openSqliteDatabase } from './sqlite-driver.ts';
 
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-11-22-1-core': core,
   '2026-11-22-2-sessions': sessions,
   '2026-11-22-3-authorization': authorization,
+  '2026-11-29-mail': mail,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

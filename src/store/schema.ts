@@ -10,6 +10,7 @@ export interface UsersTable {
   disabled: number;
   created_at: number;
   updated_at: number;
+  email_verified_at: number | null;
 }
 
 export interface RolesTable {
@@ -85,6 +86,37 @@ export interface ApiKeysTable {
   revoked_at: number | null;
 }
 
+export interface MailOutboxTable {
+  id: string;
+  to: string;
+  subject: string;
+  /** Emptied once the message is sent or given up: the bodies carry one-time links. */
+  text: string;
+  html: string;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  next_attempt_at: number;
+  /** The transport's error, never a message body or token. */
+  last_error: string | null;
+  created_at: number;
+  sent_at: number | null;
+}
+
+export type EmailTokenPurpose = 'verify' | 'reset' | 'magic' | 'email_change';
+
+export interface EmailTokensTable {
+  /** SHA-256 of the token; the token itself exists only in the mail. */
+  token_hash: string;
+  purpose: EmailTokenPurpose;
+  user_id: string | null;
+  /** The address the link was sent to; for an email change, the old address. */
+  email: string;
+  new_email: string | null;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   roles: RolesTable;
@@ -95,4 +127,6 @@ export interface Database {
   audit_events: AuditEventsTable;
   role_permissions: RolePermissionsTable;
   api_keys: ApiKeysTable;
+  mail_outbox: MailOutboxTable;
+  email_tokens: EmailTokensTable;
 }

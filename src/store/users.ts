@@ -1,5 +1,5 @@
 /** Persistence of users and their roles. Purpose-named methods; no HTTP, no policy. */
-import { type SelectQueryBuilder, sql } from 'kysely';
+import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import type { Store } from './db.ts';
 import type { Database, UsersTable } from './schema.ts';
 
@@ -10,6 +10,7 @@ export interface UserRecord {
   readonly fullName: string | null;
   readonly passwordHash: string;
   readonly disabled: boolean;
+  readonly emailVerified: boolean;
   readonly roles: readonly string[];
   readonly createdAt: number;
 }
@@ -24,11 +25,20 @@ export interface NewUser {
   readonly passwordHash: string;
   readonly roles: readonly string[];
   readonly createdAt: number;
+  /** Set when the account is created by a link that proved the address (magic-link sign-up). */
+  readonly emailVerifiedAt?: number;
 }
 
 type UserRow = Pick<
   UsersTable,
-  'id' | 'username' | 'email' | 'full_name' | 'password_hash' | 'disabled' | 'created_at'
+  | 'id'
+  | 'username'
+  | 'email'
+  | 'full_name'
+  | 'password_hash'
+  | 'disabled'
+  | 'created_at'
+  | 'email_verified_at'
 > & { role_name: string | null };
 
 function toRecords(rows: readonly UserRow[]): UserRecord[] {
@@ -48,6 +58,7 @@ function toRecords(rows: readonly UserRow[]): UserRecord[] {
     fullName: row.full_name,
     passwordHash: row.password_hash,
     disabled: Number(row.disabled) === 1,
+    emailVerified: row.email_verified_at !== null,
     roles: roles.sort(),
     createdAt: Number(row.created_at),
   }));
@@ -140,6 +151,7 @@ export function createUserStore(store: Store): UserStore {
         'users.password_hash',
         'users.disabled',
         'users.created_at',
+        'users.email_verified_at',
         'user_roles.role_name',
       ]);
 
@@ -184,6 +196,7 @@ export function createUserStore(store: Store): UserStore {
             disabled: 0,
             created_at: user.createdAt,
             updated_at: user.createdAt,
+            email_verified_at: user.emailVerifiedAt ?? null,
           })
           .execute();
         if (user.roles.length > 0) {
@@ -291,7 +304,7 @@ export function createUserStore(store: Store): UserStore {
           updated_at: updatedAt,
           ...(changes.fullName !== undefined ? { full_name: changes.fullName } : {}),
           ...(changes.email !== undefined
-            ? { email: changes.email.display, email_normalized: changes.email.key }
+            ? { email: changes.email.display, email_normalized: changes.email.key, email_verified_at: null }
             : {}),
         })
         .where('id', '=', id)
@@ -324,4 +337,56 @@ export function createUserStore(store: Store): UserStore {
       return Number(row.n);
     },
   };
+}
+
+/**
+ * Marks the user's address verified, if it is still `emailNormalized` (a link sent to an old
+ * address proves nothing about a new one). Returns false when it is not.
+ */
+export async function markEmailVerified(
+  executor: Kysely<Database>,
+  id: string,
+  emailNormalized: string,
+  now: number,
+): Promise<boolean> {
+  const result = await executor
+    .updateTable('users')
+    .set({ email_verified_at: now, updated_at: now })
+    .where('id', '=', id)
+    .where('email_normalized', '=', emailNormalized)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Replaces the address `oldNormalized` by a confirmed new one, verified by that confirmation.
+ * Returns false when the user's address changed meanwhile; a unique violation propagates.
+ */
+export async function replaceConfirmedEmail(
+  executor: Kysely<Database>,
+  id: string,
+  oldNormalized: string,
+  email: { display: string; key: string },
+  now: number,
+): Promise<boolean> {
+  const result = await executor
+    .updateTable('users')
+    .set({ email: email.display, email_normalized: email.key, email_verified_at: now, updated_at: now })
+    .where('id', '=', id)
+    .where('email_normalized', '=', oldNormalized)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function setPasswordHash(
+  executor: Kysely<Database>,
+  id: string,
+  passwordHash: string,
+  now: number,
+): Promise<void> {
+  await executor
+    .updateTable('users')
+    .set({ password_hash: passwordHash, updated_at: now })
+    .where('id', '=', id)
+    .execute();
 }

@@ -28,11 +28,13 @@ for (const database of DATABASES) {
         'created_at',
         'disabled',
         'email',
+        'email_verified',
         'full_name',
         'id',
         'roles',
         'username',
       ]);
+      assert.equal(body.email_verified, false);
       assert.equal(body.username, 'alice');
       assert.equal(body.email, 'Alice@Example.com');
       assert.deepEqual(body.roles, ['user']);

@@ -252,7 +252,11 @@ describe('discovery and operations routes', () => {
     assert.equal(metadata.issuer, 'http://gatehouse.test');
     assert.equal(metadata.token_endpoint, 'http://gatehouse.test/token');
     assert.equal(metadata.jwks_uri, 'http://gatehouse.test/.well-known/jwks.json');
-    assert.deepEqual(metadata.grant_types_supported, ['password', 'refresh_token']);
+    assert.deepEqual(metadata.grant_types_supported, [
+      'password',
+      'refresh_token',
+      'urn:gatehouse:grant-type:magic-link',
+    ]);
     assert.deepEqual(metadata.scopes_supported, [
       'apikeys:write',
       'audit:read',

@@ -1,6 +1,11 @@
 /** Servers run as child processes in tests, as users run them. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Where spawned servers write mail unless a test says otherwise: never the repository's ./data. */
+const TEST_OUTBOX_DIR = join(tmpdir(), 'gatehouse-test-outbox');
 
 export interface Running {
   readonly url: string;
@@ -10,7 +15,7 @@ export interface Running {
 /** Spawns a server and resolves with the URL its first matching output line names. */
 export function start(args: string[], env: Record<string, string>, listening: RegExp): Promise<Running> {
   const child: ChildProcess = spawn(process.execPath, args, {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', GATEHOUSE_OUTBOX_DIR: TEST_OUTBOX_DIR, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -4,6 +4,7 @@ import { toPublicUser } from '../../auth/accounts.ts';
 import { RegistrationClosedError } from '../../auth/errors.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import type { PageForms } from '../pages/routes.ts';
+import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
 
 const RegisterBody = Type.Object(
@@ -27,7 +28,7 @@ export async function registerRoutes(
   app: FastifyInstance,
   options: { gatehouse: Gatehouse; forms?: PageForms | undefined },
 ): Promise<void> {
-  const { accounts, config } = options.gatehouse;
+  const { accounts, config, emailFlows } = options.gatehouse;
   app.post<{ Body: { username: string; email: string; full_name?: string | null; password: string } }>(
     '/register',
     {
@@ -43,6 +44,7 @@ export async function registerRoutes(
       if (config.registration === 'closed') throw new RegistrationClosedError();
       const { username, email, full_name, password } = request.body;
       const user = await accounts.register({ username, email, fullName: full_name ?? null, password });
+      await emailFlows.onRegistered(user, requestContext(request));
       return reply.code(201).send(toPublicUser(user));
     },
   );

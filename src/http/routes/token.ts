@@ -7,13 +7,22 @@ import { HttpClientError } from '../errors.ts';
 import { requestContext } from '../request-context.ts';
 import { OAuthError, ValidationErrorBody } from '../schemas.ts';
 
+/** A grant of our own for the token of an emailed sign-in link (RFC 6749 §4.5 extension grant). */
+export const MAGIC_LINK_GRANT = 'urn:gatehouse:grant-type:magic-link';
+
 const TokenForm = Type.Object({
   grant_type: Type.Optional(
-    Type.String({ maxLength: 100, description: '`password` (may be omitted) or `refresh_token`' }),
+    Type.String({
+      maxLength: 100,
+      description: `\`password\` (may be omitted), \`refresh_token\` or \`${MAGIC_LINK_GRANT}\``,
+    }),
   ),
   username: Type.Optional(Type.String({ maxLength: 320, description: 'Password grant: username or email' })),
   password: Type.Optional(Type.String({ maxLength: 1024, description: 'Password grant' })),
   refresh_token: Type.Optional(Type.String({ maxLength: 8192, description: 'Refresh grant' })),
+  token: Type.Optional(
+    Type.String({ maxLength: 200, description: 'Magic-link grant: the token of the link' }),
+  ),
   scope: Type.Optional(Type.String({ maxLength: 2000, description: 'Space-separated scopes to request' })),
   client_id: Type.Optional(Type.String({ maxLength: 200 })),
   client_secret: Type.Optional(Type.String({ maxLength: 200 })),
@@ -32,6 +41,7 @@ interface TokenFormBody {
   username?: string;
   password?: string;
   refresh_token?: string;
+  token?: string;
   scope?: string;
   client_id?: string;
 }
@@ -42,7 +52,7 @@ function required(value: string | undefined, field: string): string {
 }
 
 export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Gatehouse }): Promise<void> {
-  const { sessions, roles } = options.gatehouse;
+  const { sessions, roles, emailFlows } = options.gatehouse;
   app.post<{ Body: TokenFormBody }>(
     '/token',
     {
@@ -85,6 +95,13 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
         result = await sessions.refresh(
           required(body.refresh_token, 'refresh_token'),
           parseScope(body.scope),
+          ctx,
+        );
+      } else if (grantType === MAGIC_LINK_GRANT) {
+        result = await emailFlows.signInWithMagicLinkTokens(
+          required(body.token, 'token'),
+          parseScope(body.scope),
+          body.client_id,
           ctx,
         );
       } else {

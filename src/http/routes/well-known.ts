@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Gatehouse } from '../../gatehouse.ts';
+import { MAGIC_LINK_GRANT } from './token.ts';
 
 const Jwks = Type.Object({
   keys: Type.Array(
@@ -20,7 +21,7 @@ export async function wellKnownRoutes(
     issuer: config.issuer,
     token_endpoint: `${config.issuer}/token`,
     jwks_uri: `${config.issuer}/.well-known/jwks.json`,
-    grant_types_supported: ['password', 'refresh_token'],
+    grant_types_supported: ['password', 'refresh_token', MAGIC_LINK_GRANT],
     response_types_supported: [] as string[],
     scopes_supported: [] as string[],
     token_endpoint_auth_methods_supported: ['none'],

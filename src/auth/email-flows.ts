@@ -1,0 +1,462 @@
+/**
+ * The account lifecycle by email: address verification, password reset, magic-link sign-in and
+ * email change. Every link carries a 256-bit random token of which only a SHA-256 hash is stored;
+ * a token is bound to one purpose and to the address it was sent to, expires, and is spent by one
+ * atomic update, so it works once however many requests race with it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.ts';
+import type { MailOutbox } from '../mail/outbox.ts';
+import type { MailTemplateName, MailTemplates, TemplateVars } from '../mail/templates.ts';
+import { recordAuditEvent } from '../store/audit.ts';
+import type { Store } from '../store/db.ts';
+import {
+  type EmailTokenRecord,
+  findUsableEmailToken,
+  insertEmailToken,
+  spendEmailToken,
+  spendUserEmailTokens,
+} from '../store/email-tokens.ts';
+import type { EmailTokenPurpose } from '../store/schema.ts';
+import { revokeSessions } from '../store/sessions.ts';
+import {
+  markEmailVerified,
+  replaceConfirmedEmail,
+  setPasswordHash,
+  type UserRecord,
+} from '../store/users.ts';
+import { type AccountService, normalizeEmail } from './accounts.ts';
+import { EmailTakenError, InactiveUserError, InvalidEmailTokenError, UsernameTakenError } from './errors.ts';
+import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
+import type { RateLimits } from './rate-limits.ts';
+import type { RevocationState } from './revocation.ts';
+import type { CookieLogin, RequestContext, SessionService, TokenPair } from './sessions.ts';
+
+export type { EmailTokenPurpose } from '../store/schema.ts';
+
+export interface EmailFlowOptions {
+  readonly publicUrl: string;
+  readonly appName: string;
+  readonly passwordMinLength: number;
+  readonly verifyTokenTtlSeconds: number;
+  readonly resetTokenTtlSeconds: number;
+  readonly magicLinkTtlSeconds: number;
+  /** A magic link asked for an unknown address creates the account when used. */
+  readonly magicLinkSignup: boolean;
+  readonly registrationOpen: boolean;
+}
+
+export interface EmailFlowService {
+  /** After registration: queues the verification mail; never fails the registration. */
+  onRegistered(user: UserRecord, ctx: RequestContext): Promise<void>;
+  /** Queues a verification mail (nothing when already verified); limited per address. */
+  requestVerification(userId: string, ctx: RequestContext): Promise<void>;
+  /** Throws InvalidEmailTokenError (400 `Invalid or expired token`). */
+  verifyEmail(token: string, ctx: RequestContext): Promise<void>;
+  /** Never reveals whether an account has the address: the same work and answer either way. */
+  requestPasswordReset(email: string, ctx: RequestContext): Promise<void>;
+  /** Applies the password policy first (a weak password does not spend the token). */
+  resetPassword(token: string, newPassword: string, ctx: RequestContext): Promise<void>;
+  /** Never reveals whether an account has the address. */
+  requestMagicLink(email: string, ctx: RequestContext): Promise<void>;
+  signInWithMagicLinkCookie(token: string, ctx: RequestContext): Promise<CookieLogin>;
+  signInWithMagicLinkTokens(
+    token: string,
+    requestedScope: readonly string[] | undefined,
+    clientId: string | undefined,
+    ctx: RequestContext,
+  ): Promise<TokenPair>;
+  /** Sends a confirmation link to the new address and a notice to the old one. */
+  requestEmailChange(userId: string, newEmail: string, ctx: RequestContext): Promise<void>;
+  confirmEmailChange(token: string, ctx: RequestContext): Promise<void>;
+  /** True if the token is usable now for `purpose`, without spending it (pages show "expired" early). */
+  peekToken(token: string, purpose: EmailTokenPurpose): Promise<boolean>;
+  /** Resolves when mail decided in the background (reset, magic link) has been queued. */
+  settled(): Promise<void>;
+}
+
+const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+
+function hashToken(token: string): string | undefined {
+  if (!TOKEN_PATTERN.test(token)) return undefined;
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+function newToken(): { value: string; hash: string } {
+  const value = randomBytes(32).toString('base64url');
+  return { value, hash: createHash('sha256').update(value).digest('base64url') };
+}
+
+const emailKey = (email: string) => email.toLowerCase();
+
+/** `30 minutes`, `24 hours`, `1 day`: for the mail's "expires in". */
+export function describeDuration(seconds: number): string {
+  const units: [number, string][] = [
+    [86400, 'day'],
+    [3600, 'hour'],
+    [60, 'minute'],
+  ];
+  for (const [size, name] of units) {
+    if (seconds % size === 0) {
+      const n = seconds / size;
+      return `${n} ${name}${n === 1 ? '' : 's'}`;
+    }
+  }
+  return `${seconds} seconds`;
+}
+
+/** A username for an account created by a magic link: the address's local part, made valid. */
+function usernameFromEmail(email: string, attempt: number): string {
+  const local = (email.split('@')[0] ?? 'user').normalize('NFKC').replace(/[^A-Za-z0-9_.-]/g, '_');
+  const base = (local.length >= 3 ? local : `${local}user`).slice(0, 24);
+  return attempt === 0 ? base : `${base}-${randomBytes(3).toString('hex')}`;
+}
+
+export function createEmailFlowService(deps: {
+  store: Store;
+  accounts: AccountService;
+  sessions: SessionService;
+  hasher: PasswordHasher;
+  revocation: RevocationState;
+  rateLimits: RateLimits;
+  mail: MailOutbox;
+  templates: MailTemplates;
+  clock: Clock;
+  /** The scope a token grant gets: what was asked for, among what the user may hold. */
+  scopeFor: (user: UserRecord, requested: readonly string[] | undefined) => string;
+  onBackgroundError: (error: unknown) => void;
+  options: EmailFlowOptions;
+}): EmailFlowService {
+  const { store, accounts, sessions, hasher, revocation, rateLimits, mail, templates, clock, options } = deps;
+  const db = store.db;
+  const pending = new Set<Promise<void>>();
+
+  const ttlSeconds: Record<EmailTokenPurpose, number> = {
+    verify: options.verifyTokenTtlSeconds,
+    reset: options.resetTokenTtlSeconds,
+    magic: options.magicLinkTtlSeconds,
+    email_change: options.verifyTokenTtlSeconds,
+  };
+  const linkPath: Record<EmailTokenPurpose, string> = {
+    verify: '/verify-email',
+    reset: '/reset-password',
+    magic: '/magic-link',
+    email_change: '/confirm-email',
+  };
+  const templateOf: Record<EmailTokenPurpose, MailTemplateName> = {
+    verify: 'verify-email',
+    reset: 'reset-password',
+    magic: 'magic-link',
+    email_change: 'confirm-email',
+  };
+
+  /** Work whose duration must not show in the response (it would tell whether an account exists). */
+  function inBackground(task: () => Promise<void>): void {
+    const run = task().catch((error: unknown) => deps.onBackgroundError(error));
+    pending.add(run);
+    void run.finally(() => pending.delete(run));
+  }
+
+  async function enqueueTemplate(to: string, name: MailTemplateName, vars: TemplateVars): Promise<void> {
+    await mail.enqueue({ to, ...templates.render(name, { app_name: options.appName, ...vars }) });
+  }
+
+  /** Stores a new token and queues its link to `to`. */
+  async function sendLink(
+    purpose: EmailTokenPurpose,
+    to: string,
+    binding: { userId: string | null; email: string; newEmail?: string },
+    username: string,
+  ): Promise<void> {
+    const token = newToken();
+    const now = clock.now();
+    const ttl = ttlSeconds[purpose];
+    await insertEmailToken(db, {
+      tokenHash: token.hash,
+      purpose,
+      userId: binding.userId,
+      email: binding.email,
+      newEmail: binding.newEmail ?? null,
+      expiresAt: now + ttl * 1000,
+      createdAt: now,
+    });
+    await enqueueTemplate(to, templateOf[purpose], {
+      link: `${options.publicUrl}${linkPath[purpose]}?token=${token.value}`,
+      username,
+      expires_in: describeDuration(ttl),
+    });
+  }
+
+  /**
+   * The usable token and its user. A token sent to an address the account no longer has is
+   * refused: the link proved that old address, not the account's current one.
+   */
+  async function resolve(
+    token: string,
+    purpose: EmailTokenPurpose,
+  ): Promise<{ hash: string; row: EmailTokenRecord; user: UserRecord | undefined }> {
+    const hash = hashToken(token);
+    if (hash === undefined) throw new InvalidEmailTokenError('malformed');
+    const row = await findUsableEmailToken(db, hash, purpose, clock.now());
+    if (row === undefined) throw new InvalidEmailTokenError('unknown, spent, expired or other purpose');
+    if (row.userId === null) return { hash, row, user: undefined };
+    const user = await accounts.findUser(row.userId);
+    if (user === undefined) throw new InvalidEmailTokenError('user gone');
+    if (emailKey(user.email) !== emailKey(row.email)) throw new InvalidEmailTokenError('address changed');
+    return { hash, row, user };
+  }
+
+  async function findByEmail(key: string): Promise<UserRecord | undefined> {
+    // Usernames cannot contain "@", so an address only ever matches an email.
+    const user = await accounts.findByLogin(key);
+    return user !== undefined && emailKey(user.email) === key ? user : undefined;
+  }
+
+  async function sendVerification(user: UserRecord): Promise<void> {
+    if (user.emailVerified) return;
+    await sendLink('verify', user.email, { userId: user.id, email: user.email }, user.username);
+  }
+
+  /** The user a magic link signs in, creating the account when the link allows it. */
+  async function spendMagicLink(token: string): Promise<UserRecord> {
+    const { hash, row, user } = await resolve(token, 'magic');
+    if (user?.disabled) throw new InactiveUserError();
+    const now = clock.now();
+    if (!(await spendEmailToken(db, hash, 'magic', now))) throw new InvalidEmailTokenError('spent');
+    let signedIn = user ?? (await findByEmail(emailKey(row.email)));
+    if (signedIn === undefined) {
+      if (!options.magicLinkSignup || !options.registrationOpen) {
+        throw new InvalidEmailTokenError('sign-up no longer allowed');
+      }
+      signedIn = await createMagicLinkAccount(row.email);
+    }
+    if (signedIn.disabled) throw new InactiveUserError();
+    if (!signedIn.emailVerified) {
+      // The link reached the address: that is what verification proves.
+      await markEmailVerified(db, signedIn.id, emailKey(signedIn.email), now);
+      signedIn = (await accounts.findUser(signedIn.id)) ?? signedIn;
+    }
+    return signedIn;
+  }
+
+  async function createMagicLinkAccount(email: string): Promise<UserRecord> {
+    // Nobody knows this password; the person signs in by links until they set one by reset.
+    const password = randomBytes(32).toString('base64url');
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await accounts.register({
+          username: usernameFromEmail(email, attempt),
+          email,
+          password,
+          emailVerified: true,
+        });
+      } catch (error) {
+        if (error instanceof UsernameTakenError && attempt < 4) continue;
+        if (error instanceof EmailTakenError) {
+          const existing = await findByEmail(emailKey(email));
+          if (existing !== undefined) return existing;
+        }
+        throw error;
+      }
+    }
+  }
+
+  return {
+    async onRegistered(user) {
+      try {
+        await sendVerification(user);
+      } catch (error) {
+        // The account exists; the person can ask for another link.
+        deps.onBackgroundError(error);
+      }
+    },
+
+    async requestVerification(userId) {
+      const user = await accounts.getUserOrThrow(userId);
+      if (user.emailVerified) return;
+      await rateLimits.consumeMailAddress(user.email);
+      await sendVerification(user);
+    },
+
+    async verifyEmail(token, ctx) {
+      const { hash, row, user } = await resolve(token, 'verify');
+      if (user === undefined) throw new InvalidEmailTokenError('no user');
+      const now = clock.now();
+      const done = await db.transaction().execute(async (trx) => {
+        if (!(await spendEmailToken(trx, hash, 'verify', now))) return false;
+        if (!(await markEmailVerified(trx, user.id, emailKey(row.email), now))) {
+          throw new InvalidEmailTokenError('address changed');
+        }
+        await recordAuditEvent(trx, {
+          event: 'email.verified',
+          at: now,
+          userId: user.id,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+        });
+        return true;
+      });
+      if (!done) throw new InvalidEmailTokenError('spent');
+    },
+
+    async requestPasswordReset(email, ctx) {
+      const key = normalizeEmail(email).key;
+      await rateLimits.consumeMailAddress(key);
+      inBackground(async () => {
+        const user = await findByEmail(key);
+        if (user === undefined || user.disabled) return;
+        await sendLink('reset', user.email, { userId: user.id, email: user.email }, user.username);
+        await recordAuditEvent(db, {
+          event: 'password.reset_requested',
+          at: clock.now(),
+          userId: user.id,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+        });
+      });
+    },
+
+    async resetPassword(token, newPassword, ctx) {
+      const { hash, row, user } = await resolve(token, 'reset');
+      if (user === undefined) throw new InvalidEmailTokenError('no user');
+      checkPasswordPolicy(newPassword, options.passwordMinLength, {
+        username: user.username,
+        email: user.email,
+      });
+      const passwordHash = await hasher.hash(newPassword);
+      const now = clock.now();
+      const revoked = await db.transaction().execute(async (trx) => {
+        if (!(await spendEmailToken(trx, hash, 'reset', now))) return undefined;
+        await setPasswordHash(trx, user.id, passwordHash, now);
+        const others = await spendUserEmailTokens(trx, user.id, 'reset', now);
+        await markEmailVerified(trx, user.id, emailKey(row.email), now);
+        const ids = await revokeSessions(trx, { userId: user.id }, now, 'password reset');
+        await recordAuditEvent(trx, {
+          event: 'password.reset',
+          at: now,
+          userId: user.id,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+          details: { sessions_revoked: ids.length, other_links_spent: others },
+        });
+        return ids;
+      });
+      if (revoked === undefined) throw new InvalidEmailTokenError('spent');
+      revocation.markSessionsRevoked(revoked, now);
+    },
+
+    async requestMagicLink(email, ctx) {
+      const address = normalizeEmail(email);
+      await rateLimits.consumeMailAddress(address.key);
+      inBackground(async () => {
+        const user = await findByEmail(address.key);
+        if (user?.disabled) return;
+        if (user === undefined && !(options.magicLinkSignup && options.registrationOpen)) return;
+        const to = user?.email ?? address.display;
+        await sendLink(
+          'magic',
+          to,
+          { userId: user?.id ?? null, email: to },
+          user?.username ?? address.display,
+        );
+        await recordAuditEvent(db, {
+          event: 'magic_link.requested',
+          at: clock.now(),
+          userId: user?.id ?? null,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+          details: { signup: user === undefined },
+        });
+      });
+    },
+
+    async signInWithMagicLinkCookie(token, ctx) {
+      const user = await spendMagicLink(token);
+      return sessions.startCookieSession(user, ctx, 'magic_link');
+    },
+
+    async signInWithMagicLinkTokens(token, requestedScope, clientId, ctx) {
+      const user = await spendMagicLink(token);
+      return sessions.startTokenSession(
+        user,
+        deps.scopeFor(user, requestedScope),
+        clientId,
+        ctx,
+        'magic_link',
+      );
+    },
+
+    async requestEmailChange(userId, newEmail, ctx) {
+      const user = await accounts.getUserOrThrow(userId);
+      const address = normalizeEmail(newEmail);
+      if (address.key === emailKey(user.email)) return;
+      const holder = await findByEmail(address.key);
+      if (holder !== undefined && holder.id !== user.id) throw new EmailTakenError();
+      await rateLimits.consumeMailAddress(address.key);
+      // Only the newest request can be confirmed.
+      await spendUserEmailTokens(db, user.id, 'email_change', clock.now());
+      await sendLink(
+        'email_change',
+        address.display,
+        { userId: user.id, email: user.email, newEmail: address.display },
+        user.username,
+      );
+      await enqueueTemplate(user.email, 'email-change-notice', {
+        username: user.username,
+        new_email: address.display,
+      });
+      await recordAuditEvent(db, {
+        event: 'email.change_requested',
+        at: clock.now(),
+        userId: user.id,
+        ip: ctx.ip,
+        userAgent: ctx.userAgent,
+      });
+    },
+
+    async confirmEmailChange(token, ctx) {
+      const { hash, row, user } = await resolve(token, 'email_change');
+      if (user === undefined || row.newEmail === null) throw new InvalidEmailTokenError('no user');
+      const address = normalizeEmail(row.newEmail);
+      const holder = await findByEmail(address.key);
+      if (holder !== undefined && holder.id !== user.id) throw new EmailTakenError();
+      const now = clock.now();
+      let done: boolean;
+      try {
+        done = await db.transaction().execute(async (trx) => {
+          if (!(await spendEmailToken(trx, hash, 'email_change', now))) return false;
+          if (!(await replaceConfirmedEmail(trx, user.id, emailKey(row.email), address, now))) {
+            throw new InvalidEmailTokenError('address changed');
+          }
+          await recordAuditEvent(trx, {
+            event: 'email.changed',
+            at: now,
+            userId: user.id,
+            ip: ctx.ip,
+            userAgent: ctx.userAgent,
+          });
+          return true;
+        });
+      } catch (error) {
+        // Taken between the check above and the update: the unique index decides.
+        if (store.isUniqueViolation(error)) throw new EmailTakenError();
+        throw error;
+      }
+      if (!done) throw new InvalidEmailTokenError('spent');
+    },
+
+    async peekToken(token, purpose) {
+      try {
+        await resolve(token, purpose);
+        return true;
+      } catch (error) {
+        if (error instanceof InvalidEmailTokenError) return false;
+        throw error;
+      }
+    },
+
+    async settled() {
+      while (pending.size > 0) await Promise.all([...pending]);
+    },
+  };
+}

@@ -1,0 +1,176 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { toPublicUser } from '../../auth/accounts.ts';
+import type { Gatehouse } from '../../gatehouse.ts';
+import { type Guards, principalOf } from '../guards.ts';
+import { requestContext } from '../request-context.ts';
+import { ErrorDetail, Message, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
+
+const TokenBody = Type.Object(
+  { token: Type.String({ minLength: 1, maxLength: 200, description: 'The token of the emailed link' }) },
+  { additionalProperties: false },
+);
+const EmailBody = Type.Object(
+  { email: Type.String({ minLength: 3, maxLength: 254 }) },
+  { additionalProperties: false },
+);
+
+const failures = { 400: ErrorDetail, 422: ValidationErrorBody, 429: ErrorDetail };
+
+/** The same answer whether or not an account has the address. */
+const RESET_ACCEPTED = { message: 'If an account has this address, a reset link is on its way' };
+const MAGIC_ACCEPTED = { message: 'If this address can sign in, a sign-in link is on its way' };
+
+export async function emailRoutes(
+  app: FastifyInstance,
+  options: { gatehouse: Gatehouse; guards: Guards },
+): Promise<void> {
+  const { emailFlows, userAdmin, accounts } = options.gatehouse;
+  const { guards } = options;
+
+  app.post(
+    '/verify/request',
+    {
+      config: { rateLimit: 'mail' },
+      onRequest: guards.requireUser,
+      schema: {
+        summary: 'Send a new email verification link',
+        description: 'Nothing is sent when the address is already verified.',
+        tags: ['email'],
+        response: { 202: Message, 401: ErrorDetail, ...failures },
+      },
+    },
+    async (request, reply) => {
+      await emailFlows.requestVerification(principalOf(request).user.id, requestContext(request));
+      return reply.code(202).send({ message: 'A verification link is on its way, unless already verified' });
+    },
+  );
+
+  app.post<{ Body: { token: string } }>(
+    '/verify',
+    {
+      schema: {
+        summary: 'Verify your email address with the token of the emailed link',
+        tags: ['email'],
+        body: TokenBody,
+        response: { 204: Type.Null(), ...failures },
+      },
+    },
+    async (request, reply) => {
+      await emailFlows.verifyEmail(request.body.token, requestContext(request));
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Body: { email: string } }>(
+    '/forgot-password',
+    {
+      config: { rateLimit: 'mail' },
+      schema: {
+        summary: 'Send a password reset link',
+        description:
+          'Always 202 with the same body, whether or not an account has the address; only an existing, enabled account gets mail.',
+        tags: ['email'],
+        body: EmailBody,
+        response: { 202: Message, ...failures },
+      },
+    },
+    async (request, reply) => {
+      await emailFlows.requestPasswordReset(request.body.email, requestContext(request));
+      return reply.code(202).send(RESET_ACCEPTED);
+    },
+  );
+
+  app.post<{ Body: { token: string; new_password: string } }>(
+    '/reset-password',
+    {
+      schema: {
+        summary: 'Choose a new password with the token of the reset link',
+        description:
+          'Applies the password policy (a refused password does not use up the link), ends every session of the account and spends its other reset links.',
+        tags: ['email'],
+        body: Type.Object(
+          {
+            token: TokenBody.properties.token,
+            new_password: Type.String({ maxLength: 1024 }),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 204: Type.Null(), ...failures },
+      },
+    },
+    async (request, reply) => {
+      await emailFlows.resetPassword(request.body.token, request.body.new_password, requestContext(request));
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Body: { email: string } }>(
+    '/magic-link',
+    {
+      config: { rateLimit: 'mail' },
+      schema: {
+        summary: 'Send a sign-in link',
+        description:
+          'Always 202 with the same body. Exchange the token at `POST /token` with `grant_type=urn:gatehouse:grant-type:magic-link`.',
+        tags: ['email'],
+        body: EmailBody,
+        response: { 202: Message, ...failures },
+      },
+    },
+    async (request, reply) => {
+      await emailFlows.requestMagicLink(request.body.email, requestContext(request));
+      return reply.code(202).send(MAGIC_ACCEPTED);
+    },
+  );
+
+  app.patch<{ Body: { email?: string; full_name?: string | null } }>(
+    '/users/me',
+    {
+      config: { rateLimit: 'mail' },
+      onRequest: guards.requireScopes('profile:write'),
+      schema: {
+        summary: 'Change your profile',
+        description:
+          'Needs the `profile:write` scope. A new `email` is not applied at once: a confirmation link goes to the new address (and a notice to the current one); the address changes when the link is confirmed.',
+        tags: ['users'],
+        body: Type.Object(
+          {
+            email: Type.Optional(Type.String({ minLength: 3, maxLength: 254 })),
+            full_name: Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Null()])),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: PublicUserSchema, 401: ErrorDetail, 403: ErrorDetail, ...failures },
+      },
+    },
+    async (request) => {
+      const { user } = principalOf(request);
+      if (request.body.full_name !== undefined) {
+        await userAdmin.update(user.id, user.id, { fullName: request.body.full_name });
+      }
+      if (request.body.email !== undefined) {
+        await emailFlows.requestEmailChange(user.id, request.body.email, requestContext(request));
+      }
+      return toPublicUser(await accounts.getUserOrThrow(user.id));
+    },
+  );
+
+  app.post<{ Body: { token: string } }>(
+    '/users/me/email/confirm',
+    {
+      schema: {
+        summary: 'Confirm a new email address with the token of the emailed link',
+        description:
+          'The token names the account, so this works from any browser or client without a session.',
+        tags: ['users'],
+        body: TokenBody,
+        response: { 204: Type.Null(), ...failures },
+      },
+    },
+    async (request, reply) => {
+      await emailFlows.confirmEmailChange(request.body.token, requestContext(request));
+      return reply.code(204).send();
+    },
+  );
+}

@@ -1,0 +1,106 @@
+/**
+ * The mail outbox table. Claiming is a conditional update on one row, so several processes
+ * sharing a PostgreSQL database never send the same message at once: a claim moves the row's
+ * `next_attempt_at` past a lease, and only the process whose update matched owns it.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+
+export interface OutgoingMail {
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+}
+
+export interface ClaimedMail extends OutgoingMail {
+  readonly id: string;
+  /** Attempts including this one. */
+  readonly attempts: number;
+}
+
+export async function insertMail(db: Kysely<Database>, mail: OutgoingMail, now: number): Promise<string> {
+  const id = randomUUID();
+  await db
+    .insertInto('mail_outbox')
+    .values({
+      id,
+      to: mail.to,
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: now,
+      last_error: null,
+      created_at: now,
+      sent_at: null,
+    })
+    .execute();
+  return id;
+}
+
+/** Claims up to `limit` due messages for `leaseMs`; a crashed sender's claim lapses after it. */
+export async function claimDueMail(
+  db: Kysely<Database>,
+  now: number,
+  limit: number,
+  leaseMs: number,
+): Promise<ClaimedMail[]> {
+  const due = await db
+    .selectFrom('mail_outbox')
+    .select(['id', 'next_attempt_at'])
+    .where('status', '=', 'pending')
+    .where('next_attempt_at', '<=', now)
+    .orderBy('next_attempt_at')
+    .limit(limit)
+    .execute();
+  const claimed: ClaimedMail[] = [];
+  for (const candidate of due) {
+    const result = await db
+      .updateTable('mail_outbox')
+      .set((eb) => ({ next_attempt_at: now + leaseMs, attempts: eb('attempts', '+', 1) }))
+      .where('id', '=', candidate.id)
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '=', candidate.next_attempt_at)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) continue;
+    const row = await db
+      .selectFrom('mail_outbox')
+      .select(['id', 'to', 'subject', 'text', 'html', 'attempts'])
+      .where('id', '=', candidate.id)
+      .executeTakeFirst();
+    if (row !== undefined) claimed.push({ ...row, attempts: Number(row.attempts) });
+  }
+  return claimed;
+}
+
+export async function markMailSent(db: Kysely<Database>, id: string, now: number): Promise<void> {
+  await db
+    .updateTable('mail_outbox')
+    .set({ status: 'sent', sent_at: now, last_error: null, text: '', html: '' })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function scheduleMailRetry(
+  db: Kysely<Database>,
+  id: string,
+  nextAttemptAt: number,
+  error: string,
+): Promise<void> {
+  await db
+    .updateTable('mail_outbox')
+    .set({ next_attempt_at: nextAttemptAt, last_error: error })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function markMailFailed(db: Kysely<Database>, id: string, error: string): Promise<void> {
+  await db
+    .updateTable('mail_outbox')
+    .set({ status: 'failed', last_error: error, text: '', html: '' })
+    .where('id', '=', id)
+    .execute();
+}
