@@ -18,7 +18,8 @@ import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers } from './http/errors.ts';
 import { createGuards, type Guards, guardSecurityOf } from './http/guards.ts';
 import { installHtmlForms } from './http/pages/form-hooks.ts';
-import { createPageForms, pageRoutes } from './http/pages/routes.ts';
+import { createPageForms } from './http/pages/page-forms.ts';
+import { pageRoutes } from './http/pages/routes.ts';
 import { adminUserRoutes } from './http/routes/admin-users.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { auditRoutes } from './http/routes/audit.ts';
@@ -122,7 +123,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(auditRoutes, { gatehouse, guards });
     await scope.register(apiKeyRoutes, { gatehouse, guards });
     await scope.register(wellKnownRoutes, { gatehouse });
-    await scope.register(emailRoutes, { gatehouse, guards });
+    await scope.register(emailRoutes, { gatehouse, guards, forms });
     if (forms !== undefined)
       await scope.register(pageRoutes, { gatehouse, guards, cookie: cookieSettings, forms });
   });

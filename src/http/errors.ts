@@ -137,13 +137,13 @@ export async function sendRefusal(
 function htmlFailure(
   request: FastifyRequest,
   status: number,
-  cause: Parameters<typeof formFailureOf>[2],
+  cause: Parameters<typeof formFailureOf>[3],
 ):
   | { form: NonNullable<FastifyRequest['routeOptions']['config']['htmlForm']>; failure: FormFailure }
   | undefined {
   const form = request.routeOptions.config?.htmlForm;
   if (form === undefined || !prefersHtml(request)) return undefined;
-  return { form, failure: formFailureOf(request, status, cause) };
+  return { form, failure: formFailureOf(form, request, status, cause) };
 }
 
 function validationIssues(error: FastifyError): ValidationIssue[] {

@@ -98,7 +98,7 @@ describe('hosted pages', () => {
       headers: { cookie: cookieOf(login) },
     });
     assert.equal(account.statusCode, 200);
-    assert.match(account.body, /<dd>alice@example\.com<\/dd>/);
+    assert.match(account.body, /<dd>alice@example\.com /);
     assert.match(account.body, /<dd>user<\/dd>/);
     // The full name is text, never markup.
     assert.match(account.body, /Alice &lt;b&gt;Liddell&lt;\/b&gt;/);
@@ -244,6 +244,15 @@ describe('hosted pages', () => {
       /<a href="#password-current-password">Current password: Incorrect password<\/a>/,
     );
     assert.match(wrong.body, /id="password-current-password-error"/);
+    const weak = await t.app.inject({
+      method: 'POST',
+      url: '/users/me/password',
+      headers: browserFormHeaders({ cookie }),
+      payload: form({ csrf_token: csrfToken, current_password: PASSWORD, new_password: 'short' }),
+    });
+    assert.equal(weak.statusCode, 422);
+    assert.match(weak.body, /<a href="#password-new-password">New password: Password must be/);
+    assert.match(weak.body, /id="password-new-password-error"/);
     const changed = await t.app.inject({
       method: 'POST',
       url: '/users/me/password',

@@ -15,6 +15,8 @@ export interface HtmlForm {
   render(request: FastifyRequest, failure: FormFailure): string | Promise<string>;
   /** Where a successful post sends the browser: a same-origin path. */
   successLocation(request: FastifyRequest): string;
+  /** Field names the service uses that the form names differently (`password` → `new_password`). */
+  readonly fieldNames?: Readonly<Record<string, string>>;
 }
 
 /** What the page layer learned from a form post before validation. */
@@ -121,12 +123,16 @@ function issuesFailure(
 
 /** What the form page shows after a failed post: messages by field where the failure names one. */
 export function formFailureOf(
+  form: HtmlForm,
   request: FastifyRequest,
   status: number,
   failure: { error: AnyGatehouseError } | { detail: string | readonly ValidationIssueLike[] },
 ): FormFailure {
   const parts = 'error' in failure ? domainFailure(failure.error) : issuesFailure(failure.detail);
-  return { status, ...parts, values: submittedValues(request) };
+  const fields = Object.fromEntries(
+    Object.entries(parts.fields).map(([name, message]) => [form.fieldNames?.[name] ?? name, message]),
+  );
+  return { status, summary: parts.summary, fields, values: submittedValues(request) };
 }
 
 export async function sendFormFailure(

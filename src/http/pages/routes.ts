@@ -2,91 +2,20 @@
  * The hosted pages (GATEHOUSE_PAGES): server-rendered forms that post to the same routes as API
  * clients, plus the few page-only posts a form needs where the API uses DELETE.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Gatehouse } from '../../gatehouse.ts';
 import type { SessionCookie } from '../cookies.ts';
 import { type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ACCOUNT_NOTICES, renderAccountPage } from './account-page.ts';
-import type { FormFailure } from './forms.ts';
-import { type HtmlForm, sendPage } from './html-form.ts';
+import { sendPage } from './html-form.ts';
 import { STYLESHEET, STYLESHEET_PATH, STYLESHEET_VERSION } from './layout.ts';
-import { LOGIN_NOTICES, type PageSettings, renderLoginPage } from './login-page.ts';
+import { linkRoutes } from './link-routes.ts';
+import { LOGIN_NOTICES, renderLoginPage } from './login-page.ts';
 import { safeReturnPath } from './negotiation.ts';
+import { type PageForms, pageSettings } from './page-forms.ts';
 import { renderRegisterPage } from './register-page.ts';
-
-/** The `htmlForm` configs of the API routes the pages post to; `undefined` with pages off. */
-export interface PageForms {
-  readonly login: HtmlForm;
-  readonly register: HtmlForm;
-  readonly logout: HtmlForm;
-  readonly changePassword: HtmlForm;
-  /** Page-only posts (revoke a session, sign out everywhere). */
-  readonly account: HtmlForm;
-}
-
-export const DEFAULT_RETURN_PATH = '/account';
-
-function pageSettings(gatehouse: Gatehouse): PageSettings {
-  const { config } = gatehouse;
-  return {
-    appName: config.appName,
-    passwordMinLength: config.passwordMinLength,
-    registrationOpen: config.registration === 'open',
-  };
-}
-
-function withReturnTo(path: string, returnTo: string | undefined): string {
-  if (returnTo === undefined || returnTo === DEFAULT_RETURN_PATH) return path;
-  const separator = path.includes('?') ? '&' : '?';
-  return `${path}${separator}return_to=${encodeURIComponent(returnTo)}`;
-}
-
-export function createPageForms(gatehouse: Gatehouse): PageForms {
-  const settings = pageSettings(gatehouse);
-  const returnToOf = (request: FastifyRequest) => request.formPost?.returnTo;
-
-  // The account page after a failed post; the sign-in page when the guard refused the session.
-  const accountAfterFailure = async (request: FastifyRequest, failure: FormFailure) => {
-    const principal = request.principal;
-    if (principal === null || principal.csrfToken === undefined) {
-      return renderLoginPage(settings, {
-        failure: { ...failure, fields: {} },
-        returnTo: DEFAULT_RETURN_PATH,
-      });
-    }
-    const sessions = await gatehouse.sessions.listSessions(principal.user.id, principal.sessionId);
-    return renderAccountPage(
-      settings,
-      { user: principal.user, sessions, csrfToken: principal.csrfToken },
-      { failure },
-    );
-  };
-
-  return {
-    login: {
-      render: (request, failure) => renderLoginPage(settings, { failure, returnTo: returnToOf(request) }),
-      successLocation: (request) => returnToOf(request) ?? DEFAULT_RETURN_PATH,
-    },
-    register: {
-      render: (request, failure) => renderRegisterPage(settings, { failure, returnTo: returnToOf(request) }),
-      successLocation: (request) => withReturnTo('/login?notice=registered', returnToOf(request)),
-    },
-    logout: {
-      render: accountAfterFailure,
-      successLocation: () => '/login?notice=signed-out',
-    },
-    changePassword: {
-      render: accountAfterFailure,
-      successLocation: () => '/account?notice=password-changed',
-    },
-    account: {
-      render: accountAfterFailure,
-      successLocation: () => DEFAULT_RETURN_PATH,
-    },
-  };
-}
 
 const PageQuery = Type.Object({
   // No maxLength: an over-long return_to is dropped by safeReturnPath, not answered with JSON.
@@ -198,4 +127,27 @@ export async function pageRoutes(
       return reply.code(303).header('location', '/login?notice=signed-out-everywhere').send();
     },
   );
+
+  app.post<{ Body: { email: string } }>(
+    '/account/email',
+    {
+      config: { rateLimit: 'mail', htmlForm: forms.emailChange },
+      onRequest: guards.requireScopes('profile:write'),
+      schema: {
+        ...hide,
+        body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 254 }) }),
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      await gatehouse.emailFlows.requestEmailChange(
+        principal.user.id,
+        request.body.email,
+        requestContext(request),
+      );
+      return reply.code(303).header('location', '/account?notice=email-change-sent').send();
+    },
+  );
+
+  await app.register(linkRoutes, { gatehouse, cookie, forms });
 }

@@ -4,7 +4,7 @@ import { toPublicUser } from '../../auth/accounts.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import { csrfTokenFor, type SessionCookie } from '../cookies.ts';
 import { checkSameOrigin } from '../guards.ts';
-import type { PageForms } from '../pages/routes.ts';
+import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
 

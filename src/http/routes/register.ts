@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
 import { RegistrationClosedError } from '../../auth/errors.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
-import type { PageForms } from '../pages/routes.ts';
+import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
 
