@@ -3,13 +3,21 @@
  * headers (no helmet needed), and an app with pages of its own turns them off with `pages: false`.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import Fastify from 'fastify';
 import { gatehouse } from '../../src/index.ts';
 import { registerUser } from '../support/gatehouse.ts';
 import { browserFormHeaders, form } from './form-client.ts';
 
+// The embedded plugin starts the mail worker: its mail goes to a temporary outbox.
+const outboxDir = mkdtempSync(join(tmpdir(), 'gatehouse-outbox-'));
+after(() => rmSync(outboxDir, { recursive: true, force: true }));
+
 const OPTIONS = {
+  outboxDir,
   databaseUrl: 'sqlite::memory:',
   issuer: 'https://api.example.com',
   argon2MemoryKib: 1024,
