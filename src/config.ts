@@ -21,6 +21,7 @@ export interface Config {
   readonly audience: string;
   readonly publicUrl: string;
   readonly appName: string;
+  readonly pages: boolean;
   readonly jwtAlg: JwtAlgorithm;
   readonly jwtSecret: string | undefined;
   readonly accessTokenTtlSeconds: number;
@@ -286,6 +287,19 @@ export const SETTINGS: readonly Setting[] = [
       if (value.length > 80 || /\p{Cc}/u.test(value))
         throw new SettingError('must be at most 80 characters, no control characters');
       return value;
+    },
+  },
+  {
+    env: 'GATEHOUSE_PAGES',
+    key: 'pages',
+    description:
+      'The hosted HTML pages (`/login`, `/register`, `/account`, …): `on` or `off` (an embedding app with its own pages).',
+    defaultText: 'on',
+    parse: (raw) => {
+      const value = optional(raw)?.trim().toLowerCase() ?? 'on';
+      if (value === 'on' || value === 'true') return true;
+      if (value === 'off' || value === 'false') return false;
+      throw new SettingError('must be on or off');
     },
   },
   {

@@ -17,6 +17,9 @@ import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers } from './http/errors.ts';
 import { createGuards, type Guards, guardSecurityOf } from './http/guards.ts';
+import { installHtmlForms } from './http/pages/form-hooks.ts';
+import { createPageForms } from './http/pages/page-forms.ts';
+import { pageRoutes } from './http/pages/routes.ts';
 import { adminUserRoutes } from './http/routes/admin-users.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { auditRoutes } from './http/routes/audit.ts';
@@ -55,7 +58,10 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
   const { gatehouse } = options;
   const { config } = gatehouse;
   const cookieSettings = sessionCookie(config.issuer, config.sessionTtlSeconds);
-  const trustedOrigins = [new URL(config.issuer).origin, ...config.corsOrigins];
+  // The public URL is where browsers are when a proxy sits in front (pages' form posts).
+  const trustedOrigins = [
+    ...new Set([new URL(config.issuer).origin, new URL(config.publicUrl).origin, ...config.corsOrigins]),
+  ];
   const guards = createGuards({
     accounts: gatehouse.accounts,
     roles: gatehouse.roles,
@@ -95,6 +101,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     installBodyParsers(scope);
     installValidation(scope);
     installErrorHandlers(scope);
+    installHtmlForms(scope, trustedOrigins);
     scope.addHook('onRequest', async (request) => {
       const route = request.routeOptions.config?.rateLimit;
       if (route !== undefined) await gatehouse.rateLimits.consume(route, request.ip);
@@ -105,17 +112,20 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
         reply.header('pragma', 'no-cache');
       }
     });
-    await scope.register(registerRoutes, { gatehouse });
+    const forms = config.pages ? createPageForms(gatehouse) : undefined;
+    await scope.register(registerRoutes, { gatehouse, forms });
     await scope.register(tokenRoutes, { gatehouse });
     await scope.register(meRoutes, { guards });
-    await scope.register(loginRoutes, { gatehouse, cookie: cookieSettings, trustedOrigins });
-    await scope.register(sessionRoutes, { gatehouse, guards, cookie: cookieSettings });
+    await scope.register(loginRoutes, { gatehouse, cookie: cookieSettings, trustedOrigins, forms });
+    await scope.register(sessionRoutes, { gatehouse, guards, cookie: cookieSettings, forms });
     await scope.register(adminUserRoutes, { gatehouse, guards });
     await scope.register(roleRoutes, { gatehouse, guards });
     await scope.register(auditRoutes, { gatehouse, guards });
     await scope.register(apiKeyRoutes, { gatehouse, guards });
     await scope.register(wellKnownRoutes, { gatehouse });
-    await scope.register(emailRoutes, { gatehouse, guards });
+    await scope.register(emailRoutes, { gatehouse, guards, forms });
+    if (forms !== undefined)
+      await scope.register(pageRoutes, { gatehouse, guards, cookie: cookieSettings, forms });
   });
 }
 

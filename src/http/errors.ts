@@ -9,6 +9,9 @@ import {
   GatehouseError,
   type GatehouseErrorCode,
 } from '../auth/errors.ts';
+import type { FormFailure } from './pages/forms.ts';
+import { formFailureOf, sendFormFailure } from './pages/html-form.ts';
+import { prefersHtml } from './pages/negotiation.ts';
 
 const STATUS: Record<GatehouseErrorCode, number> = {
   INVALID_CREDENTIALS: 401,
@@ -125,6 +128,35 @@ export function sendDomainError(
   return reply.code(status).send({ detail: error.message });
 }
 
+/**
+ * A refusal as the client wants it: the form page again for a browser posting a route's form
+ * (`config.htmlForm`), the JSON body otherwise.
+ */
+export async function sendRefusal(
+  error: AnyGatehouseError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const failure = htmlFailure(request, STATUS[error.code], { error });
+  if (failure === undefined) return sendDomainError(error, request, reply);
+  if (error.code === 'RATE_LIMITED' || error.code === 'LOGIN_THROTTLED' || error.code === 'OVERLOADED') {
+    reply.header('retry-after', String(error.retryAfterSeconds));
+  }
+  return sendFormFailure(failure.form, request, reply, failure.failure);
+}
+
+function htmlFailure(
+  request: FastifyRequest,
+  status: number,
+  cause: Parameters<typeof formFailureOf>[3],
+):
+  | { form: NonNullable<FastifyRequest['routeOptions']['config']['htmlForm']>; failure: FormFailure }
+  | undefined {
+  const form = request.routeOptions.config?.htmlForm;
+  if (form === undefined || !prefersHtml(request)) return undefined;
+  return { form, failure: formFailureOf(form, request, status, cause) };
+}
+
 function validationIssues(error: FastifyError): ValidationIssue[] {
   const context = error.validationContext ?? 'body';
   return (error.validation ?? []).map((item) => {
@@ -178,18 +210,24 @@ export function logRefusal(request: FastifyRequest, error: GatehouseError): void
 }
 
 export function installErrorHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
     if (error instanceof GatehouseError) {
       logRefusal(request, error);
-      return sendDomainError(error as AnyGatehouseError, request, reply);
+      return sendRefusal(error as AnyGatehouseError, request, reply);
     }
     if (error instanceof HttpClientError) {
       request.log.info({ status: error.statusCode }, 'request refused');
-      return sendClientError(request, reply, error.statusCode, error.issues ?? error.message);
+      const detail = error.issues ?? error.message;
+      const page = htmlFailure(request, error.statusCode, { detail });
+      if (page !== undefined) return sendFormFailure(page.form, request, reply, page.failure);
+      return sendClientError(request, reply, error.statusCode, detail);
     }
     if (error.validation) {
       request.log.info('request failed validation');
-      return reply.code(422).send({ detail: validationIssues(error) });
+      const detail = validationIssues(error);
+      const page = htmlFailure(request, 422, { detail });
+      if (page !== undefined) return sendFormFailure(page.form, request, reply, page.failure);
+      return reply.code(422).send({ detail });
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
@@ -197,6 +235,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
       const detail =
         (error.code && FASTIFY_CLIENT_ERRORS[error.code]) ??
         (status === 413 ? 'Request body too large' : 'Bad request');
+      const page = htmlFailure(request, status, { detail });
+      if (page !== undefined) return sendFormFailure(page.form, request, reply, page.failure);
       return sendClientError(request, reply, status, detail);
     }
     request.log.error({ err: error }, 'unexpected error');

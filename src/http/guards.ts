@@ -23,7 +23,8 @@ import type { SessionService } from '../auth/sessions.ts';
 import type { AccessTokenClaims, TokenService } from '../auth/tokens.ts';
 import type { UserRecord } from '../store/users.ts';
 import { csrfTokenFor } from './cookies.ts';
-import { logRefusal, sendDomainError } from './errors.ts';
+import { logRefusal, sendRefusal } from './errors.ts';
+import { acceptsFormCsrfToken } from './pages/negotiation.ts';
 import { requestContext } from './request-context.ts';
 
 export interface Principal {
@@ -88,7 +89,7 @@ function guard(handler: preHandlerAsyncHookHandler, security: SecurityRequiremen
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
       logRefusal(request, error);
-      return sendDomainError(error as AnyGatehouseError, request, reply);
+      return sendRefusal(error as AnyGatehouseError, request, reply);
     }
   };
   return Object.assign(answering, { [GUARD_SECURITY]: security }) as Guard;
@@ -224,7 +225,10 @@ export function createGuards(deps: GuardDeps): Guards {
         const csrfToken = csrfTokenFor(cookieValue);
         if (!SAFE_METHODS.has(request.method)) {
           checkSameOrigin(request, deps.trustedOrigins);
-          checkCsrfToken(request, csrfToken);
+          // A plain HTML form cannot set a header: it carries the token as a `csrf_token` field,
+          // compared once the body is read (src/http/pages/form-hooks.ts).
+          if (acceptsFormCsrfToken(request)) request.formCsrfExpected = csrfToken;
+          else checkCsrfToken(request, csrfToken);
         }
         request.principal = {
           user: found.user,

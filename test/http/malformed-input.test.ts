@@ -72,6 +72,15 @@ function routesOf(tree: string): Route[] {
 
 const GUARDED = new Set(['/users/me', '/protected', '/protected/basic', '/session', '/sessions']);
 const isDocs = (url: string) => /^\/(docs|redoc)(\/|$|\?)/.test(url);
+/**
+ * The hosted pages answer a GET with HTML (or CSS) or a 303 elsewhere; what they refuse before
+ * rendering (bad credentials, an unknown path) is the usual JSON detail.
+ */
+const isHostedPage = (c: { method: string; url: string }) =>
+  c.method === 'GET' &&
+  /^\/(login|register|account|forgot-password|reset-password|verify-email|magic-link|confirm-email|assets\/)/.test(
+    c.url,
+  );
 
 /** Bodies that are well-formed but can never succeed (wrong password, too-short password). */
 const BASE_BODIES: Record<string, Record<string, string>> = {
@@ -320,7 +329,14 @@ function problemsWith(c: Case, response: LightMyRequestResponse): string[] {
     problems.push(`status ${status}, expected a 4xx`);
   if (c.method === 'HEAD') return problems;
   const page = isDocs(c.url) && status < 400;
-  if (!page) {
+  if (isHostedPage(c) && status < 500) {
+    const type = String(response.headers['content-type']);
+    const json = type.startsWith(JSON_TYPE) && status >= 400 && /"detail"/.test(response.body);
+    if (status === 303 ? !response.headers.location : !/^text\/(html|css)/.test(type) && !json) {
+      problems.push(`a page answered ${status} ${type}`);
+    }
+    if (STACK_TRACE.test(response.body)) problems.push(`stack trace or path: ${response.body.slice(0, 200)}`);
+  } else if (!page) {
     if (!String(response.headers['content-type']).startsWith(JSON_TYPE)) {
       problems.push(`content-type ${response.headers['content-type']}`);
     }

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import { type Guards, principalOf } from '../guards.ts';
+import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, Message, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
 
@@ -23,15 +24,15 @@ const MAGIC_ACCEPTED = { message: 'If this address can sign in, a sign-in link i
 
 export async function emailRoutes(
   app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards },
+  options: { gatehouse: Gatehouse; guards: Guards; forms?: PageForms | undefined },
 ): Promise<void> {
   const { emailFlows, userAdmin, accounts } = options.gatehouse;
-  const { guards } = options;
+  const { guards, forms } = options;
 
   app.post(
     '/verify/request',
     {
-      config: { rateLimit: 'mail' },
+      config: { rateLimit: 'mail', htmlForm: forms?.verificationRequest },
       onRequest: guards.requireUser,
       schema: {
         summary: 'Send a new email verification link',
@@ -49,6 +50,7 @@ export async function emailRoutes(
   app.post<{ Body: { token: string } }>(
     '/verify',
     {
+      config: { htmlForm: forms?.verifyEmail },
       schema: {
         summary: 'Verify your email address with the token of the emailed link',
         tags: ['email'],
@@ -65,7 +67,7 @@ export async function emailRoutes(
   app.post<{ Body: { email: string } }>(
     '/forgot-password',
     {
-      config: { rateLimit: 'mail' },
+      config: { rateLimit: 'mail', htmlForm: forms?.forgotPassword },
       schema: {
         summary: 'Send a password reset link',
         description:
@@ -84,6 +86,7 @@ export async function emailRoutes(
   app.post<{ Body: { token: string; new_password: string } }>(
     '/reset-password',
     {
+      config: { htmlForm: forms?.resetPassword },
       schema: {
         summary: 'Choose a new password with the token of the reset link',
         description:
@@ -108,7 +111,7 @@ export async function emailRoutes(
   app.post<{ Body: { email: string } }>(
     '/magic-link',
     {
-      config: { rateLimit: 'mail' },
+      config: { rateLimit: 'mail', htmlForm: forms?.magicLinkRequest },
       schema: {
         summary: 'Send a sign-in link',
         description:
@@ -159,6 +162,7 @@ export async function emailRoutes(
   app.post<{ Body: { token: string } }>(
     '/users/me/email/confirm',
     {
+      config: { htmlForm: forms?.confirmEmail },
       schema: {
         summary: 'Confirm a new email address with the token of the emailed link',
         description:

@@ -4,6 +4,7 @@ import { toPublicUser } from '../../auth/accounts.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import { csrfTokenFor, type SessionCookie } from '../cookies.ts';
 import { checkSameOrigin } from '../guards.ts';
+import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
 
@@ -21,14 +22,19 @@ const LoginResponse = Type.Intersect([
 
 export async function loginRoutes(
   app: FastifyInstance,
-  options: { gatehouse: Gatehouse; cookie: SessionCookie; trustedOrigins: readonly string[] },
+  options: {
+    gatehouse: Gatehouse;
+    cookie: SessionCookie;
+    trustedOrigins: readonly string[];
+    forms?: PageForms | undefined;
+  },
 ): Promise<void> {
   const { sessions } = options.gatehouse;
   const { cookie } = options;
   app.post<{ Body: { username: string; password: string } }>(
     '/login',
     {
-      config: { noStore: true, rateLimit: 'login' },
+      config: { noStore: true, rateLimit: 'login', htmlForm: options.forms?.login },
       schema: {
         summary: 'Log in with a session cookie (browsers)',
         description:

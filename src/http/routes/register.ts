@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
 import { RegistrationClosedError } from '../../auth/errors.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
+import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
 
@@ -23,12 +24,15 @@ const RegisterBody = Type.Object(
   { additionalProperties: false },
 );
 
-export async function registerRoutes(app: FastifyInstance, options: { gatehouse: Gatehouse }): Promise<void> {
+export async function registerRoutes(
+  app: FastifyInstance,
+  options: { gatehouse: Gatehouse; forms?: PageForms | undefined },
+): Promise<void> {
   const { accounts, config, emailFlows } = options.gatehouse;
   app.post<{ Body: { username: string; email: string; full_name?: string | null; password: string } }>(
     '/register',
     {
-      config: { rateLimit: 'register' },
+      config: { rateLimit: 'register', htmlForm: options.forms?.register },
       schema: {
         summary: 'Register a new user',
         tags: ['users'],

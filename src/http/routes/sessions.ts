@@ -4,6 +4,7 @@ import { toPublicUser } from '../../auth/accounts.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import type { SessionCookie } from '../cookies.ts';
 import { BEARER_SECURITY, type Guards, principalOf } from '../guards.ts';
+import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
 
@@ -21,7 +22,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export async function sessionRoutes(
   app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards; cookie: SessionCookie },
+  options: { gatehouse: Gatehouse; guards: Guards; cookie: SessionCookie; forms?: PageForms | undefined },
 ): Promise<void> {
   const { sessions } = options.gatehouse;
   const { guards, cookie } = options;
@@ -30,6 +31,7 @@ export async function sessionRoutes(
     '/logout',
     {
       onRequest: guards.requireUser,
+      config: { htmlForm: options.forms?.logout },
       schema: {
         summary: 'Log out: revoke the current session',
         description: 'Its access tokens are refused from the next request on; the session cookie is cleared.',
@@ -157,6 +159,7 @@ export async function sessionRoutes(
     '/users/me/password',
     {
       onRequest: guards.requireScopes('profile:write'),
+      config: { htmlForm: options.forms?.changePassword },
       schema: {
         summary: 'Change your password',
         description:

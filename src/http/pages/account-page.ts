@@ -1,0 +1,121 @@
+import type { SessionView } from '../../auth/sessions.ts';
+import type { UserRecord } from '../../store/users.ts';
+import { errorSummary, type FormFailure, field, hidden, NO_FAILURE, notice } from './forms.ts';
+import { html, layout, type SafeHtml } from './layout.ts';
+import type { PageSettings } from './login-page.ts';
+
+const PASSWORD_LABELS = { current_password: 'Current password', new_password: 'New password' };
+const EMAIL_LABELS = { email: 'New email address' };
+
+/** Which of the account page's forms a failure belongs to. */
+export type AccountForm = 'password' | 'email' | 'other';
+
+/** Notices a redirect to /account may ask for, by `?notice=`. */
+export const ACCOUNT_NOTICES: Readonly<Record<string, string>> = {
+  'password-changed': 'Your password has been changed. Your other sessions have been signed out.',
+  'session-revoked': 'That session has been signed out.',
+  'verification-sent': 'A new verification link is on its way. Check your email.',
+  'email-change-sent': 'We sent a confirmation link to the new address. Your email changes when you open it.',
+};
+
+export interface AccountView {
+  readonly user: UserRecord;
+  readonly sessions: readonly SessionView[];
+  readonly csrfToken: string;
+}
+
+const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
+
+function describeAgent(userAgent: string | null): string {
+  if (userAgent === null || userAgent === '') return 'Unknown device';
+  return userAgent.length > 120 ? `${userAgent.slice(0, 117)}…` : userAgent;
+}
+
+function sessionItem(session: SessionView, csrfToken: string): SafeHtml {
+  return html`<li class="session${session.current ? ' session-current' : ''}">
+<p class="session-agent">${describeAgent(session.userAgent)}${session.current ? html` <strong class="badge">This device</strong>` : ''}</p>
+<p class="session-meta">Signed in ${when(session.createdAt)} · last active ${when(session.lastUsedAt)}${session.ip ? html` · ${session.ip}` : ''}</p>
+${
+  session.current
+    ? ''
+    : html`<form method="post" action="/account/sessions/${encodeURIComponent(session.id)}/revoke">
+${hidden('csrf_token', csrfToken)}
+<button type="submit" class="secondary">Sign out this session<span class="visually-hidden"> (${describeAgent(session.userAgent)}, last active ${when(session.lastUsedAt)})</span></button>
+</form>`
+}
+</li>`;
+}
+
+export function renderAccountPage(
+  settings: PageSettings,
+  view: AccountView,
+  options: { failure?: FormFailure; failedForm?: AccountForm; notice?: string | undefined } = {},
+): string {
+  const failure = options.failure ?? NO_FAILURE;
+  const passwordFailure = options.failedForm === 'password' ? failure : NO_FAILURE;
+  const emailFailure = options.failedForm === 'email' ? failure : NO_FAILURE;
+  const { user, sessions, csrfToken } = view;
+  const summary =
+    options.failedForm === 'password'
+      ? errorSummary(failure, PASSWORD_LABELS, 'password')
+      : options.failedForm === 'email'
+        ? errorSummary(failure, EMAIL_LABELS, 'email')
+        : errorSummary(
+            { ...failure, summary: [...failure.summary, ...Object.values(failure.fields)], fields: {} },
+            {},
+          );
+  return layout(
+    { appName: settings.appName, title: 'Your account', signedInAs: user.username },
+    html`${summary}${notice(options.notice)}
+<section aria-labelledby="profile-title">
+<h2 id="profile-title">Profile</h2>
+<dl class="profile">
+<dt>Username</dt><dd>${user.username}</dd>
+${user.fullName ? html`<dt>Name</dt><dd>${user.fullName}</dd>` : ''}
+<dt>Email</dt><dd>${user.email} ${user.emailVerified ? html`<span class="badge badge-ok">verified</span>` : html`<span class="badge badge-warn">not verified</span>`}</dd>
+<dt>Roles</dt><dd>${user.roles.length > 0 ? user.roles.join(', ') : 'none'}</dd>
+<dt>Member since</dt><dd>${when(user.createdAt)}</dd>
+</dl>
+${
+  user.emailVerified
+    ? ''
+    : html`<form method="post" action="/verify/request" class="inline-form">
+${hidden('csrf_token', csrfToken)}
+<button type="submit" class="secondary">Send a new verification link</button>
+</form>`
+}
+</section>
+<section aria-labelledby="email-title">
+<h2 id="email-title">Change email address</h2>
+<form method="post" action="/account/email" novalidate>
+${hidden('csrf_token', csrfToken)}
+${field({ form: 'email', name: 'email', label: EMAIL_LABELS.email, type: 'email', autocomplete: 'email', maxLength: 254, hint: 'We send a link to the new address; the change happens when you open it.' }, emailFailure)}
+<button type="submit">Change email</button>
+</form>
+</section>
+<section aria-labelledby="password-title">
+<h2 id="password-title">Change password</h2>
+<form method="post" action="/users/me/password" novalidate>
+${hidden('csrf_token', csrfToken)}
+<input type="hidden" name="username" value="${user.username}" autocomplete="username">
+${field({ form: 'password', name: 'current_password', label: PASSWORD_LABELS.current_password, type: 'password', autocomplete: 'current-password', maxLength: 1024 }, passwordFailure)}
+${field({ form: 'password', name: 'new_password', label: PASSWORD_LABELS.new_password, type: 'password', autocomplete: 'new-password', hint: `At least ${settings.passwordMinLength} characters. Your other sessions will be signed out.`, maxLength: 1024 }, passwordFailure)}
+<button type="submit">Change password</button>
+</form>
+</section>
+<section aria-labelledby="sessions-title">
+<h2 id="sessions-title">Where you are signed in</h2>
+<ul class="sessions">${sessions.map((session) => sessionItem(session, csrfToken))}</ul>
+<div class="actions">
+<form method="post" action="/logout">
+${hidden('csrf_token', csrfToken)}
+<button type="submit" class="secondary">Sign out</button>
+</form>
+<form method="post" action="/account/logout-everywhere">
+${hidden('csrf_token', csrfToken)}
+<button type="submit" class="danger">Sign out everywhere</button>
+</form>
+</div>
+</section>`,
+  );
+}

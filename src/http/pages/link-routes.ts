@@ -1,0 +1,112 @@
+/**
+ * The pages an emailed link opens. Opening a link (GET) never spends its token — mail scanners
+ * and link previews fetch links too — it only looks at it (`peekToken`) and shows a button that
+ * posts the token to the route that spends it.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { EmailTokenPurpose } from '../../auth/email-flows.ts';
+import type { Gatehouse } from '../../gatehouse.ts';
+import type { SessionCookie } from '../cookies.ts';
+import { requestContext } from '../request-context.ts';
+import {
+  type LinkState,
+  renderConfirmLinkPage,
+  renderDonePage,
+  renderForgotPasswordPage,
+  renderResetPasswordPage,
+} from './email-pages.ts';
+import { sendPage } from './html-form.ts';
+import { html } from './layout.ts';
+import { DEFAULT_RETURN_PATH, LINK_PAGES, type PageForms, pageSettings } from './page-forms.ts';
+
+const LinkQuery = Type.Object({
+  token: Type.Optional(Type.String({ maxLength: 200 })),
+  status: Type.Optional(Type.String({ maxLength: 32 })),
+  notice: Type.Optional(Type.String({ maxLength: 32 })),
+});
+type LinkQueryType = { token?: string; status?: string; notice?: string };
+
+export async function linkRoutes(
+  app: FastifyInstance,
+  options: { gatehouse: Gatehouse; cookie: SessionCookie; forms: PageForms },
+): Promise<void> {
+  const { gatehouse, cookie, forms } = options;
+  const { emailFlows } = gatehouse;
+  const settings = pageSettings(gatehouse);
+  const schema = { hide: true, querystring: LinkQuery };
+
+  const look = async (token: string | undefined, purpose: EmailTokenPurpose): Promise<LinkState> => ({
+    token: token ?? '',
+    usable: token !== undefined && token !== '' && (await emailFlows.peekToken(token, purpose)),
+  });
+  const statusOf = (link: LinkState) => (link.usable ? 200 : 400);
+
+  app.get<{ Querystring: LinkQueryType }>('/forgot-password', { schema }, async (request, reply) =>
+    sendPage(reply, 200, renderForgotPasswordPage(settings, { sent: request.query.notice === 'sent' })),
+  );
+
+  app.get<{ Querystring: LinkQueryType }>('/reset-password', { schema }, async (request, reply) => {
+    const link = await look(request.query.token, 'reset');
+    return sendPage(reply, statusOf(link), renderResetPasswordPage(settings, link));
+  });
+
+  app.get<{ Querystring: LinkQueryType }>('/verify-email', { schema }, async (request, reply) => {
+    if (request.query.status === 'verified') {
+      return sendPage(
+        reply,
+        200,
+        renderDonePage(
+          settings,
+          'Email address verified',
+          'Thank you: your email address is verified.',
+          html`<p><a href="/account">Go to your account</a></p>`,
+        ),
+      );
+    }
+    const link = await look(request.query.token, 'verify');
+    return sendPage(reply, statusOf(link), renderConfirmLinkPage(settings, link, LINK_PAGES.verify));
+  });
+
+  app.get<{ Querystring: LinkQueryType }>('/magic-link', { schema }, async (request, reply) => {
+    const link = await look(request.query.token, 'magic');
+    return sendPage(reply, statusOf(link), renderConfirmLinkPage(settings, link, LINK_PAGES.magic));
+  });
+
+  app.get<{ Querystring: LinkQueryType }>('/confirm-email', { schema }, async (request, reply) => {
+    if (request.query.status === 'confirmed') {
+      return sendPage(
+        reply,
+        200,
+        renderDonePage(
+          settings,
+          'Email address changed',
+          'Your account now uses the new email address.',
+          html`<p><a href="/account">Go to your account</a></p>`,
+        ),
+      );
+    }
+    const link = await look(request.query.token, 'email_change');
+    return sendPage(reply, statusOf(link), renderConfirmLinkPage(settings, link, LINK_PAGES.email_change));
+  });
+
+  // The magic link's button: signs in with a session cookie, exactly as POST /login does.
+  app.post<{ Body: { token: string } }>(
+    '/magic-link/sign-in',
+    {
+      config: { noStore: true, htmlForm: forms.magicLinkSignIn },
+      schema: { hide: true, body: Type.Object({ token: Type.String({ maxLength: 200 }) }) },
+    },
+    async (request, reply) => {
+      const { cookieValue } = await emailFlows.signInWithMagicLinkCookie(
+        request.body.token,
+        requestContext(request),
+      );
+      reply.setCookie(cookie.name, cookieValue, cookie.options);
+      return reply
+        .code(303)
+        .header('location', request.formPost?.returnTo ?? DEFAULT_RETURN_PATH)
+        .send();
+    },
+  );
+}

@@ -1,0 +1,54 @@
+import { errorSummary, type FormFailure, field, hidden, NO_FAILURE, notice } from './forms.ts';
+import { html, layout } from './layout.ts';
+
+export interface PageSettings {
+  readonly appName: string;
+  readonly passwordMinLength: number;
+  readonly registrationOpen: boolean;
+}
+
+const LABELS = { username: 'Username or email', password: 'Password' };
+const MAGIC_LABELS = { email: 'Email address' };
+
+/** Notices a redirect to /login may ask for, by `?notice=`. */
+export const LOGIN_NOTICES: Readonly<Record<string, string>> = {
+  registered:
+    'Your account is ready. We sent you an email with a link to verify your address. You can sign in now.',
+  'signed-out': 'You have signed out.',
+  'signed-out-everywhere': 'You have signed out on every device.',
+  'password-reset': 'Your password has been changed and every session signed out. Sign in with the new one.',
+  'magic-link-sent': 'If this address can sign in, a sign-in link is on its way. Check your email.',
+};
+
+export function renderLoginPage(
+  settings: PageSettings,
+  options: {
+    failure?: FormFailure;
+    /** A failed "email me a sign-in link" post. */
+    magicFailure?: FormFailure;
+    returnTo?: string | undefined;
+    notice?: string | undefined;
+  } = {},
+): string {
+  const failure = options.failure ?? NO_FAILURE;
+  const magicFailure = options.magicFailure ?? NO_FAILURE;
+  return layout(
+    { appName: settings.appName, title: 'Sign in' },
+    html`${errorSummary(failure, LABELS)}${errorSummary(magicFailure, MAGIC_LABELS, 'magic')}${notice(options.notice)}
+<form method="post" action="/login" novalidate>
+${hidden('return_to', options.returnTo)}
+${field({ name: 'username', label: LABELS.username, autocomplete: 'username', maxLength: 320 }, failure)}
+${field({ name: 'password', label: LABELS.password, type: 'password', autocomplete: 'current-password', maxLength: 1024 }, failure)}
+<button type="submit">Sign in</button>
+</form>
+<p class="links"><a href="/forgot-password">Forgot your password?</a></p>
+<section aria-labelledby="magic-title" class="alternative">
+<h2 id="magic-title">Or sign in with a link</h2>
+<form method="post" action="/magic-link" novalidate>
+${field({ form: 'magic', name: 'email', label: MAGIC_LABELS.email, type: 'email', autocomplete: 'email', maxLength: 254, hint: 'We email you a link that signs you in once.' }, magicFailure)}
+<button type="submit" class="secondary">Email me a sign-in link</button>
+</form>
+</section>
+${settings.registrationOpen ? html`<p class="links">New here? <a href="/register${options.returnTo ? html`?return_to=${encodeURIComponent(options.returnTo)}` : ''}">Create an account</a></p>` : ''}`,
+  );
+}

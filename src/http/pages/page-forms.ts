@@ -1,0 +1,169 @@
+/**
+ * The `htmlForm` config of each API route a page posts to: which page a failure shows again and
+ * where success sends the browser. `undefined` for every route when GATEHOUSE_PAGES is off.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { EmailTokenPurpose } from '../../auth/email-flows.ts';
+import type { Gatehouse } from '../../gatehouse.ts';
+import { type AccountForm, renderAccountPage } from './account-page.ts';
+import {
+  type LinkState,
+  renderConfirmLinkPage,
+  renderForgotPasswordPage,
+  renderResetPasswordPage,
+} from './email-pages.ts';
+import type { FormFailure } from './forms.ts';
+import type { HtmlForm } from './html-form.ts';
+import { html } from './layout.ts';
+import { type PageSettings, renderLoginPage } from './login-page.ts';
+import { renderRegisterPage } from './register-page.ts';
+
+export interface PageForms {
+  readonly login: HtmlForm;
+  readonly register: HtmlForm;
+  readonly logout: HtmlForm;
+  readonly changePassword: HtmlForm;
+  /** The account page's other posts: revoke a session, sign out everywhere, resend verification. */
+  readonly account: HtmlForm;
+  readonly verificationRequest: HtmlForm;
+  readonly emailChange: HtmlForm;
+  readonly forgotPassword: HtmlForm;
+  readonly resetPassword: HtmlForm;
+  readonly verifyEmail: HtmlForm;
+  readonly magicLinkRequest: HtmlForm;
+  readonly magicLinkSignIn: HtmlForm;
+  readonly confirmEmail: HtmlForm;
+}
+
+export const DEFAULT_RETURN_PATH = '/account';
+
+export function pageSettings(gatehouse: Gatehouse): PageSettings {
+  const { config } = gatehouse;
+  return {
+    appName: config.appName,
+    passwordMinLength: config.passwordMinLength,
+    registrationOpen: config.registration === 'open',
+  };
+}
+
+export function withReturnTo(path: string, returnTo: string | undefined): string {
+  if (returnTo === undefined || returnTo === DEFAULT_RETURN_PATH) return path;
+  const separator = path.includes('?') ? '&' : '?';
+  return `${path}${separator}return_to=${encodeURIComponent(returnTo)}`;
+}
+
+/** Page texts of the links that are spent by one button. */
+export const LINK_PAGES = {
+  verify: {
+    title: 'Verify your email address',
+    text: 'Confirm that this address is yours.',
+    action: '/verify',
+    button: 'Verify my email address',
+    whenExpired: html`<p>Sign in and ask for a new link from your account page.</p>
+<p><a href="/account">Go to your account</a></p>`,
+  },
+  magic: {
+    title: 'Sign in',
+    text: 'Continue to sign in with this link. It works once.',
+    action: '/magic-link/sign-in',
+    button: 'Sign in',
+    whenExpired: html`<p><a href="/login">Ask for a new sign-in link</a></p>`,
+  },
+  email_change: {
+    title: 'Confirm your new email address',
+    text: 'Confirm that this address is yours; your account will use it from now on.',
+    action: '/users/me/email/confirm',
+    button: 'Confirm new address',
+    whenExpired: html`<p>Ask for the change again from your account page.</p>
+<p><a href="/account">Go to your account</a></p>`,
+  },
+} as const;
+
+export function createPageForms(gatehouse: Gatehouse): PageForms {
+  const settings = pageSettings(gatehouse);
+  const { emailFlows } = gatehouse;
+  const returnToOf = (request: FastifyRequest) => request.formPost?.returnTo;
+  const tokenOf = (request: FastifyRequest) => {
+    const token = (request.body as { token?: unknown } | undefined)?.token;
+    return typeof token === 'string' ? token : '';
+  };
+  // After a failed post the link is looked at again: a spent or expired one says so.
+  const linkOf = async (request: FastifyRequest, purpose: EmailTokenPurpose): Promise<LinkState> => {
+    const token = tokenOf(request);
+    return { token, usable: token !== '' && (await emailFlows.peekToken(token, purpose)) };
+  };
+
+  // The account page after a failed post; the sign-in page when the guard refused the session.
+  const accountAfterFailure =
+    (failedForm: AccountForm) => async (request: FastifyRequest, failure: FormFailure) => {
+      const principal = request.principal;
+      if (principal === null || principal.csrfToken === undefined) {
+        return renderLoginPage(settings, {
+          failure: { ...failure, fields: {} },
+          returnTo: DEFAULT_RETURN_PATH,
+        });
+      }
+      const sessions = await gatehouse.sessions.listSessions(principal.user.id, principal.sessionId);
+      return renderAccountPage(
+        settings,
+        { user: principal.user, sessions, csrfToken: principal.csrfToken },
+        { failure, failedForm },
+      );
+    };
+  const linkPage =
+    (purpose: keyof typeof LINK_PAGES) => async (request: FastifyRequest, failure: FormFailure) =>
+      renderConfirmLinkPage(settings, await linkOf(request, purpose), {
+        ...LINK_PAGES[purpose],
+        failure,
+        returnTo: returnToOf(request),
+      });
+
+  return {
+    login: {
+      render: (request, failure) => renderLoginPage(settings, { failure, returnTo: returnToOf(request) }),
+      successLocation: (request) => returnToOf(request) ?? DEFAULT_RETURN_PATH,
+    },
+    register: {
+      render: (request, failure) => renderRegisterPage(settings, { failure, returnTo: returnToOf(request) }),
+      successLocation: (request) => withReturnTo('/login?notice=registered', returnToOf(request)),
+    },
+    logout: { render: accountAfterFailure('other'), successLocation: () => '/login?notice=signed-out' },
+    changePassword: {
+      fieldNames: { password: 'new_password' },
+      render: accountAfterFailure('password'),
+      successLocation: () => '/account?notice=password-changed',
+    },
+    account: { render: accountAfterFailure('other'), successLocation: () => DEFAULT_RETURN_PATH },
+    verificationRequest: {
+      render: accountAfterFailure('other'),
+      successLocation: () => '/account?notice=verification-sent',
+    },
+    emailChange: {
+      render: accountAfterFailure('email'),
+      successLocation: () => '/account?notice=email-change-sent',
+    },
+    forgotPassword: {
+      render: (_request, failure) => renderForgotPasswordPage(settings, { failure }),
+      successLocation: () => '/forgot-password?notice=sent',
+    },
+    resetPassword: {
+      fieldNames: { password: 'new_password' },
+      render: async (request, failure) =>
+        renderResetPasswordPage(settings, await linkOf(request, 'reset'), { failure }),
+      successLocation: () => '/login?notice=password-reset',
+    },
+    verifyEmail: { render: linkPage('verify'), successLocation: () => '/verify-email?status=verified' },
+    magicLinkRequest: {
+      render: (_request, failure) => renderLoginPage(settings, { magicFailure: failure }),
+      successLocation: () => '/login?notice=magic-link-sent',
+    },
+    magicLinkSignIn: {
+      render: linkPage('magic'),
+      successLocation: (request) => returnToOf(request) ?? DEFAULT_RETURN_PATH,
+    },
+    confirmEmail: {
+      render: linkPage('email_change'),
+      successLocation: () => '/confirm-email?status=confirmed',
+    },
+  };
+}

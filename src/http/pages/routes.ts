@@ -1,0 +1,153 @@
+/**
+ * The hosted pages (GATEHOUSE_PAGES): server-rendered forms that post to the same routes as API
+ * clients, plus the few page-only posts a form needs where the API uses DELETE.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Gatehouse } from '../../gatehouse.ts';
+import type { SessionCookie } from '../cookies.ts';
+import { type Guards, principalOf } from '../guards.ts';
+import { requestContext } from '../request-context.ts';
+import { ACCOUNT_NOTICES, renderAccountPage } from './account-page.ts';
+import { sendPage } from './html-form.ts';
+import { STYLESHEET, STYLESHEET_PATH, STYLESHEET_VERSION } from './layout.ts';
+import { linkRoutes } from './link-routes.ts';
+import { LOGIN_NOTICES, renderLoginPage } from './login-page.ts';
+import { safeReturnPath } from './negotiation.ts';
+import { type PageForms, pageSettings } from './page-forms.ts';
+import { renderRegisterPage } from './register-page.ts';
+
+const PageQuery = Type.Object({
+  // No maxLength: an over-long return_to is dropped by safeReturnPath, not answered with JSON.
+  return_to: Type.Optional(Type.String()),
+  notice: Type.Optional(Type.String({ maxLength: 64 })),
+});
+type PageQueryType = { return_to?: string; notice?: string };
+
+export async function pageRoutes(
+  app: FastifyInstance,
+  options: { gatehouse: Gatehouse; guards: Guards; cookie: SessionCookie; forms: PageForms },
+): Promise<void> {
+  const { gatehouse, guards, cookie, forms } = options;
+  const { sessions } = gatehouse;
+  const settings = pageSettings(gatehouse);
+  const hide = { hide: true };
+
+  app.get<{ Querystring: { v?: string } }>(
+    STYLESHEET_PATH,
+    { schema: { ...hide, querystring: Type.Object({ v: Type.Optional(Type.String({ maxLength: 64 })) }) } },
+    async (request, reply) =>
+      reply
+        .header('content-type', 'text/css; charset=utf-8')
+        .header('x-content-type-options', 'nosniff')
+        // The page links it with its content hash, so that URL can be cached for good.
+        .header(
+          'cache-control',
+          request.query.v === STYLESHEET_VERSION
+            ? 'public, max-age=31536000, immutable'
+            : 'public, max-age=300',
+        )
+        .send(STYLESHEET),
+  );
+
+  app.get<{ Querystring: PageQueryType }>(
+    '/login',
+    { schema: { ...hide, querystring: PageQuery } },
+    async (request, reply) => {
+      const returnTo = safeReturnPath(request.query.return_to);
+      const notice = request.query.notice === undefined ? undefined : LOGIN_NOTICES[request.query.notice];
+      return sendPage(reply, 200, renderLoginPage(settings, { returnTo, notice }));
+    },
+  );
+
+  app.get<{ Querystring: PageQueryType }>(
+    '/register',
+    { schema: { ...hide, querystring: PageQuery } },
+    async (request, reply) => {
+      const returnTo = safeReturnPath(request.query.return_to);
+      return sendPage(
+        reply,
+        settings.registrationOpen ? 200 : 403,
+        renderRegisterPage(settings, { returnTo }),
+      );
+    },
+  );
+
+  app.get<{ Querystring: PageQueryType }>(
+    '/account',
+    { onRequest: guards.optionalUser, schema: { ...hide, querystring: PageQuery } },
+    async (request, reply) => {
+      const principal = request.principal;
+      if (principal === null || principal.csrfToken === undefined) {
+        return reply
+          .code(303)
+          .header('location', `/login?return_to=${encodeURIComponent('/account')}`)
+          .send();
+      }
+      const list = await sessions.listSessions(principal.user.id, principal.sessionId);
+      const notice = request.query.notice === undefined ? undefined : ACCOUNT_NOTICES[request.query.notice];
+      return sendPage(
+        reply,
+        200,
+        renderAccountPage(
+          settings,
+          { user: principal.user, sessions: list, csrfToken: principal.csrfToken },
+          { notice },
+        ),
+      );
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/account/sessions/:id/revoke',
+    {
+      onRequest: guards.requireUser,
+      config: { htmlForm: forms.account },
+      schema: { ...hide, params: Type.Object({ id: Type.String({ maxLength: 64 }) }) },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      await sessions.revokeSession(principal.user.id, request.params.id, requestContext(request));
+      return reply.code(303).header('location', '/account?notice=session-revoked').send();
+    },
+  );
+
+  app.post(
+    '/account/logout-everywhere',
+    { onRequest: guards.requireUser, config: { htmlForm: forms.account }, schema: hide },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      await sessions.revokeAllSessions(principal.user.id, requestContext(request));
+      reply.clearCookie(cookie.name, {
+        path: '/',
+        secure: cookie.options.secure ?? false,
+        httpOnly: true,
+        sameSite: 'lax',
+      });
+      return reply.code(303).header('location', '/login?notice=signed-out-everywhere').send();
+    },
+  );
+
+  app.post<{ Body: { email: string } }>(
+    '/account/email',
+    {
+      config: { rateLimit: 'mail', htmlForm: forms.emailChange },
+      onRequest: guards.requireScopes('profile:write'),
+      schema: {
+        ...hide,
+        body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 254 }) }),
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      await gatehouse.emailFlows.requestEmailChange(
+        principal.user.id,
+        request.body.email,
+        requestContext(request),
+      );
+      return reply.code(303).header('location', '/account?notice=email-change-sent').send();
+    },
+  );
+
+  await app.register(linkRoutes, { gatehouse, cookie, forms });
+}
