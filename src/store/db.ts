@@ -75,6 +75,11 @@ export function openStore(databaseUrl: string, options: OpenStoreOptions = {}): 
     },
     ...(options.pgSchema ? { options: `-c search_path=${options.pgSchema}` } : {}),
   });
+  // A connection that dies while idle in the pool is dropped by the pool itself; without a
+  // listener the 'error' event would end the process. The next query reports the outage.
+  pool.on('error', () => {});
+  // The same for one that dies while a query holds it: that query fails with the error instead.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
