@@ -20,6 +20,8 @@ import { createUserAdminService, type UserAdminService } from './auth/user-admin
 import { type Clock, systemClock } from './clock.ts';
 import { type ClusterEvent, createRedisLink, type RedisLink } from './cluster/redis-link.ts';
 import type { Config } from './config.ts';
+import { instrumentSessions } from './observability/instrument-sessions.ts';
+import { createMetrics, type GatehouseMetrics } from './observability/metrics.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
 import { listSessionsRevokedSince } from './store/sessions.ts';
 import { createUserStore } from './store/users.ts';
@@ -40,6 +42,8 @@ export interface Gatehouse {
   readonly userAdmin: UserAdminService;
   /** The Redis link between processes, when `GATEHOUSE_REDIS_URL` is set. */
   readonly redis: RedisLink | undefined;
+  /** Prometheus metrics of this Gatehouse, served at `GET /metrics`. */
+  readonly metrics: GatehouseMetrics;
   /** Periodic upkeep: rotates the signing key when due and picks up keys rotated elsewhere. */
   runMaintenance(): Promise<void>;
   close(): Promise<void>;
@@ -129,7 +133,9 @@ export async function createGatehouse(
       clock,
       options: { passwordMinLength: config.passwordMinLength },
     });
+    const metrics = createMetrics({ store, redis });
     const sessions = createSessionService({
+      metrics,
       store,
       accounts,
       hasher,
@@ -168,12 +174,13 @@ export async function createGatehouse(
       hasher,
       tokens,
       accounts,
-      sessions,
+      sessions: instrumentSessions(sessions, metrics),
       revocation,
       roles,
       apiKeys,
       rateLimits,
       redis,
+      metrics,
       runMaintenance: async () => {
         await keys.rotateIfOlderThan(config.keyRotationDays);
         await roles.reload();

@@ -22,6 +22,7 @@ import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { auditRoutes } from './http/routes/audit.ts';
 import { loginRoutes } from './http/routes/login.ts';
 import { meRoutes } from './http/routes/me.ts';
+import { metricsRoutes } from './http/routes/metrics.ts';
 import { registerRoutes } from './http/routes/register.ts';
 import { roleRoutes } from './http/routes/roles.ts';
 import { sessionRoutes } from './http/routes/sessions.ts';
@@ -45,6 +46,11 @@ declare module 'fastify' {
 
 export interface GatehousePluginOptions {
   readonly gatehouse: Gatehouse;
+  /**
+   * Serve `GET /metrics` without a token when `GATEHOUSE_METRICS_TOKEN` is unset, as the
+   * standalone server does. An embedded API (often public) serves it only with a token.
+   */
+  readonly openMetrics?: boolean;
 }
 
 async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Promise<void> {
@@ -78,6 +84,18 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     }
   });
   app.decorate('gatehouse', { services: gatehouse, guards });
+  if (config.metrics === 'on') {
+    // On the host app's context, so its own routes are counted too, by route pattern.
+    const { metrics } = gatehouse;
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.observeRequest(
+        request.method,
+        request.routeOptions.url,
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
+    });
+  }
   if (gatehouse.redis?.isHealthy() === false) {
     app.log.warn('Redis unavailable at start: revocations are checked in the database until it answers');
   }
@@ -113,6 +131,9 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(auditRoutes, { gatehouse, guards });
     await scope.register(apiKeyRoutes, { gatehouse, guards });
     await scope.register(wellKnownRoutes, { gatehouse });
+    if (config.metrics === 'on' && (config.metricsToken !== undefined || options.openMetrics === true)) {
+      await scope.register(metricsRoutes, { metrics: gatehouse.metrics, token: config.metricsToken });
+    }
   });
 }
 

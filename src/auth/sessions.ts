@@ -140,6 +140,8 @@ export function createSessionService(deps: {
   revocation: RevocationState;
   clock: Clock;
   options: SessionServiceOptions;
+  /** Told of outcomes worth counting; optional. */
+  metrics?: { refreshReuseDetected(): void };
 }): SessionService {
   const { store, accounts, hasher, tokens, revocation, clock, options } = deps;
   const db = store.db;
@@ -361,6 +363,7 @@ export function createSessionService(deps: {
       });
       if (outcome.kind !== 'rotated') {
         revocation.markSessionsRevoked(outcome.revoked, now);
+        if (outcome.kind === 'reused') deps.metrics?.refreshReuseDetected();
         throw new InvalidRefreshTokenError(outcome.kind);
       }
       const held = options.permissionsOf(outcome.user);
