@@ -97,7 +97,14 @@ export async function migrateToLatest(store: Store, pgSchema?: string): Promise<
   if (store.kind === 'postgres' && pgSchema) {
     await sql`create schema if not exists ${sql.id(pgSchema)}`.execute(store.db);
   }
-  const migrator = new Migrator({ db: store.db, provider });
+  // Kysely looks for its migration tables in every schema unless told which: another schema's
+  // (another test run's) would make it skip creating this one's.
+  const migrationTableSchema = store.kind === 'postgres' ? pgSchema : undefined;
+  const migrator = new Migrator({
+    db: store.db,
+    provider,
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw new Error('Database migration failed', { cause: error });
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
