@@ -49,6 +49,8 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   readonly logLevel: LogLevel;
   readonly logFile: string | undefined;
+  readonly metrics: 'on' | 'off';
+  readonly metricsToken: string | undefined;
   readonly jwksMaxAgeSeconds: number;
   readonly tokenCacheSize: number;
   readonly sessionTtlSeconds: number;
@@ -577,6 +579,29 @@ export const SETTINGS: readonly Setting[] = [
     description: 'Write logs to this file instead of standard output.',
     defaultText: '(stdout)',
     parse: optional,
+  },
+  {
+    env: 'GATEHOUSE_METRICS',
+    key: 'metrics',
+    description:
+      '`on` serves Prometheus metrics at `GET /metrics` and times every request; `off` does neither.',
+    defaultText: 'on',
+    parse: oneOf(['on', 'off'] as const, 'on'),
+  },
+  {
+    env: 'GATEHOUSE_METRICS_TOKEN',
+    key: 'metricsToken',
+    description:
+      '`GET /metrics` then needs `Authorization: Bearer <this token>` (at least 16 characters); unset: open on the standalone server, absent from the embedded plugin.',
+    defaultText: '(unset)',
+    parse: (raw) => {
+      const value = optional(raw);
+      // The value is a secret: the message never repeats it.
+      if (value !== undefined && !/^[\x21-\x7e]{16,256}$/.test(value)) {
+        throw new SettingError('must be 16 to 256 printable ASCII characters without spaces');
+      }
+      return value;
+    },
   },
   {
     env: 'GATEHOUSE_JWKS_MAX_AGE',

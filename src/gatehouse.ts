@@ -25,6 +25,8 @@ import { type ClusterEvent, createRedisLink, type RedisLink } from './cluster/re
 import type { Config } from './config.ts';
 import { createMailOutbox, type MailOutbox } from './mail/outbox.ts';
 import { loadMailTemplates } from './mail/templates.ts';
+import { instrumentSessions } from './observability/instrument-sessions.ts';
+import { createMetrics, type GatehouseMetrics } from './observability/metrics.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
 import { listSessionsRevokedSince } from './store/sessions.ts';
 import { createUserStore } from './store/users.ts';
@@ -49,6 +51,8 @@ export interface Gatehouse {
   readonly emailFlows: EmailFlowService;
   /** The Redis link between processes, when `GATEHOUSE_REDIS_URL` is set. */
   readonly redis: RedisLink | undefined;
+  /** Prometheus metrics of this Gatehouse, served at `GET /metrics`. */
+  readonly metrics: GatehouseMetrics;
   /** Periodic upkeep: rotates the signing key when due and picks up keys rotated elsewhere. */
   runMaintenance(): Promise<void>;
   close(): Promise<void>;
@@ -166,7 +170,9 @@ export async function createGatehouse(
         requireVerifiedEmail: config.requireVerifiedEmail,
       },
     });
+    const metrics = createMetrics({ store, redis });
     const sessions = createSessionService({
+      metrics,
       store,
       accounts,
       hasher,
@@ -234,7 +240,7 @@ export async function createGatehouse(
       hasher,
       tokens,
       accounts,
-      sessions,
+      sessions: instrumentSessions(sessions, metrics),
       revocation,
       roles,
       apiKeys,
@@ -242,6 +248,7 @@ export async function createGatehouse(
       mail,
       emailFlows,
       redis,
+      metrics,
       runMaintenance: async () => {
         await keys.rotateIfOlderThan(config.keyRotationDays);
         await roles.reload();

@@ -21,6 +21,7 @@ export { ConfigError, configFromOptions, loadConfig } from './config.ts';
 export type { CreateGatehouseOptions, Gatehouse } from './gatehouse.ts';
 export { bootstrapAdmin, createGatehouse } from './gatehouse.ts';
 export type { Guard, Guards, Principal } from './http/guards.ts';
+export type { GatehouseMetrics } from './observability/metrics.ts';
 export type { GatehouseFromOptions, GatehousePluginOptions } from './plugin.ts';
 export { gatehouse, gatehousePlugin } from './plugin.ts';
 export { buildServer } from './server.ts';

@@ -26,6 +26,7 @@ import { auditRoutes } from './http/routes/audit.ts';
 import { emailRoutes } from './http/routes/email.ts';
 import { loginRoutes } from './http/routes/login.ts';
 import { meRoutes } from './http/routes/me.ts';
+import { metricsRoutes } from './http/routes/metrics.ts';
 import { registerRoutes } from './http/routes/register.ts';
 import { roleRoutes } from './http/routes/roles.ts';
 import { sessionRoutes } from './http/routes/sessions.ts';
@@ -49,6 +50,11 @@ declare module 'fastify' {
 
 export interface GatehousePluginOptions {
   readonly gatehouse: Gatehouse;
+  /**
+   * Serve `GET /metrics` without a token when `GATEHOUSE_METRICS_TOKEN` is unset, as the
+   * standalone server does. An embedded API (often public) serves it only with a token.
+   */
+  readonly openMetrics?: boolean;
 }
 
 async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Promise<void> {
@@ -86,6 +92,18 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
   });
   app.decorate('gatehouse', { services: gatehouse, guards });
   gatehouse.mail.useLogger(app.log);
+  if (config.metrics === 'on') {
+    // On the host app's context, so its own routes are counted too, by route pattern.
+    const { metrics } = gatehouse;
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.observeRequest(
+        request.method,
+        request.routeOptions.url,
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
+    });
+  }
   if (gatehouse.redis?.isHealthy() === false) {
     app.log.warn('Redis unavailable at start: revocations are checked in the database until it answers');
   }
@@ -126,6 +144,9 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(emailRoutes, { gatehouse, guards, forms });
     if (forms !== undefined)
       await scope.register(pageRoutes, { gatehouse, guards, cookie: cookieSettings, forms });
+    if (config.metrics === 'on' && (config.metricsToken !== undefined || options.openMetrics === true)) {
+      await scope.register(metricsRoutes, { metrics: gatehouse.metrics, token: config.metricsToken });
+    }
   });
 }
 

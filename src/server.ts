@@ -151,7 +151,7 @@ export async function buildServer(
       },
     },
   });
-  await app.register(gatehousePlugin, { gatehouse });
+  await app.register(gatehousePlugin, { gatehouse, openMetrics: true });
   await app.register(rootRoutes, { store: gatehouse.store });
   await app.register(swaggerUi, {
     routePrefix: '/docs',

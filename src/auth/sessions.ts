@@ -154,6 +154,8 @@ export function createSessionService(deps: {
   throttle: LoginThrottle;
   clock: Clock;
   options: SessionServiceOptions;
+  /** Told of outcomes worth counting; optional. */
+  metrics?: { refreshReuseDetected(): void };
 }): SessionService {
   const { store, accounts, hasher, tokens, revocation, throttle, clock, options } = deps;
   const db = store.db;
@@ -405,6 +407,7 @@ export function createSessionService(deps: {
       });
       if (outcome.kind !== 'rotated') {
         revocation.markSessionsRevoked(outcome.revoked, now);
+        if (outcome.kind === 'reused') deps.metrics?.refreshReuseDetected();
         throw new InvalidRefreshTokenError(outcome.kind);
       }
       const held = options.permissionsOf(outcome.user);

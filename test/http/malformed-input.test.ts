@@ -328,7 +328,8 @@ function problemsWith(c: Case, response: LightMyRequestResponse): string[] {
   else if (c.expect === 'client' && (status < 400 || status >= 500))
     problems.push(`status ${status}, expected a 4xx`);
   if (c.method === 'HEAD') return problems;
-  const page = isDocs(c.url) && status < 400;
+  // The docs pages and the Prometheus text of /metrics are the answers that are not JSON.
+  const page = (isDocs(c.url) || /^\/metrics(\?|$)/.test(c.url)) && status < 400;
   if (isHostedPage(c) && status < 500) {
     const type = String(response.headers['content-type']);
     const json = type.startsWith(JSON_TYPE) && status >= 400 && /"detail"/.test(response.body);
