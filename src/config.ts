@@ -53,6 +53,7 @@ export interface Config {
   readonly metricsToken: string | undefined;
   readonly jwksMaxAgeSeconds: number;
   readonly tokenCacheSize: number;
+  readonly userCacheSize: number;
   readonly sessionTtlSeconds: number;
   readonly sessionIdleTtlSeconds: number;
   readonly refreshReuseGraceSeconds: number;
@@ -614,6 +615,14 @@ export const SETTINGS: readonly Setting[] = [
     env: 'GATEHOUSE_TOKEN_CACHE_SIZE',
     key: 'tokenCacheSize',
     description: 'Verified access tokens remembered per process (0 turns the cache off).',
+    defaultText: '10000',
+    parse: integer(0, 10_000_000, 10000),
+  },
+  {
+    env: 'GATEHOUSE_USER_CACHE_SIZE',
+    key: 'userCacheSize',
+    description:
+      'Users remembered per process for at most 1 s, so authenticated requests skip the database (0 turns the cache off, e.g. when other software edits users in the database).',
     defaultText: '10000',
     parse: integer(0, 10_000_000, 10000),
   },

@@ -20,6 +20,7 @@ import { grantScope } from './auth/scopes.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
 import { CLOCK_SKEW_SECONDS, createTokenService, type TokenService } from './auth/tokens.ts';
 import { createUserAdminService, type UserAdminService } from './auth/user-admin.ts';
+import { createUserCache, USER_CACHE_MAX_AGE_MS } from './auth/user-cache.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type ClusterEvent, createRedisLink, type RedisLink } from './cluster/redis-link.ts';
 import type { Config } from './config.ts';
@@ -129,10 +130,17 @@ export async function createGatehouse(
     };
     await loadRevocations();
     const revocation = link ? createSharedRevocationState(localRevocation, link) : localRevocation;
-    const roles = await createRoleService(
-      store,
-      link ? () => link.publish({ type: 'roles-changed' }) : undefined,
-    );
+    const userCache = createUserCache({
+      maxEntries: config.userCacheSize,
+      maxAgeMs: USER_CACHE_MAX_AGE_MS,
+      now: () => clock.now(),
+      ...(link ? { link } : {}),
+    });
+    // A role deleted with force leaves the users who held it: cached users may list it.
+    const roles = await createRoleService(store, () => {
+      userCache.clear();
+      link?.publish({ type: 'roles-changed' });
+    });
     const apiKeys = createApiKeyService(store, clock, onBackgroundError);
     const limiters = link ? redisLimiters(link.commands, config.redisPrefix) : memoryLimiters;
     const rateLimits = createRateLimits(
@@ -164,6 +172,7 @@ export async function createGatehouse(
       store,
       hasher,
       revocation,
+      userCache,
       clock,
       options: {
         passwordMinLength: config.passwordMinLength,
@@ -219,11 +228,16 @@ export async function createGatehouse(
     });
     late.onEvent = async (event) => {
       if (event.type === 'sessions-revoked') localRevocation.markSessionsRevoked(event.ids, event.at);
-      else if (event.type === 'roles-changed') await roles.reload();
-      else await keys.reload();
+      else if (event.type === 'users-changed') userCache.forget(event.ids);
+      else if (event.type === 'roles-changed') {
+        userCache.clear();
+        await roles.reload();
+      } else await keys.reload();
     };
-    // After an outage anything may have been missed: revocations, roles and keys are re-read.
+    // After an outage anything may have been missed: revocations, roles and keys are re-read,
+    // cached users forgotten.
     late.onResync = async () => {
+      userCache.clear();
       await loadRevocations();
       await roles.reload();
       await keys.reload();

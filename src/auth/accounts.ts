@@ -19,6 +19,7 @@ import {
 } from './errors.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 import type { RevocationState } from './revocation.ts';
+import type { UserCache } from './user-cache.ts';
 
 export const DEFAULT_ROLE = 'user';
 const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,32}$/;
@@ -97,6 +98,16 @@ export interface AccountService {
   /** Checks the password; throws InvalidCredentialsError or InactiveUserError. */
   authenticate(login: string, password: string): Promise<UserRecord>;
   findUser(id: string): Promise<UserRecord | undefined>;
+  /**
+   * The user for an authenticated request: may come from the per-process cache (at most about a
+   * second old), but never from before a change made through `usersChanged`.
+   */
+  findUserForRequest(id: string): Promise<UserRecord | undefined>;
+  /**
+   * Call after every committed write to users or their roles made outside this service: forgets
+   * them in this process's cache and, with Redis, in every other process.
+   */
+  usersChanged(ids: readonly string[]): void;
   getUserOrThrow(id: string): Promise<UserRecord>;
   findByUsername(username: string): Promise<UserRecord | undefined>;
   /** By username or email, as typed at login. */
@@ -139,10 +150,12 @@ export function createAccountService(deps: {
   store: Store;
   hasher: PasswordHasher;
   revocation: RevocationState;
+  userCache: UserCache;
   clock: Clock;
   options: AccountServiceOptions;
 }): AccountService {
-  const { users, store, hasher, revocation, clock, options } = deps;
+  const { users, store, hasher, revocation, userCache, clock, options } = deps;
+  const loadUser = (id: string) => users.findById(id);
   async function getUserOrThrow(id: string): Promise<UserRecord> {
     const user = await users.findById(id);
     if (user === undefined) throw new UserNotFoundError();
@@ -205,6 +218,7 @@ export function createAccountService(deps: {
       if (hasher.needsRehash(user.passwordHash)) {
         try {
           await users.updatePasswordHash(user.id, await hasher.hash(password), clock.now());
+          userCache.usersChanged([user.id]);
         } catch (error) {
           // The password was right; an overloaded hasher only postpones the upgrade to next login.
           if (!(error instanceof OverloadedError)) throw error;
@@ -214,6 +228,8 @@ export function createAccountService(deps: {
     },
 
     findUser: (id) => users.findById(id),
+    findUserForRequest: (id) => userCache.get(id, loadUser),
+    usersChanged: (ids) => userCache.usersChanged(ids),
     getUserOrThrow,
     findByUsername: (username) => users.findByUsername(loginKey(username)),
     findByLogin: (login) => users.findByLogin(loginKey(login)),
@@ -222,6 +238,7 @@ export function createAccountService(deps: {
       const now = clock.now();
       const revoked = await store.db.transaction().execute((trx) => writeDisabled(trx, id, disabled, now));
       if (revoked === undefined) throw new UserNotFoundError();
+      userCache.usersChanged([id]);
       revocation.markSessionsRevoked(revoked, now);
     },
 
@@ -232,6 +249,7 @@ export function createAccountService(deps: {
         const unknown = roles.filter((role) => !known.has(role));
         throw new InvalidFieldError('roles', `Unknown role: ${unknown.join(', ')}`, 'value_error.role');
       }
+      userCache.usersChanged([id]);
     },
 
     listUsers: (limit, offset) => users.list(limit, offset),

@@ -431,7 +431,7 @@ export function createSessionService(deps: {
       const session = await findSession(db, parts.id);
       if (session === undefined || session.kind !== 'cookie' || session.secretHash === null) return undefined;
       if (!secretMatches(parts.secret, session.secretHash) || !isSessionLive(session)) return undefined;
-      const user = await accounts.findUser(session.userId);
+      const user = await accounts.findUserForRequest(session.userId);
       if (user === undefined) return undefined;
       const now = clock.now();
       // Idle expiry needs last use; a write per minute per session is enough for that.
@@ -541,6 +541,7 @@ export function createSessionService(deps: {
         });
         return ids;
       });
+      accounts.usersChanged([userId]);
       revocation.markSessionsRevoked(revoked, now);
     },
   };

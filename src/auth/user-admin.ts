@@ -124,6 +124,7 @@ export function createUserAdminService(deps: {
         }
         return [];
       });
+      accounts.usersChanged([id]);
       if (revoked.length > 0) revocation.markSessionsRevoked(revoked, now);
       return accounts.getUserOrThrow(id);
     },
@@ -142,6 +143,7 @@ export function createUserAdminService(deps: {
         await recordAuditEvent(trx, { event: 'user.deleted', at: now, userId: id, details: { by: actorId } });
         return ids;
       });
+      accounts.usersChanged([id]);
       revocation.markSessionsRevoked(revoked, now);
     },
   };

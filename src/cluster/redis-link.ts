@@ -1,6 +1,6 @@
 /**
  * What several Gatehouse processes share through Redis: one publish/subscribe channel that carries
- * "something changed" events (sessions revoked, roles edited, signing key rotated), and a command
+ * "something changed" events (sessions revoked, roles edited, signing key rotated, users changed), and a command
  * connection for the rate-limit counters.
  *
  * The database stays the source of truth; Redis only tells the other processes sooner than they
@@ -15,7 +15,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 export type ClusterEvent =
   | { readonly type: 'sessions-revoked'; readonly ids: readonly string[]; readonly at: number }
   | { readonly type: 'roles-changed' }
-  | { readonly type: 'keys-changed' };
+  | { readonly type: 'keys-changed' }
+  | { readonly type: 'users-changed'; readonly ids: readonly string[] };
 
 export interface RedisLink {
   /** True while every process's events are known to reach this one. */
@@ -43,7 +44,13 @@ export interface RedisLinkOptions {
   readonly heartbeatMs?: number;
 }
 
-const EVENT_TYPES = new Set(['sessions-revoked', 'roles-changed', 'keys-changed', 'heartbeat']);
+const EVENT_TYPES = new Set([
+  'sessions-revoked',
+  'roles-changed',
+  'keys-changed',
+  'users-changed',
+  'heartbeat',
+]);
 
 function connectionOptions(extra: RedisOptions): RedisOptions {
   return {
@@ -123,6 +130,11 @@ export function createRedisLink(options: RedisLinkOptions): RedisLink {
       const { ids, at } = message;
       if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string') || typeof at !== 'number') return;
       message = { type: 'sessions-revoked', ids, at };
+    }
+    if (message.type === 'users-changed') {
+      const { ids } = message;
+      if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string')) return;
+      message = { type: 'users-changed', ids };
     }
     Promise.resolve(options.onEvent(message as ClusterEvent)).catch(options.onBackgroundError);
   });

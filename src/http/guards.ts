@@ -167,7 +167,7 @@ export function createGuards(deps: GuardDeps): Guards {
   async function authenticateApiKey(request: FastifyRequest, presented: string): Promise<void> {
     const key = await apiKeys.authenticate(presented);
     if (key === undefined) throw new InvalidTokenError('unknown, expired or revoked API key');
-    const user = await accounts.findUser(key.userId);
+    const user = await accounts.findUserForRequest(key.userId);
     if (user === undefined) throw new InvalidTokenError('API key owner no longer exists');
     if (user.disabled) throw new InactiveUserError();
     const held = roles.permissionsOf(user.roles);
@@ -196,7 +196,7 @@ export function createGuards(deps: GuardDeps): Guards {
       ) {
         throw new InvalidTokenError('session revoked');
       }
-      const user = await accounts.findUser(claims.sub);
+      const user = await accounts.findUserForRequest(claims.sub);
       if (user === undefined) throw new InvalidTokenError('user no longer exists');
       if (user.disabled) throw new InactiveUserError();
       // Re-checked against the user's current roles on every request, so a role taken away
