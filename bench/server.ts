@@ -1,4 +1,7 @@
-/** Starts `gatehouse serve` as a user would (SQLite file, info logs to a file) on a free port. */
+/**
+ * Starts `gatehouse serve` as a user would (SQLite file, info logs to a file) on a free port.
+ * `extraEnv` may name another database or issuer (the scale run: PostgreSQL, several processes).
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { freePort } from '../test/support/process.ts';
 
@@ -12,7 +15,8 @@ export interface BenchServer {
 export async function startServer(dir: string, extraEnv: Record<string, string> = {}): Promise<BenchServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const databaseUrl = `sqlite:${dir}/bench.db`;
+  const databaseUrl = extraEnv.GATEHOUSE_DATABASE_URL ?? `sqlite:${dir}/bench.db`;
+  const issuer = extraEnv.GATEHOUSE_ISSUER ?? url;
   const child: ChildProcess = spawn(process.execPath, ['src/cli.ts', 'serve'], {
     env: {
       // Settings given to `npm run bench` (GATEHOUSE_HASH_CONCURRENCY=2, …) reach the server.
@@ -20,9 +24,9 @@ export async function startServer(dir: string, extraEnv: Record<string, string> 
       PATH: process.env.PATH ?? '',
       GATEHOUSE_PORT: String(port),
       GATEHOUSE_DATABASE_URL: databaseUrl,
-      GATEHOUSE_ISSUER: url,
+      GATEHOUSE_ISSUER: issuer,
       GATEHOUSE_LOG_LEVEL: 'info',
-      GATEHOUSE_LOG_FILE: `${dir}/bench.log`,
+      GATEHOUSE_LOG_FILE: `${dir}/bench-${port}.log`,
       // The bench measures throughput from one client address; per-IP limits would only measure 429s.
       GATEHOUSE_RATE_LIMIT_TOKEN: 'off',
       GATEHOUSE_RATE_LIMIT_REGISTER: 'off',
@@ -43,7 +47,7 @@ export async function startServer(dir: string, extraEnv: Record<string, string> 
   return {
     url,
     databaseUrl,
-    issuer: url,
+    issuer,
     stop: () =>
       new Promise<void>((resolve) => {
         child.once('exit', () => resolve());

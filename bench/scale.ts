@@ -1,0 +1,423 @@
+/**
+ * The scale run of `npm run bench` (`-- --scale` or `-- --scale-only`): `gatehouse serve`
+ * processes on a fresh PostgreSQL database and one Redis, whoami with 1,000 and then 1,000,000
+ * users (bulk-inserted in SQL, not registered through the API), and whoami and login against one
+ * process and against two. Writes bench/scale-results.json.
+ */
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hash as argon2Hash } from '@node-rs/argon2';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { loadKeyRing } from '../src/auth/keys.ts';
+import { createTokenService } from '../src/auth/tokens.ts';
+import { systemClock } from '../src/clock.ts';
+import { migrateToLatest, openStore, type Store } from '../src/store/db.ts';
+import { type BenchServer, startServer } from './server.ts';
+
+const PASSWORD = 'correct horse battery staple';
+const ISSUER = 'http://gatehouse.bench';
+/** The like-for-like sample: this many users, the whole small table or spread over the large one. */
+const SAMPLE_USERS = 1000;
+/** More than a process's token cache (10,000), so every request verifies a signature. */
+const TOKENS_PER_RUN = 20_000;
+/** More users than the user cache keeps fresh at these rates: most requests read the database. */
+const WIDE_SAMPLE_USERS = 20_000;
+
+export interface ScaleOptions {
+  /** The large population (1,000,000); the small one is 1,000 (or this, when smaller). */
+  readonly users: number;
+  readonly durationSeconds: number;
+  /** Where `CREATE DATABASE gh_bench_…` is run; the database is dropped afterwards. */
+  readonly adminDatabaseUrl: string;
+  readonly redisUrl: string;
+  /** The servers' argon2id cost; the bulk users' shared hash is made with the same. */
+  readonly argon2?: { readonly memoryKib: number; readonly iterations: number };
+  readonly log?: (line: string) => void;
+}
+
+export interface Load {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly requests: number;
+}
+
+export interface ScaleResults {
+  readonly date: string;
+  readonly machine: { cores: number; node: string; durationSeconds: number };
+  readonly users: {
+    small: number;
+    large: number;
+    insertSmallMs: number;
+    insertLargeMs: number;
+    insertedRowsPerSecond: number;
+  };
+  readonly runs: Record<string, Load>;
+  readonly ratios: Record<string, number>;
+  readonly targets: {
+    readonly whoamiLargeWithin10PercentOfSmall: { met: boolean; ratio: number };
+    readonly whoamiAtLeast40PercentOfTrivialWithRedis: {
+      met: boolean;
+      ratio: number;
+      withoutUserCache: number;
+    };
+  };
+}
+
+/** The id of bulk user `n`: UUID-shaped and spread over the index like real random ids. */
+export function benchUserId(n: number): string {
+  const hex = createHash('md5').update(`gh-bench-${n}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Inserts users `from`..`to` with one shared password hash, and their `user` role, in SQL. */
+async function insertUsers(store: Store, from: number, to: number, passwordHash: string): Promise<number> {
+  const started = performance.now();
+  const base = Date.now();
+  await store.db.transaction().execute(async (trx) => {
+    await sql`
+      insert into users (id, username, username_normalized, email, email_normalized, full_name,
+                         password_hash, disabled, created_at, updated_at)
+      select md5('gh-bench-' || g)::uuid::text, 'user' || g, 'user' || g,
+             'user' || g || '@bench.example', 'user' || g || '@bench.example', null,
+             ${passwordHash}, 0, ${base}::bigint + g, ${base}::bigint + g
+      from generate_series(${from}::int, ${to}::int) as g`.execute(trx);
+    await sql`
+      insert into user_roles (user_id, role_name)
+      select md5('gh-bench-' || g)::uuid::text, 'user'
+      from generate_series(${from}::int, ${to}::int) as g`.execute(trx);
+  });
+  await sql`analyze users`.execute(store.db);
+  await sql`analyze user_roles`.execute(store.db);
+  return performance.now() - started;
+}
+
+/** `count` distinct numbers from 1..`population`, uniformly spread (all of them when fewer). */
+function sample(population: number, count: number): number[] {
+  if (count >= population) return Array.from({ length: population }, (_, i) => i + 1);
+  const picked = new Set<number>();
+  while (picked.size < count) picked.add(randomInt(1, population + 1));
+  return [...picked];
+}
+
+function summarize(result: autocannon.Result): Load {
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    requests: result.requests.total,
+  };
+}
+
+/** The same load against every server at once; req/s summed, latencies of the slowest. */
+function combine(loads: readonly Load[]): Load {
+  return {
+    rps: loads.reduce((sum, l) => sum + l.rps, 0),
+    p50: Math.max(...loads.map((l) => l.p50)),
+    p99: Math.max(...loads.map((l) => l.p99)),
+    non2xx: loads.reduce((sum, l) => sum + l.non2xx, 0),
+    errors: loads.reduce((sum, l) => sum + l.errors, 0),
+    requests: loads.reduce((sum, l) => sum + l.requests, 0),
+  };
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+export async function runScaleBench(options: ScaleOptions): Promise<ScaleResults> {
+  const log = options.log ?? (() => {});
+  const large = options.users;
+  const small = Math.min(1000, large);
+  const argon2 = options.argon2 ?? { memoryKib: 19456, iterations: 2 };
+  const duration = options.durationSeconds;
+  const database = `gh_bench_${randomBytes(6).toString('hex')}`;
+  const prefix = `gh_bench_${randomBytes(6).toString('hex')}:`;
+  const databaseUrl = withDatabase(options.adminDatabaseUrl, database);
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-scale-'));
+
+  const admin = new pg.Client({ connectionString: options.adminDatabaseUrl });
+  await admin.connect();
+  await admin.query(`create database ${database}`);
+  const servers: BenchServer[] = [];
+  let store: Store | undefined;
+  try {
+    store = openStore(databaseUrl);
+    await migrateToLatest(store);
+    const passwordHash = await argon2Hash(PASSWORD, {
+      algorithm: 2,
+      memoryCost: argon2.memoryKib,
+      timeCost: argon2.iterations,
+      parallelism: 1,
+    });
+    log(`inserting ${small} users…`);
+    const insertSmallMs = await insertUsers(store, 1, small, passwordHash);
+
+    const env = {
+      GATEHOUSE_DATABASE_URL: databaseUrl,
+      GATEHOUSE_ISSUER: ISSUER,
+      GATEHOUSE_REDIS_URL: options.redisUrl,
+      GATEHOUSE_REDIS_PREFIX: prefix,
+      GATEHOUSE_ARGON2_MEMORY_KIB: String(argon2.memoryKib),
+      GATEHOUSE_ARGON2_ITERATIONS: String(argon2.iterations),
+      GATEHOUSE_RATE_LIMIT_LOGIN: 'off',
+    };
+    const a = await startServer(dir, env);
+    servers.push(a);
+    const b = await startServer(dir, env);
+    servers.push(b);
+    // The same, without the user cache: what every whoami cost before it.
+    const uncached = await startServer(dir, { ...env, GATEHOUSE_USER_CACHE_SIZE: '0' });
+    servers.push(uncached);
+
+    const form = (username: string) => new URLSearchParams({ username, password: PASSWORD }).toString();
+    const tokenResponse = await fetch(`${a.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form('user1'),
+    });
+    if (tokenResponse.status !== 200) throw new Error(`login: ${tokenResponse.status}`);
+    const { access_token: hotToken } = (await tokenResponse.json()) as { access_token: string };
+
+    // Tokens minted with the servers' own key, as /token would: logging in 20,000 times would
+    // measure argon2id, not whoami.
+    const keys = await loadKeyRing(store, 'EdDSA', undefined, systemClock, { retainRetiredMs: 930_000 });
+    const minter = createTokenService(keys, systemClock, {
+      issuer: ISSUER,
+      audience: ISSUER,
+      ttlSeconds: 900,
+      cacheSize: 0,
+    });
+    const tokensFor = (users: readonly number[]) =>
+      Array.from(
+        { length: TOKENS_PER_RUN },
+        (_, i) =>
+          minter.issueAccessToken({
+            userId: benchUserId(users[i % users.length] ?? 1),
+            username: `user${users[i % users.length]}`,
+            roles: ['user'],
+            scope: 'profile:read profile:write',
+          }).token,
+      );
+
+    const load = async (url: string, extra: autocannon.Options | object = {}) =>
+      summarize(await autocannon({ url, connections: 32, duration, ...extra }));
+    const hot = (server: BenchServer) =>
+      load(`${server.url}/users/me`, { headers: { authorization: `Bearer ${hotToken}` } });
+    const cold = (server: BenchServer, tokens: readonly string[]) => {
+      let next = 0;
+      return load(`${server.url}/users/me`, {
+        requests: [
+          {
+            setupRequest: (request: { headers?: Record<string, string> }) => {
+              request.headers = {
+                ...request.headers,
+                authorization: `Bearer ${tokens[next++ % tokens.length]}`,
+              };
+              return request;
+            },
+          },
+        ],
+      });
+    };
+    const logins = (server: BenchServer, users: readonly number[]) => {
+      let next = 0;
+      return load(`${server.url}/token`, {
+        connections: 8,
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        requests: [
+          {
+            setupRequest: (request: { body?: string }) => {
+              request.body = form(`user${users[next++ % users.length]}`);
+              return request;
+            },
+          },
+        ],
+      });
+    };
+
+    const runs: Record<string, Load> = {};
+    const measure = async (name: string, run: () => Promise<Load>) => {
+      log(`${name}…`);
+      runs[name] = await run();
+    };
+
+    const smallTokens = tokensFor(sample(small, SAMPLE_USERS));
+    await measure('trivial', () => load(`${a.url}/`));
+    await measure('whoamiHotSmall', () => hot(a));
+    await measure('whoamiColdSmall', () => cold(a, smallTokens));
+    await measure('whoamiHotSmallNoUserCache', () => hot(uncached));
+    await measure('whoamiColdSmallNoUserCache', () => cold(uncached, smallTokens));
+
+    log(`inserting ${large - small} more users…`);
+    const insertLargeMs = large > small ? await insertUsers(store, small + 1, large, passwordHash) : 0;
+
+    const largeTokens = tokensFor(sample(large, SAMPLE_USERS));
+    const wideTokens = tokensFor(sample(large, WIDE_SAMPLE_USERS));
+    await measure('whoamiHotLarge', () => hot(a));
+    await measure('whoamiColdLarge', () => cold(a, largeTokens));
+    await measure('whoamiColdLargeWide', () => cold(a, wideTokens));
+    await measure('whoamiHotLargeNoUserCache', () => hot(uncached));
+    await measure('whoamiColdLargeNoUserCache', () => cold(uncached, largeTokens));
+    await measure('trivialAgain', () => load(`${a.url}/`));
+    await uncached.stop();
+    servers.pop();
+
+    await measure('whoamiTwoProcesses', async () => combine(await Promise.all([hot(a), hot(b)])));
+    const loginUsers = sample(large, 1000);
+    await measure('loginOneProcess', () => logins(a, loginUsers));
+    await measure('loginTwoProcesses', async () =>
+      combine(await Promise.all([logins(a, loginUsers), logins(b, loginUsers)])),
+    );
+
+    const trivialRps = ((runs.trivial?.rps ?? 0) + (runs.trivialAgain?.rps ?? 0)) / 2;
+    const rps = (name: string) => runs[name]?.rps ?? 0;
+    const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
+    const ratios = {
+      whoamiHotToTrivial: ratio(rps('whoamiHotLarge'), trivialRps),
+      whoamiHotToTrivialNoUserCache: ratio(rps('whoamiHotLargeNoUserCache'), trivialRps),
+      whoamiColdToTrivial: ratio(rps('whoamiColdLarge'), trivialRps),
+      hotLargeToSmall: ratio(rps('whoamiHotLarge'), rps('whoamiHotSmall')),
+      coldLargeToSmall: ratio(rps('whoamiColdLarge'), rps('whoamiColdSmall')),
+      coldWideToSmall: ratio(rps('whoamiColdLargeWide'), rps('whoamiColdSmall')),
+      coldLargeToSmallNoUserCache: ratio(
+        rps('whoamiColdLargeNoUserCache'),
+        rps('whoamiColdSmallNoUserCache'),
+      ),
+      whoamiTwoToOne: ratio(rps('whoamiTwoProcesses'), rps('whoamiHotLarge')),
+      loginTwoToOne: ratio(rps('loginTwoProcesses'), rps('loginOneProcess')),
+    };
+    const insertedRows = large;
+    return {
+      date: new Date().toISOString(),
+      machine: { cores: availableParallelism(), node: process.version, durationSeconds: duration },
+      users: {
+        small,
+        large,
+        insertSmallMs,
+        insertLargeMs,
+        insertedRowsPerSecond: ratio(insertedRows, (insertSmallMs + insertLargeMs) / 1000),
+      },
+      runs,
+      ratios,
+      targets: {
+        whoamiLargeWithin10PercentOfSmall: {
+          met: ratios.coldLargeToSmall >= 0.9,
+          ratio: ratios.coldLargeToSmall,
+        },
+        whoamiAtLeast40PercentOfTrivialWithRedis: {
+          met: ratios.whoamiHotToTrivial >= 0.4,
+          ratio: ratios.whoamiHotToTrivial,
+          withoutUserCache: ratios.whoamiHotToTrivialNoUserCache,
+        },
+      },
+    };
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()));
+    await store?.close();
+    await admin.query(`drop database if exists ${database} with (force)`);
+    await admin.end();
+    const redis = new Redis(options.redisUrl, { lazyConnect: true });
+    try {
+      await redis.connect();
+      for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 500 })) {
+        if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
+      }
+    } finally {
+      redis.disconnect();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function printScaleResults(results: ScaleResults): void {
+  const f = (n: number, digits = 0) => n.toFixed(digits);
+  const pct = (n: number) => `${f(100 * n)}%`;
+  const { runs, ratios, users } = results;
+  const row = (name: string, note = '') => {
+    const run = runs[name];
+    return run
+      ? { 'req/s': f(run.rps, run.rps < 100 ? 1 : 0), p50_ms: f(run.p50, 1), p99_ms: f(run.p99, 1), note }
+      : undefined;
+  };
+  const smallLabel = users.small.toLocaleString('en');
+  const largeLabel = users.large.toLocaleString('en');
+  console.log(
+    `\nGatehouse scale run ${results.date} (${results.machine.cores} cores, ${results.machine.node}, ${results.machine.durationSeconds}s per run; PostgreSQL + Redis)`,
+  );
+  console.log(
+    `bulk insert: ${smallLabel} users in ${f(users.insertSmallMs)} ms, then ${(users.large - users.small).toLocaleString('en')} in ${f(users.insertLargeMs)} ms (${f(users.insertedRowsPerSecond)} users/s with their roles)`,
+  );
+  console.table({
+    'trivial GET /': row('trivial'),
+    [`whoami hot, ${smallLabel} users`]: row('whoamiHotSmall'),
+    [`whoami cold, ${smallLabel} users`]: row(
+      'whoamiColdSmall',
+      `${SAMPLE_USERS} users, a new token per request`,
+    ),
+    [`whoami hot, ${largeLabel} users`]: row(
+      'whoamiHotLarge',
+      `${pct(ratios.hotLargeToSmall ?? 0)} of ${smallLabel}; ${pct(ratios.whoamiHotToTrivial ?? 0)} of trivial`,
+    ),
+    [`whoami cold, ${largeLabel} users`]: row(
+      'whoamiColdLarge',
+      `${SAMPLE_USERS} users spread over the table; ${pct(ratios.coldLargeToSmall ?? 0)} of ${smallLabel}`,
+    ),
+    [`whoami cold wide, ${largeLabel} users`]: row(
+      'whoamiColdLargeWide',
+      `${WIDE_SAMPLE_USERS} users (mostly user-cache misses); ${pct(ratios.coldWideToSmall ?? 0)} of cold ${smallLabel}`,
+    ),
+    'whoami hot, no user cache': row(
+      'whoamiHotLargeNoUserCache',
+      `${pct(ratios.whoamiHotToTrivialNoUserCache ?? 0)} of trivial`,
+    ),
+    [`whoami cold, no user cache, ${smallLabel}`]: row('whoamiColdSmallNoUserCache'),
+    [`whoami cold, no user cache, ${largeLabel}`]: row(
+      'whoamiColdLargeNoUserCache',
+      `${pct(ratios.coldLargeToSmallNoUserCache ?? 0)} of ${smallLabel}: the database lookup alone`,
+    ),
+    'trivial again': row('trivialAgain'),
+    'whoami hot, 2 processes': row(
+      'whoamiTwoProcesses',
+      `${f(ratios.whoamiTwoToOne ?? 0, 2)}× one process (summed, p99 of the slower)`,
+    ),
+    'login, 1 process': row('loginOneProcess'),
+    'login, 2 processes': row('loginTwoProcesses', `${f(ratios.loginTwoToOne ?? 0, 2)}× one process`),
+  });
+  console.log(
+    `Two processes share this machine's ${results.machine.cores} cores with each other and with the load generator, so no gain is expected here; on separate machines they add up.`,
+  );
+  const { whoamiLargeWithin10PercentOfSmall: size, whoamiAtLeast40PercentOfTrivialWithRedis: redis } =
+    results.targets;
+  console.log(
+    `target whoami with ${largeLabel} users within 10% of ${smallLabel}: ${size.met ? 'met' : 'NOT met'} (${pct(size.ratio)})`,
+  );
+  console.log(
+    `target whoami ≥ 40% of trivial with Redis-backed revocation: ${redis.met ? 'met' : 'NOT met'} (${pct(redis.ratio)}; ${pct(redis.withoutUserCache)} without the user cache)`,
+  );
+}
+
+/** `npm run bench -- --scale[-only]`: settings from the environment, results to bench/scale-results.json. */
+export async function runScaleFromEnvironment(): Promise<void> {
+  const results = await runScaleBench({
+    users: Number(process.env.BENCH_SCALE_USERS ?? 1_000_000),
+    durationSeconds: Number(process.env.BENCH_DURATION ?? 6),
+    adminDatabaseUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    log: (line) => console.log(`scale: ${line}`),
+  });
+  writeFileSync(new URL('./scale-results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  printScaleResults(results);
+}
