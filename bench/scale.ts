@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { sql } from 'kysely';
 import pg from 'pg';
 import { loadKeyRing } from '../src/auth/keys.ts';
 import { createTokenService } from '../src/auth/tokens.ts';
@@ -77,26 +76,48 @@ export function benchUserId(n: number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** Inserts users `from`..`to` with one shared password hash, and their `user` role, in SQL. */
-async function insertUsers(store: Store, from: number, to: number, passwordHash: string): Promise<number> {
-  const started = performance.now();
-  const base = Date.now();
-  await store.db.transaction().execute(async (trx) => {
-    await sql`
-      insert into users (id, username, username_normalized, email, email_normalized, full_name,
-                         password_hash, disabled, created_at, updated_at)
-      select md5('gh-bench-' || g)::uuid::text, 'user' || g, 'user' || g,
-             'user' || g || '@bench.example', 'user' || g || '@bench.example', null,
-             ${passwordHash}, 0, ${base}::bigint + g, ${base}::bigint + g
-      from generate_series(${from}::int, ${to}::int) as g`.execute(trx);
-    await sql`
-      insert into user_roles (user_id, role_name)
-      select md5('gh-bench-' || g)::uuid::text, 'user'
-      from generate_series(${from}::int, ${to}::int) as g`.execute(trx);
-  });
-  await sql`analyze users`.execute(store.db);
-  await sql`analyze user_roles`.execute(store.db);
-  return performance.now() - started;
+const INSERT_BATCH = 100_000;
+
+/**
+ * Inserts users `from`..`to` with one shared password hash, and their `user` role, in SQL
+ * batches on a connection of its own (the servers' statement timeout would cut a long insert).
+ */
+async function insertUsers(
+  databaseUrl: string,
+  from: number,
+  to: number,
+  passwordHash: string,
+): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const started = performance.now();
+    const base = Date.now();
+    for (let first = from; first <= to; first += INSERT_BATCH) {
+      const last = Math.min(to, first + INSERT_BATCH - 1);
+      await client.query('begin');
+      await client.query(
+        `insert into users (id, username, username_normalized, email, email_normalized, full_name,
+                            password_hash, disabled, created_at, updated_at)
+         select md5('gh-bench-' || g)::uuid::text, 'user' || g, 'user' || g,
+                'user' || g || '@bench.example', 'user' || g || '@bench.example', null,
+                $1, 0, $2::bigint + g, $2::bigint + g
+         from generate_series($3::int, $4::int) as g`,
+        [passwordHash, base, first, last],
+      );
+      await client.query(
+        `insert into user_roles (user_id, role_name)
+         select md5('gh-bench-' || g)::uuid::text, 'user' from generate_series($1::int, $2::int) as g`,
+        [first, last],
+      );
+      await client.query('commit');
+    }
+    await client.query('analyze users');
+    await client.query('analyze user_roles');
+    return performance.now() - started;
+  } finally {
+    await client.end();
+  }
 }
 
 /** `count` distinct numbers from 1..`population`, uniformly spread (all of them when fewer). */
@@ -148,6 +169,7 @@ export async function runScaleBench(options: ScaleOptions): Promise<ScaleResults
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-scale-'));
 
   const admin = new pg.Client({ connectionString: options.adminDatabaseUrl });
+  admin.on('error', (error) => log(`admin connection: ${error.message}`));
   await admin.connect();
   await admin.query(`create database ${database}`);
   const servers: BenchServer[] = [];
@@ -155,6 +177,8 @@ export async function runScaleBench(options: ScaleOptions): Promise<ScaleResults
   try {
     store = openStore(databaseUrl);
     await migrateToLatest(store);
+    await store.close();
+    store = undefined;
     const passwordHash = await argon2Hash(PASSWORD, {
       algorithm: 2,
       memoryCost: argon2.memoryKib,
@@ -162,7 +186,7 @@ export async function runScaleBench(options: ScaleOptions): Promise<ScaleResults
       parallelism: 1,
     });
     log(`inserting ${small} users…`);
-    const insertSmallMs = await insertUsers(store, 1, small, passwordHash);
+    const insertSmallMs = await insertUsers(databaseUrl, 1, small, passwordHash);
 
     const env = {
       GATEHOUSE_DATABASE_URL: databaseUrl,
@@ -192,7 +216,10 @@ export async function runScaleBench(options: ScaleOptions): Promise<ScaleResults
 
     // Tokens minted with the servers' own key, as /token would: logging in 20,000 times would
     // measure argon2id, not whoami.
+    store = openStore(databaseUrl);
     const keys = await loadKeyRing(store, 'EdDSA', undefined, systemClock, { retainRetiredMs: 930_000 });
+    await store.close();
+    store = undefined;
     const minter = createTokenService(keys, systemClock, {
       issuer: ISSUER,
       audience: ISSUER,
@@ -262,7 +289,7 @@ export async function runScaleBench(options: ScaleOptions): Promise<ScaleResults
     await measure('whoamiColdSmallNoUserCache', () => cold(uncached, smallTokens));
 
     log(`inserting ${large - small} more users…`);
-    const insertLargeMs = large > small ? await insertUsers(store, small + 1, large, passwordHash) : 0;
+    const insertLargeMs = large > small ? await insertUsers(databaseUrl, small + 1, large, passwordHash) : 0;
 
     const largeTokens = tokensFor(sample(large, SAMPLE_USERS));
     const wideTokens = tokensFor(sample(large, WIDE_SAMPLE_USERS));
