@@ -1,7 +1,7 @@
 /**
  * What several Gatehouse processes share through Redis: one publish/subscribe channel that carries
- * "something changed" events (sessions revoked, roles edited, signing key rotated, users changed), and a command
- * connection for the rate-limit counters.
+ * "something changed" events (sessions revoked, roles edited, signing key rotated, users changed),
+ * and a command connection for the rate-limit counters.
  *
  * The database stays the source of truth; Redis only tells the other processes sooner than they
  * would find out. So the link must know when it may have missed an event: every process publishes
