@@ -234,6 +234,7 @@ export function createEmailFlowService(deps: {
     if (!signedIn.emailVerified) {
       // The link reached the address: that is what verification proves.
       await markEmailVerified(db, signedIn.id, emailKey(signedIn.email), now);
+      accounts.usersChanged([signedIn.id]);
       signedIn = (await accounts.findUser(signedIn.id)) ?? signedIn;
     }
     return signedIn;
@@ -297,6 +298,7 @@ export function createEmailFlowService(deps: {
         return true;
       });
       if (!done) throw new InvalidEmailTokenError('spent');
+      accounts.usersChanged([user.id]);
     },
 
     async requestPasswordReset(email, ctx) {
@@ -342,6 +344,7 @@ export function createEmailFlowService(deps: {
         return ids;
       });
       if (revoked === undefined) throw new InvalidEmailTokenError('spent');
+      accounts.usersChanged([user.id]);
       revocation.markSessionsRevoked(revoked, now);
     },
 
@@ -443,6 +446,7 @@ export function createEmailFlowService(deps: {
         throw error;
       }
       if (!done) throw new InvalidEmailTokenError('spent');
+      accounts.usersChanged([user.id]);
     },
 
     async peekToken(token, purpose) {
