@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
+import { USER_CACHE_MAX_AGE_MS } from '../../src/auth/user-cache.ts';
 import { createManualClock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.ts';
@@ -215,6 +216,7 @@ describe('PostgreSQL silent (half-open connections)', { skip: TEST_DATABASE_URL 
     };
     const t = await createTestApp({ databaseUrl: throughProxy(proxy.port), env: timeouts });
     // A host API embedding the plugin on the same database.
+    const embeddedClock = createManualClock(Date.now());
     const embedded: Gatehouse = await createGatehouse(
       loadConfig({
         GATEHOUSE_DATABASE_URL: throughProxy(proxy.port),
@@ -224,7 +226,7 @@ describe('PostgreSQL silent (half-open connections)', { skip: TEST_DATABASE_URL 
         ...timeouts,
       }),
       {
-        clock: createManualClock(Date.now()),
+        clock: embeddedClock,
         ...(t.pgSchema ? { pgSchema: t.pgSchema } : {}),
         migrate: false,
       },
@@ -253,6 +255,15 @@ describe('PostgreSQL silent (half-open connections)', { skip: TEST_DATABASE_URL 
       );
 
       proxy.stall();
+      // The user the guard read a moment ago is still served from the user cache, at most 1 s;
+      // past that the guard needs the database like everything else.
+      const cached = await timed(host, {
+        method: 'GET',
+        url: '/items',
+        headers: { authorization: `Bearer ${sameToken}` },
+      });
+      assert.equal(cached.status, 200);
+      embeddedClock.advance(USER_CACHE_MAX_AGE_MS);
       const answers = {
         me: await timed(t.app, {
           method: 'GET',
