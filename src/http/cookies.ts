@@ -5,6 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { CookieSerializeOptions } from '@fastify/cookie';
+import type { FastifyReply } from 'fastify';
 
 export interface SessionCookie {
   readonly name: string;
@@ -30,4 +31,14 @@ export function sessionCookie(issuer: string, maxAgeSeconds: number): SessionCoo
  */
 export function csrfTokenFor(cookieValue: string): string {
   return createHmac('sha256', cookieValue).update('gatehouse csrf v1').digest('base64url');
+}
+
+/** Removes the session cookie from the browser (its attributes must match the ones it was set with). */
+export function clearSessionCookie(reply: FastifyReply, cookie: SessionCookie): void {
+  reply.clearCookie(cookie.name, {
+    path: '/',
+    secure: cookie.options.secure ?? false,
+    httpOnly: true,
+    sameSite: 'lax',
+  });
 }

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Gatehouse } from '../../gatehouse.ts';
-import type { SessionCookie } from '../cookies.ts';
+import { clearSessionCookie, type SessionCookie } from '../cookies.ts';
 import { type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ACCOUNT_NOTICES, renderAccountPage } from './account-page.ts';
@@ -118,12 +118,7 @@ export async function pageRoutes(
     async (request, reply) => {
       const principal = principalOf(request);
       await sessions.revokeAllSessions(principal.user.id, requestContext(request));
-      reply.clearCookie(cookie.name, {
-        path: '/',
-        secure: cookie.options.secure ?? false,
-        httpOnly: true,
-        sameSite: 'lax',
-      });
+      clearSessionCookie(reply, cookie);
       return reply.code(303).header('location', '/login?notice=signed-out-everywhere').send();
     },
   );

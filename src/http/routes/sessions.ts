@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
-import type { SessionCookie } from '../cookies.ts';
+import { clearSessionCookie, type SessionCookie } from '../cookies.ts';
 import { BEARER_SECURITY, type Guards, principalOf } from '../guards.ts';
 import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
@@ -45,12 +45,7 @@ export async function sessionRoutes(
       if (principal.sessionId !== undefined) {
         await sessions.logout(principal.sessionId, principal.user.id, requestContext(request));
       }
-      reply.clearCookie(cookie.name, {
-        path: '/',
-        secure: cookie.options.secure ?? false,
-        httpOnly: true,
-        sameSite: 'lax',
-      });
+      clearSessionCookie(reply, cookie);
       return reply.code(204).send();
     },
   );
@@ -145,12 +140,7 @@ export async function sessionRoutes(
     async (request, reply) => {
       const principal = principalOf(request);
       await sessions.revokeAllSessions(principal.user.id, requestContext(request));
-      reply.clearCookie(cookie.name, {
-        path: '/',
-        secure: cookie.options.secure ?? false,
-        httpOnly: true,
-        sameSite: 'lax',
-      });
+      clearSessionCookie(reply, cookie);
       return reply.code(204).send();
     },
   );
