@@ -17,6 +17,7 @@ export interface Config {
   readonly databasePoolMax: number;
   readonly databaseStatementTimeoutSeconds: number;
   readonly databaseConnectTimeoutSeconds: number;
+  readonly sqliteSynchronous: 'normal' | 'full';
   readonly issuer: string;
   readonly audience: string;
   readonly publicUrl: string;
@@ -248,6 +249,14 @@ export const SETTINGS: readonly Setting[] = [
     description: 'PostgreSQL: longest wait for a connection, new or from a busy pool, before answering 503.',
     defaultText: '2s',
     parse: duration('2s'),
+  },
+  {
+    env: 'GATEHOUSE_SQLITE_SYNCHRONOUS',
+    key: 'sqliteSynchronous',
+    description:
+      'SQLite durability (WAL mode): `normal` keeps every answered write through a crash or kill of the process; `full` also through a power loss, at ~2 ms of fsync per commit.',
+    defaultText: 'normal',
+    parse: oneOf(['normal', 'full'] as const, 'normal'),
   },
   {
     env: 'GATEHOUSE_ISSUER',

@@ -78,6 +78,7 @@ export async function createGatehouse(
     poolMax: config.databasePoolMax,
     statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000,
     connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
+    sqliteSynchronous: config.sqliteSynchronous,
     ...(options.pgSchema ? { pgSchema: options.pgSchema } : {}),
   });
   let redis: RedisLink | undefined;

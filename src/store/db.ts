@@ -70,6 +70,8 @@ export interface OpenStoreOptions {
    * SQLite waits this long for a lock another process holds.
    */
   readonly statementTimeoutMs?: number;
+  /** SQLite only: `full` fsyncs every commit (power-loss safe); `normal` (default) survives a killed process. */
+  readonly sqliteSynchronous?: 'normal' | 'full';
   /** PostgreSQL only: longest wait for a connection, new or from the pool (default 2000). */
   readonly connectTimeoutMs?: number;
 }
@@ -147,7 +149,10 @@ export function openStore(databaseUrl: string, options: OpenStoreOptions = {}): 
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const db = new Kysely<Database>({
       dialect: new SqliteDialect({
-        database: openSqliteDatabase(path, { busyTimeoutMs: options.statementTimeoutMs ?? 2000 }),
+        database: openSqliteDatabase(path, {
+          busyTimeoutMs: options.statementTimeoutMs ?? 2000,
+          synchronous: options.sqliteSynchronous ?? 'normal',
+        }),
       }),
     });
     return {
