@@ -57,10 +57,16 @@ export function createUserAdminService(deps: {
 }): UserAdminService {
   const { users, accounts, store, revocation, clock } = deps;
 
-  /** Refuses a change that would leave no enabled admin. */
-  async function keepAnAdmin(target: UserRecord, losesAdmin: boolean): Promise<void> {
-    if (!losesAdmin || !target.roles.includes(ADMIN_ROLE) || target.disabled) return;
-    if ((await users.countEnabledWithRole(ADMIN_ROLE)) <= 1) {
+  /**
+   * Refuses a change that would leave no enabled admin. Runs inside the change's transaction,
+   * under the `admins` lock: two admins demoting each other at once would otherwise both count
+   * two admins and both succeed.
+   */
+  async function keepAnAdmin(scoped: UserStore, id: string, losesAdmin: boolean): Promise<void> {
+    if (!losesAdmin) return;
+    const target = await scoped.findById(id);
+    if (target === undefined || !target.roles.includes(ADMIN_ROLE) || target.disabled) return;
+    if ((await scoped.countEnabledWithRole(ADMIN_ROLE)) <= 1) {
       throw new LastAdminError('This is the last enabled admin; make another admin first');
     }
   }
@@ -88,12 +94,12 @@ export function createUserAdminService(deps: {
       ) {
         throw new LastAdminError('You cannot disable yourself or remove your own admin role');
       }
-      await keepAnAdmin(target, changes.disabled === true || removesAdmin);
       const email = changes.email !== undefined ? normalizeEmail(changes.email) : undefined;
       const now = clock.now();
       // Profile, roles and `disabled` change together or not at all.
-      const revoked = await store.db.transaction().execute(async (trx) => {
+      const revoked = await store.exclusiveTransaction('admins', async (trx) => {
         const scoped = createUserStore({ ...store, db: trx });
+        await keepAnAdmin(scoped, id, changes.disabled === true || removesAdmin);
         if (changes.fullName !== undefined || email !== undefined) {
           try {
             await scoped.updateProfile(
@@ -133,11 +139,11 @@ export function createUserAdminService(deps: {
       if (actorId === id) throw new LastAdminError('You cannot delete yourself');
       const target = await users.findById(id);
       if (target === undefined) throw new UserNotFoundError();
-      await keepAnAdmin(target, true);
       const now = clock.now();
       // Sessions, refresh tokens, roles and API keys go with the row (ON DELETE CASCADE); the
       // revoked set learns of the sessions first so no access token outlives the user's row.
-      const revoked = await store.db.transaction().execute(async (trx) => {
+      const revoked = await store.exclusiveTransaction('admins', async (trx) => {
+        await keepAnAdmin(createUserStore({ ...store, db: trx }), id, true);
         const ids = await revokeSessions(trx, { userId: id }, now, 'user deleted');
         await trx.deleteFrom('users').where('id', '=', id).execute();
         await recordAuditEvent(trx, { event: 'user.deleted', at: now, userId: id, details: { by: actorId } });

@@ -5,6 +5,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
   Kysely,
   type Migration,
   type MigrationProvider,
@@ -13,6 +16,8 @@ import {
   type PostgresPool,
   type PostgresPoolClient,
   SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
   sql,
 } from 'kysely';
 import pg from 'pg';
@@ -143,12 +148,32 @@ function pgPoolConfig(databaseUrl: string, options: OpenStoreOptions): pg.PoolCo
   };
 }
 
+/**
+ * SQLite transactions that begin IMMEDIATE: the write lock is taken at BEGIN, not at the first
+ * write, so a transaction that reads then writes (a uniqueness or last-admin check) cannot be
+ * interleaved with another process's, and never fails upgrading its lock half-way.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): Driver {
+    return new (class extends SqliteDriver {
+      override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+        await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+      }
+    })(this.#config);
+  }
+}
+
 export function openStore(databaseUrl: string, options: OpenStoreOptions = {}): Store {
   if (databaseUrl.startsWith('sqlite:')) {
     const path = databaseUrl.slice('sqlite:'.length);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const db = new Kysely<Database>({
-      dialect: new SqliteDialect({
+      dialect: new ImmediateSqliteDialect({
         database: openSqliteDatabase(path, {
           busyTimeoutMs: options.statementTimeoutMs ?? 2000,
           synchronous: options.sqliteSynchronous ?? 'normal',
@@ -165,20 +190,9 @@ export function openStore(databaseUrl: string, options: OpenStoreOptions = {}): 
         await sql`select 1`.execute(db);
       },
       withoutTimeouts: (work) => work(db),
-      // Kysely's SQLite transactions begin DEFERRED: two processes could both read "no row" and
-      // then both write. IMMEDIATE takes the write lock before the read.
-      exclusiveTransaction: (_name, work) =>
-        db.connection().execute(async (connection) => {
-          await sql`begin immediate`.execute(connection);
-          try {
-            const result = await work(connection);
-            await sql`commit`.execute(connection);
-            return result;
-          } catch (error) {
-            await sql`rollback`.execute(connection).catch(() => {});
-            throw error;
-          }
-        }),
+      // Every transaction here begins IMMEDIATE (see ImmediateSqliteDialect), which is already
+      // exclusive between processes.
+      exclusiveTransaction: (_name, work) => db.transaction().execute(work),
       close: () => db.destroy(),
     };
   }

@@ -68,5 +68,54 @@ for (const database of DATABASES) {
       assert.deepEqual(applied.json().roles, ['moderator']);
       assert.equal((await me()).statusCode, 401, 'disabling revoked the sessions');
     });
+    test('two admins removing each other at the same moment: one is refused, an enabled admin remains', async () => {
+      for (const name of ['ann', 'bob']) {
+        await t.gatehouse.accounts.register({
+          username: name,
+          email: `${name}@example.com`,
+          password: PASSWORD,
+          roles: ['user', 'admin'],
+        });
+      }
+      const ann = await t.gatehouse.accounts.findByUsername('ann');
+      const bob = await t.gatehouse.accounts.findByUsername('bob');
+      const root = await t.gatehouse.accounts.findByUsername('root');
+      assert.ok(ann && bob && root);
+      // root steps down first, so ann and bob are the only admins.
+      const demoteRoot = await t.app.inject({
+        method: 'PATCH',
+        url: `/users/${root.id}`,
+        headers: { authorization: `Bearer ${await login(t.app, 'ann')}` },
+        payload: { roles: ['user'] },
+      });
+      assert.equal(demoteRoot.statusCode, 200, demoteRoot.body);
+      const [annToken, bobToken] = [await login(t.app, 'ann'), await login(t.app, 'bob')];
+      const answers = await Promise.all([
+        t.app.inject({
+          method: 'PATCH',
+          url: `/users/${bob.id}`,
+          headers: { authorization: `Bearer ${annToken}` },
+          payload: { roles: ['user'] },
+        }),
+        t.app.inject({
+          method: 'DELETE',
+          url: `/users/${ann.id}`,
+          headers: { authorization: `Bearer ${bobToken}` },
+        }),
+      ]);
+      const statuses = answers.map((answer) => answer.statusCode).sort();
+      assert.ok(
+        (statuses[0] === 200 || statuses[0] === 204) && statuses[1] === 409,
+        `one change must be refused: ${answers.map((a) => `${a.statusCode} ${a.body}`).join(' | ')}`,
+      );
+      const admins = await t.gatehouse.store.db
+        .selectFrom('user_roles')
+        .innerJoin('users', 'users.id', 'user_roles.user_id')
+        .where('user_roles.role_name', '=', 'admin')
+        .where('users.disabled', '=', 0)
+        .select('users.username')
+        .execute();
+      assert.equal(admins.length, 1, JSON.stringify(admins));
+    });
   });
 }
