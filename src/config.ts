@@ -199,6 +199,28 @@ function url(raw: string): string {
   }
 }
 
+/** An optional URL of another service (Redis, SMTP) with one of `protocols`; kept as written. */
+function optionalServiceUrl(
+  protocols: readonly string[],
+  message: string,
+  options: { requireHost?: boolean } = {},
+) {
+  return (raw: string | undefined): string | undefined => {
+    const value = optional(raw);
+    if (value === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new SettingError(message);
+    }
+    if (!protocols.includes(parsed.protocol) || (options.requireHost && parsed.hostname === '')) {
+      throw new SettingError(message);
+    }
+    return value;
+  };
+}
+
 export const SETTINGS: readonly Setting[] = [
   {
     env: 'GATEHOUSE_HOST',
@@ -434,17 +456,7 @@ export const SETTINGS: readonly Setting[] = [
     description:
       '`redis://[user:pass@]host:port[/db]` or `rediss://…`: rate-limit counters and revocations shared by every process; unset: one process, in memory.',
     defaultText: '(unset)',
-    parse: (raw) => {
-      const value = optional(raw);
-      if (value === undefined) return undefined;
-      try {
-        const parsed = new URL(value);
-        if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new Error();
-      } catch {
-        throw new SettingError('must be a redis:// or rediss:// URL');
-      }
-      return value;
-    },
+    parse: optionalServiceUrl(['redis:', 'rediss:'], 'must be a redis:// or rediss:// URL'),
   },
   {
     env: 'GATEHOUSE_REDIS_PREFIX',
@@ -641,19 +653,9 @@ export const SETTINGS: readonly Setting[] = [
     description:
       '`smtp://user:pass@host:587` (STARTTLS when offered) or `smtps://…:465`: send mail through this server. Unset: mail is written to the outbox directory. Its password is never logged.',
     defaultText: '(unset)',
-    parse: (raw) => {
-      const value = optional(raw);
-      if (value === undefined) return undefined;
-      try {
-        const parsed = new URL(value);
-        if ((parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') || parsed.hostname === '') {
-          throw new Error();
-        }
-      } catch {
-        throw new SettingError('must be an smtp:// or smtps:// URL');
-      }
-      return value;
-    },
+    parse: optionalServiceUrl(['smtp:', 'smtps:'], 'must be an smtp:// or smtps:// URL', {
+      requireHost: true,
+    }),
   },
   {
     env: 'GATEHOUSE_MAIL_FROM',
