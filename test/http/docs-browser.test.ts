@@ -4,15 +4,14 @@
  * then answers 200 — with no CSP violation and no request leaving the machine.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type BrowserContext, chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, hasChromium } from '../support/browser.ts';
 import { createTestApp, PASSWORD, registerUser, type TestApp } from '../support/gatehouse.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium)
   console.log('# skipping the docs browser test: Chromium not installed (apt-get install chromium)');
 
@@ -31,15 +30,7 @@ describe('the /docs page in Chromium', {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-        '--disable-quic',
-      ],
+      args: [...CHROMIUM_ARGS],
     });
   });
   after(async () => {

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { createTestApp, type TestApp } from '../support/gatehouse.ts';
 import {
   checkPhoneLayout,
   DESKTOP,
@@ -16,7 +15,8 @@ import {
   newWatchedContext,
   PHONE,
   screenshot,
-} from './browser-support.ts';
+} from '../support/browser.ts';
+import { createTestApp, type TestApp } from '../support/gatehouse.ts';
 
 const FIRST_PASSWORD = 'a walk in the rose garden';
 const NEW_PASSWORD = 'tea at half past four';

@@ -8,8 +8,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createTestApp, type TestApp } from '../support/gatehouse.ts';
-import { mailTo, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 import {
   checkPhoneLayout,
   DESKTOP,
@@ -18,7 +16,9 @@ import {
   newWatchedContext,
   PHONE,
   screenshot,
-} from './browser-support.ts';
+} from '../support/browser.ts';
+import { createTestApp, type TestApp } from '../support/gatehouse.ts';
+import { mailTo, startSmtpServer, type TestSmtpServer } from '../support/smtp.ts';
 
 const EMAIL = 'june@example.com';
 const FIRST_PASSWORD = 'summer rain on the porch';
