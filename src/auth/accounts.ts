@@ -95,8 +95,11 @@ export interface AccountServiceOptions {
 
 export interface AccountService {
   register(input: RegisterInput): Promise<UserRecord>;
-  /** Checks the password; throws InvalidCredentialsError or InactiveUserError. */
-  authenticate(login: string, password: string): Promise<UserRecord>;
+  /**
+   * Checks the password of `user`, the account `findByLogin` found for the login typed (undefined:
+   * none, and a dummy hash keeps the timing); throws InvalidCredentialsError or InactiveUserError.
+   */
+  authenticate(user: UserRecord | undefined, password: string): Promise<UserRecord>;
   findUser(id: string): Promise<UserRecord | undefined>;
   /**
    * The user for an authenticated request: may come from the per-process cache (at most about a
@@ -206,8 +209,7 @@ export function createAccountService(deps: {
       return getUserOrThrow(id);
     },
 
-    async authenticate(login, password) {
-      const user = await users.findByLogin(loginKey(login));
+    async authenticate(user, password) {
       if (user === undefined) {
         await hasher.verifyDummy(password);
         throw new InvalidCredentialsError();

@@ -185,7 +185,7 @@ export function createSessionService(deps: {
     // Before the hash: a blocked client costs no hash, and even the right password is refused.
     await throttle.admit(attempt);
     try {
-      const user = await accounts.authenticate(login, password);
+      const user = await accounts.authenticate(known, password);
       await throttle.recordSuccess(attempt);
       return user;
     } catch (error) {
