@@ -215,7 +215,7 @@ export class ApiKeyNotFoundError extends GatehouseError {
 }
 
 /** A refusal the client may retry after `retryAfterSeconds` (sent as `Retry-After`). */
-abstract class RetryLaterError extends GatehouseError {
+export abstract class RetryLaterError extends GatehouseError {
   readonly retryAfterSeconds: number;
   constructor(message: string, retryAfterSeconds: number) {
     super(message);

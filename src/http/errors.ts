@@ -8,6 +8,7 @@ import {
   DatabaseUnavailableError,
   GatehouseError,
   type GatehouseErrorCode,
+  RetryLaterError,
 } from '../auth/errors.ts';
 import type { FormFailure } from './pages/forms.ts';
 import { formFailureOf, sendFormFailure } from './pages/html-form.ts';
@@ -107,12 +108,7 @@ export function sendDomainError(
       .header('www-authenticate', 'Bearer error="invalid_token"')
       .send({ detail: error.message });
   }
-  if (
-    error.code === 'RATE_LIMITED' ||
-    error.code === 'LOGIN_THROTTLED' ||
-    error.code === 'OVERLOADED' ||
-    error.code === 'DATABASE_UNAVAILABLE'
-  ) {
+  if (error instanceof RetryLaterError) {
     return reply
       .code(status)
       .header('retry-after', String(error.retryAfterSeconds))
@@ -139,7 +135,7 @@ export async function sendRefusal(
 ): Promise<FastifyReply> {
   const failure = htmlFailure(request, STATUS[error.code], { error });
   if (failure === undefined) return sendDomainError(error, request, reply);
-  if (error.code === 'RATE_LIMITED' || error.code === 'LOGIN_THROTTLED' || error.code === 'OVERLOADED') {
+  if (error instanceof RetryLaterError) {
     reply.header('retry-after', String(error.retryAfterSeconds));
   }
   return sendFormFailure(failure.form, request, reply, failure.failure);
