@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { toPublicUser } from './auth/accounts.ts';
 import { DatabaseUnavailableError, GatehouseError, InvalidFieldError } from './auth/errors.ts';
+import { CLI_REQUEST } from './auth/request-context.ts';
 import { type Config, ConfigError, loadConfig, maskSmtpUrl } from './config.ts';
 import { bootstrapAdmin, createGatehouse, type Gatehouse } from './gatehouse.ts';
 import { buildServer } from './server.ts';
@@ -126,7 +127,7 @@ async function users(config: Config, args: string[]): Promise<void> {
       if (rest.length !== 1) throw new UsageError(`users ${action} takes one username`);
       await withGatehouse(config, async (g) => {
         const user = await findUserOrFail(g, rest[0]);
-        await g.accounts.setDisabled(user.id, action === 'disable');
+        await g.accounts.setDisabled(user.id, action === 'disable', CLI_REQUEST);
         console.log(`${action}d ${user.username}`);
       });
       return;
@@ -140,7 +141,7 @@ async function users(config: Config, args: string[]): Promise<void> {
         .filter(Boolean);
       await withGatehouse(config, async (g) => {
         const user = await findUserOrFail(g, rest[0]);
-        await g.accounts.setRoles(user.id, roles);
+        await g.accounts.setRoles(user.id, roles, CLI_REQUEST);
         console.log(`${user.username}: ${roles.join(', ') || '(no roles)'}`);
       });
       return;
@@ -193,12 +194,11 @@ async function createAdmin(config: Config, args: string[]): Promise<void> {
     );
   }
   await withGatehouse(config, async (g) => {
-    const user = await g.accounts.register({
-      username: values.username ?? '',
-      email: values.email ?? '',
-      password,
-      roles: ['user', 'admin'],
-    });
+    const user = await g.accounts.register(
+      { username: values.username ?? '', email: values.email ?? '', password, roles: ['user', 'admin'] },
+      CLI_REQUEST,
+      'cli',
+    );
     console.log(`created admin ${user.username} (${user.id})`);
   });
 }

@@ -11,6 +11,7 @@ import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService, type RoleService } from './auth/permissions.ts';
 import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
+import { NO_REQUEST } from './auth/request-context.ts';
 import {
   createMemoryRevocationState,
   createSharedRevocationState,
@@ -138,10 +139,14 @@ export async function createGatehouse(
       ...(link ? { link } : {}),
     });
     // A role deleted with force leaves the users who held it: cached users may list it.
-    const roles = await createRoleService(store, () => {
-      userCache.clear();
-      link?.publish({ type: 'roles-changed' });
-    });
+    const roles = await createRoleService(
+      store,
+      () => {
+        userCache.clear();
+        link?.publish({ type: 'roles-changed' });
+      },
+      clock,
+    );
     const apiKeys = createApiKeyService(store, clock, onBackgroundError);
     const limiters = link ? redisLimiters(link.commands, config.redisPrefix) : memoryLimiters;
     const rateLimits = createRateLimits(
@@ -288,12 +293,11 @@ export async function bootstrapAdmin(gatehouse: Gatehouse): Promise<boolean> {
   if (adminUsername === undefined || adminEmail === undefined || adminPassword === undefined) return false;
   if (await gatehouse.accounts.findByUsername(adminUsername)) return false;
   try {
-    await gatehouse.accounts.register({
-      username: adminUsername,
-      email: adminEmail,
-      password: adminPassword,
-      roles: ['user', 'admin'],
-    });
+    await gatehouse.accounts.register(
+      { username: adminUsername, email: adminEmail, password: adminPassword, roles: ['user', 'admin'] },
+      NO_REQUEST,
+      'bootstrap',
+    );
   } catch (error) {
     // Several processes starting at once: one of them created it.
     if (error instanceof UsernameTakenError || error instanceof EmailTakenError) return false;

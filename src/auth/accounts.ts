@@ -6,7 +6,7 @@ import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import type { Database } from '../store/schema.ts';
 import { revokeSessions } from '../store/sessions.ts';
-import type { UserRecord, UserStore } from '../store/users.ts';
+import { createUserStore, type UserRecord, type UserStore } from '../store/users.ts';
 import {
   EmailNotVerifiedError,
   EmailTakenError,
@@ -18,6 +18,7 @@ import {
   UsernameTakenError,
 } from './errors.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
+import { auditSource, NO_REQUEST, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
 import type { UserCache } from './user-cache.ts';
 
@@ -93,8 +94,15 @@ export interface AccountServiceOptions {
   readonly requireVerifiedEmail?: boolean;
 }
 
+/** How an account came to be, for its `user.created` event. */
+export type SignUpMethod = 'register' | 'admin' | 'magic_link' | 'cli' | 'bootstrap';
+
 export interface AccountService {
-  register(input: RegisterInput): Promise<UserRecord>;
+  /**
+   * Creates the account and writes `user.created`. `method` defaults to `admin` when `ctx` names a
+   * signed-in actor, else `register`.
+   */
+  register(input: RegisterInput, ctx?: RequestContext, method?: SignUpMethod): Promise<UserRecord>;
   /**
    * Checks the password of `user`, the account `findByLogin` found for the login typed (undefined:
    * none, and a dummy hash keeps the timing); throws InvalidCredentialsError or InactiveUserError.
@@ -116,8 +124,9 @@ export interface AccountService {
   /** By username or email, as typed at login. */
   findByLogin(login: string): Promise<UserRecord | undefined>;
   /** Disabling also revokes every session of the user. */
-  setDisabled(id: string, disabled: boolean): Promise<void>;
-  setRoles(id: string, roles: readonly string[]): Promise<void>;
+  setDisabled(id: string, disabled: boolean, ctx?: RequestContext): Promise<void>;
+  /** Replaces the user's roles; writes `role.changed` (before and after) when they differ. */
+  setRoles(id: string, roles: readonly string[], ctx?: RequestContext): Promise<void>;
   listUsers(limit: number, offset: number): Promise<UserRecord[]>;
 }
 
@@ -131,6 +140,7 @@ export async function writeDisabled(
   id: string,
   disabled: boolean,
   now: number,
+  ctx: RequestContext,
 ): Promise<string[] | undefined> {
   const result = await trx
     .updateTable('users')
@@ -143,9 +153,33 @@ export async function writeDisabled(
     event: disabled ? 'user.disabled' : 'user.enabled',
     at: now,
     userId: id,
-    details: { sessions_revoked: ids.length },
+    ...auditSource(ctx),
+    details: { fields: ['disabled'], sessions_revoked: ids.length },
   });
   return ids;
+}
+
+/** Role names as the audit log records them: each once, sorted. */
+export const roleList = (roles: readonly string[]): string[] => [...new Set(roles)].sort();
+
+/** Writes `role.changed` with the roles before and after, when they differ. */
+export async function auditRolesChanged(
+  trx: Kysely<Database>,
+  userId: string,
+  before: readonly string[],
+  after: readonly string[],
+  now: number,
+  ctx: RequestContext,
+): Promise<void> {
+  const [was, becomes] = [roleList(before), roleList(after)];
+  if (was.join() === becomes.join()) return;
+  await recordAuditEvent(trx, {
+    event: 'role.changed',
+    at: now,
+    userId,
+    ...auditSource(ctx),
+    details: { fields: ['roles'], before: was, after: becomes },
+  });
 }
 
 export function createAccountService(deps: {
@@ -166,7 +200,7 @@ export function createAccountService(deps: {
   }
 
   return {
-    async register(input) {
+    async register(input, ctx = NO_REQUEST, method) {
       const username = normalizeUsername(input.username);
       const email = normalizeEmail(input.email);
       checkPasswordPolicy(input.password, options.passwordMinLength, {
@@ -186,18 +220,33 @@ export function createAccountService(deps: {
       if (known === 'email') throw new EmailTakenError();
       const passwordHash = await hasher.hash(input.password);
       const id = randomUUID();
+      const now = clock.now();
+      const fullName = input.fullName?.normalize('NFKC') ?? null;
       try {
-        await users.insert({
-          id,
-          username: username.display,
-          usernameNormalized: username.key,
-          email: email.display,
-          emailNormalized: email.key,
-          fullName: input.fullName?.normalize('NFKC') ?? null,
-          passwordHash,
-          roles,
-          createdAt: clock.now(),
-          ...(input.emailVerified ? { emailVerifiedAt: clock.now() } : {}),
+        await store.db.transaction().execute(async (trx) => {
+          await createUserStore({ ...store, db: trx }).insert({
+            id,
+            username: username.display,
+            usernameNormalized: username.key,
+            email: email.display,
+            emailNormalized: email.key,
+            fullName,
+            passwordHash,
+            roles,
+            createdAt: now,
+            ...(input.emailVerified ? { emailVerifiedAt: now } : {}),
+          });
+          await recordAuditEvent(trx, {
+            event: 'user.created',
+            at: now,
+            userId: id,
+            ...auditSource(ctx),
+            details: {
+              fields: ['email', ...(fullName !== null ? ['full_name'] : []), 'password', 'roles', 'username'],
+              roles: roleList(roles),
+              method: method ?? (ctx.actorId ? 'admin' : 'register'),
+            },
+          });
         });
       } catch (error) {
         // A concurrent registration won the unique index; say which value it took.
@@ -236,17 +285,25 @@ export function createAccountService(deps: {
     findByUsername: (username) => users.findByUsername(loginKey(username)),
     findByLogin: (login) => users.findByLogin(loginKey(login)),
 
-    async setDisabled(id, disabled) {
+    async setDisabled(id, disabled, ctx = NO_REQUEST) {
       const now = clock.now();
-      const revoked = await store.db.transaction().execute((trx) => writeDisabled(trx, id, disabled, now));
+      const revoked = await store.db
+        .transaction()
+        .execute((trx) => writeDisabled(trx, id, disabled, now, ctx));
       if (revoked === undefined) throw new UserNotFoundError();
       userCache.usersChanged([id]);
       revocation.markSessionsRevoked(revoked, now);
     },
 
-    async setRoles(id, roles) {
-      await getUserOrThrow(id);
-      if (!(await users.setRoles(id, roles))) {
+    async setRoles(id, roles, ctx = NO_REQUEST) {
+      const before = (await getUserOrThrow(id)).roles;
+      const now = clock.now();
+      const done = await store.db.transaction().execute(async (trx) => {
+        if (!(await createUserStore({ ...store, db: trx }).setRoles(id, roles))) return false;
+        await auditRolesChanged(trx, id, before, roles, now, ctx);
+        return true;
+      });
+      if (!done) {
         const known = new Set(await users.roleNames());
         const unknown = roles.filter((role) => !known.has(role));
         throw new InvalidFieldError('roles', `Unknown role: ${unknown.join(', ')}`, 'value_error.role');

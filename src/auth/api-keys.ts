@@ -12,26 +12,32 @@ import {
   recordApiKeyUse,
   revokeApiKey,
 } from '../store/api-keys.ts';
+import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import { ApiKeyNotFoundError, InsufficientScopeError, InvalidFieldError } from './errors.ts';
 import { checkPermissions } from './permissions.ts';
+import { auditSource, NO_REQUEST, type RequestContext } from './request-context.ts';
 
 export const API_KEY_PATTERN = /^gh_([0-9a-f]{24})_([A-Za-z0-9_-]{43})$/;
 /** `last_used_at` is written at most this often per key. */
 export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
 
 export interface ApiKeyService {
-  /** Creates a key; `scopes` must be within `callerPermissions`. Returns the record and the key, once. */
+  /**
+   * Creates a key; `scopes` must be within `callerPermissions`. Returns the record and the key,
+   * once. Writes `api_key.created`.
+   */
   create(
     userId: string,
     input: { name: string; scopes: readonly string[]; expiresAt: number | null },
     callerPermissions: ReadonlySet<string>,
+    ctx?: RequestContext,
   ): Promise<{ record: ApiKeyRecord; key: string }>;
   /** The live key for a presented value, or undefined (unknown, forged, expired or revoked). */
   authenticate(presented: string): Promise<ApiKeyRecord | undefined>;
   list(userId: string | undefined): Promise<ApiKeyRecord[]>;
-  /** Revokes a key of `userId` (or of anyone when undefined). */
-  revoke(id: string, userId: string | undefined): Promise<void>;
+  /** Revokes a key of `userId` (or of anyone when undefined). Writes `api_key.revoked`. */
+  revoke(id: string, userId: string | undefined, ctx?: RequestContext): Promise<void>;
 }
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('base64url');
@@ -46,7 +52,7 @@ export function createApiKeyService(
   onError: (error: unknown) => void,
 ): ApiKeyService {
   return {
-    async create(userId, input, callerPermissions) {
+    async create(userId, input, callerPermissions, ctx = NO_REQUEST) {
       const scopes = checkPermissions(input.scopes, 'scopes');
       const missing = scopes.filter((scope) => !callerPermissions.has(scope));
       if (missing.length > 0) throw new InsufficientScopeError(missing);
@@ -67,7 +73,17 @@ export function createApiKeyService(
         lastUsedAt: null,
         revokedAt: null,
       };
-      await insertApiKey(store.db, record);
+      await store.db.transaction().execute(async (trx) => {
+        await insertApiKey(trx, record);
+        await recordAuditEvent(trx, {
+          event: 'api_key.created',
+          at: now,
+          userId,
+          target: id,
+          ...auditSource(ctx),
+          details: { fields: ['expires_at', 'name', 'scopes'], scopes },
+        });
+      });
       return { record, key: `gh_${id}_${secret}` };
     },
 
@@ -92,8 +108,21 @@ export function createApiKeyService(
 
     list: (userId) => listApiKeys(store.db, userId),
 
-    async revoke(id, userId) {
-      if (!(await revokeApiKey(store.db, id, userId, clock.now()))) throw new ApiKeyNotFoundError();
+    async revoke(id, userId, ctx = NO_REQUEST) {
+      const now = clock.now();
+      const revoked = await store.db.transaction().execute(async (trx) => {
+        if (!(await revokeApiKey(trx, id, userId, now))) return false;
+        const key = await findApiKey(trx, id);
+        await recordAuditEvent(trx, {
+          event: 'api_key.revoked',
+          at: now,
+          userId: key?.userId ?? null,
+          target: id,
+          ...auditSource(ctx),
+        });
+        return true;
+      });
+      if (!revoked) throw new ApiKeyNotFoundError();
     },
   };
 }

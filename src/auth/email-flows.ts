@@ -29,8 +29,9 @@ import { type AccountService, normalizeEmail } from './accounts.ts';
 import { EmailTakenError, InactiveUserError, InvalidEmailTokenError, UsernameTakenError } from './errors.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 import type { RateLimits } from './rate-limits.ts';
+import { auditSource, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
-import type { CookieLogin, RequestContext, SessionService, TokenPair } from './sessions.ts';
+import type { CookieLogin, SessionService, TokenPair } from './sessions.ts';
 
 export type { EmailTokenPurpose } from '../store/schema.ts';
 
@@ -218,7 +219,7 @@ export function createEmailFlowService(deps: {
   }
 
   /** The user a magic link signs in, creating the account when the link allows it. */
-  async function spendMagicLink(token: string): Promise<UserRecord> {
+  async function spendMagicLink(token: string, ctx: RequestContext): Promise<UserRecord> {
     const { hash, row, user } = await resolve(token, 'magic');
     if (user?.disabled) throw new InactiveUserError();
     const now = clock.now();
@@ -228,29 +229,38 @@ export function createEmailFlowService(deps: {
       if (!options.magicLinkSignup || !options.registrationOpen) {
         throw new InvalidEmailTokenError('sign-up no longer allowed');
       }
-      signedIn = await createMagicLinkAccount(row.email);
+      signedIn = await createMagicLinkAccount(row.email, ctx);
     }
     if (signedIn.disabled) throw new InactiveUserError();
     if (!signedIn.emailVerified) {
       // The link reached the address: that is what verification proves.
-      await markEmailVerified(db, signedIn.id, emailKey(signedIn.email), now);
+      const verified = signedIn;
+      await db.transaction().execute(async (trx) => {
+        if (!(await markEmailVerified(trx, verified.id, emailKey(verified.email), now))) return;
+        await recordAuditEvent(trx, {
+          event: 'email.verified',
+          at: now,
+          userId: verified.id,
+          ...auditSource(ctx),
+          details: { fields: ['email_verified'], method: 'magic_link' },
+        });
+      });
       accounts.usersChanged([signedIn.id]);
       signedIn = (await accounts.findUser(signedIn.id)) ?? signedIn;
     }
     return signedIn;
   }
 
-  async function createMagicLinkAccount(email: string): Promise<UserRecord> {
+  async function createMagicLinkAccount(email: string, ctx: RequestContext): Promise<UserRecord> {
     // Nobody knows this password; the person signs in by links until they set one by reset.
     const password = randomBytes(32).toString('base64url');
     for (let attempt = 0; ; attempt++) {
       try {
-        return await accounts.register({
-          username: usernameFromEmail(email, attempt),
-          email,
-          password,
-          emailVerified: true,
-        });
+        return await accounts.register(
+          { username: usernameFromEmail(email, attempt), email, password, emailVerified: true },
+          ctx,
+          'magic_link',
+        );
       } catch (error) {
         if (error instanceof UsernameTakenError && attempt < 4) continue;
         if (error instanceof EmailTakenError) {
@@ -272,11 +282,17 @@ export function createEmailFlowService(deps: {
       }
     },
 
-    async requestVerification(userId) {
+    async requestVerification(userId, ctx) {
       const user = await accounts.getUserOrThrow(userId);
       if (user.emailVerified) return;
       await rateLimits.consumeMailAddress(user.email);
       await sendVerification(user);
+      await recordAuditEvent(db, {
+        event: 'email.verification_requested',
+        at: clock.now(),
+        userId: user.id,
+        ...auditSource(ctx),
+      });
     },
 
     async verifyEmail(token, ctx) {
@@ -292,8 +308,8 @@ export function createEmailFlowService(deps: {
           event: 'email.verified',
           at: now,
           userId: user.id,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
+          ...auditSource(ctx),
+          details: { fields: ['email_verified'], method: 'email_link' },
         });
         return true;
       });
@@ -312,8 +328,7 @@ export function createEmailFlowService(deps: {
           event: 'password.reset_requested',
           at: clock.now(),
           userId: user.id,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
+          ...auditSource(ctx),
         });
       });
     },
@@ -337,9 +352,12 @@ export function createEmailFlowService(deps: {
           event: 'password.reset',
           at: now,
           userId: user.id,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
-          details: { sessions_revoked: ids.length, other_links_spent: others },
+          ...auditSource(ctx),
+          details: {
+            fields: user.emailVerified ? ['password'] : ['email_verified', 'password'],
+            sessions_revoked: ids.length,
+            other_links_spent: others,
+          },
         });
         return ids;
       });
@@ -366,20 +384,19 @@ export function createEmailFlowService(deps: {
           event: 'magic_link.requested',
           at: clock.now(),
           userId: user?.id ?? null,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
+          ...auditSource(ctx),
           details: { signup: user === undefined },
         });
       });
     },
 
     async signInWithMagicLinkCookie(token, ctx) {
-      const user = await spendMagicLink(token);
+      const user = await spendMagicLink(token, ctx);
       return sessions.startCookieSession(user, ctx, 'magic_link');
     },
 
     async signInWithMagicLinkTokens(token, requestedScope, clientId, ctx) {
-      const user = await spendMagicLink(token);
+      const user = await spendMagicLink(token, ctx);
       return sessions.startTokenSession(
         user,
         deps.scopeFor(user, requestedScope),
@@ -412,8 +429,8 @@ export function createEmailFlowService(deps: {
         event: 'email.change_requested',
         at: clock.now(),
         userId: user.id,
-        ip: ctx.ip,
-        userAgent: ctx.userAgent,
+        ...auditSource(ctx),
+        details: { fields: ['email'] },
       });
     },
 
@@ -435,8 +452,8 @@ export function createEmailFlowService(deps: {
             event: 'email.changed',
             at: now,
             userId: user.id,
-            ip: ctx.ip,
-            userAgent: ctx.userAgent,
+            ...auditSource(ctx),
+            details: { fields: ['email'] },
           });
           return true;
         });

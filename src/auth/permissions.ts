@@ -3,6 +3,8 @@
  * catalogue is held in memory (it changes rarely and is read on every request) and reloaded after
  * each change here and at every maintenance run, so changes made elsewhere arrive within a minute.
  */
+import { type Clock, systemClock } from '../clock.ts';
+import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import {
   countUsersWithRole,
@@ -19,6 +21,7 @@ import {
   RoleInUseError,
   RoleNotFoundError,
 } from './errors.ts';
+import { auditSource, changedFields, NO_REQUEST, type RequestContext } from './request-context.ts';
 
 export const BUILTIN_PERMISSIONS: readonly string[] = [
   'profile:read',
@@ -68,12 +71,19 @@ export interface RoleService {
   /** Every permission some role grants, plus the built-in ones: the grantable scopes. */
   knownPermissions(): string[];
   listRoles(): Promise<RoleRecord[]>;
-  createRole(name: string, description: string, permissions: readonly string[]): Promise<RoleRecord>;
+  /** Each change writes `role.created`, `role.updated` or `role.deleted`. */
+  createRole(
+    name: string,
+    description: string,
+    permissions: readonly string[],
+    ctx?: RequestContext,
+  ): Promise<RoleRecord>;
   updateRole(
     name: string,
     changes: { description?: string; permissions?: readonly string[] },
+    ctx?: RequestContext,
   ): Promise<RoleRecord>;
-  deleteRole(name: string, force: boolean): Promise<void>;
+  deleteRole(name: string, force: boolean, ctx?: RequestContext): Promise<void>;
   reload(): Promise<void>;
 }
 
@@ -81,6 +91,7 @@ export async function createRoleService(
   store: Store,
   /** Told after every change to the catalogue, so other processes can reload theirs. */
   onChanged: () => void = () => {},
+  clock: Clock = systemClock,
 ): Promise<RoleService> {
   let catalog = new Map<string, ReadonlySet<string>>();
   let known: string[] = [];
@@ -107,11 +118,20 @@ export async function createRoleService(
     },
     knownPermissions: () => known,
     listRoles: () => listRoles(store.db),
-    async createRole(name, description, permissions) {
+    async createRole(name, description, permissions, ctx = NO_REQUEST) {
       checkRoleName(name);
       const normalized = checkPermissions(permissions);
       try {
-        await insertRole(store.db, { name, description, permissions: normalized });
+        await store.db.transaction().execute(async (trx) => {
+          await insertRole(trx, { name, description, permissions: normalized });
+          await recordAuditEvent(trx, {
+            event: 'role.created',
+            at: clock.now(),
+            target: name,
+            ...auditSource(ctx),
+            details: { fields: ['description', 'name', 'permissions'], permissions: normalized },
+          });
+        });
       } catch (error) {
         if (store.isUniqueViolation(error)) throw new RoleExistsError();
         throw error;
@@ -120,7 +140,7 @@ export async function createRoleService(
       onChanged();
       return getRoleOrThrow(name);
     },
-    async updateRole(name, changes) {
+    async updateRole(name, changes, ctx = NO_REQUEST) {
       const permissions =
         changes.permissions === undefined ? undefined : checkPermissions(changes.permissions);
       if (name === ADMIN_ROLE && permissions !== undefined) {
@@ -133,21 +153,49 @@ export async function createRoleService(
           );
         }
       }
-      const found = await updateRole(store.db, name, {
+      const before = await getRoleOrThrow(name);
+      const after = {
         ...(changes.description !== undefined ? { description: changes.description } : {}),
         ...(permissions !== undefined ? { permissions } : {}),
+      };
+      const found = await store.db.transaction().execute(async (trx) => {
+        if (!(await updateRole(trx, name, after))) return false;
+        const fields = changedFields(before, after);
+        if (fields.length === 0) return true;
+        await recordAuditEvent(trx, {
+          event: 'role.updated',
+          at: clock.now(),
+          target: name,
+          ...auditSource(ctx),
+          details: {
+            fields,
+            ...(fields.includes('permissions')
+              ? { permissions_before: [...before.permissions], permissions_after: permissions ?? [] }
+              : {}),
+          },
+        });
+        return true;
       });
       if (!found) throw new RoleNotFoundError();
       await reload();
       onChanged();
       return getRoleOrThrow(name);
     },
-    async deleteRole(name, force) {
+    async deleteRole(name, force, ctx = NO_REQUEST) {
       const role = await getRoleOrThrow(name);
       if (role.builtin) throw new BuiltinRoleError();
       const holders = await countUsersWithRole(store.db, name);
       if (holders > 0 && !force) throw new RoleInUseError(holders);
-      await deleteRole(store.db, name);
+      await store.db.transaction().execute(async (trx) => {
+        await deleteRole(trx, name);
+        await recordAuditEvent(trx, {
+          event: 'role.deleted',
+          at: clock.now(),
+          target: name,
+          ...auditSource(ctx),
+          details: { permissions: [...role.permissions], holders },
+        });
+      });
       await reload();
       onChanged();
     },

@@ -31,13 +31,11 @@ import {
 } from './errors.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
+import { auditSource, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
 import type { TokenService } from './tokens.ts';
 
-export interface RequestContext {
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-}
+export type { RequestContext } from './request-context.ts';
 
 export interface TokenPair {
   readonly accessToken: string;
@@ -194,8 +192,7 @@ export function createSessionService(deps: {
           event: 'login.failed',
           at: clock.now(),
           userId: known?.id ?? null,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
+          ...auditSource(ctx),
           details: {
             reason:
               error instanceof InactiveUserError
@@ -267,8 +264,7 @@ export function createSessionService(deps: {
         at: now,
         userId: user.id,
         sessionId,
-        ip: ctx.ip,
-        userAgent: ctx.userAgent,
+        ...auditSource(ctx),
         details: { method, client_id: effectiveClientId },
       });
     });
@@ -308,8 +304,7 @@ export function createSessionService(deps: {
         at: now,
         userId: user.id,
         sessionId: session.id,
-        ip: ctx.ip,
-        userAgent: ctx.userAgent,
+        ...auditSource(ctx),
         details: { method },
       });
     });
@@ -376,8 +371,7 @@ export function createSessionService(deps: {
               at: now,
               userId: user.id,
               sessionId: session.id,
-              ip: ctx.ip,
-              userAgent: ctx.userAgent,
+              ...auditSource(ctx),
               details: { spent_ms_ago: now - spentAt },
             });
             return { kind: 'reused' as const, revoked };
@@ -399,8 +393,7 @@ export function createSessionService(deps: {
           at: now,
           userId: user.id,
           sessionId: session.id,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
+          ...auditSource(ctx),
           details: { within_grace: !spent },
         });
         return { kind: 'rotated' as const, user };
@@ -453,8 +446,7 @@ export function createSessionService(deps: {
           at: now,
           userId,
           sessionId,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
+          ...auditSource(ctx),
         });
         return ids;
       });
@@ -483,8 +475,8 @@ export function createSessionService(deps: {
             at: now,
             userId,
             sessionId,
-            ip: ctx.ip,
-            userAgent: ctx.userAgent,
+            target: sessionId,
+            ...auditSource(ctx),
           });
         }
         return ids;
@@ -501,8 +493,7 @@ export function createSessionService(deps: {
           event: 'session.revoked',
           at: now,
           userId,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
+          ...auditSource(ctx),
           details: { all: true, count: ids.length },
         });
         return ids;
@@ -535,9 +526,8 @@ export function createSessionService(deps: {
           at: now,
           userId,
           sessionId: currentSessionId ?? null,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
-          details: { sessions_revoked: ids.length },
+          ...auditSource(ctx),
+          details: { fields: ['password'], sessions_revoked: ids.length },
         });
         return ids;
       });

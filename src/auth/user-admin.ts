@@ -7,9 +7,10 @@ import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import { revokeSessions } from '../store/sessions.ts';
 import { createUserStore, type UserFilter, type UserRecord, type UserStore } from '../store/users.ts';
-import { type AccountService, normalizeEmail, writeDisabled } from './accounts.ts';
+import { type AccountService, auditRolesChanged, normalizeEmail, writeDisabled } from './accounts.ts';
 import { EmailTakenError, InvalidFieldError, LastAdminError, UserNotFoundError } from './errors.ts';
 import { ADMIN_ROLE } from './permissions.ts';
+import { auditSource, NO_REQUEST, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
 
 export interface UserPage {
@@ -28,8 +29,12 @@ export interface UserChanges {
 
 export interface UserAdminService {
   list(filter: UserFilter, page: { limit: number; skip?: number; cursor?: string }): Promise<UserPage>;
-  update(actorId: string, id: string, changes: UserChanges): Promise<UserRecord>;
-  delete(actorId: string, id: string): Promise<void>;
+  /**
+   * Writes one audit event per kind of change that changed something: `user.updated` (profile
+   * fields), `role.changed` (roles before and after), `user.disabled` or `user.enabled`.
+   */
+  update(actorId: string, id: string, changes: UserChanges, ctx?: RequestContext): Promise<UserRecord>;
+  delete(actorId: string, id: string, ctx?: RequestContext): Promise<void>;
 }
 
 function encodeCursor(user: UserRecord): string {
@@ -85,7 +90,8 @@ export function createUserAdminService(deps: {
       return { items, nextCursor, total };
     },
 
-    async update(actorId, id, changes) {
+    async update(actorId, id, changes, ctx = NO_REQUEST) {
+      const audit = { ...ctx, actorId };
       const target = await accounts.getUserOrThrow(id);
       const removesAdmin = changes.roles !== undefined && !changes.roles.includes(ADMIN_ROLE);
       if (
@@ -95,21 +101,22 @@ export function createUserAdminService(deps: {
         throw new LastAdminError('You cannot disable yourself or remove your own admin role');
       }
       const email = changes.email !== undefined ? normalizeEmail(changes.email) : undefined;
+      const fullName =
+        changes.fullName === undefined ? undefined : (changes.fullName?.normalize('NFKC') ?? null);
+      const profileFields = [
+        ...(email !== undefined && email.display !== target.email ? ['email'] : []),
+        ...(fullName !== undefined && fullName !== target.fullName ? ['full_name'] : []),
+      ];
       const now = clock.now();
       // Profile, roles and `disabled` change together or not at all.
       const revoked = await store.exclusiveTransaction('admins', async (trx) => {
         const scoped = createUserStore({ ...store, db: trx });
         await keepAnAdmin(scoped, id, changes.disabled === true || removesAdmin);
-        if (changes.fullName !== undefined || email !== undefined) {
+        if (fullName !== undefined || email !== undefined) {
           try {
             await scoped.updateProfile(
               id,
-              {
-                ...(changes.fullName !== undefined
-                  ? { fullName: changes.fullName?.normalize('NFKC') ?? null }
-                  : {}),
-                ...(email ? { email } : {}),
-              },
+              { ...(fullName !== undefined ? { fullName } : {}), ...(email ? { email } : {}) },
               now,
             );
           } catch (error) {
@@ -117,14 +124,26 @@ export function createUserAdminService(deps: {
             throw error;
           }
         }
+        if (profileFields.length > 0) {
+          await recordAuditEvent(trx, {
+            event: 'user.updated',
+            at: now,
+            userId: id,
+            ...auditSource(audit),
+            details: { fields: profileFields },
+          });
+        }
         if (changes.roles !== undefined && !(await scoped.setRoles(id, changes.roles))) {
           const known = new Set(await scoped.roleNames());
           const unknown = changes.roles.filter((role) => !known.has(role));
           if (unknown.length === 0) throw new UserNotFoundError();
           throw new InvalidFieldError('roles', `Unknown role: ${unknown.join(', ')}`, 'value_error.role');
         }
+        if (changes.roles !== undefined) {
+          await auditRolesChanged(trx, id, target.roles, changes.roles, now, audit);
+        }
         if (changes.disabled !== undefined && changes.disabled !== target.disabled) {
-          const ids = await writeDisabled(trx, id, changes.disabled, now);
+          const ids = await writeDisabled(trx, id, changes.disabled, now, audit);
           if (ids === undefined) throw new UserNotFoundError();
           return ids;
         }
@@ -135,7 +154,7 @@ export function createUserAdminService(deps: {
       return accounts.getUserOrThrow(id);
     },
 
-    async delete(actorId, id) {
+    async delete(actorId, id, ctx = NO_REQUEST) {
       if (actorId === id) throw new LastAdminError('You cannot delete yourself');
       const target = await users.findById(id);
       if (target === undefined) throw new UserNotFoundError();
@@ -146,7 +165,13 @@ export function createUserAdminService(deps: {
         await keepAnAdmin(createUserStore({ ...store, db: trx }), id, true);
         const ids = await revokeSessions(trx, { userId: id }, now, 'user deleted');
         await trx.deleteFrom('users').where('id', '=', id).execute();
-        await recordAuditEvent(trx, { event: 'user.deleted', at: now, userId: id, details: { by: actorId } });
+        await recordAuditEvent(trx, {
+          event: 'user.deleted',
+          at: now,
+          userId: id,
+          ...auditSource({ ...ctx, actorId }),
+          details: { sessions_revoked: ids.length },
+        });
         return ids;
       });
       accounts.usersChanged([id]);

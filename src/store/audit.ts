@@ -13,30 +13,46 @@ export type AuditEventName =
   | 'logout'
   | 'session.revoked'
   | 'password.changed'
+  | 'user.created'
   | 'user.disabled'
   | 'user.enabled'
   | 'user.deleted'
   | 'user.updated'
+  | 'user.reauthenticated'
   | 'role.changed'
+  | 'role.created'
+  | 'role.updated'
+  | 'role.deleted'
   | 'api_key.created'
   | 'api_key.revoked'
+  | 'api_key.expired_use_refused'
   | 'key.rotated'
+  | 'email.verification_requested'
   | 'email.verified'
   | 'password.reset_requested'
   | 'password.reset'
   | 'magic_link.requested'
   | 'email.change_requested'
-  | 'email.changed';
+  | 'email.changed'
+  | 'account.claimed';
+
+/** Never a secret or personal value: reasons, counts, ids, role and permission names, field names. */
+export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;
 
 export interface AuditEvent {
   readonly event: AuditEventName;
   readonly at: number;
+  /** The account the event concerns. */
   readonly userId?: string | null;
   readonly sessionId?: string | null;
+  /** The signed-in user who made the change; null when anonymous or the operator's CLI. */
+  readonly actorId?: string | null;
+  /** The id of what changed (user id, role name, API key id, session id); defaults to `userId`. */
+  readonly target?: string | null;
   readonly ip?: string | null;
   readonly userAgent?: string | null;
-  /** Never a secret: reasons, counts, ids. */
-  readonly details?: Record<string, string | number | boolean | null>;
+  /** Changes list the names of the fields they changed (`fields`), never their values. */
+  readonly details?: AuditDetails;
 }
 
 export interface AuditRecord extends AuditEvent {
@@ -56,6 +72,8 @@ export async function recordAuditEvent(executor: Kysely<Database>, event: AuditE
       ip: event.ip ?? null,
       user_agent: event.userAgent?.slice(0, 512) ?? null,
       details: JSON.stringify(event.details ?? {}),
+      actor_id: event.actorId ?? null,
+      target: event.target !== undefined ? event.target : (event.userId ?? null),
     })
     .execute();
 }
@@ -63,7 +81,13 @@ export async function recordAuditEvent(executor: Kysely<Database>, event: AuditE
 /** Newest first; `before` continues after the last event of the previous page. */
 export async function listAuditEvents(
   db: Kysely<Database>,
-  filter: { userId?: string; event?: string; limit?: number; before?: { at: number; id: string } } = {},
+  filter: {
+    userId?: string;
+    actorId?: string;
+    event?: string;
+    limit?: number;
+    before?: { at: number; id: string };
+  } = {},
 ): Promise<AuditRecord[]> {
   let query = db
     .selectFrom('audit_events')
@@ -72,6 +96,7 @@ export async function listAuditEvents(
     .orderBy('id', 'desc')
     .limit(filter.limit ?? 100);
   if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+  if (filter.actorId !== undefined) query = query.where('actor_id', '=', filter.actorId);
   if (filter.event !== undefined) query = query.where('event', '=', filter.event);
   const before = filter.before;
   if (before !== undefined) {
@@ -88,8 +113,10 @@ export async function listAuditEvents(
     at: Number(row.at),
     userId: row.user_id,
     sessionId: row.session_id,
+    actorId: row.actor_id,
+    target: row.target,
     ip: row.ip,
     userAgent: row.user_agent,
-    details: JSON.parse(row.details) as Record<string, string | number | boolean | null>,
+    details: JSON.parse(row.details) as AuditDetails,
   }));
 }

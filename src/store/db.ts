@@ -28,6 +28,7 @@ import * as sessions from './migrations/2026-11-22-2-sessions.ts';
 import * as authorization from './migrations/2026-11-22-3-authorization.ts';
 import * as mail from './migrations/2026-11-29-1-mail.ts';
 import * as indexes from './migrations/2026-11-29-2-indexes.ts';
+import * as auditActor from './migrations/2026-12-02-1-audit-actor.ts';
 import type { Database } from './schema.ts';
 import { openSqliteDatabase } from './sqlite-driver.ts';
 
@@ -54,12 +55,21 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** Runs `work` in `db`'s transaction when it is one (the caller's change joins it), else in a new one. */
+export function inTransaction<T>(
+  db: Kysely<Database>,
+  work: (trx: Kysely<Database>) => Promise<T>,
+): Promise<T> {
+  return db.isTransaction ? work(db) : db.transaction().execute(work);
+}
+
 const MIGRATIONS: Record<string, Migration> = {
   '2026-11-22-1-core': core,
   '2026-11-22-2-sessions': sessions,
   '2026-11-22-3-authorization': authorization,
   '2026-11-29-1-mail': mail,
   '2026-11-29-2-indexes': indexes,
+  '2026-12-02-1-audit-actor': auditActor,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -1,5 +1,6 @@
 /** Roles and their permissions. */
 import type { Kysely } from 'kysely';
+import { inTransaction } from './db.ts';
 import type { Database } from './schema.ts';
 
 export interface RoleRecord {
@@ -21,7 +22,7 @@ export async function listRoles(db: Kysely<Database>): Promise<RoleRecord[]> {
 }
 
 export async function insertRole(db: Kysely<Database>, role: Omit<RoleRecord, 'builtin'>): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     await trx
       .insertInto('roles')
       .values({ name: role.name, description: role.description, builtin: 0 })
@@ -41,7 +42,7 @@ export async function updateRole(
   name: string,
   changes: { description?: string; permissions?: readonly string[] },
 ): Promise<boolean> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const found = await trx.selectFrom('roles').select('name').where('name', '=', name).executeTakeFirst();
     if (found === undefined) return false;
     if (changes.description !== undefined) {

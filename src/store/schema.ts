@@ -67,6 +67,8 @@ export interface AuditEventsTable {
   ip: string | null;
   user_agent: string | null;
   details: string;
+  actor_id: string | null;
+  target: string | null;
 }
 
 export interface RolePermissionsTable {

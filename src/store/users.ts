@@ -1,6 +1,6 @@
 /** Persistence of users and their roles. Purpose-named methods; no HTTP, no policy. */
 import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
-import type { Store } from './db.ts';
+import { inTransaction, type Store } from './db.ts';
 import type { Database, UsersTable } from './schema.ts';
 
 export interface UserRecord {
@@ -182,7 +182,7 @@ export function createUserStore(store: Store): UserStore {
       return toRecords(rows)[0];
     },
     async insert(user) {
-      await db.transaction().execute(async (trx) => {
+      await inTransaction(db, async (trx) => {
         await trx
           .insertInto('users')
           .values({
@@ -231,9 +231,7 @@ export function createUserStore(store: Store): UserStore {
     },
     async setRoles(id, roles) {
       // Inside a caller's transaction (an admin change of several fields) it joins that one.
-      const inTransaction = <T>(work: (trx: Kysely<Database>) => Promise<T>) =>
-        db.isTransaction ? work(db) : db.transaction().execute(work);
-      return inTransaction(async (trx) => {
+      return inTransaction(db, async (trx) => {
         const user = await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
         if (user === undefined) return false;
         if (roles.length > 0) {

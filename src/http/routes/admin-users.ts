@@ -92,13 +92,10 @@ export async function adminUserRoutes(
     async (request, reply) => {
       const { username, email, full_name, password, roles } = request.body;
       // The user and their roles are one insert: never a user created with other roles than asked.
-      const created = await accounts.register({
-        username,
-        email,
-        fullName: full_name ?? null,
-        password,
-        ...(roles !== undefined ? { roles } : {}),
-      });
+      const created = await accounts.register(
+        { username, email, fullName: full_name ?? null, password, ...(roles !== undefined ? { roles } : {}) },
+        requestContext(request),
+      );
       return reply.code(201).send(toPublicUser(created));
     },
   );
@@ -144,12 +141,17 @@ export async function adminUserRoutes(
     },
     async (request) => {
       const body = request.body;
-      const updated = await userAdmin.update(principalOf(request).user.id, request.params.id, {
-        ...(body.full_name !== undefined ? { fullName: body.full_name } : {}),
-        ...(body.email !== undefined ? { email: body.email } : {}),
-        ...(body.disabled !== undefined ? { disabled: body.disabled } : {}),
-        ...(body.roles !== undefined ? { roles: body.roles } : {}),
-      });
+      const updated = await userAdmin.update(
+        principalOf(request).user.id,
+        request.params.id,
+        {
+          ...(body.full_name !== undefined ? { fullName: body.full_name } : {}),
+          ...(body.email !== undefined ? { email: body.email } : {}),
+          ...(body.disabled !== undefined ? { disabled: body.disabled } : {}),
+          ...(body.roles !== undefined ? { roles: body.roles } : {}),
+        },
+        requestContext(request),
+      );
       return toPublicUser(updated);
     },
   );
@@ -167,7 +169,7 @@ export async function adminUserRoutes(
       },
     },
     async (request, reply) => {
-      await userAdmin.delete(principalOf(request).user.id, request.params.id);
+      await userAdmin.delete(principalOf(request).user.id, request.params.id, requestContext(request));
       return reply.code(204).send();
     },
   );

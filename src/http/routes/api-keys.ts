@@ -4,6 +4,7 @@ import { InsufficientScopeError } from '../../auth/errors.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import type { ApiKeyRecord } from '../../store/api-keys.ts';
 import { type Guards, principalOf } from '../guards.ts';
+import { requestContext } from '../request-context.ts';
 import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
 
 const ApiKey = Type.Object({
@@ -75,6 +76,7 @@ export async function apiKeyRoutes(
         principal.user.id,
         { name, scopes, expiresAt: expires_at ? Date.parse(expires_at) : null },
         principal.scopes,
+        requestContext(request),
       );
       return reply.code(201).send({ ...show(record), key });
     },
@@ -117,7 +119,11 @@ export async function apiKeyRoutes(
     async (request, reply) => {
       const principal = principalOf(request);
       const anyones = principal.scopes.has('apikeys:write');
-      await apiKeys.revoke(request.params.id, anyones ? undefined : principal.user.id);
+      await apiKeys.revoke(
+        request.params.id,
+        anyones ? undefined : principal.user.id,
+        requestContext(request),
+      );
       return reply.code(204).send();
     },
   );

@@ -10,13 +10,20 @@ const AuditEvent = Type.Object({
   id: Type.String(),
   at: Type.String({ format: 'date-time' }),
   event: Type.String(),
-  user_id: Type.Union([Type.String(), Type.Null()]),
+  user_id: Type.Union([Type.String(), Type.Null()], { description: 'The account the event concerns' }),
   session_id: Type.Union([Type.String(), Type.Null()]),
+  actor_id: Type.Union([Type.String(), Type.Null()], {
+    description: 'The signed-in user who made the change; null when anonymous or the operator CLI',
+  }),
+  target: Type.Union([Type.String(), Type.Null()], {
+    description: 'What changed: a user id, role name, API key id or session id (the event says which)',
+  }),
   ip: Type.Union([Type.String(), Type.Null()]),
   user_agent: Type.Union([Type.String(), Type.Null()]),
   details: Type.Record(
     Type.String(),
-    Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]),
+    Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null(), Type.Array(Type.String())]),
+    { description: 'Names of the changed fields (`fields`), counts, reasons; never a secret or a value' },
   ),
 });
 
@@ -36,15 +43,19 @@ export async function auditRoutes(
   options: { gatehouse: Gatehouse; guards: Guards },
 ): Promise<void> {
   const { store } = options.gatehouse;
-  app.get<{ Querystring: { user_id?: string; event?: string; cursor?: string; limit?: number } }>(
+  app.get<{
+    Querystring: { user_id?: string; actor_id?: string; event?: string; cursor?: string; limit?: number };
+  }>(
     '/audit',
     {
       onRequest: options.guards.requirePermission('audit:read'),
       schema: {
         summary: 'The audit log, newest first',
+        description: 'Every event type and the events each route writes: docs/audit-events.md.',
         tags: ['admin'],
         querystring: Type.Object({
           user_id: Type.Optional(Type.String({ maxLength: 64 })),
+          actor_id: Type.Optional(Type.String({ maxLength: 64 })),
           event: Type.Optional(Type.String({ maxLength: 64 })),
           cursor: Type.Optional(Type.String({ maxLength: 200 })),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
@@ -61,10 +72,11 @@ export async function auditRoutes(
       },
     },
     async (request) => {
-      const { user_id, event, cursor, limit = 100 } = request.query;
+      const { user_id, actor_id, event, cursor, limit = 100 } = request.query;
       const rows = await listAuditEvents(store.db, {
         limit: limit + 1,
         ...(user_id !== undefined ? { userId: user_id } : {}),
+        ...(actor_id !== undefined ? { actorId: actor_id } : {}),
         ...(event !== undefined ? { event } : {}),
         ...(cursor !== undefined ? { before: decodeCursor(cursor) } : {}),
       });
@@ -77,6 +89,8 @@ export async function auditRoutes(
           event: e.event,
           user_id: e.userId ?? null,
           session_id: e.sessionId ?? null,
+          actor_id: e.actorId ?? null,
+          target: e.target ?? null,
           ip: e.ip ?? null,
           user_agent: e.userAgent ?? null,
           details: e.details ?? {},

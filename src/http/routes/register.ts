@@ -43,7 +43,10 @@ export async function registerRoutes(
     async (request, reply) => {
       if (config.registration === 'closed') throw new RegistrationClosedError();
       const { username, email, full_name, password } = request.body;
-      const user = await accounts.register({ username, email, fullName: full_name ?? null, password });
+      const user = await accounts.register(
+        { username, email, fullName: full_name ?? null, password },
+        requestContext(request),
+      );
       await emailFlows.onRegistered(user, requestContext(request));
       return reply.code(201).send(toPublicUser(user));
     },

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { Gatehouse } from '../../gatehouse.ts';
 import type { RoleRecord } from '../../store/roles.ts';
 import type { Guards } from '../guards.ts';
+import { requestContext } from '../request-context.ts';
 import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
 
 const Role = Type.Object({
@@ -56,7 +57,13 @@ export async function roleRoutes(
     },
     async (request, reply) => {
       const { name, description, permissions } = request.body;
-      return reply.code(201).send(show(await roles.createRole(name, description ?? '', permissions ?? [])));
+      const created = await roles.createRole(
+        name,
+        description ?? '',
+        permissions ?? [],
+        requestContext(request),
+      );
+      return reply.code(201).send(show(created));
     },
   );
 
@@ -80,7 +87,8 @@ export async function roleRoutes(
         response: { 200: Role, 404: ErrorDetail, ...failures },
       },
     },
-    async (request) => show(await roles.updateRole(request.params.name, request.body)),
+    async (request) =>
+      show(await roles.updateRole(request.params.name, request.body, requestContext(request))),
   );
 
   app.delete<{ Params: { name: string }; Querystring: { force?: 'true' | 'false' } }>(
@@ -99,7 +107,7 @@ export async function roleRoutes(
       },
     },
     async (request, reply) => {
-      await roles.deleteRole(request.params.name, request.query.force === 'true');
+      await roles.deleteRole(request.params.name, request.query.force === 'true', requestContext(request));
       return reply.code(204).send();
     },
   );
