@@ -100,11 +100,13 @@ export function createUserAdminService(deps: {
       ) {
         throw new LastAdminError('You cannot disable yourself or remove your own admin role');
       }
-      const email = changes.email !== undefined ? normalizeEmail(changes.email) : undefined;
+      const given = changes.email !== undefined ? normalizeEmail(changes.email) : undefined;
+      // The same address again changes nothing (and keeps its verification).
+      const email = given !== undefined && given.display !== target.email ? given : undefined;
       const fullName =
         changes.fullName === undefined ? undefined : (changes.fullName?.normalize('NFKC') ?? null);
       const profileFields = [
-        ...(email !== undefined && email.display !== target.email ? ['email'] : []),
+        ...(email !== undefined ? ['email'] : []),
         ...(fullName !== undefined && fullName !== target.fullName ? ['full_name'] : []),
       ];
       const now = clock.now();

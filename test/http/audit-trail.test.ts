@@ -1,0 +1,498 @@
+/**
+ * The audit trail of every state-changing route: the test walks the OpenAPI document's non-GET
+ * operations, drives each case docs/audit-events.md lists for it, and checks that the request left
+ * exactly the events listed there, each naming its actor, target, IP and user agent and holding
+ * only the detail keys the event catalogue documents, never a secret.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import {
+  createTestApp,
+  DATABASES,
+  login,
+  PASSWORD,
+  registerUser,
+  type TestApp,
+} from '../support/gatehouse.ts';
+import { mailTo, startSmtpServer, type TestSmtpServer, tokenFrom } from '../support/smtp.ts';
+
+const DOC = readFileSync('docs/audit-events.md', 'utf8');
+const NEW_PASSWORD = 'another horse battery staple';
+
+/** The cells of the first table after `## heading`. */
+function tableUnder(heading: string): string[][] {
+  const start = DOC.indexOf(`\n## ${heading}\n`);
+  assert.ok(start >= 0, `docs/audit-events.md has a "## ${heading}" section`);
+  const rest = DOC.slice(start + heading.length + 5);
+  const end = rest.indexOf('\n## ');
+  const rows = (end === -1 ? rest : rest.slice(0, end)).split('\n').filter((line) => line.startsWith('|'));
+  return rows.slice(2).map((row) =>
+    row
+      .slice(1, -1)
+      .split('|')
+      .map((cell) => cell.trim()),
+  );
+}
+const quoted = (cell: string | undefined) => [...(cell ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? '');
+
+/** Event type → the detail keys it may record. */
+const CATALOGUE = new Map(tableUnder('Event types').map((row) => [quoted(row[0])[0] ?? '', quoted(row[4])]));
+const ROUTE_CASES = tableUnder('Events by route').map((row) => ({
+  operation: quoted(row[0])[0] ?? '',
+  case: row[1] ?? '',
+  events: quoted(row[2]),
+}));
+const caseKey = (operation: string, name: string) => `${operation} | ${name}`;
+
+interface Api {
+  readonly t: TestApp;
+  readonly smtp: TestSmtpServer;
+  readonly admin: { id: string; token: string };
+  /** A new user (registered by the API, address unverified) with a fresh full-scope token. */
+  user(): Promise<{ id: string; username: string; email: string; token: string }>;
+  /** Sends the queued mail and returns the token of the newest link to `path` sent to `address`. */
+  linkToken(address: string, path: string): Promise<string>;
+  send(request: InjectOptions): Promise<LightMyRequestResponse>;
+  tokenGrant(form: Record<string, string>): Promise<LightMyRequestResponse>;
+}
+
+/** What a case sends and who it expects as the events' actor; `secrets` must not reach the log. */
+interface Step {
+  readonly request: InjectOptions;
+  readonly actor: string | null;
+  readonly secrets?: readonly string[];
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const json = (method: InjectOptions['method'], url: string, token: string | null, payload?: object) => ({
+  method,
+  url,
+  headers: token === null ? {} : bearer(token),
+  ...(payload !== undefined ? { payload } : {}),
+});
+const form = (fields: Record<string, string>): InjectOptions => ({
+  method: 'POST',
+  url: '/token',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  payload: new URLSearchParams(fields).toString(),
+});
+const MAGIC_GRANT = 'urn:gatehouse:grant-type:magic-link';
+
+async function expectOk(response: LightMyRequestResponse, what: string): Promise<LightMyRequestResponse> {
+  assert.ok(response.statusCode < 300, `${what}: ${response.statusCode} ${response.body}`);
+  return response;
+}
+
+/** Every case of docs/audit-events.md's route table, by `operation | case`. */
+const CASES: Record<string, (api: Api) => Promise<Step>> = {
+  'POST /register | sign-up': async () => ({
+    request: json('POST', '/register', null, {
+      username: 'walker',
+      email: 'walker@example.com',
+      password: PASSWORD,
+    }),
+    actor: null,
+  }),
+  'POST /token | password grant': async (api) => {
+    const user = await api.user();
+    return { request: form({ username: user.username, password: PASSWORD }), actor: null };
+  },
+  'POST /token | refresh grant': async (api) => {
+    const user = await api.user();
+    const tokens = await expectOk(
+      await api.tokenGrant({ username: user.username, password: PASSWORD }),
+      'login',
+    );
+    const refresh = tokens.json().refresh_token as string;
+    return {
+      request: form({ grant_type: 'refresh_token', refresh_token: refresh }),
+      actor: null,
+      secrets: [refresh],
+    };
+  },
+  'POST /token | magic-link grant, verified address': async (api) => {
+    const user = await api.user();
+    const verify = await api.linkToken(user.email, '/verify-email');
+    await expectOk(await api.send(json('POST', '/verify', null, { token: verify })), 'verify');
+    await expectOk(await api.send(json('POST', '/magic-link', null, { email: user.email })), 'magic link');
+    const token = await api.linkToken(user.email, '/magic-link');
+    return { request: form({ grant_type: MAGIC_GRANT, token }), actor: null, secrets: [token] };
+  },
+  'POST /token | magic-link grant, unverified address': async (api) => {
+    const user = await api.user();
+    await expectOk(await api.send(json('POST', '/magic-link', null, { email: user.email })), 'magic link');
+    const token = await api.linkToken(user.email, '/magic-link');
+    return { request: form({ grant_type: MAGIC_GRANT, token }), actor: null, secrets: [token] };
+  },
+  'POST /token | magic-link grant, new address (sign-up)': async (api) => {
+    await expectOk(
+      await api.send(json('POST', '/magic-link', null, { email: 'newcomer@example.com' })),
+      'magic link',
+    );
+    const token = await api.linkToken('newcomer@example.com', '/magic-link');
+    return { request: form({ grant_type: MAGIC_GRANT, token }), actor: null, secrets: [token] };
+  },
+  'POST /login | password': async (api) => {
+    const user = await api.user();
+    return {
+      request: json('POST', '/login', null, { username: user.username, password: PASSWORD }),
+      actor: null,
+    };
+  },
+  'POST /logout | bearer token': async (api) => {
+    const user = await api.user();
+    return { request: json('POST', '/logout', user.token), actor: user.id };
+  },
+  'DELETE /sessions | every session': async (api) => {
+    const user = await api.user();
+    return { request: json('DELETE', '/sessions', user.token), actor: user.id };
+  },
+  'DELETE /sessions/{id} | another session': async (api) => {
+    const user = await api.user();
+    await login(api.t.app, user.username);
+    const list = await expectOk(await api.send(json('GET', '/sessions', user.token)), 'sessions');
+    const other = (list.json().items as { id: string; current: boolean }[]).find((s) => !s.current);
+    assert.ok(other, 'a second session');
+    return { request: json('DELETE', `/sessions/${other.id}`, user.token), actor: user.id };
+  },
+  'POST /users/me/password | right current password': async (api) => {
+    const user = await api.user();
+    return {
+      request: json('POST', '/users/me/password', user.token, {
+        current_password: PASSWORD,
+        new_password: NEW_PASSWORD,
+      }),
+      actor: user.id,
+    };
+  },
+  'PATCH /users/me | full name': async (api) => {
+    const user = await api.user();
+    return { request: json('PATCH', '/users/me', user.token, { full_name: 'Walker Two' }), actor: user.id };
+  },
+  'PATCH /users/me | email': async (api) => {
+    const user = await api.user();
+    return {
+      request: json('PATCH', '/users/me', user.token, { email: `moved-${user.username}@example.com` }),
+      actor: user.id,
+    };
+  },
+  'PATCH /users/me | full name and email': async (api) => {
+    const user = await api.user();
+    return {
+      request: json('PATCH', '/users/me', user.token, {
+        full_name: 'Walker Three',
+        email: `moved-${user.username}@example.com`,
+      }),
+      actor: user.id,
+    };
+  },
+  'POST /users | with roles': async (api) => ({
+    request: json('POST', '/users', api.admin.token, {
+      username: 'made-by-admin',
+      email: 'made-by-admin@example.com',
+      password: PASSWORD,
+      roles: ['user', 'moderator'],
+    }),
+    actor: api.admin.id,
+  }),
+  'PATCH /users/{id} | full name and email': async (api) => {
+    const user = await api.user();
+    return {
+      request: json('PATCH', `/users/${user.id}`, api.admin.token, {
+        full_name: 'Renamed',
+        email: `renamed-${user.username}@example.com`,
+      }),
+      actor: api.admin.id,
+    };
+  },
+  'PATCH /users/{id} | grant admin': async (api) => {
+    const user = await api.user();
+    return {
+      request: json('PATCH', `/users/${user.id}`, api.admin.token, { roles: ['user', 'admin'] }),
+      actor: api.admin.id,
+    };
+  },
+  'PATCH /users/{id} | disable': async (api) => {
+    const user = await api.user();
+    return {
+      request: json('PATCH', `/users/${user.id}`, api.admin.token, { disabled: true }),
+      actor: api.admin.id,
+    };
+  },
+  'PATCH /users/{id} | enable': async (api) => {
+    const user = await api.user();
+    await api.t.gatehouse.accounts.setDisabled(user.id, true);
+    return {
+      request: json('PATCH', `/users/${user.id}`, api.admin.token, { disabled: false }),
+      actor: api.admin.id,
+    };
+  },
+  'PATCH /users/{id} | full name, roles and disable at once': async (api) => {
+    const user = await api.user();
+    return {
+      request: json('PATCH', `/users/${user.id}`, api.admin.token, {
+        full_name: 'All At Once',
+        roles: ['moderator'],
+        disabled: true,
+      }),
+      actor: api.admin.id,
+    };
+  },
+  'PATCH /users/{id} | nothing different': async (api) => {
+    const user = await api.user();
+    return {
+      request: json('PATCH', `/users/${user.id}`, api.admin.token, {
+        email: user.email,
+        roles: ['user'],
+        disabled: false,
+      }),
+      actor: api.admin.id,
+    };
+  },
+  'DELETE /users/{id} | another user': async (api) => {
+    const user = await api.user();
+    return { request: json('DELETE', `/users/${user.id}`, api.admin.token), actor: api.admin.id };
+  },
+  'DELETE /users/{id}/sessions | another user': async (api) => {
+    const user = await api.user();
+    return { request: json('DELETE', `/users/${user.id}/sessions`, api.admin.token), actor: api.admin.id };
+  },
+  'POST /roles | new role': async (api) => ({
+    request: json('POST', '/roles', api.admin.token, {
+      name: 'auditors',
+      description: 'Read the audit log',
+      permissions: ['audit:read'],
+    }),
+    actor: api.admin.id,
+  }),
+  'PATCH /roles/{name} | permissions': async (api) => {
+    await api.t.gatehouse.roles.createRole('editors', 'Edit', ['profile:read']);
+    return {
+      request: json('PATCH', '/roles/editors', api.admin.token, {
+        permissions: ['profile:read', 'users:read'],
+      }),
+      actor: api.admin.id,
+    };
+  },
+  'DELETE /roles/{name} | held role, with force': async (api) => {
+    await api.t.gatehouse.roles.createRole('doomed', 'Going away', ['profile:read']);
+    const user = await api.user();
+    await api.t.gatehouse.accounts.setRoles(user.id, ['user', 'doomed']);
+    return { request: json('DELETE', '/roles/doomed?force=true', api.admin.token), actor: api.admin.id };
+  },
+  'POST /api-keys | own key': async (api) => {
+    const user = await api.user();
+    return {
+      request: json('POST', '/api-keys', user.token, { name: 'ci', scopes: ['profile:read'] }),
+      actor: user.id,
+    };
+  },
+  'DELETE /api-keys/{id} | own key': async (api) => {
+    const user = await api.user();
+    const created = await expectOk(
+      await api.send(json('POST', '/api-keys', user.token, { name: 'old', scopes: [] })),
+      'create key',
+    );
+    return {
+      request: json('DELETE', `/api-keys/${created.json().id}`, user.token),
+      actor: user.id,
+      secrets: [created.json().key],
+    };
+  },
+  'POST /verify/request | unverified address': async (api) => {
+    const user = await api.user();
+    return { request: json('POST', '/verify/request', user.token), actor: user.id };
+  },
+  'POST /verify | link token': async (api) => {
+    const user = await api.user();
+    const token = await api.linkToken(user.email, '/verify-email');
+    return { request: json('POST', '/verify', null, { token }), actor: null, secrets: [token] };
+  },
+  'POST /forgot-password | known address': async (api) => {
+    const user = await api.user();
+    return { request: json('POST', '/forgot-password', null, { email: user.email }), actor: null };
+  },
+  'POST /forgot-password | unknown address': async () => ({
+    request: json('POST', '/forgot-password', null, { email: 'nobody@example.com' }),
+    actor: null,
+  }),
+  'POST /reset-password | link token': async (api) => {
+    const user = await api.user();
+    await expectOk(await api.send(json('POST', '/forgot-password', null, { email: user.email })), 'forgot');
+    const token = await api.linkToken(user.email, '/reset-password');
+    return {
+      request: json('POST', '/reset-password', null, { token, new_password: NEW_PASSWORD }),
+      actor: null,
+      secrets: [token],
+    };
+  },
+  'POST /magic-link | known address': async (api) => {
+    const user = await api.user();
+    return { request: json('POST', '/magic-link', null, { email: user.email }), actor: null };
+  },
+  'POST /users/me/email/confirm | link token': async (api) => {
+    const user = await api.user();
+    const address = `confirmed-${user.username}@example.com`;
+    await expectOk(await api.send(json('PATCH', '/users/me', user.token, { email: address })), 'change');
+    const token = await api.linkToken(address, '/confirm-email');
+    return {
+      request: json('POST', '/users/me/email/confirm', null, { token }),
+      actor: null,
+      secrets: [token],
+    };
+  },
+};
+
+interface AuditItem {
+  id: string;
+  at: string;
+  event: string;
+  user_id: string | null;
+  actor_id: string | null;
+  target: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: Record<string, unknown>;
+}
+
+test('docs/audit-events.md lists every audit event type, and nothing else', () => {
+  const source = readFileSync('src/store/audit.ts', 'utf8');
+  const start = source.indexOf('export type AuditEventName');
+  const names = [...source.slice(start, source.indexOf(';', start)).matchAll(/'([a-z_.]+)'/g)].map(
+    (m) => m[1],
+  );
+  assert.deepEqual([...CATALOGUE.keys()].sort(), names.sort());
+  const unknown = ROUTE_CASES.flatMap((row) => row.events).filter((event) => !CATALOGUE.has(event));
+  assert.deepEqual(unknown, [], 'the route table names only catalogued events');
+});
+
+test('the walking test has a case for each row of the route table, and no other', () => {
+  const documented = ROUTE_CASES.map((row) => caseKey(row.operation, row.case)).sort();
+  assert.deepEqual(Object.keys(CASES).sort(), documented);
+});
+
+for (const database of DATABASES) {
+  describe(`the audit trail of every state-changing route (${database.name})`, () => {
+    let api: Api;
+    let closeAll: () => Promise<void>;
+    let counter = 0;
+
+    before(async () => {
+      const smtp = await startSmtpServer();
+      const t = await createTestApp({
+        databaseUrl: database.url,
+        env: {
+          GATEHOUSE_SMTP_URL: smtp.url,
+          GATEHOUSE_PUBLIC_URL: 'http://app.test',
+          GATEHOUSE_MAGIC_LINK_SIGNUP: 'true',
+        },
+      });
+      const root = await t.gatehouse.accounts.register({
+        username: 'root',
+        email: 'root@example.com',
+        password: PASSWORD,
+        roles: ['user', 'admin'],
+      });
+      const send = (request: InjectOptions) => t.app.inject(request);
+      api = {
+        t,
+        smtp,
+        admin: { id: root.id, token: await login(t.app, 'root') },
+        async user() {
+          counter += 1;
+          const username = `walker${counter}`;
+          const { id } = await registerUser(t.app, username);
+          return { id, username, email: `${username}@example.com`, token: await login(t.app, username) };
+        },
+        async linkToken(address, path) {
+          await t.gatehouse.emailFlows.settled();
+          await t.gatehouse.mail.runOnce();
+          return tokenFrom(mailTo(smtp.messages, address).at(-1), path);
+        },
+        send,
+        tokenGrant: (fields) => send(form(fields)),
+      };
+      closeAll = async () => {
+        await t.close();
+        await smtp.close();
+      };
+    });
+    after(() => closeAll());
+
+    test('every non-GET operation of the OpenAPI document has its events in docs/audit-events.md', async () => {
+      const doc = (await api.send({ method: 'GET', url: '/openapi.json' })).json() as {
+        paths: Record<string, Record<string, unknown>>;
+      };
+      const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
+        Object.keys(item)
+          .filter((method) => ['post', 'put', 'patch', 'delete'].includes(method))
+          .map((method) => `${method.toUpperCase()} ${path}`),
+      );
+      const documented = new Set(ROUTE_CASES.map((row) => row.operation));
+      assert.deepEqual(
+        operations.filter((operation) => !documented.has(operation)),
+        [],
+        'state-changing operations missing from the "Events by route" table of docs/audit-events.md',
+      );
+      assert.deepEqual(
+        [...documented].filter((operation) => !operations.includes(operation)),
+        [],
+        'operations in docs/audit-events.md that the OpenAPI document does not have',
+      );
+    });
+
+    for (const row of ROUTE_CASES) {
+      const key = caseKey(row.operation, row.case);
+      test(`${key}: leaves ${row.events.join(', ') || 'no event'}`, async () => {
+        const scenario = CASES[key];
+        assert.ok(scenario, `no case in this test for "${key}"`);
+        const step = await scenario(api);
+        // Everything the setup wrote is older than `since`.
+        api.t.clock.advance(1000);
+        const since = api.t.clock.now();
+        const userAgent = `audit-walk/${counter}-${row.case.replace(/\W+/g, '-')}`;
+        const response = await expectOk(
+          await api.send({
+            ...step.request,
+            headers: { ...(step.request.headers as object), 'user-agent': userAgent },
+          }),
+          key,
+        );
+        await api.t.gatehouse.emailFlows.settled();
+        const listed = await expectOk(
+          await api.send(json('GET', '/audit?limit=100', api.admin.token)),
+          'GET /audit',
+        );
+        const written = (listed.json().items as AuditItem[])
+          .filter((item) => Date.parse(item.at) >= since)
+          .reverse();
+        assert.deepEqual(written.map((item) => item.event).sort(), [...row.events].sort());
+
+        const body = response.body === '' ? {} : (response.json() as Record<string, unknown>);
+        const secrets = [
+          PASSWORD,
+          NEW_PASSWORD,
+          ...(step.secrets ?? []),
+          ...['key', 'access_token', 'refresh_token', 'csrf_token']
+            .map((name) => body[name])
+            .filter((value): value is string => typeof value === 'string'),
+        ];
+        for (const item of written) {
+          const where = `${item.event} after ${key}`;
+          assert.equal(item.actor_id, step.actor, `${where}: actor`);
+          assert.notEqual(item.target, null, `${where}: target`);
+          assert.equal(item.ip, '127.0.0.1', `${where}: ip`);
+          assert.equal(item.user_agent, userAgent, `${where}: user agent`);
+          const allowed = CATALOGUE.get(item.event) ?? [];
+          const extra = Object.keys(item.details).filter((name) => !allowed.includes(name));
+          assert.deepEqual(extra, [], `${where}: detail keys the catalogue does not list`);
+          const text = JSON.stringify(item);
+          for (const secret of secrets) assert.ok(!text.includes(secret), `${where}: holds a secret`);
+          assert.ok(!JSON.stringify(item.details).includes('@'), `${where}: holds an email address`);
+        }
+      });
+    }
+  });
+}
