@@ -31,17 +31,12 @@ export function buildResourceServer(options: ResourceServerOptions): FastifyInst
     for: request.tokenPrincipal?.userId,
   }));
 
-  // Outside Fastify's guards: `verifier.principal(request)` works with any request that has headers.
+  // Outside Fastify's guards: `verifier.verifyRequest(headers)` works with any framework's headers
+  // and gives the server's refusal ready to send.
   app.get('/whoami', async (request, reply) => {
-    try {
-      const principal = await verifier.principal(request);
-      return { user: principal?.username ?? null, scopes: [...(principal?.scopes ?? [])] };
-    } catch {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer error="invalid_token"')
-        .send({ detail: 'Could not validate credentials' });
-    }
+    const verdict = await verifier.verifyRequest(request.headers, { optional: true });
+    if (!verdict.ok) return reply.code(verdict.status).headers(verdict.headers).send(verdict.body);
+    return { user: verdict.principal?.username ?? null, scopes: [...(verdict.principal?.scopes ?? [])] };
   });
 
   return app;

@@ -1,0 +1,45 @@
+/** The server's codes for the three ways a bearer request is refused (docs/errors.md). */
+export type VerifyErrorCode = 'NOT_AUTHENTICATED' | 'INVALID_TOKEN' | 'INSUFFICIENT_SCOPE';
+
+/**
+ * A refused request: `status` 401 (no or bad token) or 403 (missing scope or role), with the
+ * RFC 6750 §3 challenge for the `WWW-Authenticate` header. `message` is the `detail` of the answer.
+ */
+export class VerifyError extends Error {
+  readonly status: 401 | 403;
+  readonly wwwAuthenticate: string;
+  readonly code: VerifyErrorCode;
+  constructor(status: 401 | 403, message: string, wwwAuthenticate: string, code?: VerifyErrorCode) {
+    super(message);
+    this.name = 'VerifyError';
+    this.status = status;
+    this.wwwAuthenticate = wwwAuthenticate;
+    this.code =
+      code ??
+      (status === 403
+        ? 'INSUFFICIENT_SCOPE'
+        : wwwAuthenticate.includes('invalid_token')
+          ? 'INVALID_TOKEN'
+          : 'NOT_AUTHENTICATED');
+  }
+}
+
+/** No bearer token, or an `Authorization` header that is not `Bearer <token>`. */
+export const notAuthenticated = () =>
+  new VerifyError(401, 'Not authenticated', 'Bearer', 'NOT_AUTHENTICATED');
+
+/** A token that fails any check; which one is not said (RFC 6750 §3.1). */
+export const invalidToken = () =>
+  new VerifyError(401, 'Could not validate credentials', 'Bearer error="invalid_token"', 'INVALID_TOKEN');
+
+/** A valid token without what the route needs; `scopes` are named in the challenge when known. */
+export const insufficientScope = (scopes: readonly string[]) =>
+  new VerifyError(
+    403,
+    'Not enough permissions',
+    // RFC 6750 §3: scope-token values never contain `"` or `\`, so quoting is safe.
+    scopes.length > 0
+      ? `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"`
+      : 'Bearer error="insufficient_scope"',
+    'INSUFFICIENT_SCOPE',
+  );
