@@ -50,7 +50,7 @@ export async function apiKeyRoutes(
     '/api-keys',
     {
       onRequest: guards.requireUser,
-      config: { noStore: true },
+      config: { gatehouse: { noStore: true } },
       schema: {
         summary: 'Create an API key',
         description:
