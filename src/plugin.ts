@@ -9,6 +9,7 @@
 import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { DatabaseUnavailableError } from './auth/errors.ts';
 import type { Clock } from './clock.ts';
 import { configFromOptions, type GatehouseOptions } from './config.ts';
 import { createGatehouse, type Gatehouse, normalizeBasePath } from './gatehouse.ts';
@@ -180,6 +181,12 @@ export const gatehouse = fp(
     const services = await createGatehouse(configFromOptions(settings), {
       basePath,
       ...(clock ? { clock } : {}),
+      // Through the host app's logger, as everything else Gatehouse logs.
+      onBackgroundError: (error) => {
+        if (error instanceof DatabaseUnavailableError)
+          app.log.warn({ reason: error.reason }, 'gatehouse background work skipped: database unavailable');
+        else app.log.error({ err: error }, 'gatehouse background work failed');
+      },
     });
     // As `gatehouse serve` does: rotate the signing key when due and pick up keys and roles
     // changed by another process, at start and every minute.
