@@ -1,23 +1,13 @@
 /** The `gatehouse` command. */
-import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { toPublicUser } from './auth/accounts.ts';
 import { DatabaseUnavailableError, GatehouseError, InvalidFieldError } from './auth/errors.ts';
+import { type CommandShape, parseInvocation, UsageError, type Values } from './cli/arguments.ts';
 import { CliError, EXIT } from './cli/exit-codes.ts';
-import { COMMAND_HELP, packageVersion, USAGE } from './cli/help.ts';
 import { checkDatabasePath, checkListenAddress, listenError } from './cli/preflight.ts';
 import { type Config, ConfigError, loadConfig, maskSmtpUrl, readEnvironment } from './config.ts';
 import { bootstrapAdmin, createGatehouse, type Gatehouse } from './gatehouse.ts';
 import { buildServer } from './server.ts';
 import { migrateToLatest, openStore } from './store/db.ts';
-
-class UsageError extends Error {
-  /** The command it is about (`users list`), for the pointer to its help. */
-  readonly words: string;
-  constructor(message: string, words = '') {
-    super(message);
-    this.words = words;
-  }
-}
 
 const SHUTDOWN_DEADLINE_MS = 30_000;
 
@@ -97,12 +87,7 @@ async function findUserOrFail(gatehouse: Gatehouse, username: string | undefined
   return user;
 }
 
-type Values = Record<string, string | boolean | undefined>;
-
-interface Command {
-  readonly options?: NonNullable<ParseArgsConfig['options']>;
-  /** How many positional arguments it takes. */
-  readonly positionals: number;
+interface Command extends CommandShape {
   /** It may create a new SQLite database (and its directory); the others open an existing one. */
   readonly createsDatabase: boolean;
   run(config: Config, values: Values, positionals: string[]): Promise<number>;
@@ -238,85 +223,6 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   },
 };
 
-const GROUPS: Readonly<Record<string, readonly string[]>> = {
-  users: ['list', 'disable', 'enable', 'set-roles'],
-  keys: ['list', 'rotate'],
-};
-
-const HELP_OPTIONS = {
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
-} as const satisfies NonNullable<ParseArgsConfig['options']>;
-
-/** What the command line asks for: help or the version to print, or a command to run. */
-type Invocation =
-  | { readonly kind: 'print'; readonly output: string; readonly exitCode: number }
-  | { readonly kind: 'run'; readonly words: string; readonly values: Values; readonly positionals: string[] };
-
-/** node:util's parseArgs, with its errors made one-line usage errors. */
-function parseOptions(words: string, args: string[], options: NonNullable<ParseArgsConfig['options']>) {
-  try {
-    return parseArgs({
-      args,
-      options: { ...options, ...HELP_OPTIONS },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (!code?.startsWith('ERR_PARSE_ARGS')) throw error;
-    const option = /'(-[^' ]+)/.exec((error as Error).message)?.[1] ?? '';
-    throw new UsageError(
-      code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-        ? `unknown option ${option}`
-        : ((error as Error).message.split('. ')[0] ?? 'bad option'),
-      words,
-    );
-  }
-}
-
-function parseInvocation(argv: string[]): Invocation {
-  const [first, ...rest] = argv;
-  if (first === undefined) return { kind: 'print', output: USAGE, exitCode: EXIT.usage };
-  if (first === 'help' || first === '--help' || first === '-h')
-    return { kind: 'print', output: USAGE, exitCode: 0 };
-  if (first === '--version' || first === 'version')
-    return { kind: 'print', output: packageVersion(), exitCode: 0 };
-  if (first.startsWith('-')) {
-    parseOptions('', argv, {});
-    return { kind: 'print', output: USAGE, exitCode: EXIT.usage };
-  }
-  let words = first;
-  let args = rest;
-  const group = GROUPS[first];
-  if (group !== undefined) {
-    const [action, ...more] = rest;
-    if (action === undefined || action.startsWith('-')) {
-      const { values } = parseOptions(first, rest, {});
-      if (values.version) return { kind: 'print', output: packageVersion(), exitCode: 0 };
-      if (values.help) return { kind: 'print', output: COMMAND_HELP[first] ?? USAGE, exitCode: 0 };
-      throw new UsageError(`needs a command: ${group.join(', ')}`, first);
-    }
-    if (!group.includes(action)) throw new UsageError(`unknown command "${action}"`, first);
-    words = `${first} ${action}`;
-    args = more;
-  }
-  const command = COMMANDS[words];
-  if (command === undefined) throw new UsageError(`unknown command "${first}"`);
-  const { values, positionals } = parseOptions(words, args, command.options ?? {});
-  if (values.version) return { kind: 'print', output: packageVersion(), exitCode: 0 };
-  if (values.help) return { kind: 'print', output: COMMAND_HELP[words] ?? USAGE, exitCode: 0 };
-  if (positionals.length !== command.positionals) {
-    throw new UsageError(
-      command.positionals === 0
-        ? `takes no arguments, got "${positionals.join(' ')}"`
-        : `takes ${command.positionals} argument${command.positionals > 1 ? 's' : ''}, got ${positionals.length}`,
-      words,
-    );
-  }
-  return { kind: 'run', words, values, positionals };
-}
-
 /** The settings, with `serve --port/--host` in place of GATEHOUSE_PORT/GATEHOUSE_HOST. */
 function configFor(env: Record<string, string | undefined>, values: Values): Config {
   const flags: [string, string, string | undefined][] = [
@@ -349,7 +255,7 @@ function configFor(env: Record<string, string | undefined>, values: Values): Con
 export async function main(argv: string[], env?: Record<string, string | undefined>): Promise<number> {
   let listening: { host: string; port: number } | undefined;
   try {
-    const invocation = parseInvocation(argv);
+    const invocation = parseInvocation(argv, COMMANDS);
     if (invocation.kind === 'print') {
       if (invocation.exitCode === 0) console.log(invocation.output);
       else console.error(invocation.output);

@@ -68,6 +68,13 @@ describe('help and version', () => {
     assert.equal(existsSync(join(dir, 'help')), false, 'no database or directory was created');
   });
 
+  test('gatehouse help <command> is the same as <command> --help', async (t) => {
+    const help = await run(t, ['help', 'users', 'list']);
+    assert.equal(help.code, 0);
+    assert.equal(help.stdout, (await run(t, ['users', 'list', '--help'])).stdout);
+    assert.equal((await run(t, ['help', 'frobnicate'])).code, 2);
+  });
+
   test('serve --help does not start a server, even with a broken setting', async (t) => {
     const result = await run(t, ['serve', '--help'], { GATEHOUSE_PORT: 'eighty' });
     assert.equal(result.code, 0);
