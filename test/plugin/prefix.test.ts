@@ -177,6 +177,33 @@ test('a malformed prefix is a TypeError naming it', async () => {
   await app.close().catch(() => {});
 });
 
+test('inside a host plugin with its own prefix, the paths add up', async () => {
+  const app = Fastify();
+  try {
+    await app.register(
+      async (api) => {
+        await api.register(gatehouse, {
+          prefix: '/auth/',
+          databaseUrl: 'sqlite::memory:',
+          issuer: 'https://api.example.com',
+          logLevel: 'silent',
+        });
+      },
+      { prefix: '/v1' },
+    );
+    await app.ready();
+    const metadata = await app.inject({
+      method: 'GET',
+      url: '/v1/auth/.well-known/oauth-authorization-server',
+    });
+    assert.equal(metadata.json().token_endpoint, 'https://api.example.com/v1/auth/token');
+    const page = await app.inject({ method: 'GET', url: '/v1/auth/login' });
+    assert.match(page.body, /action="\/v1\/auth\/login"/);
+  } finally {
+    await app.close();
+  }
+});
+
 test('the plugin is the default export as well as a named one', () => {
   assert.equal(gatehouseDefault, gatehouse);
 });
