@@ -1,29 +1,14 @@
 /** The `gatehouse` command. */
-import { parseArgs } from 'node:util';
 import { toPublicUser } from './auth/accounts.ts';
 import { DatabaseUnavailableError, GatehouseError, InvalidFieldError } from './auth/errors.ts';
 import { CLI_REQUEST } from './auth/request-context.ts';
-import { type Config, ConfigError, loadConfig, maskSmtpUrl } from './config.ts';
+import { type CommandShape, parseInvocation, UsageError, type Values } from './cli/arguments.ts';
+import { CliError, EXIT } from './cli/exit-codes.ts';
+import { checkDatabasePath, checkListenAddress, listenError } from './cli/preflight.ts';
+import { type Config, ConfigError, loadConfig, maskSmtpUrl, readEnvironment } from './config.ts';
 import { bootstrapAdmin, createGatehouse, type Gatehouse } from './gatehouse.ts';
 import { buildServer } from './server.ts';
 import { migrateToLatest, openStore } from './store/db.ts';
-
-const USAGE = `Usage: gatehouse <command>
-
-Commands:
-  serve                                  start the server (migrates, creates the signing key)
-  migrate                                apply pending database migrations
-  create-admin --username U --email E    create an admin; the password comes from
-               [--password P]            --password or GATEHOUSE_ADMIN_PASSWORD
-  users list [--limit N] [--offset N]    list users as JSON lines
-  users disable <username>               disable a user
-  users enable <username>                enable a user
-  users set-roles <username> <role,...>  replace a user's roles
-  keys list                              signing keys: kid, alg, created, state
-  keys rotate                            make a new signing key active
-`;
-
-class UsageError extends Error {}
 
 const SHUTDOWN_DEADLINE_MS = 30_000;
 
@@ -103,16 +88,78 @@ async function findUserOrFail(gatehouse: Gatehouse, username: string | undefined
   return user;
 }
 
-async function users(config: Config, args: string[]): Promise<void> {
-  const [action, ...rest] = args;
-  switch (action) {
-    case 'list': {
-      const { values } = parseArgs({
-        args: rest,
-        options: { limit: { type: 'string' }, offset: { type: 'string' } },
+interface Command extends CommandShape {
+  /** It may create a new SQLite database (and its directory); the others open an existing one. */
+  readonly createsDatabase: boolean;
+  run(config: Config, values: Values, positionals: string[]): Promise<number>;
+}
+
+const text = (value: string | boolean | undefined) => (typeof value === 'string' ? value : undefined);
+
+async function setDisabled(config: Config, username: string | undefined, disabled: boolean): Promise<number> {
+  await withGatehouse(config, async (g) => {
+    const user = await findUserOrFail(g, username);
+    await g.accounts.setDisabled(user.id, disabled, CLI_REQUEST);
+    console.log(`${disabled ? 'disabled' : 'enabled'} ${user.username}`);
+  });
+  return 0;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  serve: {
+    options: { port: { type: 'string' }, host: { type: 'string' } },
+    positionals: 0,
+    createsDatabase: true,
+    run: async (config) => {
+      await serve(config);
+      return -1;
+    },
+  },
+  migrate: {
+    positionals: 0,
+    createsDatabase: true,
+    run: async (config) => {
+      const store = openStore(config.databaseUrl, {
+        connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
       });
-      const limit = Number(values.limit ?? 100);
-      const offset = Number(values.offset ?? 0);
+      try {
+        const applied = await migrateToLatest(store);
+        console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+      } finally {
+        await store.close();
+      }
+      return 0;
+    },
+  },
+  'create-admin': {
+    options: { username: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' } },
+    positionals: 0,
+    createsDatabase: true,
+    run: async (config, values) => {
+      const username = text(values.username);
+      const email = text(values.email);
+      const password = text(values.password) ?? config.adminPassword;
+      if (!username || !email || !password) {
+        throw new UsageError('needs --username, --email and --password (or GATEHOUSE_ADMIN_PASSWORD)');
+      }
+      await withGatehouse(config, async (g) => {
+        const user = await g.accounts.register(
+          { username, email, password, roles: ['user', 'admin'] },
+          CLI_REQUEST,
+          'cli',
+        );
+        console.log(`created admin ${user.username} (${user.id})`);
+      });
+      return 0;
+    },
+  },
+  'users list': {
+    options: { limit: { type: 'string' }, offset: { type: 'string' } },
+    positionals: 0,
+    createsDatabase: false,
+    run: async (config, values) => {
+      const limit = Number(text(values.limit) ?? 100);
+      const offset = Number(text(values.offset) ?? 0);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10000)
         throw new UsageError('--limit must be 1 to 10000');
       if (!Number.isInteger(offset) || offset < 0) throw new UsageError('--offset must be 0 or more');
@@ -120,152 +167,154 @@ async function users(config: Config, args: string[]): Promise<void> {
         for (const user of await g.accounts.listUsers(limit, offset))
           console.log(JSON.stringify(toPublicUser(user)));
       });
-      return;
-    }
-    case 'disable':
-    case 'enable': {
-      if (rest.length !== 1) throw new UsageError(`users ${action} takes one username`);
-      await withGatehouse(config, async (g) => {
-        const user = await findUserOrFail(g, rest[0]);
-        await g.accounts.setDisabled(user.id, action === 'disable', CLI_REQUEST);
-        console.log(`${action}d ${user.username}`);
-      });
-      return;
-    }
-    case 'set-roles': {
-      if (rest.length !== 2)
-        throw new UsageError('users set-roles takes a username and a comma-separated role list');
-      const roles = (rest[1] ?? '')
+      return 0;
+    },
+  },
+  'users disable': {
+    positionals: 1,
+    createsDatabase: false,
+    run: (config, _values, [username]) => setDisabled(config, username, true),
+  },
+  'users enable': {
+    positionals: 1,
+    createsDatabase: false,
+    run: (config, _values, [username]) => setDisabled(config, username, false),
+  },
+  'users set-roles': {
+    positionals: 2,
+    createsDatabase: false,
+    run: async (config, _values, [username, list]) => {
+      const roles = (list ?? '')
         .split(',')
         .map((r) => r.trim())
         .filter(Boolean);
       await withGatehouse(config, async (g) => {
-        const user = await findUserOrFail(g, rest[0]);
+        const user = await findUserOrFail(g, username);
         await g.accounts.setRoles(user.id, roles, CLI_REQUEST);
         console.log(`${user.username}: ${roles.join(', ') || '(no roles)'}`);
       });
-      return;
-    }
-    default:
-      throw new UsageError(action ? `unknown users command "${action}"` : 'users needs a command');
-  }
-}
-
-async function keys(config: Config, args: string[]): Promise<void> {
-  const [action, ...rest] = args;
-  if (rest.length > 0) throw new UsageError(`keys ${action} takes no arguments`);
-  if (action === 'rotate' && config.jwtAlg === 'HS256') {
-    throw new UsageError(
-      'with GATEHOUSE_JWT_ALG=HS256 the key is GATEHOUSE_JWT_SECRET; rotate it by changing the secret',
-    );
-  }
-  switch (action) {
-    case 'list':
+      return 0;
+    },
+  },
+  'keys list': {
+    positionals: 0,
+    createsDatabase: false,
+    run: async (config) => {
       await withGatehouse(config, async (g) => {
         for (const key of await g.keys.list()) {
           console.log([key.kid, key.alg, new Date(key.createdAt).toISOString(), key.state].join('\t'));
         }
       });
-      return;
-    case 'rotate':
+      return 0;
+    },
+  },
+  'keys rotate': {
+    positionals: 0,
+    createsDatabase: false,
+    run: async (config) => {
+      if (config.jwtAlg === 'HS256') {
+        throw new UsageError(
+          'with GATEHOUSE_JWT_ALG=HS256 the key is GATEHOUSE_JWT_SECRET; rotate it by changing the secret',
+        );
+      }
       await withGatehouse(config, async (g) => {
         const kid = await g.keys.rotate();
         console.log(
           `rotated: ${kid} is now the active signing key; the previous key verifies until its tokens expire`,
         );
       });
-      return;
-    default:
-      throw new UsageError(
-        action ? `unknown keys command "${action}"` : 'keys needs a command: list or rotate',
-      );
-  }
-}
+      return 0;
+    },
+  },
+};
 
-async function createAdmin(config: Config, args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { username: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' } },
-  });
-  const password = values.password ?? config.adminPassword;
-  if (!values.username || !values.email || !password) {
-    throw new UsageError(
-      'create-admin needs --username, --email and --password (or GATEHOUSE_ADMIN_PASSWORD)',
-    );
+/** The settings, with `serve --port/--host` in place of GATEHOUSE_PORT/GATEHOUSE_HOST. */
+function configFor(env: Record<string, string | undefined>, values: Values): Config {
+  const flags: [string, string, string | undefined][] = [
+    ['GATEHOUSE_PORT', '--port', text(values.port)],
+    ['GATEHOUSE_HOST', '--host', text(values.host)],
+  ];
+  const overrides: Record<string, string> = {};
+  for (const [name, flag, value] of flags) {
+    if (value === undefined) continue;
+    if (value.trim() === '') throw new UsageError(`${flag} needs a value`, 'serve');
+    overrides[name] = value;
   }
-  await withGatehouse(config, async (g) => {
-    const user = await g.accounts.register(
-      { username: values.username ?? '', email: values.email ?? '', password, roles: ['user', 'admin'] },
-      CLI_REQUEST,
-      'cli',
-    );
-    console.log(`created admin ${user.username} (${user.id})`);
-  });
-}
-
-export async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
   try {
-    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-      console.log(USAGE);
-      return command === undefined ? 2 : 0;
-    }
-    const config = loadConfig();
-    switch (command) {
-      case 'serve':
-        await serve(config);
-        return -1;
-      case 'migrate': {
-        const store = openStore(config.databaseUrl, {
-          connectTimeoutMs: config.databaseConnectTimeoutSeconds * 1000,
-        });
-        try {
-          const applied = await migrateToLatest(store);
-          console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
-        } finally {
-          await store.close();
-        }
-        return 0;
-      }
-      case 'create-admin':
-        await createAdmin(config, args);
-        return 0;
-      case 'users':
-        await users(config, args);
-        return 0;
-      case 'keys':
-        await keys(config, args);
-        return 0;
-      default:
-        throw new UsageError(`unknown command "${command}"`);
-    }
+    return loadConfig({ ...env, ...overrides });
   } catch (error) {
-    if (error instanceof ConfigError) {
-      for (const problem of error.problems) console.error(`gatehouse: configuration: ${problem}`);
-      return 78;
-    }
-    if (
-      error instanceof UsageError ||
-      (error instanceof TypeError && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
-    ) {
-      console.error(`gatehouse: ${error.message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (error instanceof InvalidFieldError) {
-      console.error(`gatehouse: ${error.field}: ${error.message}`);
-      return 1;
-    }
-    if (error instanceof DatabaseUnavailableError) {
-      console.error(`gatehouse: database unavailable (${error.reason})`);
-      return 1;
-    }
-    if (error instanceof GatehouseError) {
-      console.error(`gatehouse: ${error.message}`);
-      return 1;
-    }
-    console.error('gatehouse: unexpected error:', error);
-    return 1;
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConfigError(
+      error.problems.map((problem) => {
+        const flag = flags.find(([name, , value]) => value !== undefined && problem.startsWith(`${name} `));
+        return flag ? problem.replace(flag[0], flag[1]) : problem;
+      }),
+    );
   }
+}
+
+/**
+ * Runs the command line `argv` (without `node` and the script). Returns the exit status, or -1
+ * when the command keeps running (serve). `env` defaults to the environment and `.env`.
+ */
+export async function main(argv: string[], env?: Record<string, string | undefined>): Promise<number> {
+  let listening: { host: string; port: number } | undefined;
+  try {
+    const invocation = parseInvocation(argv, COMMANDS);
+    if (invocation.kind === 'print') {
+      if (invocation.exitCode === 0) console.log(invocation.output);
+      else console.error(invocation.output);
+      return invocation.exitCode;
+    }
+    const command = COMMANDS[invocation.words] as Command;
+    const config = configFor(env ?? readEnvironment(), invocation.values);
+    // Everything that can be checked is, before a migration runs or a file is created.
+    if (invocation.words === 'serve') {
+      listening = { host: config.host, port: config.port };
+      await checkListenAddress(config.host, config.port);
+    }
+    const note = checkDatabasePath(config.databaseUrl, command.createsDatabase);
+    if (note !== undefined) console.error(`gatehouse: ${note}`);
+    return await command.run(config, invocation.values, invocation.positionals);
+  } catch (error) {
+    return report(error, listening);
+  }
+}
+
+function report(error: unknown, listening: { host: string; port: number } | undefined): number {
+  // A port taken between the check and the listen.
+  const failure =
+    listening !== undefined && (error as NodeJS.ErrnoException)?.syscall === 'listen'
+      ? listenError(error as NodeJS.ErrnoException, listening.host, listening.port)
+      : error;
+  if (failure instanceof CliError) {
+    console.error(`gatehouse: ${failure.message}`);
+    return failure.exitCode;
+  }
+  if (failure instanceof ConfigError) {
+    for (const problem of failure.problems) console.error(`gatehouse: configuration: ${problem}`);
+    return EXIT.config;
+  }
+  if (failure instanceof UsageError) {
+    const where = failure.words ? `${failure.words}: ` : '';
+    const help = failure.words ? `gatehouse ${failure.words} --help` : 'gatehouse --help';
+    console.error(`gatehouse: ${where}${failure.message} (see ${help})`);
+    return EXIT.usage;
+  }
+  if (failure instanceof InvalidFieldError) {
+    console.error(`gatehouse: ${failure.field}: ${failure.message}`);
+    return EXIT.failure;
+  }
+  if (failure instanceof DatabaseUnavailableError) {
+    console.error(`gatehouse: database unavailable (${failure.reason})`);
+    return EXIT.failure;
+  }
+  if (failure instanceof GatehouseError) {
+    console.error(`gatehouse: ${failure.message}`);
+    return EXIT.failure;
+  }
+  console.error('gatehouse: unexpected error:', failure);
+  return EXIT.failure;
 }
 
 if (import.meta.main) {

@@ -50,6 +50,7 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   readonly logLevel: LogLevel;
   readonly logFile: string | undefined;
+  readonly logFormat: 'pretty' | 'json' | 'auto';
   readonly metrics: 'on' | 'off';
   readonly metricsToken: string | undefined;
   readonly jwksMaxAgeSeconds: number;
@@ -232,7 +233,8 @@ export const SETTINGS: readonly Setting[] = [
   {
     env: 'GATEHOUSE_PORT',
     key: 'port',
-    description: 'TCP port the server listens on (0 picks a free port).',
+    description:
+      'TCP port the server listens on (0 picks a free port). When unset, `PORT` is used if set (hosting platforms set it).',
     defaultText: '8000',
     parse: integer(0, 65535, 8000),
   },
@@ -243,6 +245,11 @@ export const SETTINGS: readonly Setting[] = [
     defaultText: 'sqlite:./data/gatehouse.db',
     parse: (raw) => {
       const value = optional(raw) ?? 'sqlite:./data/gatehouse.db';
+      if (/^sqlite:\s*$/.test(value)) {
+        throw new SettingError(
+          'names no file: use sqlite:<path> (e.g. sqlite:./data/gatehouse.db) or sqlite::memory:',
+        );
+      }
       if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(value)) {
         throw new SettingError('must start with sqlite: or postgres://');
       }
@@ -603,6 +610,14 @@ export const SETTINGS: readonly Setting[] = [
     parse: optional,
   },
   {
+    env: 'GATEHOUSE_LOG_FORMAT',
+    key: 'logFormat',
+    description:
+      '`pretty` (one readable, coloured line per event, for people) or `json` (one JSON object per line, for log collectors). `auto`: `pretty` when standard output is a terminal, `json` otherwise.',
+    defaultText: 'auto',
+    parse: oneOf(['pretty', 'json', 'auto'] as const, 'auto'),
+  },
+  {
     env: 'GATEHOUSE_METRICS',
     key: 'metrics',
     description:
@@ -747,7 +762,10 @@ export function readEnvironment(
 }
 
 /** Validates every setting, throws one ConfigError listing every problem, returns a frozen Config. */
-export function loadConfig(env: Record<string, string | undefined> = readEnvironment()): Config {
+export function loadConfig(given: Record<string, string | undefined> = readEnvironment()): Config {
+  // Hosting platforms name the port to listen on in PORT; GATEHOUSE_PORT wins when both are set.
+  const portFromPort = optional(given.GATEHOUSE_PORT) === undefined && optional(given.PORT) !== undefined;
+  const env = portFromPort ? { ...given, GATEHOUSE_PORT: given.PORT } : given;
   const partial: Partial<Record<keyof Config, unknown>> = {};
   const problems: string[] = [];
   const known = new Set(SETTINGS.map((s) => s.env));
@@ -756,7 +774,8 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       partial[setting.key] = setting.parse(env[setting.env], partial);
     } catch (error) {
       if (!(error instanceof SettingError)) throw error;
-      problems.push(`${setting.env} ${error.message}`);
+      const name = setting.env === 'GATEHOUSE_PORT' && portFromPort ? 'PORT' : setting.env;
+      problems.push(`${name} ${error.message}`);
     }
   }
   for (const name of Object.keys(env)) {

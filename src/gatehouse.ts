@@ -35,6 +35,8 @@ import { createUserStore } from './store/users.ts';
 
 export interface Gatehouse {
   readonly config: Config;
+  /** Where the routes are mounted (`''`, or the plugin's `prefix`): the path part of every link. */
+  readonly basePath: string;
   readonly clock: Clock;
   readonly store: Store;
   readonly keys: KeyRing;
@@ -68,6 +70,17 @@ export interface CreateGatehouseOptions {
   readonly migrate?: boolean;
   /** Errors of background work (never a client's); default: printed to stderr. */
   readonly onBackgroundError?: (error: unknown) => void;
+  /** The path the routes are mounted at (the plugin's `prefix`, e.g. `/auth`); default none. */
+  readonly basePath?: string;
+}
+
+/** `''` or `/a/b`: one leading slash, none trailing. A malformed one is a developer's mistake. */
+export function normalizeBasePath(path: string | undefined): string {
+  if (path === undefined || path === '' || path === '/') return '';
+  if (typeof path !== 'string' || !/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+\/?$/.test(path)) {
+    throw new TypeError(`gatehouse: prefix "${String(path)}" must be a path such as /auth`);
+  }
+  return path.replace(/\/$/, '');
 }
 
 export async function createGatehouse(
@@ -75,6 +88,7 @@ export async function createGatehouse(
   options: CreateGatehouseOptions = {},
 ): Promise<Gatehouse> {
   const clock = options.clock ?? systemClock;
+  const basePath = normalizeBasePath(options.basePath);
   const store = openStore(config.databaseUrl, {
     poolMax: config.databasePoolMax,
     statementTimeoutMs: config.databaseStatementTimeoutSeconds * 1000,
@@ -222,7 +236,7 @@ export async function createGatehouse(
       scopeFor: (user, requested) => grantScope(requested, [...roles.permissionsOf(user.roles)]),
       onBackgroundError,
       options: {
-        publicUrl: config.publicUrl,
+        publicUrl: `${config.publicUrl}${basePath}`,
         appName: config.appName,
         passwordMinLength: config.passwordMinLength,
         verifyTokenTtlSeconds: config.verifyTokenTtlSeconds,
@@ -253,6 +267,7 @@ export async function createGatehouse(
     if (link) await link.whenHealthy(2000);
     return {
       config,
+      basePath,
       userAdmin,
       clock,
       store,

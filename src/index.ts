@@ -1,3 +1,9 @@
+/**
+ * The public entry. `./fastify-types.ts` adds `app.gatehouse`, `request.principal` and
+ * `config.gatehouse` to Fastify's types; importing it here ships them in the declarations.
+ */
+import './fastify-types.ts';
+
 export type { PublicUser } from './auth/accounts.ts';
 export type { AnyGatehouseError, GatehouseErrorCode } from './auth/errors.ts';
 export {
@@ -18,10 +24,11 @@ export type { Clock } from './clock.ts';
 export { createManualClock, systemClock } from './clock.ts';
 export type { Config, GatehouseOptions } from './config.ts';
 export { ConfigError, configFromOptions, loadConfig } from './config.ts';
+export type { GatehouseDecorator, GatehouseRouteConfig } from './fastify-types.ts';
 export type { CreateGatehouseOptions, Gatehouse } from './gatehouse.ts';
 export { bootstrapAdmin, createGatehouse } from './gatehouse.ts';
 export type { Guard, Guards, Principal } from './http/guards.ts';
 export type { GatehouseMetrics } from './observability/metrics.ts';
 export type { GatehouseFromOptions, GatehousePluginOptions } from './plugin.ts';
-export { gatehouse, gatehousePlugin } from './plugin.ts';
+export { gatehouse, gatehouse as default, gatehousePlugin } from './plugin.ts';
 export { buildServer } from './server.ts';

@@ -9,14 +9,15 @@
 import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { RateLimitedRoute } from './auth/rate-limits.ts';
+import { DatabaseUnavailableError } from './auth/errors.ts';
 import type { Clock } from './clock.ts';
 import { configFromOptions, type GatehouseOptions } from './config.ts';
-import { createGatehouse, type Gatehouse } from './gatehouse.ts';
+import { createGatehouse, type Gatehouse, normalizeBasePath } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers } from './http/errors.ts';
-import { createGuards, type Guards, guardSecurityOf } from './http/guards.ts';
+import { createGuards, guardSecurityOf } from './http/guards.ts';
+import { installPageBasePath } from './http/pages/base-path.ts';
 import { installHtmlForms } from './http/pages/form-hooks.ts';
 import { createPageForms } from './http/pages/page-forms.ts';
 import { pageRoutes } from './http/pages/routes.ts';
@@ -34,20 +35,6 @@ import { tokenRoutes } from './http/routes/token.ts';
 import { wellKnownRoutes } from './http/routes/well-known.ts';
 import { installValidation } from './http/validation.ts';
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    gatehouse: { readonly services: Gatehouse; readonly guards: Guards };
-  }
-  interface FastifyContextConfig {
-    /** Failures are answered with RFC 6749 §5.2 fields as well as `detail`. */
-    oauthErrors?: boolean;
-    /** The response carries credentials: `Cache-Control: no-store`. */
-    noStore?: boolean;
-    /** Counted against this per-IP limit (`GATEHOUSE_RATE_LIMIT_*`) before anything else runs. */
-    rateLimit?: RateLimitedRoute;
-  }
-}
-
 export interface GatehousePluginOptions {
   readonly gatehouse: Gatehouse;
   /**
@@ -55,6 +42,11 @@ export interface GatehousePluginOptions {
    * standalone server does. An embedded API (often public) serves it only with a token.
    */
   readonly openMetrics?: boolean;
+  /**
+   * Fastify's `prefix`: Gatehouse's routes, links and metadata URLs under this path (`/auth`).
+   * Give `createGatehouse()` the same `basePath`, since mail links are built by the services.
+   */
+  readonly prefix?: string;
 }
 
 async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Promise<void> {
@@ -63,6 +55,12 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
   }
   const { gatehouse } = options;
   const { config } = gatehouse;
+  const basePath = normalizeBasePath(`${app.prefix}${normalizeBasePath(options.prefix)}`);
+  if (basePath !== gatehouse.basePath) {
+    throw new TypeError(
+      `gatehousePlugin: mounted at "${basePath || '/'}" but createGatehouse() was given basePath "${gatehouse.basePath || '/'}"; give both the same path`,
+    );
+  }
   const cookieSettings = sessionCookie(config.issuer, config.sessionTtlSeconds);
   // The public URL is where browsers are when a proxy sits in front (pages' form posts).
   const trustedOrigins = [
@@ -78,8 +76,6 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     cookieName: cookieSettings.name,
     trustedOrigins,
   });
-  // The host app may have registered @fastify/cookie already.
-  if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
   app.decorateRequest('principal', null);
   // Routes guarded by Gatehouse guards declare it in OpenAPI, so /docs shows each route's scopes.
   app.addHook('onRoute', (route) => {
@@ -90,7 +86,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       (route.schema as { security?: unknown }).security = security;
     }
   });
-  app.decorate('gatehouse', { services: gatehouse, guards });
+  app.decorate('gatehouse', { services: gatehouse, guards, basePath });
   gatehouse.mail.useLogger(app.log);
   if (config.metrics === 'on') {
     // On the host app's context, so its own routes are counted too, by route pattern.
@@ -115,17 +111,23 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       );
   });
 
-  await app.register(async (scope) => {
+  // Gatehouse's own routes in their own context: the host app may register @fastify/cookie,
+  // @fastify/formbody and the like before or after Gatehouse without meeting its copies.
+  const routes = async (scope: FastifyInstance) => {
+    // Inside this context only, unless the host app registered it already (guards read the
+    // session cookie from the header on the host's routes when it did not).
+    if (!scope.hasReplyDecorator('setCookie')) await scope.register(cookie);
     installBodyParsers(scope);
     installValidation(scope);
     installErrorHandlers(scope);
     installHtmlForms(scope, trustedOrigins);
+    installPageBasePath(scope, basePath);
     scope.addHook('onRequest', async (request) => {
-      const route = request.routeOptions.config?.rateLimit;
+      const route = request.routeOptions.config?.gatehouse?.rateLimit;
       if (route !== undefined) await gatehouse.rateLimits.consume(route, request.ip);
     });
     scope.addHook('onSend', async (request, reply) => {
-      if (request.routeOptions.config?.noStore) {
+      if (request.routeOptions.config?.gatehouse?.noStore) {
         reply.header('cache-control', 'no-store');
         reply.header('pragma', 'no-cache');
       }
@@ -147,7 +149,8 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     if (config.metrics === 'on' && (config.metricsToken !== undefined || options.openMetrics === true)) {
       await scope.register(metricsRoutes, { metrics: gatehouse.metrics, token: config.metricsToken });
     }
-  });
+  };
+  await app.register(routes, basePath === app.prefix ? {} : { prefix: basePath.slice(app.prefix.length) });
 }
 
 export const gatehousePlugin = fp(plugin, { name: 'gatehouse', fastify: '5.x' });
@@ -155,6 +158,8 @@ export const gatehousePlugin = fp(plugin, { name: 'gatehouse', fastify: '5.x' })
 export interface GatehouseFromOptions extends GatehouseOptions {
   /** Time source (tests); default the system clock. */
   readonly clock?: Clock;
+  /** Fastify's `prefix`: mount Gatehouse's routes, links and metadata URLs under this path. */
+  readonly prefix?: string;
 }
 
 /**
@@ -171,8 +176,18 @@ export interface GatehouseFromOptions extends GatehouseOptions {
  */
 export const gatehouse = fp(
   async (app: FastifyInstance, options: GatehouseFromOptions) => {
-    const { clock, ...settings } = options ?? {};
-    const services = await createGatehouse(configFromOptions(settings), clock ? { clock } : {});
+    const { clock, prefix, ...settings } = options ?? {};
+    const basePath = normalizeBasePath(`${app.prefix}${normalizeBasePath(prefix)}`);
+    const services = await createGatehouse(configFromOptions(settings), {
+      basePath,
+      ...(clock ? { clock } : {}),
+      // Through the host app's logger, as everything else Gatehouse logs.
+      onBackgroundError: (error) => {
+        if (error instanceof DatabaseUnavailableError)
+          app.log.warn({ reason: error.reason }, 'gatehouse background work skipped: database unavailable');
+        else app.log.error({ err: error }, 'gatehouse background work failed');
+      },
+    });
     // As `gatehouse serve` does: rotate the signing key when due and pick up keys and roles
     // changed by another process, at start and every minute.
     await services.runMaintenance();
@@ -186,7 +201,7 @@ export const gatehouse = fp(
       clearInterval(maintenance);
       await services.close();
     });
-    await app.register(gatehousePlugin, { gatehouse: services });
+    await app.register(gatehousePlugin, { gatehouse: services, ...(prefix ? { prefix } : {}) });
     services.mail.start();
   },
   { name: 'gatehouse-from-options', fastify: '5.x' },

@@ -4,7 +4,9 @@ import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import pinoPretty from 'pino-pretty';
 import { BUILTIN_PERMISSIONS } from './auth/permissions.ts';
+import type { Config } from './config.ts';
 import type { Gatehouse } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
@@ -55,6 +57,29 @@ function serializeRequest(request: FastifyRequest) {
   };
 }
 
+/** `auto` is `pretty` for a person at a terminal and `json` for everything else. */
+export function resolveLogFormat(format: Config['logFormat'], toTerminal: boolean): 'pretty' | 'json' {
+  return format === 'auto' ? (toTerminal ? 'pretty' : 'json') : format;
+}
+
+function logDestination(
+  config: Config,
+  logStream: NodeJS.WritableStream | undefined,
+): { stream: NodeJS.WritableStream } | { file: string } | Record<string, never> {
+  const toTerminal = logStream === undefined && config.logFile === undefined && process.stdout.isTTY === true;
+  if (resolveLogFormat(config.logFormat, toTerminal) === 'pretty') {
+    const stream = pinoPretty({
+      destination: logStream ?? config.logFile ?? 1,
+      colorize: toTerminal,
+      sync: true,
+      ignore: 'pid,hostname',
+      translateTime: 'SYS:HH:MM:ss.l',
+    });
+    return { stream };
+  }
+  return logStream ? { stream: logStream } : config.logFile ? { file: config.logFile } : {};
+}
+
 export interface BuildServerOptions {
   /** A pino destination stream for tests; otherwise the config's file or stdout. */
   readonly logStream?: NodeJS.WritableStream;
@@ -69,7 +94,7 @@ export async function buildServer(
     level: config.logLevel,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: { req: serializeRequest },
-    ...(options.logStream ? { stream: options.logStream } : config.logFile ? { file: config.logFile } : {}),
+    ...logDestination(config, options.logStream),
   };
   const app = Fastify({
     logger,

@@ -91,14 +91,14 @@ describe('the gatehouse command', () => {
       [['frobnicate'], /unknown command "frobnicate"/],
       [['users', 'disable', 'nobody'], /no user named "nobody"/],
       [['users', 'set-roles', 'root', 'emperor'], /Unknown role: emperor/],
-      [['users'], /users needs a command/],
+      [['users'], /users: needs a command/],
       [['create-admin', '--username', 'x'], /needs --username, --email and --password/],
       [
         ['create-admin', '--username', 'weak', '--email', 'weak@example.com', '--password', 'password'],
         /password: Password is too common/,
       ],
-      [['users', 'list', '--bogus'], /Unknown option/],
-      [['keys'], /keys needs a command/],
+      [['users', 'list', '--bogus'], /unknown option --bogus/],
+      [['keys'], /keys: needs a command/],
       [['keys', 'rotate', 'now'], /takes no arguments/],
     ];
     for (const [args, message] of cases) {

@@ -4,8 +4,8 @@
  * without `Secure`, and every other issuer gets `__Host-gatehouse_session; Secure`.
  */
 import { createHmac } from 'node:crypto';
-import type { CookieSerializeOptions } from '@fastify/cookie';
-import type { FastifyReply } from 'fastify';
+import { type CookieSerializeOptions, fastifyCookie } from '@fastify/cookie';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export interface SessionCookie {
   readonly name: string;
@@ -41,4 +41,15 @@ export function clearSessionCookie(reply: FastifyReply, cookie: SessionCookie): 
     httpOnly: true,
     sameSite: 'lax',
   });
+}
+
+/**
+ * A cookie's value: parsed by @fastify/cookie when the route's context has it, from the header
+ * otherwise (a host app's route when the host did not register @fastify/cookie itself).
+ */
+export function cookieOf(request: FastifyRequest, name: string): string | undefined {
+  const parsed = (request.cookies as Record<string, string | undefined> | undefined)?.[name];
+  if (parsed !== undefined) return parsed;
+  const header = request.headers.cookie;
+  return header === undefined ? undefined : fastifyCookie.parse(header)[name];
 }

@@ -10,6 +10,7 @@ import {
   type GatehouseErrorCode,
   RetryLaterError,
 } from '../auth/errors.ts';
+import type { GatehouseRouteConfig } from '../fastify-types.ts';
 import type { FormFailure } from './pages/forms.ts';
 import { formFailureOf, sendFormFailure } from './pages/html-form.ts';
 import { prefersHtml } from './pages/negotiation.ts';
@@ -114,7 +115,9 @@ export function sendDomainError(
       .header('retry-after', String(error.retryAfterSeconds))
       .send({ detail: error.message });
   }
-  const oauthError = request.routeOptions.config?.oauthErrors ? OAUTH_ERROR[error.code] : undefined;
+  const oauthError = request.routeOptions.config?.gatehouse?.oauthErrors
+    ? OAUTH_ERROR[error.code]
+    : undefined;
   if (oauthError !== undefined) {
     if (status === 401) reply.header('www-authenticate', 'Bearer');
     return reply
@@ -145,10 +148,8 @@ function htmlFailure(
   request: FastifyRequest,
   status: number,
   cause: Parameters<typeof formFailureOf>[3],
-):
-  | { form: NonNullable<FastifyRequest['routeOptions']['config']['htmlForm']>; failure: FormFailure }
-  | undefined {
-  const form = request.routeOptions.config?.htmlForm;
+): { form: NonNullable<GatehouseRouteConfig['htmlForm']>; failure: FormFailure } | undefined {
+  const form = request.routeOptions.config?.gatehouse?.htmlForm;
   if (form === undefined || !prefersHtml(request)) return undefined;
   return { form, failure: formFailureOf(form, request, status, cause) };
 }
@@ -178,7 +179,7 @@ function sendClientError(
   status: number,
   detail: string | ValidationIssue[],
 ): FastifyReply {
-  if (status === 400 && typeof detail === 'string' && request.routeOptions.config?.oauthErrors) {
+  if (status === 400 && typeof detail === 'string' && request.routeOptions.config?.gatehouse?.oauthErrors) {
     return reply.code(status).send({ detail, error: 'invalid_request', error_description: detail });
   }
   return reply.code(status).send({ detail });

@@ -22,7 +22,7 @@ import type { RevocationState } from '../auth/revocation.ts';
 import type { SessionService } from '../auth/sessions.ts';
 import type { AccessTokenClaims, TokenService } from '../auth/tokens.ts';
 import type { UserRecord } from '../store/users.ts';
-import { csrfTokenFor } from './cookies.ts';
+import { cookieOf, csrfTokenFor } from './cookies.ts';
 import { logRefusal, sendRefusal } from './errors.ts';
 import { acceptsFormCsrfToken } from './pages/negotiation.ts';
 import { requestContext } from './request-context.ts';
@@ -43,12 +43,6 @@ export interface Principal {
   readonly sessionId: string | undefined;
   /** Cookie sessions only: the value `X-CSRF-Token` must carry. */
   readonly csrfToken: string | undefined;
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal: Principal | null;
-  }
 }
 
 /** A guard: a preHandler that also carries the OpenAPI security requirement it enforces. */
@@ -217,7 +211,7 @@ export function createGuards(deps: GuardDeps): Guards {
       return;
     }
     if (request.headers.authorization !== undefined) throw new NotAuthenticatedError('Bearer');
-    const cookieValue = request.cookies?.[deps.cookieName];
+    const cookieValue = cookieOf(request, deps.cookieName);
     if (cookieValue !== undefined && cookieValue !== '') {
       const found = await sessions.authenticateCookie(cookieValue);
       if (found !== undefined) {

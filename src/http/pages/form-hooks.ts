@@ -24,7 +24,7 @@ export function installHtmlForms(scope: FastifyInstance, trustedOrigins: readonl
   scope.decorateRequest('formCsrfExpected', null);
 
   scope.addHook('preValidation', async (request) => {
-    const form = request.routeOptions.config?.htmlForm;
+    const form = request.routeOptions.config?.gatehouse?.htmlForm;
     if (form === undefined) return;
     // Before sign-in there is no session to tie a token to: a cross-site form post is refused by
     // Fetch Metadata and Origin, which every browser sends on a form POST. A request that asks
@@ -53,7 +53,7 @@ export function installHtmlForms(scope: FastifyInstance, trustedOrigins: readonl
   });
 
   scope.addHook('onSend', async (request, reply, payload) => {
-    const form = request.routeOptions.config?.htmlForm;
+    const form = request.routeOptions.config?.gatehouse?.htmlForm;
     if (form === undefined || request.formPost === null) return payload;
     if (reply.statusCode < 200 || reply.statusCode >= 300) return payload;
     reply.code(303).header('location', form.successLocation(request));

@@ -1,6 +1,6 @@
 /**
  * The one mechanism that lets an API route also serve a plain HTML form. A route opts in with
- * `config: { htmlForm }`; when the request prefers HTML (see `prefersHtml`), success becomes a
+ * `config: { gatehouse: { htmlForm } }`; when the request prefers HTML (see `prefersHtml`), success becomes a
  * `303 See Other` to `successLocation` and failure re-renders the form page with the error tied
  * to its field, with the same 4xx status the JSON answer would have. Other clients get exactly
  * the JSON they always got.
@@ -23,19 +23,6 @@ export interface HtmlForm {
 export interface FormPost {
   /** The `return_to` field when it is a safe same-origin path. */
   readonly returnTo: string | undefined;
-}
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** This route also serves an HTML form (see src/http/pages/html-form.ts). */
-    htmlForm?: HtmlForm | undefined;
-  }
-  interface FastifyRequest {
-    /** Set for HTML form posts to routes with `config.htmlForm`. */
-    formPost: FormPost | null;
-    /** A cookie session's CSRF token, to be found in the form's `csrf_token` field. */
-    formCsrfExpected: string | null;
-  }
 }
 
 export function setPageHeaders(reply: FastifyReply): FastifyReply {

@@ -94,7 +94,7 @@ export async function linkRoutes(
   app.post<{ Body: { token: string } }>(
     '/magic-link/sign-in',
     {
-      config: { noStore: true, htmlForm: forms.magicLinkSignIn },
+      config: { gatehouse: { noStore: true, htmlForm: forms.magicLinkSignIn } },
       schema: { hide: true, body: Type.Object({ token: Type.String({ maxLength: 200 }) }) },
     },
     async (request, reply) => {
@@ -105,7 +105,7 @@ export async function linkRoutes(
       reply.setCookie(cookie.name, cookieValue, cookie.options);
       return reply
         .code(303)
-        .header('location', request.formPost?.returnTo ?? DEFAULT_RETURN_PATH)
+        .header('location', request.formPost?.returnTo ?? `${gatehouse.basePath}${DEFAULT_RETURN_PATH}`)
         .send();
     },
   );

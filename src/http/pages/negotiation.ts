@@ -72,7 +72,7 @@ export function isFormPost(request: FastifyRequest): boolean {
  */
 export function acceptsFormCsrfToken(request: FastifyRequest): boolean {
   return (
-    request.routeOptions.config?.htmlForm !== undefined &&
+    request.routeOptions.config?.gatehouse?.htmlForm !== undefined &&
     request.headers['x-csrf-token'] === undefined &&
     isFormPost(request)
   );

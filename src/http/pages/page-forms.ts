@@ -46,8 +46,12 @@ export function pageSettings(gatehouse: Gatehouse): PageSettings {
   };
 }
 
-export function withReturnTo(path: string, returnTo: string | undefined): string {
-  if (returnTo === undefined || returnTo === DEFAULT_RETURN_PATH) return path;
+export function withReturnTo(
+  path: string,
+  returnTo: string | undefined,
+  home: string = DEFAULT_RETURN_PATH,
+): string {
+  if (returnTo === undefined || returnTo === home) return path;
   const separator = path.includes('?') ? '&' : '?';
   return `${path}${separator}return_to=${encodeURIComponent(returnTo)}`;
 }
@@ -81,7 +85,10 @@ export const LINK_PAGES = {
 
 export function createPageForms(gatehouse: Gatehouse): PageForms {
   const settings = pageSettings(gatehouse);
-  const { emailFlows } = gatehouse;
+  const { emailFlows, basePath } = gatehouse;
+  // Gatehouse's own pages, under the plugin's prefix; `return_to` is a path of the whole site.
+  const at = (path: string) => `${basePath}${path}`;
+  const home = at(DEFAULT_RETURN_PATH);
   const returnToOf = (request: FastifyRequest) => request.formPost?.returnTo;
   const tokenOf = (request: FastifyRequest) => {
     const token = (request.body as { token?: unknown } | undefined)?.token;
@@ -100,7 +107,7 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
       if (principal === null || principal.csrfToken === undefined) {
         return renderLoginPage(settings, {
           failure: { ...failure, fields: {} },
-          returnTo: DEFAULT_RETURN_PATH,
+          returnTo: home,
         });
       }
       const sessions = await gatehouse.sessions.listSessions(principal.user.id, principal.sessionId);
@@ -121,49 +128,49 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
   return {
     login: {
       render: (request, failure) => renderLoginPage(settings, { failure, returnTo: returnToOf(request) }),
-      successLocation: (request) => returnToOf(request) ?? DEFAULT_RETURN_PATH,
+      successLocation: (request) => returnToOf(request) ?? home,
     },
     register: {
       render: (request, failure) => renderRegisterPage(settings, { failure, returnTo: returnToOf(request) }),
-      successLocation: (request) => withReturnTo('/login?notice=registered', returnToOf(request)),
+      successLocation: (request) => withReturnTo(at('/login?notice=registered'), returnToOf(request), home),
     },
-    logout: { render: accountAfterFailure('other'), successLocation: () => '/login?notice=signed-out' },
+    logout: { render: accountAfterFailure('other'), successLocation: () => at('/login?notice=signed-out') },
     changePassword: {
       fieldNames: { password: 'new_password' },
       render: accountAfterFailure('password'),
-      successLocation: () => '/account?notice=password-changed',
+      successLocation: () => at('/account?notice=password-changed'),
     },
-    account: { render: accountAfterFailure('other'), successLocation: () => DEFAULT_RETURN_PATH },
+    account: { render: accountAfterFailure('other'), successLocation: () => home },
     verificationRequest: {
       render: accountAfterFailure('other'),
-      successLocation: () => '/account?notice=verification-sent',
+      successLocation: () => at('/account?notice=verification-sent'),
     },
     emailChange: {
       render: accountAfterFailure('email'),
-      successLocation: () => '/account?notice=email-change-sent',
+      successLocation: () => at('/account?notice=email-change-sent'),
     },
     forgotPassword: {
       render: (_request, failure) => renderForgotPasswordPage(settings, { failure }),
-      successLocation: () => '/forgot-password?notice=sent',
+      successLocation: () => at('/forgot-password?notice=sent'),
     },
     resetPassword: {
       fieldNames: { password: 'new_password' },
       render: async (request, failure) =>
         renderResetPasswordPage(settings, await linkOf(request, 'reset'), { failure }),
-      successLocation: () => '/login?notice=password-reset',
+      successLocation: () => at('/login?notice=password-reset'),
     },
-    verifyEmail: { render: linkPage('verify'), successLocation: () => '/verify-email?status=verified' },
+    verifyEmail: { render: linkPage('verify'), successLocation: () => at('/verify-email?status=verified') },
     magicLinkRequest: {
       render: (_request, failure) => renderLoginPage(settings, { magicFailure: failure }),
-      successLocation: () => '/login?notice=magic-link-sent',
+      successLocation: () => at('/login?notice=magic-link-sent'),
     },
     magicLinkSignIn: {
       render: linkPage('magic'),
-      successLocation: (request) => returnToOf(request) ?? DEFAULT_RETURN_PATH,
+      successLocation: (request) => returnToOf(request) ?? home,
     },
     confirmEmail: {
       render: linkPage('email_change'),
-      successLocation: () => '/confirm-email?status=confirmed',
+      successLocation: () => at('/confirm-email?status=confirmed'),
     },
   };
 }

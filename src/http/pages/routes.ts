@@ -29,7 +29,7 @@ export async function pageRoutes(
   options: { gatehouse: Gatehouse; guards: Guards; cookie: SessionCookie; forms: PageForms },
 ): Promise<void> {
   const { gatehouse, guards, cookie, forms } = options;
-  const { sessions } = gatehouse;
+  const { sessions, basePath } = gatehouse;
   const settings = pageSettings(gatehouse);
   const hide = { hide: true };
 
@@ -81,7 +81,7 @@ export async function pageRoutes(
       if (principal === null || principal.csrfToken === undefined) {
         return reply
           .code(303)
-          .header('location', `/login?return_to=${encodeURIComponent('/account')}`)
+          .header('location', `${basePath}/login?return_to=${encodeURIComponent(`${basePath}/account`)}`)
           .send();
       }
       const list = await sessions.listSessions(principal.user.id, principal.sessionId);
@@ -102,31 +102,31 @@ export async function pageRoutes(
     '/account/sessions/:id/revoke',
     {
       onRequest: guards.requireUser,
-      config: { htmlForm: forms.account },
+      config: { gatehouse: { htmlForm: forms.account } },
       schema: { ...hide, params: Type.Object({ id: Type.String({ maxLength: 64 }) }) },
     },
     async (request, reply) => {
       const principal = principalOf(request);
       await sessions.revokeSession(principal.user.id, request.params.id, requestContext(request));
-      return reply.code(303).header('location', '/account?notice=session-revoked').send();
+      return reply.code(303).header('location', `${basePath}/account?notice=session-revoked`).send();
     },
   );
 
   app.post(
     '/account/logout-everywhere',
-    { onRequest: guards.requireUser, config: { htmlForm: forms.account }, schema: hide },
+    { onRequest: guards.requireUser, config: { gatehouse: { htmlForm: forms.account } }, schema: hide },
     async (request, reply) => {
       const principal = principalOf(request);
       await sessions.revokeAllSessions(principal.user.id, requestContext(request));
       clearSessionCookie(reply, cookie);
-      return reply.code(303).header('location', '/login?notice=signed-out-everywhere').send();
+      return reply.code(303).header('location', `${basePath}/login?notice=signed-out-everywhere`).send();
     },
   );
 
   app.post<{ Body: { email: string } }>(
     '/account/email',
     {
-      config: { rateLimit: 'mail', htmlForm: forms.emailChange },
+      config: { gatehouse: { rateLimit: 'mail', htmlForm: forms.emailChange } },
       onRequest: guards.requireScopes('profile:write'),
       schema: {
         ...hide,
@@ -140,7 +140,7 @@ export async function pageRoutes(
         request.body.email,
         requestContext(request),
       );
-      return reply.code(303).header('location', '/account?notice=email-change-sent').send();
+      return reply.code(303).header('location', `${basePath}/account?notice=email-change-sent`).send();
     },
   );
 

@@ -51,7 +51,7 @@ export async function apiKeyRoutes(
     '/api-keys',
     {
       onRequest: guards.requireUser,
-      config: { noStore: true },
+      config: { gatehouse: { noStore: true } },
       schema: {
         summary: 'Create an API key',
         description:

@@ -32,7 +32,7 @@ export async function emailRoutes(
   app.post(
     '/verify/request',
     {
-      config: { rateLimit: 'mail', htmlForm: forms?.verificationRequest },
+      config: { gatehouse: { rateLimit: 'mail', htmlForm: forms?.verificationRequest } },
       onRequest: guards.requireUser,
       schema: {
         summary: 'Send a new email verification link',
@@ -50,7 +50,7 @@ export async function emailRoutes(
   app.post<{ Body: { token: string } }>(
     '/verify',
     {
-      config: { htmlForm: forms?.verifyEmail },
+      config: { gatehouse: { htmlForm: forms?.verifyEmail } },
       schema: {
         summary: 'Verify your email address with the token of the emailed link',
         tags: ['email'],
@@ -67,7 +67,7 @@ export async function emailRoutes(
   app.post<{ Body: { email: string } }>(
     '/forgot-password',
     {
-      config: { rateLimit: 'mail', htmlForm: forms?.forgotPassword },
+      config: { gatehouse: { rateLimit: 'mail', htmlForm: forms?.forgotPassword } },
       schema: {
         summary: 'Send a password reset link',
         description:
@@ -86,7 +86,7 @@ export async function emailRoutes(
   app.post<{ Body: { token: string; new_password: string } }>(
     '/reset-password',
     {
-      config: { htmlForm: forms?.resetPassword },
+      config: { gatehouse: { htmlForm: forms?.resetPassword } },
       schema: {
         summary: 'Choose a new password with the token of the reset link',
         description:
@@ -111,7 +111,7 @@ export async function emailRoutes(
   app.post<{ Body: { email: string } }>(
     '/magic-link',
     {
-      config: { rateLimit: 'mail', htmlForm: forms?.magicLinkRequest },
+      config: { gatehouse: { rateLimit: 'mail', htmlForm: forms?.magicLinkRequest } },
       schema: {
         summary: 'Send a sign-in link',
         description:
@@ -130,7 +130,7 @@ export async function emailRoutes(
   app.patch<{ Body: { email?: string; full_name?: string | null } }>(
     '/users/me',
     {
-      config: { rateLimit: 'mail' },
+      config: { gatehouse: { rateLimit: 'mail' } },
       onRequest: guards.requireScopes('profile:write'),
       schema: {
         summary: 'Change your profile',
@@ -167,7 +167,7 @@ export async function emailRoutes(
   app.post<{ Body: { token: string } }>(
     '/users/me/email/confirm',
     {
-      config: { htmlForm: forms?.confirmEmail },
+      config: { gatehouse: { htmlForm: forms?.confirmEmail } },
       schema: {
         summary: 'Confirm a new email address with the token of the emailed link',
         description:

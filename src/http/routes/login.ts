@@ -34,7 +34,7 @@ export async function loginRoutes(
   app.post<{ Body: { username: string; password: string } }>(
     '/login',
     {
-      config: { noStore: true, rateLimit: 'login', htmlForm: options.forms?.login },
+      config: { gatehouse: { noStore: true, rateLimit: 'login', htmlForm: options.forms?.login } },
       schema: {
         summary: 'Log in with a session cookie (browsers)',
         description:

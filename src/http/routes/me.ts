@@ -42,7 +42,7 @@ export async function meRoutes(app: FastifyInstance, options: { guards: Guards }
   app.get(
     '/protected/basic',
     {
-      config: { rateLimit: 'basic' },
+      config: { gatehouse: { rateLimit: 'basic' } },
       onRequest: guards.requireBasicUser,
       schema: {
         summary: 'The same route behind HTTP Basic',

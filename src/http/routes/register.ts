@@ -32,7 +32,7 @@ export async function registerRoutes(
   app.post<{ Body: { username: string; email: string; full_name?: string | null; password: string } }>(
     '/register',
     {
-      config: { rateLimit: 'register', htmlForm: options.forms?.register },
+      config: { gatehouse: { rateLimit: 'register', htmlForm: options.forms?.register } },
       schema: {
         summary: 'Register a new user',
         tags: ['users'],

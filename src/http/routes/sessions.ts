@@ -31,7 +31,7 @@ export async function sessionRoutes(
     '/logout',
     {
       onRequest: guards.requireUser,
-      config: { htmlForm: options.forms?.logout },
+      config: { gatehouse: { htmlForm: options.forms?.logout } },
       schema: {
         summary: 'Log out: revoke the current session',
         description: 'Its access tokens are refused from the next request on; the session cookie is cleared.',
@@ -54,7 +54,7 @@ export async function sessionRoutes(
     '/session',
     {
       onRequest: guards.requireUser,
-      config: { noStore: true },
+      config: { gatehouse: { noStore: true } },
       schema: {
         summary: 'The current session',
         description: 'With the session cookie, also the `csrf_token` to send as `X-CSRF-Token`.',
@@ -149,7 +149,7 @@ export async function sessionRoutes(
     '/users/me/password',
     {
       onRequest: guards.requireScopes('profile:write'),
-      config: { htmlForm: options.forms?.changePassword },
+      config: { gatehouse: { htmlForm: options.forms?.changePassword } },
       schema: {
         summary: 'Change your password',
         description:

@@ -56,7 +56,7 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
   app.post<{ Body: TokenFormBody }>(
     '/token',
     {
-      config: { oauthErrors: true, noStore: true, rateLimit: 'token' },
+      config: { gatehouse: { oauthErrors: true, noStore: true, rateLimit: 'token' } },
       schema: {
         summary: 'OAuth2 token endpoint: password (RFC 6749 §4.3) and refresh_token (§6) grants',
         description:

@@ -16,11 +16,13 @@ export async function wellKnownRoutes(
   app: FastifyInstance,
   options: { gatehouse: Gatehouse },
 ): Promise<void> {
-  const { keys, config, roles } = options.gatehouse;
+  const { keys, config, roles, basePath } = options.gatehouse;
+  // The issuer names the host API; its endpoints sit where the plugin is mounted.
+  const base = `${config.issuer.replace(/\/+$/, '')}${basePath}`;
   const metadata = {
     issuer: config.issuer,
-    token_endpoint: `${config.issuer}/token`,
-    jwks_uri: `${config.issuer}/.well-known/jwks.json`,
+    token_endpoint: `${base}/token`,
+    jwks_uri: `${base}/.well-known/jwks.json`,
     grant_types_supported: ['password', 'refresh_token', MAGIC_LINK_GRANT],
     response_types_supported: [] as string[],
     scopes_supported: [] as string[],
