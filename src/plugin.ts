@@ -20,6 +20,7 @@ import { createGuards, type Guards, guardSecurityOf } from './http/guards.ts';
 import { installHtmlForms } from './http/pages/form-hooks.ts';
 import { createPageForms } from './http/pages/page-forms.ts';
 import { pageRoutes } from './http/pages/routes.ts';
+import { clientIp } from './http/request-context.ts';
 import { adminUserRoutes } from './http/routes/admin-users.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { auditRoutes } from './http/routes/audit.ts';
@@ -122,7 +123,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     installHtmlForms(scope, trustedOrigins);
     scope.addHook('onRequest', async (request) => {
       const route = request.routeOptions.config?.rateLimit;
-      if (route !== undefined) await gatehouse.rateLimits.consume(route, request.ip);
+      if (route !== undefined) await gatehouse.rateLimits.consume(route, clientIp(request));
     });
     scope.addHook('onSend', async (request, reply) => {
       if (request.routeOptions.config?.noStore) {
