@@ -9,14 +9,15 @@
 import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { CsrfError } from './auth/errors.ts';
 import type { RateLimitedRoute } from './auth/rate-limits.ts';
 import type { Clock } from './clock.ts';
 import { configFromOptions, type GatehouseOptions } from './config.ts';
 import { createGatehouse, type Gatehouse } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
-import { installErrorHandlers } from './http/errors.ts';
-import { createGuards, type Guards, guardSecurityOf } from './http/guards.ts';
+import { installErrorHandlers, logRefusal, sendRefusal } from './http/errors.ts';
+import { checkFormCsrfToken, createGuards, type Guards, guardSecurityOf } from './http/guards.ts';
 import { installHtmlForms } from './http/pages/form-hooks.ts';
 import { createPageForms } from './http/pages/page-forms.ts';
 import { pageRoutes } from './http/pages/routes.ts';
@@ -82,6 +83,18 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
   // The host app may have registered @fastify/cookie already.
   if (!app.hasRequestDecorator('cookies')) await app.register(cookie);
   app.decorateRequest('principal', null);
+  app.decorateRequest('formCsrfExpected', null);
+  // On the host app's context: a cookie form post to any route with `config.htmlForm`, the host
+  // app's own included, must carry the session's token (a guard on onRequest left it to compare).
+  app.addHook('preValidation', async (request, reply) => {
+    try {
+      checkFormCsrfToken(request);
+    } catch (error) {
+      if (!(error instanceof CsrfError)) throw error;
+      logRefusal(request, error);
+      return sendRefusal(error, request, reply);
+    }
+  });
   // Routes guarded by Gatehouse guards declare it in OpenAPI, so /docs shows each route's scopes.
   app.addHook('onRoute', (route) => {
     const security = guardSecurityOf([route.onRequest, route.preValidation, route.preHandler].flat());

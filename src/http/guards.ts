@@ -149,12 +149,48 @@ export function checkSameOrigin(request: FastifyRequest, trustedOrigins: readonl
   if (origin !== own && !trustedOrigins.includes(origin)) throw new CsrfError('foreign origin');
 }
 
+/**
+ * A JSON body: a browser sends one cross-site only after a CORS preflight that this origin
+ * answers (the Fetch standard's CORS-safelisted types are form, multipart and text/plain).
+ */
+export function isJsonRequest(request: FastifyRequest): boolean {
+  const type = request.headers['content-type'];
+  return typeof type === 'string' && /^application\/json\s*(;|$)/i.test(type);
+}
+
+/**
+ * The CSRF defence of a write made before sign-in (login, registration, the emailed links'
+ * buttons): cross-site form and text posts are refused; JSON needs no check (see `isJsonRequest`).
+ */
+export function checkAnonymousWrite(request: FastifyRequest, trustedOrigins: readonly string[]): void {
+  if (!isJsonRequest(request)) checkSameOrigin(request, trustedOrigins);
+}
+
+function tokensEqual(given: unknown, expected: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 function checkCsrfToken(request: FastifyRequest, expected: string): void {
   const given = request.headers['x-csrf-token'];
   if (typeof given !== 'string') throw new CsrfError('missing token');
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new CsrfError('wrong token');
+  if (!tokensEqual(given, expected)) throw new CsrfError('wrong token');
+}
+
+/**
+ * A cookie-authenticated form post carries its CSRF token in the `csrf_token` field, which can be
+ * compared only once the body is read: a guard that ran earlier (onRequest) left the expected
+ * token in `request.formCsrfExpected`. Runs for every route, the host app's too.
+ */
+export function checkFormCsrfToken(request: FastifyRequest): void {
+  const expected = request.formCsrfExpected;
+  if (expected === null || expected === undefined) return;
+  const body = request.body as Record<string, unknown> | null | undefined;
+  const given = typeof body === 'object' && body !== null ? body.csrf_token : undefined;
+  if (!tokensEqual(given, expected))
+    throw new CsrfError(given === undefined ? 'missing form token' : 'wrong form token');
 }
 
 export function createGuards(deps: GuardDeps): Guards {
@@ -226,9 +262,12 @@ export function createGuards(deps: GuardDeps): Guards {
         if (!SAFE_METHODS.has(request.method)) {
           checkSameOrigin(request, deps.trustedOrigins);
           // A plain HTML form cannot set a header: it carries the token as a `csrf_token` field,
-          // compared once the body is read (src/http/pages/form-hooks.ts).
-          if (acceptsFormCsrfToken(request)) request.formCsrfExpected = csrfToken;
-          else checkCsrfToken(request, csrfToken);
+          // compared once the body is read: now when this guard runs after parsing, else by the
+          // preValidation hook every route gets (`checkFormCsrfToken`).
+          if (acceptsFormCsrfToken(request)) {
+            request.formCsrfExpected = csrfToken;
+            if (request.body !== undefined) checkFormCsrfToken(request);
+          } else checkCsrfToken(request, csrfToken);
         }
         request.principal = {
           user: found.user,
