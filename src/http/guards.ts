@@ -3,6 +3,7 @@
  * guard in their OpenAPI security so /docs shows it. Every guard that accepts a bearer token
  * also accepts the session cookie, with CSRF defence for state-changing requests.
  */
+import { isUtf8 } from 'node:buffer';
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { AccountService } from '../auth/accounts.ts';
@@ -193,6 +194,27 @@ export function checkFormCsrfToken(request: FastifyRequest): void {
     throw new CsrfError(given === undefined ? 'missing form token' : 'wrong form token');
 }
 
+/** The longest username (or email) and password `POST /token` accepts; Basic takes no more. */
+const BASIC_USERNAME_MAX = 320;
+const BASIC_PASSWORD_MAX = 1024;
+
+/**
+ * The user-id and password of a Basic header (RFC 7617 §2), or undefined when they are not
+ * UTF-8 text without control characters (which §2 forbids, and a NUL PostgreSQL refuses) of a
+ * length `POST /token` would accept.
+ */
+function parseBasicCredentials(base64: string): { username: string; password: string } | undefined {
+  const raw = Buffer.from(base64, 'base64');
+  if (!isUtf8(raw)) return undefined;
+  const decoded = raw.toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0 || /\p{Cc}/u.test(decoded)) return undefined;
+  const username = decoded.slice(0, colon);
+  const password = decoded.slice(colon + 1);
+  if (username.length > BASIC_USERNAME_MAX || password.length > BASIC_PASSWORD_MAX) return undefined;
+  return { username, password };
+}
+
 export function createGuards(deps: GuardDeps): Guards {
   const { accounts, tokens, sessions, revocation, roles, apiKeys } = deps;
 
@@ -312,16 +334,15 @@ export function createGuards(deps: GuardDeps): Guards {
       const header = request.headers.authorization ?? '';
       const match = /^Basic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*$/i.exec(header);
       if (!match) throw new NotAuthenticatedError('Basic');
-      const decoded = Buffer.from(match[1] ?? '', 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon < 0) throw new NotAuthenticatedError('Basic');
+      const credentials = parseBasicCredentials(match[1] ?? '');
+      if (credentials === undefined) throw new NotAuthenticatedError('Basic');
       try {
         // The check compares through the password hash (constant time) and burns a dummy verify
         // for unknown users, so timing tells nothing about which part was wrong; it goes through
         // the failed-login throttle like /token and /login.
         const user = await sessions.verifyPassword(
-          decoded.slice(0, colon),
-          decoded.slice(colon + 1),
+          credentials.username,
+          credentials.password,
           requestContext(request),
         );
         request.principal = {

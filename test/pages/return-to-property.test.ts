@@ -6,11 +6,10 @@
  * origin) and its origin compared.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { safeReturnPath } from '../../src/http/pages/negotiation.ts';
-import { insertEmailToken } from '../../src/store/email-tokens.ts';
+import { storeEmailToken } from '../support/email-token.ts';
 import { createTestApp, DATABASES, PASSWORD, registerUser, type TestApp } from '../support/gatehouse.ts';
 import { browserFormHeaders, form, OWN_ORIGIN } from './form-client.ts';
 
@@ -141,17 +140,7 @@ describe('return_to: generated paths never leave the origin', () => {
       test('POST /magic-link/sign-in sends the browser only to this origin', async () => {
         await fc.assert(
           fc.asyncProperty(returnPaths, async (returnTo) => {
-            const token = randomBytes(32).toString('base64url');
-            const now = t.clock.now();
-            await insertEmailToken(t.gatehouse.store.db, {
-              tokenHash: createHash('sha256').update(token).digest('base64url'),
-              purpose: 'magic',
-              userId,
-              email: 'alice@example.com',
-              newEmail: null,
-              expiresAt: now + 600_000,
-              createdAt: now,
-            });
+            const token = await storeEmailToken(t, 'magic', { id: userId, email: 'alice@example.com' });
             const response = await t.app.inject({
               method: 'POST',
               url: '/magic-link/sign-in',

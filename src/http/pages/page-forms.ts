@@ -129,7 +129,6 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
     },
     logout: { render: accountAfterFailure('other'), successLocation: () => '/login?notice=signed-out' },
     changePassword: {
-      fieldNames: { password: 'new_password' },
       render: accountAfterFailure('password'),
       successLocation: () => '/account?notice=password-changed',
     },
@@ -147,7 +146,6 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
       successLocation: () => '/forgot-password?notice=sent',
     },
     resetPassword: {
-      fieldNames: { password: 'new_password' },
       render: async (request, failure) =>
         renderResetPasswordPage(settings, await linkOf(request, 'reset'), { failure }),
       successLocation: () => '/login?notice=password-reset',
