@@ -19,11 +19,21 @@ export function clientIp(request: FastifyRequest): string {
   return canonicalAddress(request.socket?.remoteAddress) ?? 'unknown';
 }
 
-/** Client IP (see `clientIp`) and user agent, for sessions, audit and per-client limits. */
+/**
+ * Client IP (see `clientIp`) and user agent, for sessions, audit and per-client limits. The user
+ * agent is stored as text: control characters (a NUL, which PostgreSQL refuses) become U+FFFD,
+ * and cutting it to 512 characters leaves no half of a surrogate pair.
+ */
 export function requestContext(request: FastifyRequest): RequestContext {
   const userAgent = request.headers['user-agent'];
   return {
     ip: clientIp(request),
-    userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 512) : null,
+    userAgent:
+      typeof userAgent === 'string'
+        ? userAgent
+            .replace(/\p{Cc}/gu, '\uFFFD')
+            .slice(0, 512)
+            .toWellFormed()
+        : null,
   };
 }

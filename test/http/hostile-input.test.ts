@@ -316,6 +316,26 @@ for (const database of DATABASES) {
       assert.doesNotMatch(t.logs(), /"level":50/, 'no error logged');
     });
 
+    test('a user agent with control characters is stored as text, never refused by the database', async () => {
+      for (const userAgent of ['curl\u0000/8', 'tab\tbell\u0007', `${'é'.repeat(511)}😀`]) {
+        const response = await t.app.inject({
+          method: 'POST',
+          url: '/token',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': userAgent },
+          payload: new URLSearchParams({ username: 'walker_admin', password: PASSWORD }).toString(),
+        });
+        assert.equal(response.statusCode, 200, response.body);
+      }
+      const stored = await t.gatehouse.store.db.selectFrom('sessions').select('user_agent').execute();
+      for (const { user_agent } of stored) {
+        assert.ok(
+          user_agent === null || (!/\p{Cc}/u.test(user_agent) && user_agent.isWellFormed()),
+          user_agent ?? '',
+        );
+      }
+      assert.ok(stored.some(({ user_agent }) => user_agent === 'curl\uFFFD/8'));
+    });
+
     test('a forged cursor is a 422 naming the query parameter', async () => {
       for (const url of ['/users', '/audit']) {
         for (const cursor of HOSTILE_CURSORS) {
