@@ -11,8 +11,11 @@ import { isFormPost, prefersHtml, safeReturnPath } from './negotiation.ts';
 /** Fields the page adds to a form; the API routes behind the form never see them. */
 const PAGE_FIELDS = ['csrf_token', 'return_to'] as const;
 
-/** Authenticated by a credential a browser never attaches by itself: no CSRF defence needed. */
-const NOT_A_COOKIE = new Set(['bearer', 'api_key', 'basic']);
+/**
+ * Credentials a browser never attaches by itself, so no CSRF defence is needed for them (it does
+ * attach a cookie, and HTTP Basic credentials it has cached).
+ */
+const SENT_ONLY_BY_SCRIPTS = new Set(['bearer', 'api_key']);
 
 export function installHtmlForms(scope: FastifyInstance, trustedOrigins: readonly string[]): void {
   scope.decorateRequest('formPost', null);
@@ -26,7 +29,7 @@ export function installHtmlForms(scope: FastifyInstance, trustedOrigins: readonl
     // browser sends on a form POST. A request that asks for HTML without either header is not a
     // browser we can vouch for, so it is refused too. (A cookie session's form token is compared
     // by `checkFormCsrfToken`, for every route.)
-    if (!NOT_A_COOKIE.has(request.principal?.method ?? '')) {
+    if (!SENT_ONLY_BY_SCRIPTS.has(request.principal?.method ?? '')) {
       checkAnonymousWrite(request, trustedOrigins);
       if (html && request.headers.origin === undefined && request.headers['sec-fetch-site'] === undefined) {
         throw new CsrfError('form post without Origin or Sec-Fetch-Site');
