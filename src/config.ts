@@ -44,6 +44,7 @@ export interface Config {
   readonly loginAccountMaxFailures: number | null;
   readonly rateLimitMail: RateLimit | null;
   readonly rateLimitMailAddress: RateLimit | null;
+  readonly rateLimitIpv6Prefix: number;
   readonly adminUsername: string | undefined;
   readonly adminEmail: string | undefined;
   readonly adminPassword: string | undefined;
@@ -514,6 +515,14 @@ export const SETTINGS: readonly Setting[] = [
     description: 'Requests per client IP to `GET /protected/basic` (HTTP Basic checks a password each time).',
     defaultText: '30/1m',
     parse: rateLimit('30/1m'),
+  },
+  {
+    env: 'GATEHOUSE_RATE_LIMIT_IPV6_PREFIX',
+    key: 'rateLimitIpv6Prefix',
+    description:
+      'Per-client limits and the failed-login throttle count an IPv6 client by its network of this many bits (one subscriber gets a whole /64 or more); IPv4-mapped IPv6 counts as IPv4. 128: each address alone.',
+    defaultText: '64',
+    parse: integer(16, 128, 64),
   },
   {
     env: 'GATEHOUSE_LOGIN_MAX_FAILURES',

@@ -173,6 +173,7 @@ export async function createGatehouse(
         mail_address: config.rateLimitMailAddress,
       },
       limiters,
+      config.rateLimitIpv6Prefix,
     );
     const throttle =
       config.loginMaxFailures === null
@@ -184,6 +185,7 @@ export async function createGatehouse(
             options: {
               maxFailures: config.loginMaxFailures,
               accountMaxFailures: config.loginAccountMaxFailures,
+              ipv6PrefixBits: config.rateLimitIpv6Prefix,
             },
           });
     const users = createUserStore(store);

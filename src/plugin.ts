@@ -9,18 +9,19 @@
 import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { DatabaseUnavailableError } from './auth/errors.ts';
+import { CsrfError, DatabaseUnavailableError } from './auth/errors.ts';
 import type { Clock } from './clock.ts';
 import { configFromOptions, type GatehouseOptions } from './config.ts';
 import { createGatehouse, type Gatehouse, normalizeBasePath } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
-import { installErrorHandlers } from './http/errors.ts';
-import { createGuards, guardSecurityOf } from './http/guards.ts';
+import { installErrorHandlers, logRefusal, sendRefusal } from './http/errors.ts';
+import { checkFormCsrfToken, createGuards, guardSecurityOf } from './http/guards.ts';
 import { installPageBasePath } from './http/pages/base-path.ts';
 import { installHtmlForms } from './http/pages/form-hooks.ts';
 import { createPageForms } from './http/pages/page-forms.ts';
 import { pageRoutes } from './http/pages/routes.ts';
+import { clientIp } from './http/request-context.ts';
 import { adminUserRoutes } from './http/routes/admin-users.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { auditRoutes } from './http/routes/audit.ts';
@@ -77,6 +78,18 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     trustedOrigins,
   });
   app.decorateRequest('principal', null);
+  app.decorateRequest('formCsrfExpected', null);
+  // On the host app's context: a cookie form post to any route with `config.htmlForm`, the host
+  // app's own included, must carry the session's token (a guard on onRequest left it to compare).
+  app.addHook('preValidation', async (request, reply) => {
+    try {
+      checkFormCsrfToken(request);
+    } catch (error) {
+      if (!(error instanceof CsrfError)) throw error;
+      logRefusal(request, error);
+      return sendRefusal(error, request, reply);
+    }
+  });
   // Routes guarded by Gatehouse guards declare it in OpenAPI, so /docs shows each route's scopes.
   app.addHook('onRoute', (route) => {
     const security = guardSecurityOf([route.onRequest, route.preValidation, route.preHandler].flat());
@@ -124,7 +137,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     installPageBasePath(scope, basePath);
     scope.addHook('onRequest', async (request) => {
       const route = request.routeOptions.config?.gatehouse?.rateLimit;
-      if (route !== undefined) await gatehouse.rateLimits.consume(route, request.ip);
+      if (route !== undefined) await gatehouse.rateLimits.consume(route, clientIp(request));
     });
     scope.addHook('onSend', async (request, reply) => {
       if (request.routeOptions.config?.gatehouse?.noStore) {

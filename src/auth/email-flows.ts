@@ -336,10 +336,12 @@ export function createEmailFlowService(deps: {
     async resetPassword(token, newPassword, ctx) {
       const { hash, row, user } = await resolve(token, 'reset');
       if (user === undefined) throw new InvalidEmailTokenError('no user');
-      checkPasswordPolicy(newPassword, options.passwordMinLength, {
-        username: user.username,
-        email: user.email,
-      });
+      checkPasswordPolicy(
+        newPassword,
+        options.passwordMinLength,
+        { username: user.username, email: user.email },
+        'new_password',
+      );
       const passwordHash = await hasher.hash(newPassword);
       const now = clock.now();
       const revoked = await db.transaction().execute(async (trx) => {

@@ -90,10 +90,13 @@ export class InvalidFieldError extends GatehouseError {
   readonly code = 'INVALID_FIELD' as const;
   readonly field: string;
   readonly type: string;
-  constructor(field: string, message: string, type: string) {
+  /** Where the field was sent, as FastAPI's `loc` names it. */
+  readonly location: 'body' | 'query' | 'path';
+  constructor(field: string, message: string, type: string, location: 'body' | 'query' | 'path' = 'body') {
     super(message);
     this.field = field;
     this.type = type;
+    this.location = location;
   }
 }
 

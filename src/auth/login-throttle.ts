@@ -14,6 +14,7 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Clock } from '../clock.ts';
 import { type AuditEvent, recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
+import { clientAddressKey } from './client-address.ts';
 import { LoginThrottledError } from './errors.ts';
 import type { LimiterFactory } from './rate-limits.ts';
 
@@ -35,6 +36,8 @@ export interface LoginThrottleOptions {
   readonly maxFailures: number;
   /** Failures of one account from all IPs within the window before it is slowed; null: never. */
   readonly accountMaxFailures: number | null;
+  /** IPv6 clients are counted by their network of this many bits (see `clientAddressKey`); default 64. */
+  readonly ipv6PrefixBits?: number;
 }
 
 /** One password attempt: the account it names and where it comes from. */
@@ -108,7 +111,10 @@ export function createLoginThrottle(deps: {
     const account = createHash('sha256')
       .update(attempt.userId !== null ? `user:${attempt.userId}` : `login:${attempt.loginKey}`)
       .digest('base64url');
-    return { account: `a:${account}`, pair: `p:${account}:${attempt.ip ?? 'unknown'}` };
+    return {
+      account: `a:${account}`,
+      pair: `p:${account}:${clientAddressKey(attempt.ip, options.ipv6PrefixBits ?? 64)}`,
+    };
   }
 
   async function failuresInWindow(base: string, now: number): Promise<number> {

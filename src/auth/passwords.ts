@@ -20,20 +20,21 @@ export function isCommonPassword(password: string): boolean {
   return COMMON_PASSWORDS.has(password.normalize('NFKC').toLowerCase());
 }
 
-/** Throws InvalidFieldError on `password` naming the broken rule. */
+/** Throws InvalidFieldError on `field` (the request's name for the new password) naming the broken rule. */
 export function checkPasswordPolicy(
   password: string,
   minLength: number,
   identifiers: { username?: string; email?: string },
+  field: 'password' | 'new_password' = 'password',
 ): void {
   const normalized = password.normalize('NFKC');
   const length = [...normalized].length;
   if (length < minLength) {
-    throw new InvalidFieldError('password', `Password must be at least ${minLength} characters`, 'too_short');
+    throw new InvalidFieldError(field, `Password must be at least ${minLength} characters`, 'too_short');
   }
   if (length > PASSWORD_MAX_LENGTH) {
     throw new InvalidFieldError(
-      'password',
+      field,
       `Password must be at most ${PASSWORD_MAX_LENGTH} characters`,
       'too_long',
     );
@@ -42,18 +43,14 @@ export function checkPasswordPolicy(
   for (const identifier of [identifiers.username, identifiers.email]) {
     if (identifier !== undefined && lowered === identifier.normalize('NFKC').toLowerCase()) {
       throw new InvalidFieldError(
-        'password',
+        field,
         'Password must not be the same as the username or email',
         'same_as_identifier',
       );
     }
   }
   if (COMMON_PASSWORDS.has(lowered)) {
-    throw new InvalidFieldError(
-      'password',
-      'Password is too common; choose a less guessable one',
-      'too_common',
-    );
+    throw new InvalidFieldError(field, 'Password is too common; choose a less guessable one', 'too_common');
   }
 }
 

@@ -12,6 +12,7 @@ import {
   RateLimiterRes,
 } from 'rate-limiter-flexible';
 import type { RateLimit } from '../config.ts';
+import { clientAddressKey } from './client-address.ts';
 import { RateLimitedError } from './errors.ts';
 
 export type RateLimitedRoute = 'token' | 'login' | 'register' | 'basic' | 'mail';
@@ -20,7 +21,10 @@ export type RateLimitedRoute = 'token' | 'login' | 'register' | 'basic' | 'mail'
 export type RateLimitName = RateLimitedRoute | 'mail_address';
 
 export interface RateLimits {
-  /** Counts one request from `ip` to `route`; throws RateLimitedError (429) when over the limit. */
+  /**
+   * Counts one request from `ip` to `route`; throws RateLimitedError (429) when over the limit.
+   * Counted by `clientAddressKey`: every spelling of an address, and an IPv6 network, is one client.
+   */
   consume(route: RateLimitedRoute, ip: string): Promise<void>;
   /**
    * Counts one mail asked for `address` (any case), whoever asks; throws RateLimitedError when
@@ -68,6 +72,7 @@ export function redisLimiters(client: Redis, prefix: string): LimiterFactory {
 export function createRateLimits(
   limits: Readonly<Partial<Record<RateLimitName, RateLimit | null>>>,
   createLimiter: LimiterFactory = memoryLimiters,
+  ipv6PrefixBits = 64,
 ): RateLimits {
   const limiters = new Map<RateLimitName, RateLimiterAbstract>();
   for (const [route, limit] of Object.entries(limits) as [RateLimitName, RateLimit | null][]) {
@@ -92,7 +97,7 @@ export function createRateLimits(
     }
   }
   return {
-    consume,
+    consume: (route, ip) => consume(route, clientAddressKey(ip, ipv6PrefixBits)),
     consumeMailAddress: (address) =>
       consume(
         'mail_address',

@@ -504,10 +504,12 @@ export function createSessionService(deps: {
     async changePassword(userId, currentPassword, newPassword, currentSessionId, ctx) {
       const user = await accounts.getUserOrThrow(userId);
       if (!(await hasher.verify(user.passwordHash, currentPassword))) throw new IncorrectPasswordError();
-      checkPasswordPolicy(newPassword, options.passwordMinLength, {
-        username: user.username,
-        email: user.email,
-      });
+      checkPasswordPolicy(
+        newPassword,
+        options.passwordMinLength,
+        { username: user.username, email: user.email },
+        'new_password',
+      );
       const passwordHash = await hasher.hash(newPassword);
       const now = clock.now();
       const revoked = await db.transaction().execute(async (trx) => {

@@ -9,6 +9,7 @@ import { revokeSessions } from '../store/sessions.ts';
 import { createUserStore, type UserFilter, type UserRecord, type UserStore } from '../store/users.ts';
 import { type AccountService, auditRolesChanged, normalizeEmail, writeDisabled } from './accounts.ts';
 import { EmailTakenError, InvalidFieldError, LastAdminError, UserNotFoundError } from './errors.ts';
+import { decodeCursor, encodeCursor } from './page-cursor.ts';
 import { ADMIN_ROLE } from './permissions.ts';
 import { auditSource, NO_REQUEST, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
@@ -37,22 +38,6 @@ export interface UserAdminService {
   delete(actorId: string, id: string, ctx?: RequestContext): Promise<void>;
 }
 
-function encodeCursor(user: UserRecord): string {
-  return Buffer.from(JSON.stringify([user.createdAt, user.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: number; id: string } {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string') {
-      return { createdAt: value[0], id: value[1] };
-    }
-  } catch {
-    // falls through to the error below
-  }
-  throw new InvalidFieldError('cursor', 'Invalid cursor', 'value_error.cursor');
-}
-
 export function createUserAdminService(deps: {
   users: UserStore;
   accounts: AccountService;
@@ -78,14 +63,18 @@ export function createUserAdminService(deps: {
 
   return {
     async list(filter, page) {
-      const after = page.cursor !== undefined ? decodeCursor(page.cursor) : undefined;
+      const position = page.cursor !== undefined ? decodeCursor(page.cursor) : undefined;
+      const after = position && { createdAt: position.at, id: position.id };
       const rows = await users.search(filter, {
         limit: page.limit + 1,
         ...(after ? { after } : { offset: page.skip ?? 0 }),
       });
       const items = rows.slice(0, page.limit);
       const last = items.at(-1);
-      const nextCursor = rows.length > page.limit && last !== undefined ? encodeCursor(last) : null;
+      const nextCursor =
+        rows.length > page.limit && last !== undefined
+          ? encodeCursor({ at: last.createdAt, id: last.id })
+          : null;
       const total = after === undefined ? await users.countMatching(filter) : null;
       return { items, nextCursor, total };
     },

@@ -87,7 +87,7 @@ export function sendDomainError(
   if (error.code === 'INVALID_FIELD') {
     return reply
       .code(422)
-      .send({ detail: [{ loc: ['body', error.field], msg: error.message, type: error.type }] });
+      .send({ detail: [{ loc: [error.location, error.field], msg: error.message, type: error.type }] });
   }
   if (error.code === 'NOT_AUTHENTICATED') {
     const challenge = error.scheme === 'Basic' ? 'Basic realm="gatehouse"' : 'Bearer';

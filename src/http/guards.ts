@@ -3,6 +3,7 @@
  * guard in their OpenAPI security so /docs shows it. Every guard that accepts a bearer token
  * also accepts the session cookie, with CSRF defence for state-changing requests.
  */
+import { isUtf8 } from 'node:buffer';
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { AccountService } from '../auth/accounts.ts';
@@ -143,12 +144,69 @@ export function checkSameOrigin(request: FastifyRequest, trustedOrigins: readonl
   if (origin !== own && !trustedOrigins.includes(origin)) throw new CsrfError('foreign origin');
 }
 
+/**
+ * A JSON body: a browser sends one cross-site only after a CORS preflight that this origin
+ * answers (the Fetch standard's CORS-safelisted types are form, multipart and text/plain).
+ */
+export function isJsonRequest(request: FastifyRequest): boolean {
+  const type = request.headers['content-type'];
+  return typeof type === 'string' && /^application\/json\s*(;|$)/i.test(type);
+}
+
+/**
+ * The CSRF defence of a write made before sign-in (login, registration, the emailed links'
+ * buttons): cross-site form and text posts are refused; JSON needs no check (see `isJsonRequest`).
+ */
+export function checkAnonymousWrite(request: FastifyRequest, trustedOrigins: readonly string[]): void {
+  if (!isJsonRequest(request)) checkSameOrigin(request, trustedOrigins);
+}
+
+function tokensEqual(given: unknown, expected: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 function checkCsrfToken(request: FastifyRequest, expected: string): void {
   const given = request.headers['x-csrf-token'];
   if (typeof given !== 'string') throw new CsrfError('missing token');
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new CsrfError('wrong token');
+  if (!tokensEqual(given, expected)) throw new CsrfError('wrong token');
+}
+
+/**
+ * A cookie-authenticated form post carries its CSRF token in the `csrf_token` field, which can be
+ * compared only once the body is read: a guard that ran earlier (onRequest) left the expected
+ * token in `request.formCsrfExpected`. Runs for every route, the host app's too.
+ */
+export function checkFormCsrfToken(request: FastifyRequest): void {
+  const expected = request.formCsrfExpected;
+  if (expected === null || expected === undefined) return;
+  const body = request.body as Record<string, unknown> | null | undefined;
+  const given = typeof body === 'object' && body !== null ? body.csrf_token : undefined;
+  if (!tokensEqual(given, expected))
+    throw new CsrfError(given === undefined ? 'missing form token' : 'wrong form token');
+}
+
+/** The longest username (or email) and password `POST /token` accepts; Basic takes no more. */
+const BASIC_USERNAME_MAX = 320;
+const BASIC_PASSWORD_MAX = 1024;
+
+/**
+ * The user-id and password of a Basic header (RFC 7617 §2), or undefined when they are not
+ * UTF-8 text without control characters (which §2 forbids, and a NUL PostgreSQL refuses) of a
+ * length `POST /token` would accept.
+ */
+function parseBasicCredentials(base64: string): { username: string; password: string } | undefined {
+  const raw = Buffer.from(base64, 'base64');
+  if (!isUtf8(raw)) return undefined;
+  const decoded = raw.toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0 || /\p{Cc}/u.test(decoded)) return undefined;
+  const username = decoded.slice(0, colon);
+  const password = decoded.slice(colon + 1);
+  if (username.length > BASIC_USERNAME_MAX || password.length > BASIC_PASSWORD_MAX) return undefined;
+  return { username, password };
 }
 
 export function createGuards(deps: GuardDeps): Guards {
@@ -220,9 +278,12 @@ export function createGuards(deps: GuardDeps): Guards {
         if (!SAFE_METHODS.has(request.method)) {
           checkSameOrigin(request, deps.trustedOrigins);
           // A plain HTML form cannot set a header: it carries the token as a `csrf_token` field,
-          // compared once the body is read (src/http/pages/form-hooks.ts).
-          if (acceptsFormCsrfToken(request)) request.formCsrfExpected = csrfToken;
-          else checkCsrfToken(request, csrfToken);
+          // compared once the body is read: now when this guard runs after parsing, else by the
+          // preValidation hook every route gets (`checkFormCsrfToken`).
+          if (acceptsFormCsrfToken(request)) {
+            request.formCsrfExpected = csrfToken;
+            if (request.body !== undefined) checkFormCsrfToken(request);
+          } else checkCsrfToken(request, csrfToken);
         }
         request.principal = {
           user: found.user,
@@ -267,16 +328,15 @@ export function createGuards(deps: GuardDeps): Guards {
       const header = request.headers.authorization ?? '';
       const match = /^Basic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*$/i.exec(header);
       if (!match) throw new NotAuthenticatedError('Basic');
-      const decoded = Buffer.from(match[1] ?? '', 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon < 0) throw new NotAuthenticatedError('Basic');
+      const credentials = parseBasicCredentials(match[1] ?? '');
+      if (credentials === undefined) throw new NotAuthenticatedError('Basic');
       try {
         // The check compares through the password hash (constant time) and burns a dummy verify
         // for unknown users, so timing tells nothing about which part was wrong; it goes through
         // the failed-login throttle like /token and /login.
         const user = await sessions.verifyPassword(
-          decoded.slice(0, colon),
-          decoded.slice(colon + 1),
+          credentials.username,
+          credentials.password,
           requestContext(request),
         );
         request.principal = {

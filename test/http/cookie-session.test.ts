@@ -143,12 +143,13 @@ for (const database of DATABASES) {
       }
     });
 
-    test('a cross-site login is refused (login CSRF)', async () => {
+    test('a cross-site form login is refused (login CSRF)', async () => {
+      // JSON from another origin is allowed: a browser sends it only after a CORS preflight.
       const response = await t.app.inject({
         method: 'POST',
         url: '/login',
-        headers: { origin: 'https://evil.example' },
-        payload: { username: 'alice', password: PASSWORD },
+        headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ username: 'alice', password: PASSWORD }).toString(),
       });
       assert.equal(response.statusCode, 403);
       assert.equal(response.headers['set-cookie'], undefined);

@@ -299,7 +299,7 @@ for (const database of DATABASES) {
       assert.deepEqual(wrong.json(), { detail: 'Incorrect password' });
       const weak = await change({ current_password: PASSWORD, new_password: 'password' });
       assert.equal(weak.statusCode, 422);
-      assert.deepEqual(weak.json().detail[0].loc, ['body', 'password']);
+      assert.deepEqual(weak.json().detail[0].loc, ['body', 'new_password']);
       const ok = await change({ current_password: PASSWORD, new_password: 'a brand new passphrase' });
       assert.equal(ok.statusCode, 204);
       assert.equal((await me(t.app, current.access_token)).statusCode, 200);

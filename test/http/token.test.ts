@@ -124,6 +124,21 @@ for (const database of DATABASES) {
       assert.deepEqual(response.json().detail[0].loc, ['body', 'password']);
     });
 
+    test('every missing field of the grant is reported at once, as FastAPI does', async () => {
+      const response = await token({});
+      assert.equal(response.statusCode, 422);
+      assert.deepEqual(response.json(), {
+        detail: [
+          { loc: ['body', 'username'], msg: 'Field required', type: 'missing' },
+          { loc: ['body', 'password'], msg: 'Field required', type: 'missing' },
+        ],
+      });
+      const refresh = await token({ grant_type: 'refresh_token' });
+      assert.deepEqual(refresh.json().detail, [
+        { loc: ['body', 'refresh_token'], msg: 'Field required', type: 'missing' },
+      ]);
+    });
+
     test('a tutorial bcrypt hash verifies and is rehashed to argon2id on login', async () => {
       const id = randomUUID();
       await t.gatehouse.store.db

@@ -3,41 +3,39 @@
  * (same-origin, plus the session's token in a `csrf_token` field once signed in), the page-only
  * fields taken out of the body before validation, and success turned into `303 See Other`.
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { CsrfError } from '../../auth/errors.ts';
-import { checkSameOrigin } from '../guards.ts';
+import { checkAnonymousWrite } from '../guards.ts';
 import { isFormPost, prefersHtml, safeReturnPath } from './negotiation.ts';
 
 /** Fields the page adds to a form; the API routes behind the form never see them. */
 const PAGE_FIELDS = ['csrf_token', 'return_to'] as const;
 
-function tokensEqual(given: unknown, expected: string): boolean {
-  if (typeof given !== 'string') return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
+/**
+ * Credentials a browser never attaches by itself, so no CSRF defence is needed for them (it does
+ * attach a cookie, and HTTP Basic credentials it has cached).
+ */
+const SENT_ONLY_BY_SCRIPTS = new Set(['bearer', 'api_key']);
 
 export function installHtmlForms(scope: FastifyInstance, trustedOrigins: readonly string[]): void {
   scope.decorateRequest('formPost', null);
-  scope.decorateRequest('formCsrfExpected', null);
 
   scope.addHook('preValidation', async (request) => {
     const form = request.routeOptions.config?.gatehouse?.htmlForm;
     if (form === undefined) return;
-    // Before sign-in there is no session to tie a token to: a cross-site form post is refused by
-    // Fetch Metadata and Origin, which every browser sends on a form POST. A request that asks
-    // for HTML without either header is not a browser we can vouch for, so it is refused too.
-    checkSameOrigin(request, trustedOrigins);
     const html = prefersHtml(request);
-    if (html && request.headers.origin === undefined && request.headers['sec-fetch-site'] === undefined) {
-      throw new CsrfError('form post without Origin or Sec-Fetch-Site');
+    // A bearer token or API key is no CSRF risk. Before sign-in there is no session to tie a
+    // token to: a cross-site form post is refused by Fetch Metadata and Origin, which every
+    // browser sends on a form POST. A request that asks for HTML without either header is not a
+    // browser we can vouch for, so it is refused too. (A cookie session's form token is compared
+    // by `checkFormCsrfToken`, for every route.)
+    if (!SENT_ONLY_BY_SCRIPTS.has(request.principal?.method ?? '')) {
+      checkAnonymousWrite(request, trustedOrigins);
+      if (html && request.headers.origin === undefined && request.headers['sec-fetch-site'] === undefined) {
+        throw new CsrfError('form post without Origin or Sec-Fetch-Site');
+      }
     }
     const body = isFormPost(request) ? (request.body as Record<string, unknown> | undefined) : undefined;
-    if (request.formCsrfExpected !== null && !tokensEqual(body?.csrf_token, request.formCsrfExpected)) {
-      throw new CsrfError(body?.csrf_token === undefined ? 'missing form token' : 'wrong form token');
-    }
     if (body !== undefined && typeof body === 'object') {
       const returnTo = safeReturnPath(body.return_to);
       for (const name of PAGE_FIELDS) delete body[name];

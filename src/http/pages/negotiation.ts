@@ -37,27 +37,41 @@ export function prefersHtml(request: FastifyRequest): boolean {
 const BASE = 'http://gatehouse.invalid';
 
 /**
- * `return_to` is followed only when it is a path on this site: it starts with one `/`, has no
+ * Whether `path` names a path on this site as it stands: it starts with one `/`, has no
  * backslash, control character or encoded slash/backslash that a browser or proxy could turn
- * into `//host`, and resolves to this origin. Anything else is dropped (the caller's default).
+ * into `//host`, and still does after up to three rounds of percent-decoding.
  */
-export function safeReturnPath(raw: unknown): string | undefined {
-  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 2048) return undefined;
-  if (!raw.startsWith('/') || raw.startsWith('//')) return undefined;
+function isSitePath(path: string): boolean {
+  if (!path.startsWith('/') || path.startsWith('//')) return false;
   // Browsers treat `\` as `/` in special URLs, so `/\evil.com` is `//evil.com`.
-  if (/[\\\p{Cc}\s]/u.test(raw)) return undefined;
+  if (/[\\\p{Cc}\s]/u.test(path)) return false;
   // An encoded `/` or `\` right after the first slash would be `//host` once decoded anywhere.
-  if (/^\/(%2f|%5c)/i.test(raw)) return undefined;
-  let decoded = raw;
+  if (/^\/(%2f|%5c)/i.test(path)) return false;
+  let decoded = path;
   try {
     for (let i = 0; i < 3 && decoded.includes('%'); i++) decoded = decodeURIComponent(decoded);
   } catch {
-    return undefined;
+    return false;
   }
-  if (decoded.startsWith('//') || /[\\\p{Cc}]/u.test(decoded)) return undefined;
+  if (decoded.startsWith('//') || /[\\\p{Cc}]/u.test(decoded)) return false;
+  // A proxy or framework that decodes before normalising must still see a path on this site.
+  const resolved = new URL(decoded, BASE);
+  return resolved.origin === BASE && !resolved.pathname.startsWith('//');
+}
+
+/**
+ * `return_to` is followed only when it is a path on this site (see `isSitePath`) that resolves
+ * to this origin, and its normalised form is one too: removing dot segments can turn a safe
+ * path into an unsafe one (`/.//evil.com`, `/a/..//evil.com`, `/%2e//evil.com` are all
+ * `//evil.com`), so the result is checked again. Anything else is dropped (the caller's default).
+ */
+export function safeReturnPath(raw: unknown): string | undefined {
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 2048 || !isSitePath(raw)) return undefined;
   const url = new URL(raw, BASE);
   if (url.origin !== BASE) return undefined;
-  return `${url.pathname}${url.search}${url.hash}`;
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  if (!isSitePath(path) || new URL(path, BASE).href !== url.href) return undefined;
+  return path;
 }
 
 export function isFormPost(request: FastifyRequest): boolean {

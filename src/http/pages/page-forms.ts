@@ -136,7 +136,6 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
     },
     logout: { render: accountAfterFailure('other'), successLocation: () => at('/login?notice=signed-out') },
     changePassword: {
-      fieldNames: { password: 'new_password' },
       render: accountAfterFailure('password'),
       successLocation: () => at('/account?notice=password-changed'),
     },
@@ -154,7 +153,6 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
       successLocation: () => at('/forgot-password?notice=sent'),
     },
     resetPassword: {
-      fieldNames: { password: 'new_password' },
       render: async (request, failure) =>
         renderResetPasswordPage(settings, await linkOf(request, 'reset'), { failure }),
       successLocation: () => at('/login?notice=password-reset'),

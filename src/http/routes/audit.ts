@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { InvalidFieldError } from '../../auth/errors.ts';
+import { decodeCursor, encodeCursor } from '../../auth/page-cursor.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import { listAuditEvents } from '../../store/audit.ts';
 import type { Guards } from '../guards.ts';
@@ -26,17 +26,6 @@ const AuditEvent = Type.Object({
     { description: 'Names of the changed fields (`fields`), counts, reasons; never a secret or a value' },
   ),
 });
-
-function decodeCursor(cursor: string): { at: number; id: string } {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string')
-      return { at: value[0], id: value[1] };
-  } catch {
-    // falls through
-  }
-  throw new InvalidFieldError('cursor', 'Invalid cursor', 'value_error.cursor');
-}
 
 export async function auditRoutes(
   app: FastifyInstance,
@@ -95,10 +84,7 @@ export async function auditRoutes(
           user_agent: e.userAgent ?? null,
           details: e.details ?? {},
         })),
-        next_cursor:
-          rows.length > limit && last
-            ? Buffer.from(JSON.stringify([last.at, last.id])).toString('base64url')
-            : null,
+        next_cursor: rows.length > limit && last ? encodeCursor(last) : null,
       };
     },
   );

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import { csrfTokenFor, type SessionCookie } from '../cookies.ts';
-import { checkSameOrigin } from '../guards.ts';
+import { checkAnonymousWrite } from '../guards.ts';
 import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
@@ -53,7 +53,7 @@ export async function loginRoutes(
     },
     async (request, reply) => {
       // Login CSRF: a cross-site page must not log the browser into an attacker's account.
-      checkSameOrigin(request, options.trustedOrigins);
+      checkAnonymousWrite(request, options.trustedOrigins);
       const { user, cookieValue } = await sessions.loginWithCookie(
         request.body.username,
         request.body.password,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { InvalidFieldError, UnsupportedGrantTypeError } from '../../auth/errors.ts';
+import { UnsupportedGrantTypeError } from '../../auth/errors.ts';
 import { grantScope, parseScope } from '../../auth/scopes.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import { HttpClientError } from '../errors.ts';
@@ -46,9 +46,17 @@ interface TokenFormBody {
   client_id?: string;
 }
 
-function required(value: string | undefined, field: string): string {
-  if (value === undefined) throw new InvalidFieldError(field, 'Field required', 'missing');
-  return value;
+/** The grant's fields; every one missing is reported at once, as FastAPI does. */
+function required<K extends keyof TokenFormBody>(body: TokenFormBody, ...fields: K[]): Record<K, string> {
+  const missing = fields.filter((field) => body[field] === undefined);
+  if (missing.length > 0) {
+    throw new HttpClientError(
+      422,
+      'Field required',
+      missing.map((field) => ({ loc: ['body', field], msg: 'Field required', type: 'missing' })),
+    );
+  }
+  return body as Record<K, string>;
 }
 
 export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Gatehouse }): Promise<void> {
@@ -78,8 +86,7 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
       const grantType = body.grant_type ?? 'password';
       let result: { accessToken: string; expiresInSeconds: number; refreshToken: string; scope: string };
       if (grantType === 'password') {
-        const username = required(body.username, 'username');
-        const password = required(body.password, 'password');
+        const { username, password } = required(body, 'username', 'password');
         // The scope depends on the user's permissions, known only after the password checks out.
         const requested = parseScope(body.scope);
         result = (
@@ -93,13 +100,13 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
         ).tokens;
       } else if (grantType === 'refresh_token') {
         result = await sessions.refresh(
-          required(body.refresh_token, 'refresh_token'),
+          required(body, 'refresh_token').refresh_token,
           parseScope(body.scope),
           ctx,
         );
       } else if (grantType === MAGIC_LINK_GRANT) {
         result = await emailFlows.signInWithMagicLinkTokens(
-          required(body.token, 'token'),
+          required(body, 'token').token,
           parseScope(body.scope),
           body.client_id,
           ctx,
