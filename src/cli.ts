@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { toPublicUser } from './auth/accounts.ts';
 import { DatabaseUnavailableError, GatehouseError, InvalidFieldError } from './auth/errors.ts';
+import { operatorActor } from './auth/privilege-ceiling.ts';
 import { type Config, ConfigError, loadConfig, maskSmtpUrl } from './config.ts';
 import { bootstrapAdmin, createGatehouse, type Gatehouse } from './gatehouse.ts';
 import { buildServer } from './server.ts';
@@ -15,12 +16,18 @@ Commands:
   create-admin --username U --email E    create an admin; the password comes from
                [--password P]            --password or GATEHOUSE_ADMIN_PASSWORD
   users list [--limit N] [--offset N]    list users as JSON lines
-  users disable <username>               disable a user
+  users disable <username>               disable a user (revokes their sessions)
   users enable <username>                enable a user
   users set-roles <username> <role,...>  replace a user's roles
   keys list                              signing keys: kid, alg, created, state
   keys rotate                            make a new signing key active
+
+The users commands act as the operator: they may grant any role (no ceiling of held
+permissions), but keep the last enabled admin and write audit events with actor "cli".
 `;
+
+/** Who the users commands act as, in the same service as the admin API. */
+const CLI = operatorActor('cli');
 
 class UsageError extends Error {}
 
@@ -126,7 +133,7 @@ async function users(config: Config, args: string[]): Promise<void> {
       if (rest.length !== 1) throw new UsageError(`users ${action} takes one username`);
       await withGatehouse(config, async (g) => {
         const user = await findUserOrFail(g, rest[0]);
-        await g.accounts.setDisabled(user.id, action === 'disable');
+        await g.userAdmin.update(CLI, user.id, { disabled: action === 'disable' });
         console.log(`${action}d ${user.username}`);
       });
       return;
@@ -140,7 +147,7 @@ async function users(config: Config, args: string[]): Promise<void> {
         .filter(Boolean);
       await withGatehouse(config, async (g) => {
         const user = await findUserOrFail(g, rest[0]);
-        await g.accounts.setRoles(user.id, roles);
+        await g.userAdmin.update(CLI, user.id, { roles });
         console.log(`${user.username}: ${roles.join(', ') || '(no roles)'}`);
       });
       return;
@@ -198,6 +205,8 @@ async function createAdmin(config: Config, args: string[]): Promise<void> {
       email: values.email ?? '',
       password,
       roles: ['user', 'admin'],
+      // The operator typed the address: it counts as verified, so the admin can always log in.
+      emailVerified: true,
     });
     console.log(`created admin ${user.username} (${user.id})`);
   });

@@ -115,8 +115,13 @@ export interface AccountService {
   findByUsername(username: string): Promise<UserRecord | undefined>;
   /** By username or email, as typed at login. */
   findByLogin(login: string): Promise<UserRecord | undefined>;
-  /** Disabling also revokes every session of the user. */
+  /**
+   * Disabling also revokes every session of the user. The host app's own raw change: no
+   * privilege ceiling and no last-admin rule. To act for a user (or as the CLI does), use
+   * `userAdmin.update(actor, …)`.
+   */
   setDisabled(id: string, disabled: boolean): Promise<void>;
+  /** The host app's own raw change, like `setDisabled`: prefer `userAdmin.update(actor, …)`. */
   setRoles(id: string, roles: readonly string[]): Promise<void>;
   listUsers(limit: number, offset: number): Promise<UserRecord[]>;
 }
@@ -131,6 +136,8 @@ export async function writeDisabled(
   id: string,
   disabled: boolean,
   now: number,
+  /** Who made the change, for the audit event: a user id, or the operator's name. */
+  by?: string,
 ): Promise<string[] | undefined> {
   const result = await trx
     .updateTable('users')
@@ -143,7 +150,7 @@ export async function writeDisabled(
     event: disabled ? 'user.disabled' : 'user.enabled',
     at: now,
     userId: id,
-    details: { sessions_revoked: ids.length },
+    details: { sessions_revoked: ids.length, ...(by !== undefined ? { by } : {}) },
   });
   return ids;
 }

@@ -150,7 +150,7 @@ export async function emailRoutes(
     async (request) => {
       const { user } = principalOf(request);
       if (request.body.full_name !== undefined) {
-        await userAdmin.update(user.id, user.id, { fullName: request.body.full_name });
+        await userAdmin.updateOwnProfile(user.id, { fullName: request.body.full_name });
       }
       if (request.body.email !== undefined) {
         await emailFlows.requestEmailChange(user.id, request.body.email, requestContext(request));

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Gatehouse } from '../../gatehouse.ts';
 import type { RoleRecord } from '../../store/roles.ts';
-import type { Guards } from '../guards.ts';
+import { actorOf, type Guards } from '../guards.ts';
 import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
 
 const Role = Type.Object({
@@ -42,6 +42,7 @@ export async function roleRoutes(
       onRequest: guards.requirePermission('roles:write'),
       schema: {
         summary: 'Create a role',
+        description: 'Only with permissions your credential holds (403 `PRIVILEGE_ESCALATION`).',
         tags: ['admin'],
         body: Type.Object(
           {
@@ -56,7 +57,9 @@ export async function roleRoutes(
     },
     async (request, reply) => {
       const { name, description, permissions } = request.body;
-      return reply.code(201).send(show(await roles.createRole(name, description ?? '', permissions ?? [])));
+      return reply
+        .code(201)
+        .send(show(await roles.createRole(actorOf(request), name, description ?? '', permissions ?? [])));
     },
   );
 
@@ -67,7 +70,7 @@ export async function roleRoutes(
       schema: {
         summary: "Change a role's description or permissions",
         description:
-          'Takes effect on the next request of every holder. The admin role keeps every built-in permission.',
+          'Takes effect on the next request of every holder. The admin role keeps every built-in permission. Only a role whose permissions, before and after, your credential holds (403 `PRIVILEGE_ESCALATION`).',
         tags: ['admin'],
         params: NameParams,
         body: Type.Object(
@@ -80,7 +83,7 @@ export async function roleRoutes(
         response: { 200: Role, 404: ErrorDetail, ...failures },
       },
     },
-    async (request) => show(await roles.updateRole(request.params.name, request.body)),
+    async (request) => show(await roles.updateRole(actorOf(request), request.params.name, request.body)),
   );
 
   app.delete<{ Params: { name: string }; Querystring: { force?: 'true' | 'false' } }>(
@@ -89,7 +92,8 @@ export async function roleRoutes(
       onRequest: guards.requirePermission('roles:write'),
       schema: {
         summary: 'Delete a role',
-        description: 'Built-in roles cannot be deleted; a role that users hold needs `?force=true`.',
+        description:
+          'Built-in roles cannot be deleted; a role that users hold needs `?force=true`. Only a role whose permissions your credential holds, and with `force` only if its holders hold no permission your credential lacks (403 `PRIVILEGE_ESCALATION`).',
         tags: ['admin'],
         params: NameParams,
         querystring: Type.Object({
@@ -99,7 +103,7 @@ export async function roleRoutes(
       },
     },
     async (request, reply) => {
-      await roles.deleteRole(request.params.name, request.query.force === 'true');
+      await roles.deleteRole(actorOf(request), request.params.name, request.query.force === 'true');
       return reply.code(204).send();
     },
   );
