@@ -142,7 +142,7 @@ export async function createGatehouse(
       userCache.clear();
       link?.publish({ type: 'roles-changed' });
     });
-    const apiKeys = createApiKeyService(store, clock, onBackgroundError);
+    const apiKeys = createApiKeyService(store, clock, onBackgroundError, roles);
     const limiters = link ? redisLimiters(link.commands, config.redisPrefix) : memoryLimiters;
     const rateLimits = createRateLimits(
       {

@@ -301,6 +301,43 @@ for (const database of DATABASES) {
       await asAdmin('PATCH', `/users/${target.id}`, { roles: ['user'] });
     });
 
+    test('an apikeys:write holder cannot list or revoke the API keys of a user above them', async () => {
+      await asAdmin('POST', '/roles', { name: 'keyadmin', permissions: ['apikeys:write'] });
+      const keeper = await registerUser(t.app, 'keeper');
+      await asAdmin('PATCH', `/users/${keeper.id}`, { roles: ['user', 'keyadmin'] });
+      const keeperToken = bearer(await login(t.app, 'keeper'));
+      const rootKey = (
+        await asAdmin('POST', '/api-keys', { name: 'root-key', scopes: ['users:read'] })
+      ).json();
+      const carl = await registerUser(t.app, 'carl');
+      const carlKey = (
+        await send('POST', '/api-keys', bearer(await login(t.app, 'carl')), {
+          name: 'carl-key',
+          scopes: ['profile:read'],
+        })
+      ).json();
+      assertRefused(await send('GET', `/api-keys?user_id=${adminId}`, keeperToken), 'list the admin keys');
+      const everyone = await send('GET', '/api-keys?user_id=*', keeperToken);
+      assert.equal(everyone.statusCode, 200);
+      const ids = everyone.json().items.map((k: { id: string }) => k.id);
+      assert.ok(ids.includes(carlKey.id), "a plain user's key is listed");
+      assert.ok(!ids.includes(rootKey.id), "the admin's key is left out");
+      assertRefused(await send('DELETE', `/api-keys/${rootKey.id}`, keeperToken), "revoke the admin's key");
+      assert.equal(
+        (await send('GET', '/users/me', { 'x-api-key': rootKey.key })).statusCode,
+        403,
+        'still valid',
+      );
+      assert.equal((await send('GET', `/users/${carl.id}`, { 'x-api-key': rootKey.key })).statusCode, 200);
+      assert.equal((await send('DELETE', `/api-keys/${carlKey.id}`, keeperToken)).statusCode, 204);
+      assert.ok(
+        (await asAdmin('GET', `/api-keys?user_id=*`))
+          .json()
+          .items.some((k: { id: string }) => k.id === rootKey.id),
+        'the admin sees every key',
+      );
+    });
+
     test('the services refuse the same for a user actor; the operator has no ceiling', async () => {
       const { userAdmin, roles } = t.gatehouse;
       const actor = {
