@@ -200,7 +200,7 @@ async function createAdmin(config: Config, args: string[]): Promise<void> {
     );
   }
   await withGatehouse(config, async (g) => {
-    const user = await g.accounts.register({
+    const user = await g.userAdmin.create(CLI, {
       username: values.username ?? '',
       email: values.email ?? '',
       password,

@@ -34,6 +34,8 @@ export function actorName(actor: Actor): string {
 }
 
 export interface PrivilegeCeiling {
+  /** The operator, or an admin through this credential: nothing is above them. */
+  isUnlimited(actor: Actor): boolean;
   /** Whether `actor` holds every permission of `roles` (always, for the operator and admins). */
   mayHoldRoles(actor: Actor, roles: readonly string[]): boolean;
   /** Throws PrivilegeEscalationError unless `actor` holds every one of `permissions`. */
@@ -46,21 +48,24 @@ export function createPrivilegeCeiling(
   permissionsOf: (roles: readonly string[]) => ReadonlySet<string>,
   adminRole: string,
 ): PrivilegeCeiling {
+  // An admin (every permission of the admin role, through this credential) may grant anything,
+  // including an app's own permissions that the admin role was never given.
+  function isUnlimited(actor: Actor): boolean {
+    if (actor.kind === 'operator') return true;
+    for (const permission of permissionsOf([adminRole])) if (!actor.permissions.has(permission)) return false;
+    return true;
+  }
   function missing(actor: Actor, permissions: Iterable<string>): string[] {
     if (actor.kind === 'operator') return [];
     const lacking = [...permissions].filter((permission) => !actor.permissions.has(permission));
-    if (lacking.length === 0) return [];
-    // An admin (every permission of the admin role, through this credential) may grant anything,
-    // including an app's own permissions that the admin role was never given.
-    for (const permission of permissionsOf([adminRole]))
-      if (!actor.permissions.has(permission)) return lacking;
-    return [];
+    return lacking.length === 0 || isUnlimited(actor) ? [] : lacking;
   }
   function checkPermissions(actor: Actor, permissions: Iterable<string>): void {
     const lacking = missing(actor, permissions);
     if (lacking.length > 0) throw new PrivilegeEscalationError(lacking.sort());
   }
   return {
+    isUnlimited,
     mayHoldRoles: (actor, roles) => missing(actor, permissionsOf(roles)).length === 0,
     checkPermissions,
     checkRoles: (actor, roles) => checkPermissions(actor, permissionsOf(roles)),
