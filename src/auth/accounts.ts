@@ -94,6 +94,10 @@ export interface AccountServiceOptions {
 }
 
 export interface AccountService {
+  /**
+   * Creates a user with `input.roles` (default `user`), as self-registration or the host app's own
+   * code does: no privilege ceiling. For a user creating users, `userAdmin.create(actor, …)`.
+   */
   register(input: RegisterInput): Promise<UserRecord>;
   /**
    * Checks the password of `user`, the account `findByLogin` found for the login typed (undefined:
