@@ -192,6 +192,55 @@ for (const database of DATABASES) {
       await asAdmin('PATCH', `/users/${helper.id}`, { roles: ['user', 'useradmin'] });
     });
 
+    test('every operation whose body grants roles or permissions refuses what the actor lacks', async () => {
+      // A deputy who may write users and roles, but not read the audit log nor be admin.
+      await asAdmin('POST', '/roles', {
+        name: 'deputy',
+        permissions: ['users:read', 'users:write', 'roles:read', 'roles:write'],
+      });
+      const deputy = await registerUser(t.app, 'deputy');
+      await asAdmin('PATCH', `/users/${deputy.id}`, { roles: ['user', 'deputy'] });
+      const credential = bearer(await login(t.app, 'deputy'));
+      const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+      const walked: string[] = [];
+      for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+        for (const [method, op] of Object.entries(item)) {
+          const schema = (
+            op as {
+              requestBody?: { content?: Record<string, { schema: Parameters<typeof minimalBody>[0] }> };
+            }
+          ).requestBody?.content?.['application/json']?.schema;
+          const grants = Object.keys(schema?.properties ?? {}).filter(
+            (p) => p === 'roles' || p === 'permissions',
+          );
+          if (schema === undefined || grants.length === 0) continue;
+          for (const field of grants) {
+            const body = {
+              ...minimalBody(schema),
+              ...(schema.properties?.username ? { username: 'grantee', email: 'grantee@example.com' } : {}),
+              ...(schema.properties?.name ? { name: 'granted' } : {}),
+              [field]: field === 'roles' ? ['user', 'admin'] : ['users:read', 'audit:read'],
+            };
+            const url = path.replace('{id}', deputy.id).replace('{name}', 'deputy');
+            const response = await send(method.toUpperCase(), url, credential, body);
+            assertRefused(response, `${method.toUpperCase()} ${path} ${field}`);
+            walked.push(`${method.toUpperCase()} ${path}`);
+          }
+        }
+      }
+      for (const expected of ['POST /users', 'PATCH /users/{id}', 'POST /roles', 'PATCH /roles/{name}']) {
+        assert.ok(walked.includes(expected), `the walk covers ${expected}`);
+      }
+      assert.deepEqual((await userById(deputy.id)).roles, ['deputy', 'user']);
+      assert.equal(
+        (await role('deputy')).permissions.includes('audit:read'),
+        false,
+        'the deputy role gained nothing',
+      );
+      assert.equal(await role('granted'), undefined);
+      assert.equal((await asAdmin('GET', '/users?q=grantee')).json().total, 0);
+    });
+
     test('taking a role away from someone who holds a permission the helper lacks is refused', async () => {
       const auditor = await registerUser(t.app, 'aud');
       await asAdmin('PATCH', `/users/${auditor.id}`, { roles: ['user', 'auditor'] });
