@@ -161,7 +161,7 @@ export async function createGatehouse(
       },
       clock,
     );
-    const apiKeys = createApiKeyService(store, clock, onBackgroundError);
+    const apiKeys = createApiKeyService(store, clock, onBackgroundError, roles);
     const limiters = link ? redisLimiters(link.commands, config.redisPrefix) : memoryLimiters;
     const rateLimits = createRateLimits(
       {
@@ -202,7 +202,7 @@ export async function createGatehouse(
       },
     });
     const metrics = createMetrics({ store, redis });
-    const sessions = createSessionService({
+    const uncountedSessions = createSessionService({
       metrics,
       store,
       accounts,
@@ -219,7 +219,9 @@ export async function createGatehouse(
         permissionsOf: (user) => roles.permissionsOf(user.roles),
       },
     });
-    const userAdmin = createUserAdminService({ users, accounts, store, revocation, clock });
+    // Counted wherever a login or grant starts: the routes, email flows and in-process callers.
+    const sessions = instrumentSessions(uncountedSessions, metrics);
+    const userAdmin = createUserAdminService({ users, accounts, roles, sessions, store, revocation, clock });
     const mail = createMailOutbox({
       store,
       clock,
@@ -277,7 +279,7 @@ export async function createGatehouse(
       hasher,
       tokens,
       accounts,
-      sessions: instrumentSessions(sessions, metrics),
+      sessions,
       revocation,
       roles,
       apiKeys,
@@ -311,7 +313,15 @@ export async function bootstrapAdmin(gatehouse: Gatehouse): Promise<boolean> {
   if (await gatehouse.accounts.findByUsername(adminUsername)) return false;
   try {
     await gatehouse.accounts.register(
-      { username: adminUsername, email: adminEmail, password: adminPassword, roles: ['user', 'admin'] },
+      {
+        username: adminUsername,
+        email: adminEmail,
+        password: adminPassword,
+        roles: ['user', 'admin'],
+        // The operator configured the address: it counts as verified, so with
+        // GATEHOUSE_REQUIRE_VERIFIED_EMAIL=true the administrator can still log in.
+        emailVerified: true,
+      },
       NO_REQUEST,
       'bootstrap',
     );

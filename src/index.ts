@@ -13,12 +13,16 @@ export {
   InvalidCredentialsError,
   InvalidFieldError,
   InvalidTokenError,
+  LastAdminError,
   NotAuthenticatedError,
+  PrivilegeEscalationError,
   RegistrationClosedError,
   UnsupportedGrantTypeError,
   UserNotFoundError,
   UsernameTakenError,
 } from './auth/errors.ts';
+export type { Actor, OperatorActor, UserActor } from './auth/privilege-ceiling.ts';
+export { operatorActor } from './auth/privilege-ceiling.ts';
 export type { AccessTokenClaims } from './auth/tokens.ts';
 export type { Clock } from './clock.ts';
 export { createManualClock, systemClock } from './clock.ts';
@@ -28,6 +32,7 @@ export type { GatehouseDecorator, GatehouseRouteConfig } from './fastify-types.t
 export type { CreateGatehouseOptions, Gatehouse } from './gatehouse.ts';
 export { bootstrapAdmin, createGatehouse } from './gatehouse.ts';
 export type { Guard, Guards, Principal } from './http/guards.ts';
+export { actorOf } from './http/guards.ts';
 export type { GatehouseMetrics } from './observability/metrics.ts';
 export type { GatehouseFromOptions, GatehousePluginOptions } from './plugin.ts';
 export { gatehouse, gatehouse as default, gatehousePlugin } from './plugin.ts';

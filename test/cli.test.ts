@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
 import { FAST_ARGON2 } from './support/gatehouse.ts';
 
@@ -20,6 +21,19 @@ function gatehouse(...args: string[]) {
     timeout: 60_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The user `users list` prints under that name. */
+function userNamed(username: string): { id: string; roles: string[]; disabled: boolean } {
+  const listed = gatehouse('users', 'list');
+  assert.equal(listed.code, 0, listed.stderr);
+  const users = listed.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  const user = users.find((u: { username: string }) => u.username === username);
+  assert.ok(user, `no user ${username} listed`);
+  return user;
 }
 
 describe('the gatehouse command', () => {
@@ -59,12 +73,61 @@ describe('the gatehouse command', () => {
   });
 
   test('users disable, enable and set-roles change the user', () => {
-    assert.equal(gatehouse('users', 'disable', 'root').code, 0);
-    assert.equal(JSON.parse(gatehouse('users', 'list').stdout).disabled, true);
-    assert.equal(gatehouse('users', 'enable', 'root').code, 0);
-    assert.equal(JSON.parse(gatehouse('users', 'list').stdout).disabled, false);
-    assert.equal(gatehouse('users', 'set-roles', 'root', 'user,moderator').code, 0);
-    assert.deepEqual(JSON.parse(gatehouse('users', 'list').stdout).roles, ['moderator', 'user']);
+    const made = gatehouse(
+      'create-admin',
+      '--username',
+      'deputy',
+      '--email',
+      'deputy@example.com',
+      '--password',
+      'another admin passphrase',
+    );
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(gatehouse('users', 'disable', 'deputy').code, 0);
+    assert.equal(userNamed('deputy').disabled, true);
+    assert.equal(gatehouse('users', 'enable', 'deputy').code, 0);
+    assert.equal(userNamed('deputy').disabled, false);
+    assert.equal(gatehouse('users', 'set-roles', 'deputy', 'user,moderator').code, 0);
+    assert.deepEqual(userNamed('deputy').roles, ['moderator', 'user']);
+  });
+
+  test('users set-roles and disable keep the last enabled admin, as the admin API does', () => {
+    for (const args of [
+      ['users', 'set-roles', 'root', 'user'],
+      ['users', 'set-roles', 'root', ''],
+      ['users', 'disable', 'root'],
+    ]) {
+      const refused = gatehouse(...args);
+      assert.equal(refused.code, 1, args.join(' '));
+      assert.match(refused.stderr, /last enabled admin/, args.join(' '));
+    }
+    assert.deepEqual(userNamed('root').roles, ['admin', 'user']);
+    assert.equal(userNamed('root').disabled, false);
+  });
+
+  test('users commands write audit events with the CLI as the actor', () => {
+    const deputy = userNamed('deputy');
+    const db = new DatabaseSync(join(dir, 'cli.db'), { readOnly: true });
+    try {
+      const events = db
+        .prepare('SELECT event, details FROM audit_events WHERE user_id = ? ORDER BY at, rowid')
+        .all(deputy.id)
+        .map((row) => ({ event: row.event, details: JSON.parse(String(row.details)) }));
+      assert.deepEqual(events, [
+        { event: 'user.disabled', details: { sessions_revoked: 0, by: 'cli' } },
+        { event: 'user.enabled', details: { sessions_revoked: 0, by: 'cli' } },
+        { event: 'role.changed', details: { before: 'admin,user', after: 'moderator,user', by: 'cli' } },
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('help says the users commands act as the operator', () => {
+    const help = gatehouse('help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /act as the operator/);
+    assert.match(help.stdout, /keep the last enabled admin/);
   });
 
   test('keys rotate makes a new active key and keys list shows both with their states', () => {

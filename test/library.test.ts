@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { gatehouse } from '../src/index.ts';
+import { gatehouse, operatorActor } from '../src/index.ts';
 import { createVerifier } from '../src/verify/index.ts';
 import { createTestApp, login, PASSWORD, registerUser, type TestApp } from './support/gatehouse.ts';
 import { eventually } from './support/tcp-proxy.ts';
@@ -50,7 +50,7 @@ describe('Gatehouse embedded with options', () => {
   test('the host app gets every Gatehouse route and can guard its own routes by scope and role', async () => {
     await registerUser(app, 'alice');
     const { services } = app.gatehouse;
-    await services.roles.createRole('pro', 'Paid plan', ['items:read']);
+    await services.roles.createRole(operatorActor(), 'pro', 'Paid plan', ['items:read']);
     const plain = await login(app, 'alice');
     const forbidden = await app.inject({
       method: 'GET',

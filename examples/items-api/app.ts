@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { type GatehouseFromOptions, gatehouse, type Principal } from 'gatehouse';
+import { type GatehouseFromOptions, gatehouse, operatorActor, type Principal } from 'gatehouse';
 
 /** The permissions this app adds to Gatehouse's built-in roles at start (if missing). */
 export const ITEM_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
@@ -99,7 +99,9 @@ export async function buildItemsApi(options: ItemsApiOptions): Promise<FastifyIn
     const wanted = ITEM_PERMISSIONS[role.name] ?? [];
     const missing = wanted.filter((permission) => !role.permissions.includes(permission));
     if (missing.length > 0)
-      await roles.updateRole(role.name, { permissions: [...role.permissions, ...missing] });
+      await roles.updateRole(operatorActor('items-api'), role.name, {
+        permissions: [...role.permissions, ...missing],
+      });
   }
 
   const { guards } = app.gatehouse;

@@ -99,8 +99,10 @@ export type SignUpMethod = 'register' | 'admin' | 'magic_link' | 'cli' | 'bootst
 
 export interface AccountService {
   /**
-   * Creates the account and writes `user.created`. `method` defaults to `admin` when `ctx` names a
-   * signed-in actor, else `register`.
+   * Creates a user with `input.roles` (default `user`), as self-registration or the host app's own
+   * code does: no privilege ceiling. For a user creating users, `userAdmin.create(actor, …)`.
+   * Writes `user.created`; `method` defaults to `admin` when `ctx` names a signed-in actor, else
+   * `register`.
    */
   register(input: RegisterInput, ctx?: RequestContext, method?: SignUpMethod): Promise<UserRecord>;
   /**
@@ -123,9 +125,16 @@ export interface AccountService {
   findByUsername(username: string): Promise<UserRecord | undefined>;
   /** By username or email, as typed at login. */
   findByLogin(login: string): Promise<UserRecord | undefined>;
-  /** Disabling also revokes every session of the user. */
+  /**
+   * Disabling also revokes every session of the user. The host app's own raw change: no
+   * privilege ceiling and no last-admin rule. To act for a user (or as the CLI does), use
+   * `userAdmin.update(actor, …)`.
+   */
   setDisabled(id: string, disabled: boolean, ctx?: RequestContext): Promise<void>;
-  /** Replaces the user's roles; writes `role.changed` (before and after) when they differ. */
+  /**
+   * The host app's own raw change, like `setDisabled`: prefer `userAdmin.update(actor, …)`.
+   * Writes `role.changed` (before and after) when the roles differ.
+   */
   setRoles(id: string, roles: readonly string[], ctx?: RequestContext): Promise<void>;
   listUsers(limit: number, offset: number): Promise<UserRecord[]>;
 }
@@ -141,6 +150,8 @@ export async function writeDisabled(
   disabled: boolean,
   now: number,
   ctx: RequestContext,
+  /** Who made the change, for the audit event: a user id, or the operator's name. */
+  by?: string,
 ): Promise<string[] | undefined> {
   const result = await trx
     .updateTable('users')
@@ -154,7 +165,7 @@ export async function writeDisabled(
     at: now,
     userId: id,
     ...auditSource(ctx),
-    details: { fields: ['disabled'], sessions_revoked: ids.length },
+    details: { fields: ['disabled'], sessions_revoked: ids.length, ...(by !== undefined ? { by } : {}) },
   });
   return ids;
 }

@@ -14,8 +14,10 @@ import {
 } from '../store/api-keys.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
+import { createUserStore } from '../store/users.ts';
 import { ApiKeyNotFoundError, InsufficientScopeError, InvalidFieldError } from './errors.ts';
-import { checkPermissions } from './permissions.ts';
+import { checkPermissions, type RoleService } from './permissions.ts';
+import type { Actor } from './privilege-ceiling.ts';
 import { auditSource, NO_REQUEST, type RequestContext } from './request-context.ts';
 
 export const API_KEY_PATTERN = /^gh_([0-9a-f]{24})_([A-Za-z0-9_-]{43})$/;
@@ -35,9 +37,17 @@ export interface ApiKeyService {
   ): Promise<{ record: ApiKeyRecord; key: string }>;
   /** The live key for a presented value, or undefined (unknown, forged, expired or revoked). */
   authenticate(presented: string): Promise<ApiKeyRecord | undefined>;
-  list(userId: string | undefined): Promise<ApiKeyRecord[]>;
-  /** Revokes a key of `userId` (or of anyone when undefined). Writes `api_key.revoked`. */
-  revoke(id: string, userId: string | undefined, ctx?: RequestContext): Promise<void>;
+  /**
+   * Live keys of `userId` (or of everyone when undefined) that `actor` may see: their own, and
+   * those of users who hold no permission the actor lacks. Asking for one such user's keys
+   * throws PrivilegeEscalationError; everyone's leaves them out.
+   */
+  list(actor: Actor, userId: string | undefined): Promise<ApiKeyRecord[]>;
+  /**
+   * Revokes a key of `userId` (or of anyone when undefined); another user's only if the actor may
+   * change that user (PrivilegeEscalationError otherwise). Writes `api_key.revoked`.
+   */
+  revoke(actor: Actor, id: string, userId: string | undefined, ctx?: RequestContext): Promise<void>;
 }
 
 const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('base64url');
@@ -50,7 +60,21 @@ export function createApiKeyService(
   store: Store,
   clock: Clock,
   onError: (error: unknown) => void,
+  roles: RoleService,
 ): ApiKeyService {
+  const users = createUserStore(store);
+  const isOwn = (actor: Actor, ownerId: string) => actor.kind === 'user' && actor.userId === ownerId;
+  /** Whether the actor may manage the keys of each owner: those the ceiling lets them change. */
+  async function reachable(actor: Actor, ownerIds: Iterable<string>): Promise<Set<string>> {
+    if (roles.ceiling.isUnlimited(actor)) return new Set(ownerIds);
+    const allowed = new Set<string>();
+    for (const ownerId of new Set(ownerIds)) {
+      const owner = isOwn(actor, ownerId) ? undefined : await users.findById(ownerId);
+      if (owner === undefined || roles.ceiling.mayHoldRoles(actor, owner.roles)) allowed.add(ownerId);
+    }
+    return allowed;
+  }
+
   return {
     async create(userId, input, callerPermissions, ctx = NO_REQUEST) {
       const scopes = checkPermissions(input.scopes, 'scopes');
@@ -106,17 +130,34 @@ export function createApiKeyService(
       return record;
     },
 
-    list: (userId) => listApiKeys(store.db, userId),
+    async list(actor, userId) {
+      if (userId !== undefined && !isOwn(actor, userId)) {
+        const owner = await users.findById(userId);
+        if (owner !== undefined) roles.ceiling.checkRoles(actor, owner.roles);
+      }
+      const keys = await listApiKeys(store.db, userId);
+      const allowed = await reachable(
+        actor,
+        keys.map((key) => key.userId),
+      );
+      return keys.filter((key) => allowed.has(key.userId));
+    },
 
-    async revoke(id, userId, ctx = NO_REQUEST) {
+    async revoke(actor, id, userId, ctx = NO_REQUEST) {
+      const key = await findApiKey(store.db, id);
+      if (key === undefined || (userId !== undefined && key.userId !== userId))
+        throw new ApiKeyNotFoundError();
+      if (!isOwn(actor, key.userId)) {
+        const owner = await users.findById(key.userId);
+        if (owner !== undefined) roles.ceiling.checkRoles(actor, owner.roles);
+      }
       const now = clock.now();
       const revoked = await store.db.transaction().execute(async (trx) => {
         if (!(await revokeApiKey(trx, id, userId, now))) return false;
-        const key = await findApiKey(trx, id);
         await recordAuditEvent(trx, {
           event: 'api_key.revoked',
           at: now,
-          userId: key?.userId ?? null,
+          userId: key.userId,
           target: id,
           ...auditSource(ctx),
         });

@@ -30,7 +30,8 @@ export type GatehouseErrorCode =
   | 'OVERLOADED'
   | 'EMAIL_NOT_VERIFIED'
   | 'INVALID_EMAIL_TOKEN'
-  | 'DATABASE_UNAVAILABLE';
+  | 'DATABASE_UNAVAILABLE'
+  | 'PRIVILEGE_ESCALATION';
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: GatehouseErrorCode;
@@ -210,6 +211,20 @@ export class LastAdminError extends GatehouseError {
   }
 }
 
+/**
+ * The change would grant, or touch someone holding, a permission the acting credential lacks
+ * (the Kubernetes RBAC escalation rule: you may grant only what you hold).
+ */
+export class PrivilegeEscalationError extends GatehouseError {
+  readonly code = 'PRIVILEGE_ESCALATION' as const;
+  /** The permissions the actor lacks, for logs only. */
+  readonly missing: readonly string[];
+  constructor(missing: readonly string[]) {
+    super('Not enough permissions');
+    this.missing = missing;
+  }
+}
+
 export class ApiKeyNotFoundError extends GatehouseError {
   readonly code = 'API_KEY_NOT_FOUND' as const;
   constructor() {
@@ -322,4 +337,5 @@ export type AnyGatehouseError =
   | OverloadedError
   | EmailNotVerifiedError
   | InvalidEmailTokenError
-  | DatabaseUnavailableError;
+  | DatabaseUnavailableError
+  | PrivilegeEscalationError;

@@ -12,6 +12,7 @@ import {
   insertRole,
   listRoles,
   type RoleRecord,
+  rolesOfHolders,
   updateRole,
 } from '../store/roles.ts';
 import {
@@ -21,6 +22,7 @@ import {
   RoleInUseError,
   RoleNotFoundError,
 } from './errors.ts';
+import { type Actor, createPrivilegeCeiling, type PrivilegeCeiling } from './privilege-ceiling.ts';
 import { auditSource, changedFields, NO_REQUEST, type RequestContext } from './request-context.ts';
 
 export const BUILTIN_PERMISSIONS: readonly string[] = [
@@ -68,22 +70,31 @@ export function checkPermissions(permissions: readonly string[], field = 'permis
 export interface RoleService {
   /** Permissions granted by holding `roles` (synchronous: the request path calls it). */
   permissionsOf(roles: readonly string[]): ReadonlySet<string>;
+  /** What an actor may grant and touch, by the current catalogue. */
+  readonly ceiling: PrivilegeCeiling;
   /** Every permission some role grants, plus the built-in ones: the grantable scopes. */
   knownPermissions(): string[];
   listRoles(): Promise<RoleRecord[]>;
-  /** Each change writes `role.created`, `role.updated` or `role.deleted`. */
+  /**
+   * The changes below are made by `actor`, who may create, change or delete only roles whose
+   * permissions (before and after) they hold (PrivilegeEscalationError otherwise). Each change
+   * writes `role.created`, `role.updated` or `role.deleted`.
+   */
   createRole(
+    actor: Actor,
     name: string,
     description: string,
     permissions: readonly string[],
     ctx?: RequestContext,
   ): Promise<RoleRecord>;
   updateRole(
+    actor: Actor,
     name: string,
     changes: { description?: string; permissions?: readonly string[] },
     ctx?: RequestContext,
   ): Promise<RoleRecord>;
-  deleteRole(name: string, force: boolean, ctx?: RequestContext): Promise<void>;
+  /** With `force`, the role is also taken from its holders, whom the actor must be able to change. */
+  deleteRole(actor: Actor, name: string, force: boolean, ctx?: RequestContext): Promise<void>;
   reload(): Promise<void>;
 }
 
@@ -108,19 +119,24 @@ export async function createRoleService(
     return role;
   }
 
+  function permissionsOf(roles: readonly string[]): ReadonlySet<string> {
+    if (roles.length === 1) return catalog.get(roles[0] ?? '') ?? new Set();
+    const union = new Set<string>();
+    for (const role of roles) for (const permission of catalog.get(role) ?? []) union.add(permission);
+    return union;
+  }
+  const ceiling = createPrivilegeCeiling(permissionsOf, ADMIN_ROLE);
+
   await reload();
   return {
-    permissionsOf(roles) {
-      if (roles.length === 1) return catalog.get(roles[0] ?? '') ?? new Set();
-      const union = new Set<string>();
-      for (const role of roles) for (const permission of catalog.get(role) ?? []) union.add(permission);
-      return union;
-    },
+    permissionsOf,
+    ceiling,
     knownPermissions: () => known,
     listRoles: () => listRoles(store.db),
-    async createRole(name, description, permissions, ctx = NO_REQUEST) {
+    async createRole(actor, name, description, permissions, ctx = NO_REQUEST) {
       checkRoleName(name);
       const normalized = checkPermissions(permissions);
+      ceiling.checkPermissions(actor, normalized);
       try {
         await store.db.transaction().execute(async (trx) => {
           await insertRole(trx, { name, description, permissions: normalized });
@@ -140,9 +156,11 @@ export async function createRoleService(
       onChanged();
       return getRoleOrThrow(name);
     },
-    async updateRole(name, changes, ctx = NO_REQUEST) {
+    async updateRole(actor, name, changes, ctx = NO_REQUEST) {
       const permissions =
         changes.permissions === undefined ? undefined : checkPermissions(changes.permissions);
+      const current = await getRoleOrThrow(name);
+      ceiling.checkPermissions(actor, [...current.permissions, ...(permissions ?? [])]);
       if (name === ADMIN_ROLE && permissions !== undefined) {
         const dropped = BUILTIN_PERMISSIONS.filter((p) => !permissions.includes(p));
         if (dropped.length > 0) {
@@ -153,7 +171,7 @@ export async function createRoleService(
           );
         }
       }
-      const before = await getRoleOrThrow(name);
+      const before = current;
       const after = {
         ...(changes.description !== undefined ? { description: changes.description } : {}),
         ...(permissions !== undefined ? { permissions } : {}),
@@ -181,11 +199,13 @@ export async function createRoleService(
       onChanged();
       return getRoleOrThrow(name);
     },
-    async deleteRole(name, force, ctx = NO_REQUEST) {
+    async deleteRole(actor, name, force, ctx = NO_REQUEST) {
       const role = await getRoleOrThrow(name);
       if (role.builtin) throw new BuiltinRoleError();
+      ceiling.checkPermissions(actor, role.permissions);
       const holders = await countUsersWithRole(store.db, name);
       if (holders > 0 && !force) throw new RoleInUseError(holders);
+      if (holders > 0) ceiling.checkRoles(actor, await rolesOfHolders(store.db, name));
       await store.db.transaction().execute(async (trx) => {
         await deleteRole(trx, name);
         await recordAuditEvent(trx, {

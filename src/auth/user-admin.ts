@@ -7,12 +7,21 @@ import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import { revokeSessions } from '../store/sessions.ts';
 import { createUserStore, type UserFilter, type UserRecord, type UserStore } from '../store/users.ts';
-import { type AccountService, auditRolesChanged, normalizeEmail, writeDisabled } from './accounts.ts';
+import {
+  type AccountService,
+  auditRolesChanged,
+  DEFAULT_ROLE,
+  normalizeEmail,
+  type RegisterInput,
+  writeDisabled,
+} from './accounts.ts';
 import { EmailTakenError, InvalidFieldError, LastAdminError, UserNotFoundError } from './errors.ts';
 import { decodeCursor, encodeCursor } from './page-cursor.ts';
-import { ADMIN_ROLE } from './permissions.ts';
+import { ADMIN_ROLE, type RoleService } from './permissions.ts';
+import type { Actor } from './privilege-ceiling.ts';
 import { auditSource, NO_REQUEST, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
+import type { SessionService } from './sessions.ts';
 
 export interface UserPage {
   readonly items: UserRecord[];
@@ -31,34 +40,147 @@ export interface UserChanges {
 export interface UserAdminService {
   list(filter: UserFilter, page: { limit: number; skip?: number; cursor?: string }): Promise<UserPage>;
   /**
-   * Writes one audit event per kind of change that changed something: `user.updated` (profile
-   * fields), `role.changed` (roles before and after), `user.disabled` or `user.enabled`.
+   * Creates a user with `input.roles` (default: the `user` role). The actor must hold every
+   * permission those roles grant (PrivilegeEscalationError otherwise).
    */
-  update(actorId: string, id: string, changes: UserChanges, ctx?: RequestContext): Promise<UserRecord>;
-  delete(actorId: string, id: string, ctx?: RequestContext): Promise<void>;
+  create(actor: Actor, input: RegisterInput, ctx?: RequestContext): Promise<UserRecord>;
+  /**
+   * Changes a user. The actor must hold every permission the user holds now and, for `roles`,
+   * every permission of the new roles; the last enabled admin stays, and no one disables
+   * themselves or drops their own admin role. Writes one audit event per kind of change that
+   * changed something: `user.updated` (profile fields), `role.changed` (roles before and after),
+   * `user.disabled` or `user.enabled`.
+   */
+  update(actor: Actor, id: string, changes: UserChanges, ctx?: RequestContext): Promise<UserRecord>;
+  /** A user changing their own profile (`PATCH /users/me`): nothing is granted, so no ceiling. */
+  updateOwnProfile(
+    userId: string,
+    changes: { fullName: string | null },
+    ctx?: RequestContext,
+  ): Promise<UserRecord>;
+  /** Deletes a user the actor may change (see `update`), keeping the last enabled admin. */
+  delete(actor: Actor, id: string, ctx?: RequestContext): Promise<void>;
+  /** Revokes every session of a user the actor may change (see `update`). */
+  revokeSessions(actor: Actor, id: string, ctx: RequestContext): Promise<void>;
 }
 
 export function createUserAdminService(deps: {
   users: UserStore;
   accounts: AccountService;
+  roles: RoleService;
+  sessions: SessionService;
   store: Store;
   revocation: RevocationState;
   clock: Clock;
 }): UserAdminService {
-  const { users, accounts, store, revocation, clock } = deps;
+  const { users, accounts, roles, sessions, store, revocation, clock } = deps;
+  const { ceiling } = roles;
+  const isSelf = (actor: Actor, id: string) => actor.kind === 'user' && actor.userId === id;
 
   /**
    * Refuses a change that would leave no enabled admin. Runs inside the change's transaction,
    * under the `admins` lock: two admins demoting each other at once would otherwise both count
    * two admins and both succeed.
    */
-  async function keepAnAdmin(scoped: UserStore, id: string, losesAdmin: boolean): Promise<void> {
-    if (!losesAdmin) return;
-    const target = await scoped.findById(id);
-    if (target === undefined || !target.roles.includes(ADMIN_ROLE) || target.disabled) return;
+  /** The audit context names the acting user when the caller's context does not. */
+  function withActor(actor: Actor, ctx: RequestContext): RequestContext {
+    return actor.kind === 'user' && !ctx.actorId ? { ...ctx, actorId: actor.userId } : ctx;
+  }
+
+  async function keepAnAdmin(scoped: UserStore, target: UserRecord, losesAdmin: boolean): Promise<void> {
+    if (!losesAdmin || !target.roles.includes(ADMIN_ROLE) || target.disabled) return;
     if ((await scoped.countEnabledWithRole(ADMIN_ROLE)) <= 1) {
       throw new LastAdminError('This is the last enabled admin; make another admin first');
     }
+  }
+
+  async function checkRolesExist(scoped: UserStore, wanted: readonly string[]): Promise<void> {
+    const known = new Set(await scoped.roleNames());
+    const unknown = wanted.filter((role) => !known.has(role));
+    if (unknown.length > 0) {
+      throw new InvalidFieldError('roles', `Unknown role: ${unknown.join(', ')}`, 'value_error.role');
+    }
+  }
+
+  /**
+   * The user as read inside the change's transaction, once the actor may change them: the actor
+   * holds every permission the user holds (a user changing their own profile grants nothing).
+   */
+  async function targetFor(scoped: UserStore, actor: Actor | 'self', id: string): Promise<UserRecord> {
+    const target = await scoped.findById(id);
+    if (target === undefined) throw new UserNotFoundError();
+    if (actor !== 'self') ceiling.checkRoles(actor, target.roles);
+    return target;
+  }
+
+  async function apply(
+    actor: Actor | 'self',
+    id: string,
+    changes: UserChanges,
+    requestCtx: RequestContext,
+  ): Promise<UserRecord> {
+    const ctx = withActor(
+      actor === 'self' ? { kind: 'user', userId: id, permissions: new Set() } : actor,
+      requestCtx,
+    );
+    const given = changes.email !== undefined ? normalizeEmail(changes.email) : undefined;
+    const fullName =
+      changes.fullName === undefined ? undefined : (changes.fullName?.normalize('NFKC') ?? null);
+    const now = clock.now();
+    // Profile, roles and `disabled` change together or not at all.
+    const revoked = await store.exclusiveTransaction('admins', async (trx) => {
+      const scoped = createUserStore({ ...store, db: trx });
+      const target = await targetFor(scoped, actor, id);
+      if (changes.roles !== undefined) await checkRolesExist(scoped, changes.roles);
+      const removesAdmin =
+        changes.roles !== undefined &&
+        !changes.roles.includes(ADMIN_ROLE) &&
+        target.roles.includes(ADMIN_ROLE);
+      if ((actor === 'self' || isSelf(actor, id)) && (changes.disabled === true || removesAdmin)) {
+        throw new LastAdminError('You cannot disable yourself or remove your own admin role');
+      }
+      await keepAnAdmin(scoped, target, changes.disabled === true || removesAdmin);
+      // The same address again changes nothing (and keeps its verification).
+      const email = given !== undefined && given.display !== target.email ? given : undefined;
+      const fields = [
+        ...(email !== undefined ? ['email'] : []),
+        ...(fullName !== undefined && fullName !== target.fullName ? ['full_name'] : []),
+      ];
+      if (fullName !== undefined || email !== undefined) {
+        try {
+          await scoped.updateProfile(
+            id,
+            { ...(fullName !== undefined ? { fullName } : {}), ...(email ? { email } : {}) },
+            now,
+          );
+        } catch (error) {
+          if (store.isUniqueViolation(error)) throw new EmailTakenError();
+          throw error;
+        }
+      }
+      if (fields.length > 0) {
+        await recordAuditEvent(trx, {
+          event: 'user.updated',
+          at: now,
+          userId: id,
+          ...auditSource(ctx),
+          details: { fields },
+        });
+      }
+      if (changes.roles !== undefined) {
+        if (!(await scoped.setRoles(id, changes.roles))) throw new UserNotFoundError();
+        await auditRolesChanged(trx, id, target.roles, changes.roles, now, ctx);
+      }
+      if (changes.disabled !== undefined && changes.disabled !== target.disabled) {
+        const ids = await writeDisabled(trx, id, changes.disabled, now, ctx);
+        if (ids === undefined) throw new UserNotFoundError();
+        return ids;
+      }
+      return [];
+    });
+    accounts.usersChanged([id]);
+    if (revoked.length > 0) revocation.markSessionsRevoked(revoked, now);
+    return accounts.getUserOrThrow(id);
   }
 
   return {
@@ -79,94 +201,46 @@ export function createUserAdminService(deps: {
       return { items, nextCursor, total };
     },
 
-    async update(actorId, id, changes, ctx = NO_REQUEST) {
-      const audit = { ...ctx, actorId };
-      const target = await accounts.getUserOrThrow(id);
-      const removesAdmin = changes.roles !== undefined && !changes.roles.includes(ADMIN_ROLE);
-      if (
-        actorId === id &&
-        (changes.disabled === true || (removesAdmin && target.roles.includes(ADMIN_ROLE)))
-      ) {
-        throw new LastAdminError('You cannot disable yourself or remove your own admin role');
-      }
-      const given = changes.email !== undefined ? normalizeEmail(changes.email) : undefined;
-      // The same address again changes nothing (and keeps its verification).
-      const email = given !== undefined && given.display !== target.email ? given : undefined;
-      const fullName =
-        changes.fullName === undefined ? undefined : (changes.fullName?.normalize('NFKC') ?? null);
-      const profileFields = [
-        ...(email !== undefined ? ['email'] : []),
-        ...(fullName !== undefined && fullName !== target.fullName ? ['full_name'] : []),
-      ];
-      const now = clock.now();
-      // Profile, roles and `disabled` change together or not at all.
-      const revoked = await store.exclusiveTransaction('admins', async (trx) => {
-        const scoped = createUserStore({ ...store, db: trx });
-        await keepAnAdmin(scoped, id, changes.disabled === true || removesAdmin);
-        if (fullName !== undefined || email !== undefined) {
-          try {
-            await scoped.updateProfile(
-              id,
-              { ...(fullName !== undefined ? { fullName } : {}), ...(email ? { email } : {}) },
-              now,
-            );
-          } catch (error) {
-            if (store.isUniqueViolation(error)) throw new EmailTakenError();
-            throw error;
-          }
-        }
-        if (profileFields.length > 0) {
-          await recordAuditEvent(trx, {
-            event: 'user.updated',
-            at: now,
-            userId: id,
-            ...auditSource(audit),
-            details: { fields: profileFields },
-          });
-        }
-        if (changes.roles !== undefined && !(await scoped.setRoles(id, changes.roles))) {
-          const known = new Set(await scoped.roleNames());
-          const unknown = changes.roles.filter((role) => !known.has(role));
-          if (unknown.length === 0) throw new UserNotFoundError();
-          throw new InvalidFieldError('roles', `Unknown role: ${unknown.join(', ')}`, 'value_error.role');
-        }
-        if (changes.roles !== undefined) {
-          await auditRolesChanged(trx, id, target.roles, changes.roles, now, audit);
-        }
-        if (changes.disabled !== undefined && changes.disabled !== target.disabled) {
-          const ids = await writeDisabled(trx, id, changes.disabled, now, audit);
-          if (ids === undefined) throw new UserNotFoundError();
-          return ids;
-        }
-        return [];
-      });
-      accounts.usersChanged([id]);
-      if (revoked.length > 0) revocation.markSessionsRevoked(revoked, now);
-      return accounts.getUserOrThrow(id);
+    async create(actor, input, ctx = NO_REQUEST) {
+      ceiling.checkRoles(actor, input.roles ?? [DEFAULT_ROLE]);
+      return accounts.register(input, ctx, 'admin');
     },
 
-    async delete(actorId, id, ctx = NO_REQUEST) {
-      if (actorId === id) throw new LastAdminError('You cannot delete yourself');
-      const target = await users.findById(id);
-      if (target === undefined) throw new UserNotFoundError();
+    async update(actor, id, changes, ctx = NO_REQUEST) {
+      if (changes.roles !== undefined) ceiling.checkRoles(actor, changes.roles);
+      return apply(actor, id, changes, ctx);
+    },
+
+    updateOwnProfile: (userId, changes, ctx = NO_REQUEST) =>
+      apply('self', userId, { fullName: changes.fullName }, ctx),
+
+    async delete(actor, id, ctx = NO_REQUEST) {
+      if (isSelf(actor, id)) throw new LastAdminError('You cannot delete yourself');
       const now = clock.now();
       // Sessions, refresh tokens, roles and API keys go with the row (ON DELETE CASCADE); the
       // revoked set learns of the sessions first so no access token outlives the user's row.
       const revoked = await store.exclusiveTransaction('admins', async (trx) => {
-        await keepAnAdmin(createUserStore({ ...store, db: trx }), id, true);
+        const scoped = createUserStore({ ...store, db: trx });
+        await keepAnAdmin(scoped, await targetFor(scoped, actor, id), true);
         const ids = await revokeSessions(trx, { userId: id }, now, 'user deleted');
         await trx.deleteFrom('users').where('id', '=', id).execute();
         await recordAuditEvent(trx, {
           event: 'user.deleted',
           at: now,
           userId: id,
-          ...auditSource({ ...ctx, actorId }),
+          ...auditSource(withActor(actor, ctx)),
           details: { sessions_revoked: ids.length },
         });
         return ids;
       });
       accounts.usersChanged([id]);
       revocation.markSessionsRevoked(revoked, now);
+    },
+
+    async revokeSessions(actor, id, ctx) {
+      const target = await accounts.getUserOrThrow(id);
+      ceiling.checkRoles(actor, target.roles);
+      await sessions.revokeAllSessions(target.id, ctx);
     },
   };
 }

@@ -18,6 +18,9 @@ Commands:
   keys list                              signing keys: kid, alg, created, state
   keys rotate                            make a new signing key active
 
+The users commands act as the operator: they may grant any role (no ceiling of held
+permissions), but keep the last enabled admin and write audit events as the CLI.
+
 Options (every command):
   -h, --help                             show help for the command
   --version                              print the version
@@ -71,6 +74,8 @@ ${COMMON}
   users set-roles <username> <role,...>  replace a user's roles
 
 Opens an existing database only: a mistyped SQLite path is an error (66), never a new database.
+Acts as the operator: any role may be granted (no ceiling of held permissions), but the last
+enabled admin stays, and each change writes its audit event as the CLI.
 
 Options:
 ${COMMON}

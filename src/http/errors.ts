@@ -44,6 +44,7 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   EMAIL_NOT_VERIFIED: 400,
   INVALID_EMAIL_TOKEN: 400,
   DATABASE_UNAVAILABLE: 503,
+  PRIVILEGE_ESCALATION: 403,
 };
 
 /** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
@@ -108,6 +109,10 @@ export function sendDomainError(
       .code(status)
       .header('www-authenticate', 'Bearer error="invalid_token"')
       .send({ detail: error.message });
+  }
+  if (error.code === 'PRIVILEGE_ESCALATION') {
+    request.log.info({ missing: error.missing }, 'privilege escalation refused');
+    return reply.code(status).send({ detail: error.message, code: error.code });
   }
   if (error instanceof RetryLaterError) {
     return reply

@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import type { AccountService } from '../auth/accounts.ts';
+import { type AccountService, type PublicUser, toPublicUser } from '../auth/accounts.ts';
 import { type ApiKeyService, isApiKey } from '../auth/api-keys.ts';
 import {
   type AnyGatehouseError,
@@ -19,17 +19,18 @@ import {
   NotAuthenticatedError,
 } from '../auth/errors.ts';
 import type { RoleService } from '../auth/permissions.ts';
+import type { Actor } from '../auth/privilege-ceiling.ts';
 import type { RevocationState } from '../auth/revocation.ts';
 import type { SessionService } from '../auth/sessions.ts';
 import type { AccessTokenClaims, TokenService } from '../auth/tokens.ts';
-import type { UserRecord } from '../store/users.ts';
 import { cookieOf, csrfTokenFor } from './cookies.ts';
 import { logRefusal, sendRefusal } from './errors.ts';
 import { acceptsFormCsrfToken } from './pages/negotiation.ts';
 import { requestContext } from './request-context.ts';
 
 export interface Principal {
-  readonly user: UserRecord;
+  /** The user as the API shows it (`GET /users/me`): never the password hash. */
+  readonly user: PublicUser;
   readonly method: 'bearer' | 'cookie' | 'basic' | 'api_key';
   /**
    * What this request may do: the user's current permissions, narrowed by the token's `scope`
@@ -62,7 +63,11 @@ export interface Guards {
   requireScopes(...scopes: string[]): Guard;
   /** Requires one permission; the same check as a one-element `requireScopes`. */
   requirePermission(permission: string): Guard;
-  /** Requires at least one of `roles` (e.g. a `pro` role gating paid features). */
+  /**
+   * Requires at least one of `roles` (e.g. a `pro` role gating paid features), held through the
+   * credential: the request's scopes include every permission of that role. A full-scope token
+   * or a cookie session does; a token or API key narrowed below the role does not.
+   */
   requireRoles(...roles: string[]): Guard;
 }
 
@@ -224,7 +229,7 @@ export function createGuards(deps: GuardDeps): Guards {
     if (user.disabled) throw new InactiveUserError();
     const held = roles.permissionsOf(user.roles);
     request.principal = {
-      user,
+      user: toPublicUser(user),
       method: 'api_key',
       scopes: new Set(key.scopes.filter((scope) => held.has(scope))),
       apiKeyId: key.id,
@@ -258,7 +263,7 @@ export function createGuards(deps: GuardDeps): Guards {
         (claims.scope ?? '').split(' ').filter((scope) => scope !== '' && held.has(scope)),
       );
       request.principal = {
-        user,
+        user: toPublicUser(user),
         method: 'bearer',
         scopes,
         apiKeyId: undefined,
@@ -286,7 +291,7 @@ export function createGuards(deps: GuardDeps): Guards {
           } else checkCsrfToken(request, csrfToken);
         }
         request.principal = {
-          user: found.user,
+          user: toPublicUser(found.user),
           method: 'cookie',
           scopes: roles.permissionsOf(found.user.roles),
           apiKeyId: undefined,
@@ -321,8 +326,10 @@ export function createGuards(deps: GuardDeps): Guards {
     requireRoles: (...wanted) =>
       guard(async (request: FastifyRequest, _reply: FastifyReply) => {
         await authenticate(request, true);
-        if (!principalOf(request).user.roles.some((role) => wanted.includes(role)))
-          throw new InsufficientScopeError([]);
+        const { user, scopes } = principalOf(request);
+        const held = (role: string) =>
+          user.roles.includes(role) && [...roles.permissionsOf([role])].every((p) => scopes.has(p));
+        if (!wanted.some(held)) throw new InsufficientScopeError([]);
       }, BEARER_SECURITY),
     requireBasicUser: guard(async (request: FastifyRequest, _reply: FastifyReply) => {
       const header = request.headers.authorization ?? '';
@@ -340,7 +347,7 @@ export function createGuards(deps: GuardDeps): Guards {
           requestContext(request),
         );
         request.principal = {
-          user,
+          user: toPublicUser(user),
           method: 'basic',
           scopes: roles.permissionsOf(user.roles),
           apiKeyId: undefined,
@@ -356,6 +363,15 @@ export function createGuards(deps: GuardDeps): Guards {
       }
     }, BASIC_SECURITY),
   };
+}
+
+/**
+ * Who acts in a change made for this request: its user, with the request's effective scopes as
+ * the ceiling on what they may grant (`userAdmin.update(actorOf(request), …)` in a host route).
+ */
+export function actorOf(request: FastifyRequest): Actor {
+  const { user, scopes } = principalOf(request);
+  return { kind: 'user', userId: user.id, permissions: scopes };
 }
 
 /** The principal a guard set; throws when the route has no guard (a wiring mistake, not a client's). */

@@ -6,6 +6,7 @@
 import {
   InactiveUserError,
   InvalidCredentialsError,
+  LoginThrottledError,
   OverloadedError,
   RateLimitedError,
 } from '../auth/errors.ts';
@@ -15,7 +16,7 @@ import type { GatehouseMetrics, LoginMethod, LoginOutcome } from './metrics.ts';
 export function loginOutcomeOf(error: unknown): LoginOutcome {
   if (error instanceof InvalidCredentialsError) return 'invalid_credentials';
   if (error instanceof InactiveUserError) return 'disabled';
-  if (error instanceof RateLimitedError) return 'blocked';
+  if (error instanceof LoginThrottledError || error instanceof RateLimitedError) return 'blocked';
   if (error instanceof OverloadedError) return 'overloaded';
   return 'error';
 }
@@ -40,6 +41,13 @@ export function instrumentSessions(sessions: SessionService, metrics: GatehouseM
       return result;
     },
     loginWithCookie: (...args) => counted(metrics, 'cookie', sessions.loginWithCookie(...args)),
+    async startTokenSession(...args) {
+      const pair = await sessions.startTokenSession(...args);
+      // Logins by password count in loginWithPassword; a token session started here was proven
+      // by other means, named by its method.
+      if (args[4] === 'magic_link') metrics.tokenIssued('magic_link');
+      return pair;
+    },
     async refresh(...args) {
       const pair = await sessions.refresh(...args);
       metrics.tokenIssued('refresh_token');

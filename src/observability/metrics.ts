@@ -26,7 +26,7 @@ export type LoginOutcome =
   | 'blocked'
   | 'overloaded'
   | 'error';
-export type TokenGrant = 'password' | 'refresh_token';
+export type TokenGrant = 'password' | 'refresh_token' | 'magic_link';
 
 export interface GatehouseMetrics {
   /** This Gatehouse's metrics only; a host app may merge it into its own registry. */

@@ -77,3 +77,15 @@ export async function countUsersWithRole(db: Kysely<Database>, name: string): Pr
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** Every role held by some user who holds `name` (including `name`): what its holders can do. */
+export async function rolesOfHolders(db: Kysely<Database>, name: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('user_roles as held')
+    .innerJoin('user_roles as other', 'other.user_id', 'held.user_id')
+    .select('other.role_name')
+    .distinct()
+    .where('held.role_name', '=', name)
+    .execute();
+  return rows.map((row) => row.role_name);
+}

@@ -2,6 +2,7 @@
  * Audit events come from the services, so the CLI and an embedding app's own calls leave the same
  * trail as the HTTP API; what an event records of a change (before and after, field names).
  */
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -99,6 +100,11 @@ for (const database of DATABASES) {
           roles: ['user', 'admin'],
         });
         const host: RequestContext = { ip: '10.1.2.3', userAgent: 'host-app/1.0', actorId: admin.id };
+        const adminActor = {
+          kind: 'user' as const,
+          userId: admin.id,
+          permissions: roles.permissionsOf(admin.roles),
+        };
         // Events of one instant are listed in id order: each step gets its own second.
         const tick = () => t.clock.advance(1000);
         const bob = await accounts.register(
@@ -106,9 +112,9 @@ for (const database of DATABASES) {
           host,
         );
         tick();
-        await roles.createRole('billing', 'Billing', ['items:read'], host);
+        await roles.createRole(adminActor, 'billing', 'Billing', ['items:read'], host);
         tick();
-        await userAdmin.update(admin.id, bob.id, { roles: ['user', 'billing'] }, host);
+        await userAdmin.update(adminActor, bob.id, { roles: ['user', 'billing'] }, host);
         tick();
         const { record } = await apiKeys.create(
           bob.id,
@@ -117,7 +123,7 @@ for (const database of DATABASES) {
           host,
         );
         tick();
-        await apiKeys.revoke(record.id, undefined, host);
+        await apiKeys.revoke(adminActor, record.id, undefined, host);
 
         const events = (await listAuditEvents(t.gatehouse.store.db, { actorId: admin.id })).reverse();
         assert.deepEqual(

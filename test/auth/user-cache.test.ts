@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { operatorActor } from '../../src/auth/privilege-ceiling.ts';
 import { createUserCache } from '../../src/auth/user-cache.ts';
 import { createManualClock } from '../../src/clock.ts';
 import { createUserStore, type UserRecord } from '../../src/store/users.ts';
@@ -90,7 +91,7 @@ for (const database of DATABASES) {
       await t.gatehouse.accounts.setRoles(pro.id, ['user', 'pro']);
       const token = await login(t.app, 'paying');
       assert.deepEqual((await get('/users/me', auth(token))).json().roles, ['pro', 'user']);
-      await t.gatehouse.roles.deleteRole('pro', true);
+      await t.gatehouse.roles.deleteRole(operatorActor(), 'pro', true);
       assert.deepEqual((await get('/users/me', auth(token))).json().roles, ['user']);
     });
 

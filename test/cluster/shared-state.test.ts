@@ -58,7 +58,8 @@ describe('two processes sharing PostgreSQL and Redis', { skip }, () => {
     await registerUser(a.app, 'bob');
     const admin = await registerUser(a.app, 'carol');
     await a.gatehouse.accounts.setRoles(admin.id, ['user', 'admin']);
-    const adminToken = await login(a.app, 'carol', PASSWORD, 'roles:write');
+    // A narrowed token grants only what it carries: audit:read too (the privilege ceiling).
+    const adminToken = await login(a.app, 'carol', PASSWORD, 'roles:write audit:read');
     const created = await a.app.inject({
       method: 'POST',
       url: '/roles',

@@ -89,7 +89,8 @@ describe('cached users across two processes', { skip }, () => {
     const deleted = await a.app.inject({
       method: 'DELETE',
       url: `/users/${judy.id}`,
-      headers: bearer(await login(a.app, 'ivan', PASSWORD, 'users:write')),
+      // A narrowed token changes only users whose permissions it carries (the privilege ceiling).
+      headers: bearer(await login(a.app, 'ivan', PASSWORD, 'users:write profile:read profile:write')),
     });
     assert.equal(deleted.statusCode, 204, deleted.body);
     await eventually(
@@ -101,7 +102,7 @@ describe('cached users across two processes', { skip }, () => {
 
   test('a profile changed on one shows on the other within 1 s', async () => {
     await adminReader(a, 'kate');
-    const writer = await login(a.app, 'kate', PASSWORD, 'users:write');
+    const writer = await login(a.app, 'kate', PASSWORD, 'users:write profile:read profile:write');
     const leo = await registerUser(a.app, 'leo', { full_name: 'Leo' });
     const token = await login(a.app, 'leo');
     assert.equal((await get(b, '/users/me', bearer(token))).json().full_name, 'Leo');

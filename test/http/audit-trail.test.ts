@@ -4,10 +4,12 @@
  * exactly the events listed there, each naming its actor, target, IP and user agent and holding
  * only the detail keys the event catalogue documents, never a secret.
  */
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { operatorActor } from '../../src/auth/privilege-ceiling.ts';
 import {
   createTestApp,
   DATABASES,
@@ -268,7 +270,7 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
     actor: api.admin.id,
   }),
   'PATCH /roles/{name} | permissions': async (api) => {
-    await api.t.gatehouse.roles.createRole('editors', 'Edit', ['profile:read']);
+    await api.t.gatehouse.roles.createRole(operatorActor(), 'editors', 'Edit', ['profile:read']);
     return {
       request: json('PATCH', '/roles/editors', api.admin.token, {
         permissions: ['profile:read', 'users:read'],
@@ -277,7 +279,7 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
     };
   },
   'DELETE /roles/{name} | held role, with force': async (api) => {
-    await api.t.gatehouse.roles.createRole('doomed', 'Going away', ['profile:read']);
+    await api.t.gatehouse.roles.createRole(operatorActor(), 'doomed', 'Going away', ['profile:read']);
     const user = await api.user();
     await api.t.gatehouse.accounts.setRoles(user.id, ['user', 'doomed']);
     return { request: json('DELETE', '/roles/doomed?force=true', api.admin.token), actor: api.admin.id };

@@ -20,6 +20,7 @@ import {
   type TestApp,
   uniqueRedisPrefix,
 } from '../support/gatehouse.ts';
+import { mailTo, startSmtpServer, tokenFrom } from '../support/smtp.ts';
 import { eventually, startTcpProxy } from '../support/tcp-proxy.ts';
 
 type Samples = Map<string, number>;
@@ -179,6 +180,58 @@ for (const database of DATABASES) {
       const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
       assert.ok(doc.paths['/token']);
       assert.equal(doc.paths['/metrics'], undefined);
+    });
+  });
+}
+
+for (const database of DATABASES) {
+  describe(`metrics of throttled logins and magic-link grants (${database.name})`, () => {
+    test('a login refused by the failed-login throttle counts as blocked; a magic-link grant counts as issued', async () => {
+      const smtp = await startSmtpServer();
+      const t = await createTestApp({
+        databaseUrl: database.url,
+        env: {
+          GATEHOUSE_LOGIN_MAX_FAILURES: '2',
+          GATEHOUSE_SMTP_URL: smtp.url,
+          GATEHOUSE_PUBLIC_URL: 'http://gatehouse.test',
+        },
+      });
+      try {
+        await registerUser(t.app, 'dora');
+        await registerUser(t.app, 'erik');
+        const baseline = await scrape(t.app);
+        for (let i = 0; i < 2; i++) {
+          const wrong = await t.app.inject(form({ username: 'dora', password: 'wrong password' }));
+          assert.equal(wrong.statusCode, 401);
+        }
+        const throttled = await t.app.inject(form({ username: 'dora', password: PASSWORD }));
+        assert.equal(throttled.statusCode, 429, throttled.body);
+        const asked = await t.app.inject({
+          method: 'POST',
+          url: '/magic-link',
+          payload: { email: 'erik@example.com' },
+        });
+        assert.equal(asked.statusCode, 202);
+        await t.gatehouse.emailFlows.settled();
+        await t.gatehouse.mail.runOnce();
+        const token = tokenFrom(mailTo(smtp.messages, 'erik@example.com').at(-1), '/magic-link');
+        const granted = await t.app.inject(
+          form({ grant_type: 'urn:gatehouse:grant-type:magic-link', token }),
+        );
+        assert.equal(granted.statusCode, 200, granted.body);
+        const moved = counted(baseline, await scrape(t.app));
+        const logins = (outcome: string) =>
+          sampleKey('gatehouse_logins_total', { method: 'password', outcome });
+        const issued = (grant: string) => sampleKey('gatehouse_tokens_issued_total', { grant });
+        assert.equal(moved[logins('invalid_credentials')], 2);
+        assert.equal(moved[logins('blocked')], 1);
+        assert.equal(moved[logins('error')], undefined);
+        assert.equal(moved[issued('magic_link')], 1);
+        assert.equal(moved[issued('password')], undefined);
+      } finally {
+        await t.close();
+        await smtp.close();
+      }
     });
   });
 }

@@ -2,9 +2,11 @@
  * A real Gatehouse listening on a local port for the verifier's tests: its JWKS is fetched over
  * HTTP as a resource server would, and its own answers are what the adapters must match.
  */
+
 import type { LightMyRequestResponse } from 'fastify';
 import type { Verifier, VerifierOptions } from '../../packages/verify/src/index.ts';
 import { createVerifier } from '../../packages/verify/src/index.ts';
+import { operatorActor } from '../../src/auth/privilege-ceiling.ts';
 import { createTestApp, login, registerUser, type TestApp } from '../support/gatehouse.ts';
 
 /** What a client sees of an answer. */
@@ -56,7 +58,7 @@ export async function startIssuer(): Promise<Issuer> {
   const jwksUri = `${address}/.well-known/jwks.json`;
   await registerUser(t.app, 'alice');
   const bob = await registerUser(t.app, 'bob');
-  await t.gatehouse.roles.createRole('reporter', 'Reads reports', ['reports:read']);
+  await t.gatehouse.roles.createRole(operatorActor(), 'reporter', 'Reads reports', ['reports:read']);
   await t.gatehouse.accounts.setRoles(bob.id, ['user', 'reporter']);
   t.clock.advance(-2 * 3600 * 1000);
   const expired = await login(t.app, 'alice');

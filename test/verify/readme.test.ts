@@ -2,12 +2,14 @@
  * packages/verify/README.md's examples, run as written: each is started as its own process with
  * the issuer and port this test got, and answers a real Gatehouse's tokens.
  */
+
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { operatorActor } from '../../src/auth/privilege-ceiling.ts';
 import { createTestApp, login, registerUser, type TestApp } from '../support/gatehouse.ts';
 import { freePort } from '../support/process.ts';
 import { eventually } from '../support/tcp-proxy.ts';
@@ -35,7 +37,7 @@ describe('packages/verify/README.md examples', () => {
     await t.app.listen({ host: '127.0.0.1', port });
     await registerUser(t.app, 'alice');
     const bob = await registerUser(t.app, 'bob');
-    await t.gatehouse.roles.createRole('reporter', 'Reads reports', ['reports:read']);
+    await t.gatehouse.roles.createRole(operatorActor(), 'reporter', 'Reads reports', ['reports:read']);
     await t.gatehouse.accounts.setRoles(bob.id, ['user', 'reporter']);
     tokens.alice = await login(t.app, 'alice');
     tokens.bob = await login(t.app, 'bob');

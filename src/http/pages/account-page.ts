@@ -1,5 +1,5 @@
+import type { PublicUser } from '../../auth/accounts.ts';
 import type { SessionView } from '../../auth/sessions.ts';
-import type { UserRecord } from '../../store/users.ts';
 import { errorSummary, type FormFailure, field, hidden, NO_FAILURE, notice } from './forms.ts';
 import { html, layout, type SafeHtml } from './layout.ts';
 import type { PageSettings } from './login-page.ts';
@@ -19,7 +19,7 @@ export const ACCOUNT_NOTICES: Readonly<Record<string, string>> = {
 };
 
 export interface AccountView {
-  readonly user: UserRecord;
+  readonly user: PublicUser;
   readonly sessions: readonly SessionView[];
   readonly csrfToken: string;
 }
@@ -71,13 +71,13 @@ export function renderAccountPage(
 <h2 id="profile-title">Profile</h2>
 <dl class="profile">
 <dt>Username</dt><dd>${user.username}</dd>
-${user.fullName ? html`<dt>Name</dt><dd>${user.fullName}</dd>` : ''}
-<dt>Email</dt><dd>${user.email} ${user.emailVerified ? html`<span class="badge badge-ok">verified</span>` : html`<span class="badge badge-warn">not verified</span>`}</dd>
+${user.full_name ? html`<dt>Name</dt><dd>${user.full_name}</dd>` : ''}
+<dt>Email</dt><dd>${user.email} ${user.email_verified ? html`<span class="badge badge-ok">verified</span>` : html`<span class="badge badge-warn">not verified</span>`}</dd>
 <dt>Roles</dt><dd>${user.roles.length > 0 ? user.roles.join(', ') : 'none'}</dd>
-<dt>Member since</dt><dd>${when(user.createdAt)}</dd>
+<dt>Member since</dt><dd>${when(Date.parse(user.created_at))}</dd>
 </dl>
 ${
-  user.emailVerified
+  user.email_verified
     ? ''
     : html`<form method="post" action="/verify/request" class="inline-form">
 ${hidden('csrf_token', csrfToken)}

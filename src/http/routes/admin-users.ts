@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
-import { type Guards, principalOf } from '../guards.ts';
+import { actorOf, type Guards } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
 
@@ -30,7 +30,7 @@ export async function adminUserRoutes(
   app: FastifyInstance,
   options: { gatehouse: Gatehouse; guards: Guards },
 ): Promise<void> {
-  const { userAdmin, accounts, sessions } = options.gatehouse;
+  const { userAdmin, accounts } = options.gatehouse;
   const { guards } = options;
 
   app.get<{ Querystring: ListQuery }>(
@@ -75,6 +75,8 @@ export async function adminUserRoutes(
       onRequest: guards.requirePermission('users:write'),
       schema: {
         summary: 'Create a user',
+        description:
+          'You may give only roles whose every permission your credential holds (403 `PRIVILEGE_ESCALATION`).',
         tags: ['admin'],
         body: Type.Object(
           {
@@ -92,8 +94,15 @@ export async function adminUserRoutes(
     async (request, reply) => {
       const { username, email, full_name, password, roles } = request.body;
       // The user and their roles are one insert: never a user created with other roles than asked.
-      const created = await accounts.register(
-        { username, email, fullName: full_name ?? null, password, ...(roles !== undefined ? { roles } : {}) },
+      const created = await userAdmin.create(
+        actorOf(request),
+        {
+          username,
+          email,
+          fullName: full_name ?? null,
+          password,
+          ...(roles !== undefined ? { roles } : {}),
+        },
         requestContext(request),
       );
       return reply.code(201).send(toPublicUser(created));
@@ -124,7 +133,7 @@ export async function adminUserRoutes(
       schema: {
         summary: 'Change a user',
         description:
-          "Disabling revokes every session. Role changes apply from the user's next request. An admin cannot disable themselves or drop their own admin role, and the last enabled admin stays (409).",
+          "Disabling revokes every session. Role changes apply from the user's next request. An admin cannot disable themselves or drop their own admin role, and the last enabled admin stays (409). You may change only users who hold no permission your credential lacks, and give only roles whose permissions it holds (403 `PRIVILEGE_ESCALATION`).",
         tags: ['admin'],
         params: IdParams,
         body: Type.Object(
@@ -142,7 +151,7 @@ export async function adminUserRoutes(
     async (request) => {
       const body = request.body;
       const updated = await userAdmin.update(
-        principalOf(request).user.id,
+        actorOf(request),
         request.params.id,
         {
           ...(body.full_name !== undefined ? { fullName: body.full_name } : {}),
@@ -162,14 +171,15 @@ export async function adminUserRoutes(
       onRequest: guards.requirePermission('users:write'),
       schema: {
         summary: 'Delete a user',
-        description: 'Revokes every session; sessions, refresh tokens and API keys go with the user.',
+        description:
+          'Revokes every session; sessions, refresh tokens and API keys go with the user. Only a user who holds no permission your credential lacks (403 `PRIVILEGE_ESCALATION`).',
         tags: ['admin'],
         params: IdParams,
         response: { 204: Type.Null(), 404: ErrorDetail, 409: ErrorDetail, ...failures },
       },
     },
     async (request, reply) => {
-      await userAdmin.delete(principalOf(request).user.id, request.params.id, requestContext(request));
+      await userAdmin.delete(actorOf(request), request.params.id, requestContext(request));
       return reply.code(204).send();
     },
   );
@@ -180,14 +190,15 @@ export async function adminUserRoutes(
       onRequest: guards.requirePermission('sessions:revoke'),
       schema: {
         summary: "Revoke all of a user's sessions",
+        description:
+          'Only a user who holds no permission your credential lacks (403 `PRIVILEGE_ESCALATION`).',
         tags: ['admin'],
         params: IdParams,
         response: { 204: Type.Null(), 404: ErrorDetail, ...failures },
       },
     },
     async (request, reply) => {
-      const target = await accounts.getUserOrThrow(request.params.id);
-      await sessions.revokeAllSessions(target.id, requestContext(request));
+      await userAdmin.revokeSessions(actorOf(request), request.params.id, requestContext(request));
       return reply.code(204).send();
     },
   );

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { InsufficientScopeError } from '../../auth/errors.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import type { ApiKeyRecord } from '../../store/api-keys.ts';
-import { type Guards, principalOf } from '../guards.ts';
+import { actorOf, type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
 
@@ -89,7 +89,7 @@ export async function apiKeyRoutes(
       schema: {
         summary: 'List API keys (never their secrets)',
         description:
-          "Your keys; with `apikeys:write`, another user's (`?user_id=`) or everyone's (`?user_id=*`).",
+          "Your keys; with `apikeys:write`, another user's (`?user_id=`) or everyone's (`?user_id=*`), but only of users who hold no permission your credential lacks (403 `PRIVILEGE_ESCALATION` for one such user; left out of everyone's).",
         tags: ['api keys'],
         querystring: Type.Object({ user_id: Type.Optional(Type.String({ maxLength: 64 })) }),
         response: { 200: Type.Object({ items: Type.Array(ApiKey) }), ...failures },
@@ -100,7 +100,7 @@ export async function apiKeyRoutes(
       const wanted = request.query.user_id;
       if (wanted !== undefined && wanted !== own) requireKeyAdmin(request);
       const userId = wanted === '*' ? undefined : (wanted ?? own);
-      return { items: (await apiKeys.list(userId)).map(show) };
+      return { items: (await apiKeys.list(actorOf(request), userId)).map(show) };
     },
   );
 
@@ -110,7 +110,8 @@ export async function apiKeyRoutes(
       onRequest: guards.requireUser,
       schema: {
         summary: 'Revoke an API key',
-        description: "Your own; with `apikeys:write`, anyone's.",
+        description:
+          "Your own; with `apikeys:write`, anyone's who holds no permission your credential lacks (403 `PRIVILEGE_ESCALATION`).",
         tags: ['api keys'],
         params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
         response: { 204: Type.Null(), 404: ErrorDetail, ...failures },
@@ -120,6 +121,7 @@ export async function apiKeyRoutes(
       const principal = principalOf(request);
       const anyones = principal.scopes.has('apikeys:write');
       await apiKeys.revoke(
+        actorOf(request),
         request.params.id,
         anyones ? undefined : principal.user.id,
         requestContext(request),

@@ -150,8 +150,7 @@ export async function emailRoutes(
     async (request) => {
       const { user } = principalOf(request);
       if (request.body.full_name !== undefined) {
-        await userAdmin.update(
-          user.id,
+        await userAdmin.updateOwnProfile(
           user.id,
           { fullName: request.body.full_name },
           requestContext(request),

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { toPublicUser } from '../../auth/accounts.ts';
 import { BASIC_SECURITY, BEARER_SECURITY, type Guards, principalOf } from '../guards.ts';
 import { ErrorDetail, Message, PublicUserSchema } from '../schemas.ts';
 
-function greeting(principal: { user: { fullName: string | null; username: string } }): { message: string } {
+function greeting(principal: { user: { full_name: string | null; username: string } }): { message: string } {
   return {
-    message: `Hello ${principal.user.fullName || principal.user.username}, this is a protected route!`,
+    message: `Hello ${principal.user.full_name || principal.user.username}, this is a protected route!`,
   };
 }
 
@@ -24,7 +23,7 @@ export async function meRoutes(app: FastifyInstance, options: { guards: Guards }
         response: { 200: PublicUserSchema, 403: ErrorDetail, ...failures },
       },
     },
-    async (request) => toPublicUser(principalOf(request).user),
+    async (request) => principalOf(request).user,
   );
   app.get(
     '/protected',

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Gatehouse } from '../../gatehouse.ts';
 import type { RoleRecord } from '../../store/roles.ts';
-import type { Guards } from '../guards.ts';
+import { actorOf, type Guards } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
 
@@ -43,6 +43,7 @@ export async function roleRoutes(
       onRequest: guards.requirePermission('roles:write'),
       schema: {
         summary: 'Create a role',
+        description: 'Only with permissions your credential holds (403 `PRIVILEGE_ESCALATION`).',
         tags: ['admin'],
         body: Type.Object(
           {
@@ -58,6 +59,7 @@ export async function roleRoutes(
     async (request, reply) => {
       const { name, description, permissions } = request.body;
       const created = await roles.createRole(
+        actorOf(request),
         name,
         description ?? '',
         permissions ?? [],
@@ -74,7 +76,7 @@ export async function roleRoutes(
       schema: {
         summary: "Change a role's description or permissions",
         description:
-          'Takes effect on the next request of every holder. The admin role keeps every built-in permission.',
+          'Takes effect on the next request of every holder. The admin role keeps every built-in permission. Only a role whose permissions, before and after, your credential holds (403 `PRIVILEGE_ESCALATION`).',
         tags: ['admin'],
         params: NameParams,
         body: Type.Object(
@@ -88,7 +90,9 @@ export async function roleRoutes(
       },
     },
     async (request) =>
-      show(await roles.updateRole(request.params.name, request.body, requestContext(request))),
+      show(
+        await roles.updateRole(actorOf(request), request.params.name, request.body, requestContext(request)),
+      ),
   );
 
   app.delete<{ Params: { name: string }; Querystring: { force?: 'true' | 'false' } }>(
@@ -97,7 +101,8 @@ export async function roleRoutes(
       onRequest: guards.requirePermission('roles:write'),
       schema: {
         summary: 'Delete a role',
-        description: 'Built-in roles cannot be deleted; a role that users hold needs `?force=true`.',
+        description:
+          'Built-in roles cannot be deleted; a role that users hold needs `?force=true`. Only a role whose permissions your credential holds, and with `force` only if its holders hold no permission your credential lacks (403 `PRIVILEGE_ESCALATION`).',
         tags: ['admin'],
         params: NameParams,
         querystring: Type.Object({
@@ -107,7 +112,12 @@ export async function roleRoutes(
       },
     },
     async (request, reply) => {
-      await roles.deleteRole(request.params.name, request.query.force === 'true', requestContext(request));
+      await roles.deleteRole(
+        actorOf(request),
+        request.params.name,
+        request.query.force === 'true',
+        requestContext(request),
+      );
       return reply.code(204).send();
     },
   );

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { toPublicUser } from '../../auth/accounts.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import { clearSessionCookie, type SessionCookie } from '../cookies.ts';
 import { BEARER_SECURITY, type Guards, principalOf } from '../guards.ts';
@@ -73,7 +72,7 @@ export async function sessionRoutes(
     async (request) => {
       const principal = principalOf(request);
       return {
-        user: toPublicUser(principal.user),
+        user: principal.user,
         session_id: principal.sessionId ?? null,
         csrf_token: principal.csrfToken ?? null,
       };
