@@ -110,13 +110,25 @@ describe('the gatehouse command', () => {
     const db = new DatabaseSync(join(dir, 'cli.db'), { readOnly: true });
     try {
       const events = db
-        .prepare('SELECT event, details FROM audit_events WHERE user_id = ? ORDER BY at, rowid')
-        .all(deputy.id)
-        .map((row) => ({ event: row.event, details: JSON.parse(String(row.details)) }));
+        .prepare(
+          'SELECT event, details, actor_id, user_agent FROM audit_events WHERE user_id = ? AND event != ? ORDER BY at, rowid',
+        )
+        .all(deputy.id, 'user.created')
+        .map((row) => ({
+          event: row.event,
+          details: JSON.parse(String(row.details)),
+          actor: row.actor_id,
+          agent: row.user_agent,
+        }));
+      const cli = { actor: null, agent: 'gatehouse-cli' };
       assert.deepEqual(events, [
-        { event: 'user.disabled', details: { sessions_revoked: 0, by: 'cli' } },
-        { event: 'user.enabled', details: { sessions_revoked: 0, by: 'cli' } },
-        { event: 'role.changed', details: { before: 'admin,user', after: 'moderator,user', by: 'cli' } },
+        { event: 'user.disabled', details: { fields: ['disabled'], sessions_revoked: 0 }, ...cli },
+        { event: 'user.enabled', details: { fields: ['disabled'], sessions_revoked: 0 }, ...cli },
+        {
+          event: 'role.changed',
+          details: { fields: ['roles'], before: ['admin', 'user'], after: ['moderator', 'user'] },
+          ...cli,
+        },
       ]);
     } finally {
       db.close();
