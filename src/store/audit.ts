@@ -26,7 +26,9 @@ export type AuditEventName =
   | 'password.reset'
   | 'magic_link.requested'
   | 'email.change_requested'
-  | 'email.changed';
+  | 'email.changed'
+  | 'account.claimed'
+  | 'api_key.expired_use_refused';
 
 export interface AuditEvent {
   readonly event: AuditEventName;

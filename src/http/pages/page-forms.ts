@@ -148,8 +148,12 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
     },
     resetPassword: {
       fieldNames: { password: 'new_password' },
-      render: async (request, failure) =>
-        renderResetPasswordPage(settings, await linkOf(request, 'reset'), { failure }),
+      checkboxes: ['keep_api_keys'],
+      render: async (request, failure) => {
+        const token = tokenOf(request);
+        const reset = token === '' ? undefined : await emailFlows.describeResetLink(token);
+        return renderResetPasswordPage(settings, { token, usable: reset !== undefined, reset }, { failure });
+      },
       successLocation: () => '/login?notice=password-reset',
     },
     verifyEmail: { render: linkPage('verify'), successLocation: () => '/verify-email?status=verified' },
