@@ -68,6 +68,9 @@ export interface Config {
   readonly resetTokenTtlSeconds: number;
   readonly magicLinkTtlSeconds: number;
   readonly magicLinkSignup: boolean;
+  readonly apiKeyTtlSeconds: number;
+  /** Null: keys may be created without expiry. */
+  readonly apiKeyMaxTtlSeconds: number | null;
 }
 
 interface Setting {
@@ -397,6 +400,30 @@ export const SETTINGS: readonly Setting[] = [
       'Rotate the signing key when the active one is older than this many days, at start and daily. `0` turns it off.',
     defaultText: '90',
     parse: integer(0, 3650, 90),
+  },
+  {
+    env: 'GATEHOUSE_API_KEY_TTL',
+    key: 'apiKeyTtlSeconds',
+    description: 'Lifetime of an API key created without `expires_in`.',
+    defaultText: '90d',
+    parse: duration('90d'),
+  },
+  {
+    env: 'GATEHOUSE_API_KEY_MAX_TTL',
+    key: 'apiKeyMaxTtlSeconds',
+    description:
+      'Longest `expires_in` an API key may ask for (at least `GATEHOUSE_API_KEY_TTL`); `none` also allows keys that never expire (`"expires_in": null`).',
+    defaultText: '365d',
+    parse: (raw, partial) => {
+      const value = optional(raw)?.trim() ?? '365d';
+      // `off` is what a plugin option of null becomes.
+      if (value === 'none' || value === 'off') return null;
+      const seconds = parseDurationSeconds(value);
+      if (typeof partial.apiKeyTtlSeconds === 'number' && seconds < partial.apiKeyTtlSeconds) {
+        throw new SettingError('must be at least GATEHOUSE_API_KEY_TTL');
+      }
+      return seconds;
+    },
   },
   {
     env: 'GATEHOUSE_PASSWORD_MIN_LENGTH',

@@ -142,7 +142,10 @@ export async function createGatehouse(
       userCache.clear();
       link?.publish({ type: 'roles-changed' });
     });
-    const apiKeys = createApiKeyService(store, clock, onBackgroundError);
+    const apiKeys = createApiKeyService(store, clock, onBackgroundError, {
+      defaultTtlSeconds: config.apiKeyTtlSeconds,
+      maxTtlSeconds: config.apiKeyMaxTtlSeconds,
+    });
     const limiters = link ? redisLimiters(link.commands, config.redisPrefix) : memoryLimiters;
     const rateLimits = createRateLimits(
       {
