@@ -44,6 +44,7 @@ export interface Config {
   readonly loginAccountMaxFailures: number | null;
   readonly rateLimitMail: RateLimit | null;
   readonly rateLimitMailAddress: RateLimit | null;
+  readonly rateLimitMailAddressIp: RateLimit | null;
   readonly adminUsername: string | undefined;
   readonly adminEmail: string | undefined;
   readonly adminPassword: string | undefined;
@@ -563,9 +564,17 @@ export const SETTINGS: readonly Setting[] = [
     env: 'GATEHOUSE_RATE_LIMIT_MAIL_ADDRESS',
     key: 'rateLimitMailAddress',
     description:
-      'Mails asked for one address (verification, reset, magic link, email change), whoever asks; counted whether or not an account has it.',
-    defaultText: '5/1h',
-    parse: rateLimit('5/1h'),
+      'Mails asked anonymously for one address (reset, magic link) from all clients together; counted whether or not an account has it. A signed-in user asking for their own account (verification, email change) is not counted here.',
+    defaultText: '20/1h',
+    parse: rateLimit('20/1h'),
+  },
+  {
+    env: 'GATEHOUSE_RATE_LIMIT_MAIL_ADDRESS_IP',
+    key: 'rateLimitMailAddressIp',
+    description:
+      "Mails asked for one address by one requester: one client IP, or one signed-in user for their own account, so nobody else's requests use up a user's budget.",
+    defaultText: '3/1h',
+    parse: rateLimit('3/1h'),
   },
   {
     env: 'GATEHOUSE_ADMIN_USERNAME',

@@ -155,6 +155,7 @@ export async function createGatehouse(
         basic: config.rateLimitBasic,
         mail: config.rateLimitMail,
         mail_address: config.rateLimitMailAddress,
+        mail_address_ip: config.rateLimitMailAddressIp,
       },
       limiters,
     );

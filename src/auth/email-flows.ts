@@ -311,7 +311,7 @@ export function createEmailFlowService(deps: {
     async requestVerification(userId) {
       const user = await accounts.getUserOrThrow(userId);
       if (user.emailVerified) return;
-      await rateLimits.consumeMailAddress(user.email);
+      await rateLimits.consumeMailAddress(user.email, { userId: user.id });
       await sendVerification(user);
     },
 
@@ -339,7 +339,7 @@ export function createEmailFlowService(deps: {
 
     async requestPasswordReset(email, ctx) {
       const key = normalizeEmail(email).key;
-      await rateLimits.consumeMailAddress(key);
+      await rateLimits.consumeMailAddress(key, ctx);
       inBackground(async () => {
         const user = await findByEmail(key);
         if (user === undefined || user.disabled) return;
@@ -401,7 +401,7 @@ export function createEmailFlowService(deps: {
 
     async requestMagicLink(email, ctx) {
       const address = normalizeEmail(email);
-      await rateLimits.consumeMailAddress(address.key);
+      await rateLimits.consumeMailAddress(address.key, ctx);
       inBackground(async () => {
         const user = await findByEmail(address.key);
         if (user?.disabled) return;
@@ -446,7 +446,7 @@ export function createEmailFlowService(deps: {
       if (address.key === emailKey(user.email)) return;
       const holder = await findByEmail(address.key);
       if (holder !== undefined && holder.id !== user.id) throw new EmailTakenError();
-      await rateLimits.consumeMailAddress(address.key);
+      await rateLimits.consumeMailAddress(address.key, { userId: user.id });
       // Only the newest request can be confirmed.
       await spendUserEmailTokens(db, user.id, 'email_change', clock.now());
       await sendLink(
