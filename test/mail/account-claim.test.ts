@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { browserFormHeaders, cookieOf, form } from '../pages/form-client.ts';
 import { DATABASES, type TestApp } from '../support/gatehouse.ts';
 import { type MailApp, tokenGrant, withMailApp } from '../support/mail-app.ts';
 import { mailTo, tokenFrom } from '../support/smtp.ts';
@@ -165,6 +166,32 @@ for (const database of DATABASES) {
         assert.equal(signedIn.user.emailVerified, true);
         await assertFootholdsGone(m, footholds);
         assert.equal((await claimEvents(t)).length, 1);
+      });
+    });
+
+    test('the hosted sign-in page claims the account; the account page offers to set a password', async () => {
+      await withMailApp(database.url, {}, async (m) => {
+        const { t, smtp, deliver, post } = m;
+        const footholds = await squat(m, true);
+        assert.ok(footholds);
+        await post('/magic-link', { email: VICTIM });
+        await deliver();
+        const token = tokenFrom(mailTo(smtp.messages, VICTIM).at(-1), '/magic-link');
+        const signedIn = await t.app.inject({
+          method: 'POST',
+          url: '/magic-link/sign-in',
+          headers: browserFormHeaders(),
+          payload: form({ token }),
+        });
+        assert.equal(signedIn.statusCode, 303);
+        await assertFootholdsGone(m, footholds);
+        const account = await t.app.inject({
+          method: 'GET',
+          url: '/account',
+          headers: { cookie: cookieOf(signedIn), accept: 'text/html' },
+        });
+        assert.equal(account.statusCode, 200);
+        assert.match(account.body, /no password yet: <a href="\/forgot-password">/);
       });
     });
 

@@ -95,6 +95,7 @@ ${field({ form: 'email', name: 'email', label: EMAIL_LABELS.email, type: 'email'
 </section>
 <section aria-labelledby="password-title">
 <h2 id="password-title">Change password</h2>
+${user.passwordHash === null ? html`<p class="notice" role="status">Your account has no password yet: <a href="/forgot-password">set one with a link mailed to you</a>.</p>` : ''}
 <form method="post" action="/users/me/password" novalidate>
 ${hidden('csrf_token', csrfToken)}
 <input type="hidden" name="username" value="${user.username}" autocomplete="username">
