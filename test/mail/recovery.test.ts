@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { EmailTokenPurpose } from '../../src/auth/email-flows.ts';
+import { insertEmailToken } from '../../src/store/email-tokens.ts';
 import { browserFormHeaders, form } from '../pages/form-client.ts';
 import { DATABASES, login, registerUser, type TestApp } from '../support/gatehouse.ts';
 import { type MailApp, withMailApp } from '../support/mail-app.ts';
@@ -36,6 +38,39 @@ async function intrusion(m: MailApp): Promise<{ apiKey: string; emailChange: str
   await deliver();
   const emailChange = tokenFrom(mailTo(smtp.messages, 'attacker@evil.test')[0], '/confirm-email');
   return { apiKey: key.json().key, emailChange };
+}
+
+/** Every purpose an emailed link can have: a new purpose fails to compile until listed here. */
+const PURPOSES = Object.keys({
+  verify: true,
+  reset: true,
+  magic: true,
+  email_change: true,
+} satisfies Record<EmailTokenPurpose, true>) as EmailTokenPurpose[];
+
+/** One outstanding link of every purpose for the user; returns how many are still unspent. */
+async function seedLinks(t: TestApp, userId: string): Promise<() => Promise<number>> {
+  const now = t.clock.now();
+  for (const [i, purpose] of PURPOSES.entries()) {
+    await insertEmailToken(t.gatehouse.store.db, {
+      tokenHash: `seeded-${purpose}-${i}`,
+      purpose,
+      userId,
+      email: 'victim@example.com',
+      newEmail: purpose === 'email_change' ? 'elsewhere@example.com' : null,
+      expiresAt: now + 3_600_000,
+      createdAt: now,
+    });
+  }
+  return async () => {
+    const rows = await t.gatehouse.store.db
+      .selectFrom('email_tokens')
+      .select('purpose')
+      .where('user_id', '=', userId)
+      .where('used_at', 'is', null)
+      .execute();
+    return rows.length;
+  };
 }
 
 async function resetLink(m: MailApp): Promise<string> {
@@ -92,6 +127,31 @@ for (const database of DATABASES) {
           (await post('/reset-password', { token: reset, new_password: NEW_PASSWORD })).statusCode,
           400,
         );
+      });
+    });
+
+    test('a reset and log out everywhere each spend an outstanding link of every purpose', async () => {
+      await withMailApp(database.url, {}, async (m) => {
+        const { t, post } = m;
+        const { id } = await registerUser(t.app, 'victim');
+        const reset = await resetLink(m);
+        let unspent = await seedLinks(t, id);
+        assert.equal(
+          await unspent(),
+          PURPOSES.length + 2,
+          'the seeded links, the verification and the reset',
+        );
+        assert.equal(
+          (await post('/reset-password', { token: reset, new_password: NEW_PASSWORD })).statusCode,
+          204,
+        );
+        assert.equal(await unspent(), 0, 'after a reset');
+
+        await t.gatehouse.store.db.deleteFrom('email_tokens').execute();
+        unspent = await seedLinks(t, id);
+        const access = await login(t.app, 'victim', NEW_PASSWORD);
+        await t.app.inject({ method: 'DELETE', url: '/sessions', headers: bearer(access) });
+        assert.equal(await unspent(), 0, 'after log out everywhere');
       });
     });
 
