@@ -45,6 +45,7 @@ export interface Config {
   readonly rateLimitMail: RateLimit | null;
   readonly rateLimitMailAddress: RateLimit | null;
   readonly rateLimitIpv6Prefix: number;
+  readonly rateLimitMailAddressIp: RateLimit | null;
   readonly adminUsername: string | undefined;
   readonly adminEmail: string | undefined;
   readonly adminPassword: string | undefined;
@@ -70,6 +71,9 @@ export interface Config {
   readonly resetTokenTtlSeconds: number;
   readonly magicLinkTtlSeconds: number;
   readonly magicLinkSignup: boolean;
+  readonly apiKeyTtlSeconds: number;
+  /** Null: keys may be created without expiry. */
+  readonly apiKeyMaxTtlSeconds: number | null;
 }
 
 interface Setting {
@@ -407,6 +411,30 @@ export const SETTINGS: readonly Setting[] = [
     parse: integer(0, 3650, 90),
   },
   {
+    env: 'GATEHOUSE_API_KEY_TTL',
+    key: 'apiKeyTtlSeconds',
+    description: 'Lifetime of an API key created without `expires_in`.',
+    defaultText: '90d',
+    parse: duration('90d'),
+  },
+  {
+    env: 'GATEHOUSE_API_KEY_MAX_TTL',
+    key: 'apiKeyMaxTtlSeconds',
+    description:
+      'Longest `expires_in` an API key may ask for (at least `GATEHOUSE_API_KEY_TTL`); `none` also allows keys that never expire (`"expires_in": null`).',
+    defaultText: '365d',
+    parse: (raw, partial) => {
+      const value = optional(raw)?.trim() ?? '365d';
+      // `off` is what a plugin option of null becomes.
+      if (value === 'none' || value === 'off') return null;
+      const seconds = parseDurationSeconds(value);
+      if (typeof partial.apiKeyTtlSeconds === 'number' && seconds < partial.apiKeyTtlSeconds) {
+        throw new SettingError('must be at least GATEHOUSE_API_KEY_TTL');
+      }
+      return seconds;
+    },
+  },
+  {
     env: 'GATEHOUSE_PASSWORD_MIN_LENGTH',
     key: 'passwordMinLength',
     description:
@@ -552,9 +580,17 @@ export const SETTINGS: readonly Setting[] = [
     env: 'GATEHOUSE_RATE_LIMIT_MAIL_ADDRESS',
     key: 'rateLimitMailAddress',
     description:
-      'Mails asked for one address (verification, reset, magic link, email change), whoever asks; counted whether or not an account has it.',
-    defaultText: '5/1h',
-    parse: rateLimit('5/1h'),
+      'Mails asked anonymously for one address (reset, magic link) from all clients together; counted whether or not an account has it. A signed-in user asking for their own account (verification, email change) is not counted here.',
+    defaultText: '20/1h',
+    parse: rateLimit('20/1h'),
+  },
+  {
+    env: 'GATEHOUSE_RATE_LIMIT_MAIL_ADDRESS_IP',
+    key: 'rateLimitMailAddressIp',
+    description:
+      "Mails asked for one address by one requester: one client IP, or one signed-in user for their own account, so nobody else's requests use up a user's budget.",
+    defaultText: '3/1h',
+    parse: rateLimit('3/1h'),
   },
   {
     env: 'GATEHOUSE_ADMIN_USERNAME',

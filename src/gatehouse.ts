@@ -161,7 +161,10 @@ export async function createGatehouse(
       },
       clock,
     );
-    const apiKeys = createApiKeyService(store, clock, onBackgroundError, roles);
+    const apiKeys = createApiKeyService(store, clock, onBackgroundError, roles, {
+      defaultTtlSeconds: config.apiKeyTtlSeconds,
+      maxTtlSeconds: config.apiKeyMaxTtlSeconds,
+    });
     const limiters = link ? redisLimiters(link.commands, config.redisPrefix) : memoryLimiters;
     const rateLimits = createRateLimits(
       {
@@ -171,6 +174,7 @@ export async function createGatehouse(
         basic: config.rateLimitBasic,
         mail: config.rateLimitMail,
         mail_address: config.rateLimitMailAddress,
+        mail_address_ip: config.rateLimitMailAddressIp,
       },
       limiters,
       config.rateLimitIpv6Prefix,

@@ -277,7 +277,7 @@ export function createAccountService(deps: {
       if (!(await hasher.verify(user.passwordHash, password))) throw new InvalidCredentialsError();
       if (user.disabled) throw new InactiveUserError();
       if (options.requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError();
-      if (hasher.needsRehash(user.passwordHash)) {
+      if (user.passwordHash !== null && hasher.needsRehash(user.passwordHash)) {
         try {
           await users.updatePasswordHash(user.id, await hasher.hash(password), clock.now());
           userCache.usersChanged([user.id]);

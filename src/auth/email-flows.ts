@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { MailOutbox } from '../mail/outbox.ts';
 import type { MailTemplateName, MailTemplates, TemplateVars } from '../mail/templates.ts';
+import { countLiveApiKeys, revokeUserApiKeys } from '../store/api-keys.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import {
@@ -25,6 +26,7 @@ import {
   setPasswordHash,
   type UserRecord,
 } from '../store/users.ts';
+import { claimAccount } from './account-claim.ts';
 import { type AccountService, normalizeEmail } from './accounts.ts';
 import { EmailTakenError, InactiveUserError, InvalidEmailTokenError, UsernameTakenError } from './errors.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
@@ -34,6 +36,13 @@ import type { RevocationState } from './revocation.ts';
 import type { CookieLogin, SessionService, TokenPair } from './sessions.ts';
 
 export type { EmailTokenPurpose } from '../store/schema.ts';
+
+export interface ResetLinkInfo {
+  /** API keys of the account that still work (a reset revokes them unless asked to keep them). */
+  readonly apiKeys: number;
+  /** The address was never verified: the reset claims the account and revokes every key anyway. */
+  readonly claimsAccount: boolean;
+}
 
 export interface EmailFlowOptions {
   readonly publicUrl: string;
@@ -56,8 +65,19 @@ export interface EmailFlowService {
   verifyEmail(token: string, ctx: RequestContext): Promise<void>;
   /** Never reveals whether an account has the address: the same work and answer either way. */
   requestPasswordReset(email: string, ctx: RequestContext): Promise<void>;
-  /** Applies the password policy first (a weak password does not spend the token). */
-  resetPassword(token: string, newPassword: string, ctx: RequestContext): Promise<void>;
+  /**
+   * Applies the password policy first (a weak password does not spend the token). Ends every
+   * session, spends every other emailed link and revokes the API keys unless `keepApiKeys`; on an
+   * account whose address was never verified it is a claim (see account-claim.ts), keys included.
+   */
+  resetPassword(
+    token: string,
+    newPassword: string,
+    ctx: RequestContext,
+    options?: { keepApiKeys?: boolean },
+  ): Promise<void>;
+  /** For the reset page: undefined when the link is not usable now; nothing is spent. */
+  describeResetLink(token: string): Promise<ResetLinkInfo | undefined>;
   /** Never reveals whether an account has the address. */
   requestMagicLink(email: string, ctx: RequestContext): Promise<void>;
   signInWithMagicLinkCookie(token: string, ctx: RequestContext): Promise<CookieLogin>;
@@ -168,6 +188,7 @@ export function createEmailFlowService(deps: {
     to: string,
     binding: { userId: string | null; email: string; newEmail?: string },
     username: string,
+    extra: TemplateVars = {},
   ): Promise<void> {
     const token = newToken();
     const now = clock.now();
@@ -185,6 +206,7 @@ export function createEmailFlowService(deps: {
       link: `${options.publicUrl}${linkPath[purpose]}?token=${token.value}`,
       username,
       expires_in: describeDuration(ttl),
+      ...extra,
     });
   }
 
@@ -215,7 +237,10 @@ export function createEmailFlowService(deps: {
 
   async function sendVerification(user: UserRecord): Promise<void> {
     if (user.emailVerified) return;
-    await sendLink('verify', user.email, { userId: user.id, email: user.email }, user.username);
+    await sendLink('verify', user.email, { userId: user.id, email: user.email }, user.username, {
+      // The reader may not be who registered: the mail tells them how to take the account over.
+      forgot_link: `${options.publicUrl}/forgot-password`,
+    });
   }
 
   /** The user a magic link signs in, creating the account when the link allows it. */
@@ -233,19 +258,20 @@ export function createEmailFlowService(deps: {
     }
     if (signedIn.disabled) throw new InactiveUserError();
     if (!signedIn.emailVerified) {
-      // The link reached the address: that is what verification proves.
-      const verified = signedIn;
-      await db.transaction().execute(async (trx) => {
-        if (!(await markEmailVerified(trx, verified.id, emailKey(verified.email), now))) return;
-        await recordAuditEvent(trx, {
-          event: 'email.verified',
-          at: now,
-          userId: verified.id,
-          ...auditSource(ctx),
-          details: { fields: ['email_verified'], method: 'magic_link' },
-        });
-      });
+      // The link reached the address, which nobody had proven: its owner takes the account over.
+      const claimant = signedIn;
+      const claimed = await db.transaction().execute((trx) =>
+        claimAccount(trx, {
+          userId: claimant.id,
+          emailNormalized: emailKey(claimant.email),
+          method: 'magic_link',
+          passwordHash: null,
+          ctx,
+          now,
+        }),
+      );
       accounts.usersChanged([signedIn.id]);
+      if (claimed) revocation.markSessionsRevoked(claimed.revokedSessionIds, now);
       signedIn = (await accounts.findUser(signedIn.id)) ?? signedIn;
     }
     return signedIn;
@@ -285,7 +311,7 @@ export function createEmailFlowService(deps: {
     async requestVerification(userId, ctx) {
       const user = await accounts.getUserOrThrow(userId);
       if (user.emailVerified) return;
-      await rateLimits.consumeMailAddress(user.email);
+      await rateLimits.consumeMailAddress(user.email, { userId: user.id });
       await sendVerification(user);
       await recordAuditEvent(db, {
         event: 'email.verification_requested',
@@ -319,7 +345,7 @@ export function createEmailFlowService(deps: {
 
     async requestPasswordReset(email, ctx) {
       const key = normalizeEmail(email).key;
-      await rateLimits.consumeMailAddress(key);
+      await rateLimits.consumeMailAddress(key, ctx);
       inBackground(async () => {
         const user = await findByEmail(key);
         if (user === undefined || user.disabled) return;
@@ -333,7 +359,7 @@ export function createEmailFlowService(deps: {
       });
     },
 
-    async resetPassword(token, newPassword, ctx) {
+    async resetPassword(token, newPassword, ctx, resetOptions = {}) {
       const { hash, row, user } = await resolve(token, 'reset');
       if (user === undefined) throw new InvalidEmailTokenError('no user');
       checkPasswordPolicy(
@@ -346,10 +372,21 @@ export function createEmailFlowService(deps: {
       const now = clock.now();
       const revoked = await db.transaction().execute(async (trx) => {
         if (!(await spendEmailToken(trx, hash, 'reset', now))) return undefined;
+        const claimed = await claimAccount(trx, {
+          userId: user.id,
+          emailNormalized: emailKey(row.email),
+          method: 'password_reset',
+          passwordHash,
+          ctx,
+          now,
+        });
         await setPasswordHash(trx, user.id, passwordHash, now);
-        const others = await spendUserEmailTokens(trx, user.id, 'reset', now);
+        // Every link mailed before (an email change an intruder started, too) stops working.
+        const others = await spendUserEmailTokens(trx, user.id, 'every', now);
         await markEmailVerified(trx, user.id, emailKey(row.email), now);
         const ids = await revokeSessions(trx, { userId: user.id }, now, 'password reset');
+        const keepApiKeys = resetOptions.keepApiKeys === true && claimed === undefined;
+        const apiKeysRevoked = keepApiKeys ? 0 : await revokeUserApiKeys(trx, user.id, now);
         await recordAuditEvent(trx, {
           event: 'password.reset',
           at: now,
@@ -357,11 +394,12 @@ export function createEmailFlowService(deps: {
           ...auditSource(ctx),
           details: {
             fields: user.emailVerified ? ['password'] : ['email_verified', 'password'],
-            sessions_revoked: ids.length,
+            sessions_revoked: ids.length + (claimed?.revokedSessionIds.length ?? 0),
             other_links_spent: others,
+            api_keys_revoked: apiKeysRevoked,
           },
         });
-        return ids;
+        return [...(claimed?.revokedSessionIds ?? []), ...ids];
       });
       if (revoked === undefined) throw new InvalidEmailTokenError('spent');
       accounts.usersChanged([user.id]);
@@ -370,7 +408,7 @@ export function createEmailFlowService(deps: {
 
     async requestMagicLink(email, ctx) {
       const address = normalizeEmail(email);
-      await rateLimits.consumeMailAddress(address.key);
+      await rateLimits.consumeMailAddress(address.key, ctx);
       inBackground(async () => {
         const user = await findByEmail(address.key);
         if (user?.disabled) return;
@@ -414,7 +452,7 @@ export function createEmailFlowService(deps: {
       if (address.key === emailKey(user.email)) return;
       const holder = await findByEmail(address.key);
       if (holder !== undefined && holder.id !== user.id) throw new EmailTakenError();
-      await rateLimits.consumeMailAddress(address.key);
+      await rateLimits.consumeMailAddress(address.key, { userId: user.id });
       // Only the newest request can be confirmed.
       await spendUserEmailTokens(db, user.id, 'email_change', clock.now());
       await sendLink(
@@ -466,6 +504,20 @@ export function createEmailFlowService(deps: {
       }
       if (!done) throw new InvalidEmailTokenError('spent');
       accounts.usersChanged([user.id]);
+    },
+
+    async describeResetLink(token) {
+      try {
+        const { user } = await resolve(token, 'reset');
+        if (user === undefined) return undefined;
+        return {
+          apiKeys: await countLiveApiKeys(db, user.id, clock.now()),
+          claimsAccount: !user.emailVerified,
+        };
+      } catch (error) {
+        if (error instanceof InvalidEmailTokenError) return undefined;
+        throw error;
+      }
     },
 
     async peekToken(token, purpose) {

@@ -98,8 +98,11 @@ export class ConcurrencyLimiter {
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
-  /** True when `password` matches `storedHash`; false for a wrong password or an unknown hash format. */
-  verify(storedHash: string, password: string): Promise<boolean>;
+  /**
+   * True when `password` matches `storedHash`; false for a wrong password, an unknown hash format
+   * or no password at all (null, checked against a dummy hash so it takes the same time).
+   */
+  verify(storedHash: string | null, password: string): Promise<boolean>;
   /** True when `storedHash` is not argon2id with the current parameters. */
   needsRehash(storedHash: string): boolean;
   /** Burns the same time as a real verify, for unknown users. */
@@ -125,9 +128,14 @@ export async function createPasswordHasher(
   const normalize = (password: string) => password.normalize('NFKC');
   const hash = (password: string) => limiter.run(() => argon2Hash(normalize(password), options));
   let verifications = 0;
-  const verify = async (storedHash: string, password: string): Promise<boolean> => {
+  const dummyHash = await argon2Hash('gatehouse-dummy-password', options);
+  const verify = async (storedHash: string | null, password: string): Promise<boolean> => {
     verifications++;
     const normalized = normalize(password);
+    if (storedHash === null) {
+      await limiter.run(() => argon2Verify(dummyHash, normalized).catch(() => false));
+      return false;
+    }
     if (storedHash.startsWith('$argon2')) {
       return limiter.run(() => argon2Verify(storedHash, normalized).catch(() => false));
     }
@@ -138,7 +146,6 @@ export async function createPasswordHasher(
     }
     return false;
   };
-  const dummyHash = await argon2Hash('gatehouse-dummy-password', options);
   return {
     hash,
     verify,

@@ -17,8 +17,17 @@ import { RateLimitedError } from './errors.ts';
 
 export type RateLimitedRoute = 'token' | 'login' | 'register' | 'basic' | 'mail';
 
-/** The per-route limits, plus the per-address limit on mail. */
-export type RateLimitName = RateLimitedRoute | 'mail_address';
+/**
+ * The per-route limits, plus the per-address limits on mail: loose for an address from all
+ * clients together, tight for an address from one requester (a client IP, or a signed-in user).
+ */
+export type RateLimitName = RateLimitedRoute | 'mail_address' | 'mail_address_ip';
+
+/**
+ * Who asks for a mail: an anonymous client, by IP, or a signed-in user asking for their own
+ * account (verification, email change), whose budget anonymous requests cannot use up.
+ */
+export type MailRequester = { readonly ip: string | null } | { readonly userId: string };
 
 export interface RateLimits {
   /**
@@ -27,10 +36,12 @@ export interface RateLimits {
    */
   consume(route: RateLimitedRoute, ip: string): Promise<void>;
   /**
-   * Counts one mail asked for `address` (any case), whoever asks; throws RateLimitedError when
-   * over. Keyed by a hash, so addresses never reach the counters' store.
+   * Counts one mail asked for `address` (any case) by `requester`; throws RateLimitedError when
+   * over. An anonymous request counts for the (address, IP) pair, then for the address; a
+   * signed-in user's only for the (address, user) pair. Keyed by hashes, so addresses never
+   * reach the counters' store.
    */
-  consumeMailAddress(address: string): Promise<void>;
+  consumeMailAddress(address: string, requester: MailRequester): Promise<void>;
 }
 
 export interface LimiterOptions {
@@ -96,12 +107,19 @@ export function createRateLimits(
       throw rejection;
     }
   }
+  const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
   return {
     consume: (route, ip) => consume(route, clientAddressKey(ip, ipv6PrefixBits)),
-    consumeMailAddress: (address) =>
-      consume(
-        'mail_address',
-        createHash('sha256').update(address.normalize('NFKC').trim().toLowerCase()).digest('base64url'),
-      ),
+    async consumeMailAddress(address, requester) {
+      const key = hash(address.normalize('NFKC').trim().toLowerCase());
+      if ('userId' in requester) {
+        await consume('mail_address_ip', hash(`${key}|user|${requester.userId}`));
+        return;
+      }
+      // The pair first: one client over its own budget does not drain the address's.
+      const client = requester.ip === null ? '' : clientAddressKey(requester.ip, ipv6PrefixBits);
+      await consume('mail_address_ip', hash(`${key}|ip|${client}`));
+      await consume('mail_address', key);
+    },
   };
 }

@@ -7,6 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
+import { spendUserEmailTokens } from '../store/email-tokens.ts';
 import {
   findRefreshToken,
   findSession,
@@ -108,6 +109,7 @@ export interface SessionService {
   logout(sessionId: string, userId: string, ctx: RequestContext): Promise<void>;
   listSessions(userId: string, currentSessionId: string | undefined): Promise<SessionView[]>;
   revokeSession(userId: string, sessionId: string, ctx: RequestContext): Promise<void>;
+  /** Log out everywhere: ends every session and spends every outstanding emailed link of the user. */
   revokeAllSessions(userId: string, ctx: RequestContext): Promise<void>;
   changePassword(
     userId: string,
@@ -489,12 +491,14 @@ export function createSessionService(deps: {
       const now = clock.now();
       const revoked = await db.transaction().execute(async (trx) => {
         const ids = await revokeAndRemember(trx, { userId }, 'logout everywhere');
+        // A link an intruder had mailed (an email change to their address) must not outlive them.
+        const linksSpent = await spendUserEmailTokens(trx, userId, 'every', now);
         await recordAuditEvent(trx, {
           event: 'session.revoked',
           at: now,
           userId,
           ...auditSource(ctx),
-          details: { all: true, count: ids.length },
+          details: { all: true, count: ids.length, links_spent: linksSpent },
         });
         return ids;
       });

@@ -222,7 +222,7 @@ export function createGuards(deps: GuardDeps): Guards {
   };
 
   async function authenticateApiKey(request: FastifyRequest, presented: string): Promise<void> {
-    const key = await apiKeys.authenticate(presented);
+    const key = await apiKeys.authenticate(presented, requestContext(request));
     if (key === undefined) throw new InvalidTokenError('unknown, expired or revoked API key');
     const user = await accounts.findUserForRequest(key.userId);
     if (user === undefined) throw new InvalidTokenError('API key owner no longer exists');

@@ -80,3 +80,30 @@ export async function revokeApiKey(
 export async function recordApiKeyUse(db: Kysely<Database>, id: string, nowMs: number): Promise<void> {
   await db.updateTable('api_keys').set({ last_used_at: nowMs }).where('id', '=', id).execute();
 }
+
+/** Revokes every unrevoked key of the user; returns how many. */
+export async function revokeUserApiKeys(
+  db: Kysely<Database>,
+  userId: string,
+  nowMs: number,
+): Promise<number> {
+  const result = await db
+    .updateTable('api_keys')
+    .set({ revoked_at: nowMs })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** Keys of the user that still work: unrevoked and unexpired. */
+export async function countLiveApiKeys(db: Kysely<Database>, userId: string, nowMs: number): Promise<number> {
+  const row = await db
+    .selectFrom('api_keys')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowMs)]))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

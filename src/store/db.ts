@@ -29,6 +29,7 @@ import * as authorization from './migrations/2026-11-22-3-authorization.ts';
 import * as mail from './migrations/2026-11-29-1-mail.ts';
 import * as indexes from './migrations/2026-11-29-2-indexes.ts';
 import * as auditActor from './migrations/2026-12-02-1-audit-actor.ts';
+import * as optionalPassword from './migrations/2026-12-02-2-optional-password.ts';
 import type { Database } from './schema.ts';
 import { openSqliteDatabase } from './sqlite-driver.ts';
 
@@ -70,6 +71,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-11-29-1-mail': mail,
   '2026-11-29-2-indexes': indexes,
   '2026-12-02-1-audit-actor': auditActor,
+  '2026-12-02-2-optional-password': optionalPassword,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

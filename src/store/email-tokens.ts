@@ -78,19 +78,18 @@ export async function spendEmailToken(
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** Spends every outstanding token of the user for `purpose` (a newer one or a completed flow wins). */
+/**
+ * Spends every outstanding token of the user for `purpose` (a newer one or a completed flow wins),
+ * or for `every` purpose: after a recovery or a takeover no link mailed before it works.
+ */
 export async function spendUserEmailTokens(
   db: Kysely<Database>,
   userId: string,
-  purpose: EmailTokenPurpose,
+  purpose: EmailTokenPurpose | 'every',
   now: number,
 ): Promise<number> {
-  const result = await db
-    .updateTable('email_tokens')
-    .set({ used_at: now })
-    .where('user_id', '=', userId)
-    .where('purpose', '=', purpose)
-    .where('used_at', 'is', null)
-    .executeTakeFirst();
+  let query = db.updateTable('email_tokens').set({ used_at: now }).where('user_id', '=', userId);
+  if (purpose !== 'every') query = query.where('purpose', '=', purpose);
+  const result = await query.where('used_at', 'is', null).executeTakeFirst();
   return Number(result.numUpdatedRows);
 }

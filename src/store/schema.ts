@@ -6,7 +6,8 @@ export interface UsersTable {
   email: string;
   email_normalized: string;
   full_name: string | null;
-  password_hash: string;
+  /** Null: no password (the account signs in by links until its owner sets one by reset). */
+  password_hash: string | null;
   disabled: number;
   created_at: number;
   updated_at: number;

@@ -8,7 +8,8 @@ export interface UserRecord {
   readonly username: string;
   readonly email: string;
   readonly fullName: string | null;
-  readonly passwordHash: string;
+  /** Null when the account has no password: password login fails for it like a wrong password. */
+  readonly passwordHash: string | null;
   readonly disabled: boolean;
   readonly emailVerified: boolean;
   readonly roles: readonly string[];
@@ -22,7 +23,7 @@ export interface NewUser {
   readonly email: string;
   readonly emailNormalized: string;
   readonly fullName: string | null;
-  readonly passwordHash: string;
+  readonly passwordHash: string | null;
   readonly roles: readonly string[];
   readonly createdAt: number;
   /** Set when the account is created by a link that proved the address (magic-link sign-up). */
@@ -377,10 +378,11 @@ export async function replaceConfirmedEmail(
   return Number(result.numUpdatedRows) === 1;
 }
 
+/** Sets the user's password hash; null removes the password. */
 export async function setPasswordHash(
   executor: Kysely<Database>,
   id: string,
-  passwordHash: string,
+  passwordHash: string | null,
   now: number,
 ): Promise<void> {
   await executor

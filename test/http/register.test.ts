@@ -45,7 +45,7 @@ for (const database of DATABASES) {
         .select('password_hash')
         .where('id', '=', body.id)
         .executeTakeFirstOrThrow();
-      assert.match(row.password_hash, /^\$argon2id\$/);
+      assert.match(row.password_hash ?? '', /^\$argon2id\$/);
     });
 
     test('usernames are unique case-insensitively after NFKC, including fullwidth look-alikes', async () => {

@@ -163,7 +163,7 @@ for (const database of DATABASES) {
         .select('password_hash')
         .where('id', '=', id)
         .executeTakeFirstOrThrow();
-      assert.match(row.password_hash, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
+      assert.match(row.password_hash ?? '', /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
       assert.equal((await token({ username: 'johndoe', password: 'secret' })).statusCode, 200);
     });
 
@@ -183,7 +183,7 @@ for (const database of DATABASES) {
         .select('password_hash')
         .where('id', '=', bob.id)
         .executeTakeFirstOrThrow();
-      assert.match(row.password_hash, /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
+      assert.match(row.password_hash ?? '', /^\$argon2id\$v=19\$m=1024,t=1,p=1\$/);
     });
 
     test('GET /protected greets by full name, or by username when there is none', async () => {

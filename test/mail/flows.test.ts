@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { LightMyRequestResponse } from 'fastify';
 import {
   createTestApp,
   DATABASES,
@@ -11,55 +10,8 @@ import {
   type TestApp,
   uniqueRedisPrefix,
 } from '../support/gatehouse.ts';
-import { mailTo, startSmtpServer, type TestSmtpServer, tokenFrom } from '../support/smtp.ts';
-
-const PUBLIC_URL = 'http://app.test';
-
-interface MailApp {
-  readonly t: TestApp;
-  readonly smtp: TestSmtpServer;
-  /** Queues what the background decided and sends every due message to the SMTP server. */
-  deliver(): Promise<void>;
-  post(url: string, payload: unknown, headers?: Record<string, string>): Promise<LightMyRequestResponse>;
-}
-
-async function withMailApp(
-  databaseUrl: string | undefined,
-  env: Record<string, string>,
-  run: (m: MailApp) => Promise<void>,
-): Promise<void> {
-  const smtp = await startSmtpServer();
-  const t = await createTestApp({
-    databaseUrl,
-    env: { GATEHOUSE_SMTP_URL: smtp.url, GATEHOUSE_PUBLIC_URL: PUBLIC_URL, ...env },
-  }).catch(async (error: unknown) => {
-    await smtp.close();
-    throw error;
-  });
-  try {
-    await run({
-      t,
-      smtp,
-      async deliver() {
-        await t.gatehouse.emailFlows.settled();
-        await t.gatehouse.mail.runOnce();
-      },
-      post: (url, payload, headers = {}) =>
-        t.app.inject({ method: 'POST', url, payload: payload as object, headers }),
-    });
-  } finally {
-    await t.close();
-    await smtp.close();
-  }
-}
-
-const tokenGrant = (t: TestApp, form: Record<string, string>) =>
-  t.app.inject({
-    method: 'POST',
-    url: '/token',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    payload: new URLSearchParams(form).toString(),
-  });
+import { tokenGrant, withMailApp } from '../support/mail-app.ts';
+import { mailTo, tokenFrom } from '../support/smtp.ts';
 
 /** Audit events as `name` or `name:method`, oldest first. */
 async function auditTrail(t: TestApp): Promise<string[]> {

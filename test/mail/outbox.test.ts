@@ -85,7 +85,7 @@ describe('mail delivery', () => {
       assert.match(String(mail?.html), /<h1>Acme &lt;Tools&gt; &amp; Co<\/h1>/);
       assert.match(
         mail?.text ?? '',
-        /Please confirm your email address/,
+        /If you created it, confirm the address/,
         'the text part is still the built-in one',
       );
     } finally {

@@ -38,6 +38,7 @@ export const NO_RATE_LIMITS = {
   GATEHOUSE_LOGIN_MAX_FAILURES: 'off',
   GATEHOUSE_RATE_LIMIT_MAIL: 'off',
   GATEHOUSE_RATE_LIMIT_MAIL_ADDRESS: 'off',
+  GATEHOUSE_RATE_LIMIT_MAIL_ADDRESS_IP: 'off',
 };
 
 export interface TestApp {
@@ -98,6 +99,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     pgSchema,
     async close() {
       await app.close();
+      // Mail work decided in the background must not race the schema's removal.
+      await gatehouse.emailFlows.settled();
       if (pgSchema && ownsSchema)
         await sql`drop schema if exists ${sql.id(pgSchema)} cascade`.execute(gatehouse.store.db);
       await gatehouse.close();

@@ -20,6 +20,8 @@ export const ACCOUNT_NOTICES: Readonly<Record<string, string>> = {
 
 export interface AccountView {
   readonly user: PublicUser;
+  /** False for an account claimed by its mailbox's owner, who sets a password by reset. */
+  readonly hasPassword: boolean;
   readonly sessions: readonly SessionView[];
   readonly csrfToken: string;
 }
@@ -95,6 +97,7 @@ ${field({ form: 'email', name: 'email', label: EMAIL_LABELS.email, type: 'email'
 </section>
 <section aria-labelledby="password-title">
 <h2 id="password-title">Change password</h2>
+${!view.hasPassword ? html`<p class="notice" role="status">Your account has no password yet: <a href="/forgot-password">set one with a link mailed to you</a>.</p>` : ''}
 <form method="post" action="/users/me/password" novalidate>
 ${hidden('csrf_token', csrfToken)}
 <input type="hidden" name="username" value="${user.username}" autocomplete="username">

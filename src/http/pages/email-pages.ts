@@ -1,4 +1,5 @@
 /** The pages an emailed link opens, and the request forms that send those links. */
+import type { ResetLinkInfo } from '../../auth/email-flows.ts';
 import { errorSummary, type FormFailure, field, hidden, NO_FAILURE, notice } from './forms.ts';
 import { html, layout, type SafeHtml } from './layout.ts';
 import type { PageSettings } from './login-page.ts';
@@ -35,9 +36,23 @@ ${field({ name: 'email', label: labels.email, type: 'email', autocomplete: 'emai
   );
 }
 
+/** The reset page's checkbox: unchecked, so a reset ends API keys an intruder may have made. */
+function keepApiKeysField(info: ResetLinkInfo | undefined): SafeHtml {
+  if (info === undefined || info.apiKeys === 0) return html``;
+  const count = `${info.apiKeys} API key${info.apiKeys === 1 ? '' : 's'}`;
+  if (info.claimsAccount) {
+    return html`<p class="hint">This account's address was never verified: its ${count} will be revoked.</p>`;
+  }
+  return html`<div class="field field-checkbox">
+<input id="keep-api-keys" name="keep_api_keys" type="checkbox" value="true" aria-describedby="keep-api-keys-hint">
+<label for="keep-api-keys">Keep my ${count} working</label>
+<p class="hint" id="keep-api-keys-hint">Leave unchecked if someone else may have used your account: they could have created a key.</p>
+</div>`;
+}
+
 export function renderResetPasswordPage(
   settings: PageSettings,
-  link: LinkState,
+  link: LinkState & { readonly reset?: ResetLinkInfo | undefined },
   options: { failure?: FormFailure } = {},
 ): string {
   if (!link.usable) {
@@ -55,6 +70,7 @@ export function renderResetPasswordPage(
 <form method="post" action="/reset-password" novalidate>
 ${hidden('token', link.token)}
 ${field({ name: 'new_password', label: labels.new_password, type: 'password', autocomplete: 'new-password', hint: `At least ${settings.passwordMinLength} characters. You will be signed out everywhere.`, maxLength: 1024 }, failure)}
+${keepApiKeysField(link.reset)}
 <button type="submit">Set new password</button>
 </form>`,
   );

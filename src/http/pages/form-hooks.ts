@@ -43,6 +43,7 @@ export function installHtmlForms(scope: FastifyInstance, trustedOrigins: readonl
         // A browser posts every field, empty or not; an empty one counts as not given, so a
         // required field is reported missing and an optional one keeps its default.
         for (const [name, value] of Object.entries(body)) if (value === '') delete body[name];
+        for (const name of form.checkboxes ?? []) if (Object.hasOwn(body, name)) body[name] = true;
         request.formPost = { returnTo };
       }
     } else if (html) {

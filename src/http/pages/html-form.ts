@@ -17,6 +17,8 @@ export interface HtmlForm {
   successLocation(request: FastifyRequest): string;
   /** Field names the service uses that the form names differently (`password` → `new_password`). */
   readonly fieldNames?: Readonly<Record<string, string>>;
+  /** Checkbox fields: a browser posts a checked one (any value) and omits an unchecked one. */
+  readonly checkboxes?: readonly string[];
 }
 
 /** What the page layer learned from a form post before validation. */

@@ -47,7 +47,9 @@ export async function linkRoutes(
   );
 
   app.get<{ Querystring: LinkQueryType }>('/reset-password', { schema }, async (request, reply) => {
-    const link = await look(request.query.token, 'reset');
+    const token = request.query.token ?? '';
+    const reset = token === '' ? undefined : await emailFlows.describeResetLink(token);
+    const link = { token, usable: reset !== undefined, reset };
     return sendPage(reply, statusOf(link), renderResetPasswordPage(settings, link));
   });
 

@@ -111,9 +111,10 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
         });
       }
       const sessions = await gatehouse.sessions.listSessions(principal.user.id, principal.sessionId);
+      const hasPassword = (await gatehouse.accounts.findUser(principal.user.id))?.passwordHash != null;
       return renderAccountPage(
         settings,
-        { user: principal.user, sessions, csrfToken: principal.csrfToken },
+        { user: principal.user, hasPassword, sessions, csrfToken: principal.csrfToken },
         { failure, failedForm },
       );
     };
@@ -153,8 +154,12 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
       successLocation: () => at('/forgot-password?notice=sent'),
     },
     resetPassword: {
-      render: async (request, failure) =>
-        renderResetPasswordPage(settings, await linkOf(request, 'reset'), { failure }),
+      checkboxes: ['keep_api_keys'],
+      render: async (request, failure) => {
+        const token = tokenOf(request);
+        const reset = token === '' ? undefined : await emailFlows.describeResetLink(token);
+        return renderResetPasswordPage(settings, { token, usable: reset !== undefined, reset }, { failure });
+      },
       successLocation: () => at('/login?notice=password-reset'),
     },
     verifyEmail: { render: linkPage('verify'), successLocation: () => at('/verify-email?status=verified') },

@@ -29,7 +29,7 @@ export async function pageRoutes(
   options: { gatehouse: Gatehouse; guards: Guards; cookie: SessionCookie; forms: PageForms },
 ): Promise<void> {
   const { gatehouse, guards, cookie, forms } = options;
-  const { sessions, basePath } = gatehouse;
+  const { sessions, accounts, basePath } = gatehouse;
   const settings = pageSettings(gatehouse);
   const hide = { hide: true };
 
@@ -85,13 +85,14 @@ export async function pageRoutes(
           .send();
       }
       const list = await sessions.listSessions(principal.user.id, principal.sessionId);
+      const hasPassword = (await accounts.findUser(principal.user.id))?.passwordHash != null;
       const notice = request.query.notice === undefined ? undefined : ACCOUNT_NOTICES[request.query.notice];
       return sendPage(
         reply,
         200,
         renderAccountPage(
           settings,
-          { user: principal.user, sessions: list, csrfToken: principal.csrfToken },
+          { user: principal.user, hasPassword, sessions: list, csrfToken: principal.csrfToken },
           { notice },
         ),
       );

@@ -47,20 +47,28 @@ export async function apiKeyRoutes(
   const { apiKeys } = options.gatehouse;
   const { guards } = options;
 
-  app.post<{ Body: { name: string; scopes: string[]; expires_at?: string | null } }>(
+  const { apiKeyTtlSeconds, apiKeyMaxTtlSeconds } = options.gatehouse.config;
+  app.post<{
+    Body: { name: string; scopes: string[]; expires_in?: number | null; expires_at?: string | null };
+  }>(
     '/api-keys',
     {
       onRequest: guards.requireUser,
       config: { gatehouse: { noStore: true } },
       schema: {
         summary: 'Create an API key',
-        description:
-          'The key acts as you, limited to `scopes`, which must be among your permissions. It is returned once.',
+        description: `The key acts as you, limited to \`scopes\`, which must be among your permissions. It is returned once. It expires after \`expires_in\` seconds (default ${apiKeyTtlSeconds}, at most ${apiKeyMaxTtlSeconds ?? 'unlimited'}${apiKeyMaxTtlSeconds === null ? '; null: never' : ''}), or at \`expires_at\`.`,
         tags: ['api keys'],
         body: Type.Object(
           {
             name: Type.String({ minLength: 1, maxLength: 100 }),
             scopes: Type.Array(Type.String({ maxLength: 128 }), { maxItems: 100 }),
+            expires_in: Type.Optional(
+              Type.Union([Type.Integer({ minimum: 1, maximum: 3_153_600_000 }), Type.Null()], {
+                description:
+                  'Lifetime in seconds; null: never expires (only when GATEHOUSE_API_KEY_MAX_TTL=none)',
+              }),
+            ),
             expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
           },
           { additionalProperties: false },
@@ -71,10 +79,17 @@ export async function apiKeyRoutes(
     async (request, reply) => {
       const principal = principalOf(request);
       if (principal.method === 'api_key') requireKeyAdmin(request);
-      const { name, scopes, expires_at } = request.body;
+      const { name, scopes, expires_in, expires_at } = request.body;
       const { record, key } = await apiKeys.create(
         principal.user.id,
-        { name, scopes, expiresAt: expires_at ? Date.parse(expires_at) : null },
+        {
+          name,
+          scopes,
+          ...(expires_in !== undefined ? { expiresInSeconds: expires_in } : {}),
+          ...(expires_at !== undefined
+            ? { expiresAt: expires_at === null ? null : Date.parse(expires_at) }
+            : {}),
+        },
         principal.scopes,
         requestContext(request),
       );

@@ -83,19 +83,22 @@ export async function emailRoutes(
     },
   );
 
-  app.post<{ Body: { token: string; new_password: string } }>(
+  app.post<{ Body: { token: string; new_password: string; keep_api_keys?: boolean } }>(
     '/reset-password',
     {
       config: { gatehouse: { htmlForm: forms?.resetPassword } },
       schema: {
         summary: 'Choose a new password with the token of the reset link',
         description:
-          'Applies the password policy (a refused password does not use up the link), ends every session of the account and spends its other reset links.',
+          'Applies the password policy (a refused password does not use up the link), ends every session of the account, spends every other link mailed to it (verification, reset, magic link, email change) and revokes its API keys unless `keep_api_keys` is true. On an account whose address was never verified, the reset claims it: every API key is revoked whatever `keep_api_keys` says.',
         tags: ['email'],
         body: Type.Object(
           {
             token: TokenBody.properties.token,
             new_password: Type.String({ maxLength: 1024 }),
+            keep_api_keys: Type.Optional(
+              Type.Boolean({ default: false, description: "Keep the account's API keys working" }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -103,7 +106,10 @@ export async function emailRoutes(
       },
     },
     async (request, reply) => {
-      await emailFlows.resetPassword(request.body.token, request.body.new_password, requestContext(request));
+      const { token, new_password, keep_api_keys } = request.body;
+      await emailFlows.resetPassword(token, new_password, requestContext(request), {
+        keepApiKeys: keep_api_keys === true,
+      });
       return reply.code(204).send();
     },
   );
