@@ -1,4 +1,6 @@
 /** The `gatehouse` command. */
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { toPublicUser } from './auth/accounts.ts';
 import { DatabaseUnavailableError, GatehouseError, InvalidFieldError } from './auth/errors.ts';
@@ -203,9 +205,20 @@ async function createAdmin(config: Config, args: string[]): Promise<void> {
   });
 }
 
+/** The installed package's version: package.json sits one level above src/ and dist/ alike. */
+function packageVersion(): string {
+  return (
+    JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  ).version;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   try {
+    if (command === '--version' || command === '-v' || command === 'version') {
+      console.log(packageVersion());
+      return 0;
+    }
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       console.log(USAGE);
       return command === undefined ? 2 : 0;
@@ -268,7 +281,21 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
+/**
+ * True when this file is the program node was started with (`node dist/cli.js`, `node src/cli.ts`):
+ * `import.meta.main` says so only from Node 22.18, and bin/gatehouse.js calls main() itself.
+ */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
   const code = await main(process.argv.slice(2));
   if (code >= 0) process.exitCode = code;
 }

@@ -154,7 +154,7 @@ export const gatehousePlugin = fp(plugin, { name: 'gatehouse', fastify: '5.x' })
 
 export interface GatehouseFromOptions extends GatehouseOptions {
   /** Time source (tests); default the system clock. */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
 }
 
 /**
