@@ -13,7 +13,7 @@
  * `GATEHOUSE_PACKAGING_NODES="22.16.0 24"` picks the versions, `GATEHOUSE_PACKAGING_NPM_CACHE` the
  * npm cache (default .cache/npm in the repository), `GATEHOUSE_PACKAGING_KEEP=1` keeps the apps.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   existsSync,
@@ -27,7 +27,7 @@ import {
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..');
 const NODES = (process.env.GATEHOUSE_PACKAGING_NODES ?? '22.16.0 24').split(/\s+/).filter(Boolean);
@@ -70,21 +70,34 @@ interface RunOptions {
 }
 
 /** Runs a command to completion (no stdin); throws with its output when it fails. */
-function run(command: string, args: readonly string[], options: RunOptions): string {
-  const result = spawnSync(command, args, {
-    cwd: options.cwd,
-    env: options.env,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: STEP_TIMEOUT_MS,
+function run(command: string, args: readonly string[], options: RunOptions): Promise<string> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), STEP_TIMEOUT_MS);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) return resolveRun(stdout);
+      reject(
+        new Error(
+          `\`${command} ${args.join(' ')}\` in ${options.cwd} failed (${signal ?? `exit ${code}`}):\n` +
+            `${stdout}\n${stderr}`.trim().slice(-4000),
+        ),
+      );
+    });
   });
-  if (result.status !== 0) {
-    throw new Error(
-      `\`${command} ${args.join(' ')}\` in ${options.cwd} failed (${result.error?.message ?? `exit ${result.status}`}):\n` +
-        `${result.stdout}\n${result.stderr}`.trim().slice(-4000),
-    );
-  }
-  return result.stdout;
 }
 
 function check(condition: boolean, message: string): void {
@@ -190,20 +203,19 @@ async function passwordToken(baseUrl: string, username: string, password: string
 
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
-/** du -sk: kilobytes on disk. */
-function sizeKb(path: string): number {
-  return Number(run('du', ['-sk', path], { cwd: WORK, env: baseEnv() }).split(/\s/)[0]);
-}
-
-function countPackages(nodeModules: string): number {
-  let count = 0;
+/** What an app's node_modules holds: packages and kilobytes on disk (du -sk). */
+async function installed(dir: string): Promise<{ packages: number; kb: number }> {
+  const nodeModules = join(dir, 'node_modules');
+  let packages = 0;
   for (const entry of readdirSync(nodeModules, { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
-    if (entry.name.startsWith('@')) count += readdirSync(join(nodeModules, entry.name)).length;
-    else count += 1;
+    packages += entry.name.startsWith('@') ? readdirSync(join(nodeModules, entry.name)).length : 1;
   }
-  return count;
+  const du = await run('du', ['-sk', nodeModules], { cwd: dir, env: baseEnv() });
+  return { packages, kb: Number(du.split(/\s/)[0]) };
 }
+
+const megabytes = (kb: number) => `${(kb / 1024).toFixed(1)} MB`;
 
 // The apps, as a user writes them.
 
@@ -247,7 +259,7 @@ interface Tarball {
   readonly unpackedSize: number;
 }
 
-function pack(): Tarball[] {
+async function pack(): Promise<Tarball[]> {
   const destination = join(WORK, 'tarballs');
   mkdirSync(destination);
   const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { workspaces?: unknown };
@@ -255,17 +267,11 @@ function pack(): Tarball[] {
   const env = baseEnv();
   // The repository's own Node (the `node` devDependency) builds: prepack runs the build.
   env.PATH = [join(ROOT, 'node_modules', '.bin'), env.PATH].join(delimiter);
-  const output = run(
-    'npm',
-    [
-      'pack',
-      '--json',
-      '--pack-destination',
-      destination,
-      ...(workspaces ? ['--workspaces', '--include-workspace-root'] : []),
-    ],
-    { cwd: ROOT, env },
-  );
+  const workspaceFlags = workspaces ? ['--workspaces', '--include-workspace-root'] : [];
+  const output = await run('npm', ['pack', '--json', '--pack-destination', destination, ...workspaceFlags], {
+    cwd: ROOT,
+    env,
+  });
   const packed = JSON.parse(output) as Array<Omit<Tarball, 'path'> & { filename: string }>;
   return packed.map((entry) => ({
     ...entry,
@@ -273,106 +279,122 @@ function pack(): Tarball[] {
   }));
 }
 
-/** The `node` binary of a version, from the npm `node` package, on a PATH of its own. */
-function nodeEnv(version: string): { env: Record<string, string>; version: string } {
+/** The `node` binary of a version, from the npm `node` package, first on a PATH of its own. */
+async function nodeEnv(
+  requested: string,
+  home: string,
+): Promise<{ env: Record<string, string>; version: string }> {
   const env = baseEnv();
-  const [execPath, actual] = run(
-    'npx',
-    ['-y', `node@${version}`, '-p', 'process.execPath + " " + process.version'],
-    {
+  const [execPath, version] = (
+    await run('npx', ['-y', `node@${requested}`, '-p', 'process.execPath + " " + process.version'], {
       cwd: WORK,
       env,
-    },
+    })
   )
     .trim()
     .split(' ');
-  check(execPath !== undefined && actual !== undefined && existsSync(execPath), `node@${version} installed`);
-  const bin = join(WORK, `node-${version}`, 'bin');
+  check(
+    execPath !== undefined && version !== undefined && existsSync(execPath),
+    `node@${requested} installed`,
+  );
+  const bin = join(home, 'bin');
   mkdirSync(bin, { recursive: true });
   symlinkSync(execPath as string, join(bin, 'node'));
   env.PATH = [bin, env.PATH].join(delimiter);
-  return { env, version: actual as string };
+  return { env, version: version as string };
 }
 
-function newApp(dir: string, env: Record<string, string>, install: string[]): void {
+async function newApp(
+  dir: string,
+  env: Record<string, string>,
+  install: string[],
+  strict = true,
+): Promise<void> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'package.json'),
-    `${JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
+    `${JSON.stringify({ name: basename(dir), version: '1.0.0', private: true, type: 'module' }, null, 2)}\n`,
   );
-  run('npm', ['install', '--engine-strict', ...install], { cwd: dir, env });
+  await run('npm', ['install', ...(strict ? ['--engine-strict'] : []), ...install], { cwd: dir, env });
 }
 
-/** `tsc --init` defaults with skipLibCheck off, as strict a consumer as there is. */
-function typecheck(dir: string, env: Record<string, string>, nodeMajor: string): void {
+/**
+ * Type-checks the .ts files of `dir` with `tsc --init`'s defaults and skipLibCheck off, as strict
+ * a consumer as there is. TypeScript and @types/node sit in the directory above (`tools`), as
+ * a developer's own would, so that the app's node_modules stays what a user installs.
+ */
+async function typecheck(dir: string, tools: string, env: Record<string, string>): Promise<void> {
+  const tsc = join(tools, 'node_modules', 'typescript', 'bin', 'tsc');
+  await run('node', [tsc, '--init'], { cwd: dir, env });
+  const tsconfig = join(dir, 'tsconfig.json');
+  const text = readFileSync(tsconfig, 'utf8');
+  check(/"skipLibCheck": true/.test(text), 'tsc --init writes skipLibCheck');
+  writeFileSync(tsconfig, text.replace('"skipLibCheck": true', '"skipLibCheck": false'));
+  await run('node', [tsc, '--noEmit'], { cwd: dir, env });
+}
+
+interface Result {
+  readonly node: string;
+  readonly app: { packages: number; kb: number };
+  readonly verifier: { packages: number; kb: number };
+}
+
+async function proveOn(requested: string, tarballs: Tarball[]): Promise<Result> {
+  const home = join(WORK, `node-${requested}`);
+  const { env, version } = await nodeEnv(requested, home);
+  const log = (message: string) =>
+    console.log(
+      `packaging [node ${version}, ${Math.round((performance.now() - started) / 1000)} s]: ${message}`,
+    );
+  const gatehouseTarball = tarballs.find((t) => t.name === 'gatehouse');
+  if (gatehouseTarball === undefined) throw new Error('the gatehouse tarball was not packed');
+  const verifyTarball = tarballs.find((t) => t.name === '@gatehouse/verify');
+  const others = tarballs.filter((t) => t !== gatehouseTarball).map((t) => t.path);
+  const app = join(home, 'app');
+  const verifier = join(home, 'verifier');
+  const specifier = verifyTarball ? '@gatehouse/verify' : 'gatehouse/verify';
   const typescript = (
     JSON.parse(readFileSync(join(ROOT, 'node_modules', 'typescript', 'package.json'), 'utf8')) as {
       version: string;
     }
   ).version;
-  run('npm', ['install', '--save-dev', `typescript@${typescript}`, `@types/node@${nodeMajor}`], {
-    cwd: dir,
-    env,
-  });
-  run('npx', ['tsc', '--init'], { cwd: dir, env });
-  const tsconfig = join(dir, 'tsconfig.json');
-  const text = readFileSync(tsconfig, 'utf8');
-  check(/"skipLibCheck": true/.test(text), 'tsc --init writes skipLibCheck');
-  writeFileSync(tsconfig, text.replace('"skipLibCheck": true', '"skipLibCheck": false'));
-  run('npx', ['tsc', '--noEmit'], { cwd: dir, env });
-}
-
-interface Result {
-  readonly node: string;
-  readonly verifierKb: number;
-  readonly verifierPackages: number;
-}
-
-async function proveOn(requested: string, tarballs: Tarball[]): Promise<Result> {
-  const { env: nodeEnvironment, version } = nodeEnv(requested);
-  const log = (message: string) => console.log(`packaging [node ${version}]: ${message}`);
   const major = version.replace(/^v/, '').split('.')[0] as string;
-  const gatehouseTarball = tarballs.find((t) => t.name === 'gatehouse');
-  check(gatehouseTarball !== undefined, 'the gatehouse tarball was packed');
-  const verifyTarball = tarballs.find((t) => t.name === '@gatehouse/verify');
-  const others = tarballs.filter((t) => t !== gatehouseTarball).map((t) => t.path);
+  // The plugin app (which also runs the CLI), the verifier app, and the TypeScript tools.
+  await Promise.all([
+    newApp(app, env, [...others, gatehouseTarball.path, 'fastify@5']),
+    newApp(verifier, env, [verifyTarball ? verifyTarball.path : gatehouseTarball.path]),
+    newApp(home, env, [`typescript@${typescript}`, `@types/node@${major}`], false),
+  ]);
+  const appInstall = await installed(app);
+  const verifierInstall = await installed(verifier);
+  log(
+    `installed: plugin app ${appInstall.packages} packages / ${megabytes(appInstall.kb)}, verifier app ${verifierInstall.packages} packages / ${megabytes(verifierInstall.kb)}`,
+  );
 
-  // The plugin app, which also holds the CLI.
-  const app = join(WORK, `app-${version}`);
-  newApp(app, nodeEnvironment, [...others, (gatehouseTarball as Tarball).path, 'fastify@5']);
-  const gatehouseBin = join(app, 'node_modules', '.bin', 'gatehouse');
-  const cliVersion = run('npx', ['gatehouse', '--version'], { cwd: app, env: nodeEnvironment }).trim();
-  check(cliVersion === (gatehouseTarball as Tarball).version, `gatehouse --version prints ${cliVersion}`);
+  const cliVersion = (await run('npx', ['gatehouse', '--version'], { cwd: app, env })).trim();
+  check(cliVersion === gatehouseTarball.version, `npx gatehouse --version prints ${cliVersion}`);
   log(`npx gatehouse --version: ${cliVersion}`);
 
   const serverPort = await freePort();
   const issuer = `http://127.0.0.1:${serverPort}`;
   const adminPassword = `pkg-${randomBytes(12).toString('base64url')}`;
   const serverEnv = {
-    ...nodeEnvironment,
+    ...env,
     GATEHOUSE_DATABASE_URL: 'sqlite:data/server.db',
     GATEHOUSE_ISSUER: issuer,
     GATEHOUSE_HOST: '127.0.0.1',
     GATEHOUSE_PORT: String(serverPort),
     GATEHOUSE_OUTBOX_DIR: join(app, 'data', 'outbox'),
   };
-  const created = run(
-    'npx',
-    [
-      'gatehouse',
-      'create-admin',
-      '--username',
-      'admin',
-      '--email',
-      'admin@example.com',
-      '--password',
-      adminPassword,
-    ],
-    { cwd: app, env: serverEnv },
-  );
-  check(/created admin admin/.test(created), `create-admin says: ${created.trim()}`);
+  const createAdmin = ['create-admin', '--username', 'admin', '--email', 'admin@example.com'];
+  const created = await run('npx', ['gatehouse', ...createAdmin, '--password', adminPassword], {
+    cwd: app,
+    env: serverEnv,
+  });
+  check(/created admin admin/.test(created), `npx gatehouse create-admin says: ${created.trim()}`);
   log('npx gatehouse create-admin: ok');
 
+  const gatehouseBin = join(app, 'node_modules', '.bin', 'gatehouse');
   const server = await startServer(
     gatehouseBin,
     ['serve'],
@@ -381,37 +403,30 @@ async function proveOn(requested: string, tarballs: Tarball[]): Promise<Result> 
   );
   try {
     const health = await request(`${issuer}/healthz`);
-    check(health.status === 200, `standalone /healthz: ${health.status}`);
+    check(health.status === 200, `gatehouse serve: /healthz ${health.status}`);
     log('gatehouse serve: ok');
 
     // The embedded plugin.
     writeFileSync(join(app, 'app.js'), PLUGIN_APP);
     const appPort = await freePort();
     const appUrl = `http://127.0.0.1:${appPort}`;
-    const embedded = await startServer(
-      'node',
-      ['app.js'],
-      { cwd: app, env: { ...nodeEnvironment, PORT: String(appPort), ISSUER: appUrl } },
-      `${appUrl}/hello`,
-    );
+    const appEnv = { ...env, PORT: String(appPort), ISSUER: appUrl };
+    const embedded = await startServer('node', ['app.js'], { cwd: app, env: appEnv }, `${appUrl}/hello`);
     try {
       const anonymous = await request(`${appUrl}/hello`);
-      check(anonymous.status === 401, `embedded: /hello without a token is ${anonymous.status}`);
+      check(anonymous.status === 401, `plugin app: /hello without a token is ${anonymous.status}`);
       const password = `pkg-${randomBytes(12).toString('base64url')}`;
       const registered = await request(`${appUrl}/register`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ username: 'alice', email: 'alice@example.com', password }),
       });
-      check(
-        registered.status === 201,
-        `embedded: POST /register ${registered.status} ${JSON.stringify(registered.body)}`,
-      );
+      check(registered.status === 201, `plugin app: POST /register ${registered.status}`);
       const token = await passwordToken(appUrl, 'alice', password);
       const hello = await request(`${appUrl}/hello`, bearer(token));
       check(
         hello.status === 200 && hello.body.hello === 'alice',
-        `embedded: /hello with a token: ${hello.status}`,
+        `plugin app: /hello with a token: ${hello.status}`,
       );
       log('plugin app (JavaScript): 401 without a token, 200 with one');
     } finally {
@@ -419,22 +434,14 @@ async function proveOn(requested: string, tarballs: Tarball[]): Promise<Result> 
     }
 
     // The resource server: the verifier alone, against the standalone server.
-    const verifier = join(WORK, `verifier-${version}`);
-    const specifier = verifyTarball ? '@gatehouse/verify' : 'gatehouse/verify';
-    newApp(
-      verifier,
-      nodeEnvironment,
-      verifyTarball ? [verifyTarball.path] : [(gatehouseTarball as Tarball).path],
-    );
-    const verifierKb = sizeKb(join(verifier, 'node_modules'));
-    const verifierPackages = countPackages(join(verifier, 'node_modules'));
     writeFileSync(join(verifier, 'server.js'), verifierApp(specifier, false));
     const resourcePort = await freePort();
     const resourceUrl = `http://127.0.0.1:${resourcePort}`;
+    const resourceEnv = { ...env, PORT: String(resourcePort), ISSUER: issuer };
     const resource = await startServer(
       'node',
       ['server.js'],
-      { cwd: verifier, env: { ...nodeEnvironment, PORT: String(resourcePort), ISSUER: issuer } },
+      { cwd: verifier, env: resourceEnv },
       resourceUrl,
     );
     try {
@@ -452,45 +459,44 @@ async function proveOn(requested: string, tarballs: Tarball[]): Promise<Result> 
       await resource.stop();
     }
     log(
-      `verifier (${specifier}) against gatehouse serve: 401 / 200 / 401 forged; installs ${verifierPackages} packages, ${verifierKb} KB`,
+      `resource server (${specifier}) against gatehouse serve: 401 without a token, 200 with one, 401 forged`,
     );
-    if (verifyTarball) {
-      check(
-        verifierKb < VERIFIER_LIMIT_KB,
-        `the verifier installs ${verifierKb} KB, limit ${VERIFIER_LIMIT_KB} KB`,
-      );
-      for (const driver of DATABASE_DRIVERS)
-        check(!existsSync(join(verifier, 'node_modules', driver)), `the verifier does not install ${driver}`);
-    }
-
-    // The same apps in TypeScript.
-    writeFileSync(join(app, 'app.ts'), PLUGIN_APP);
-    typecheck(app, nodeEnvironment, major);
-    writeFileSync(join(verifier, 'server.ts'), verifierApp(specifier, true));
-    typecheck(verifier, nodeEnvironment, major);
-    log('plugin app and resource server type-check under tsc --init defaults, skipLibCheck false');
-    return { node: version, verifierKb, verifierPackages };
   } finally {
     await server.stop();
   }
+  if (verifyTarball) {
+    check(
+      verifierInstall.kb < VERIFIER_LIMIT_KB,
+      `the verifier installs ${megabytes(verifierInstall.kb)}, limit 20 MB`,
+    );
+    for (const driver of DATABASE_DRIVERS)
+      check(!existsSync(join(verifier, 'node_modules', driver)), `the verifier does not install ${driver}`);
+  }
+
+  // The same apps in TypeScript.
+  writeFileSync(join(app, 'app.ts'), PLUGIN_APP);
+  writeFileSync(join(verifier, 'server.ts'), verifierApp(specifier, true));
+  await Promise.all([typecheck(app, home, env), typecheck(verifier, home, env)]);
+  log('plugin app and resource server type-check under tsc --init defaults, skipLibCheck false');
+  return { node: version, app: appInstall, verifier: verifierInstall };
 }
 
 async function main(): Promise<void> {
   mkdirSync(CACHE, { recursive: true });
   console.log(`packaging: packing in ${ROOT}, apps in ${WORK}`);
-  const tarballs = pack();
+  const tarballs = await pack();
   for (const t of tarballs)
     console.log(
       `packaging: ${t.name}@${t.version}: ${t.entryCount} files, ${Math.round(t.size / 1024)} KB packed, ${Math.round(t.unpackedSize / 1024)} KB unpacked`,
     );
-  const results: Result[] = [];
-  for (const version of NODES) results.push(await proveOn(version, tarballs));
+  const results = await Promise.all(NODES.map((version) => proveOn(version, tarballs)));
   const seconds = Math.round((performance.now() - started) / 1000);
+  const first = results[0] as Result;
   console.log(
-    `packaging: OK on ${results.map((r) => `node ${r.node}`).join(', ')} — ` +
-      tarballs.map((t) => `${t.name} ${t.entryCount} files`).join(', ') +
-      `; verifier install ${results.map((r) => `${r.verifierPackages} packages / ${(r.verifierKb / 1024).toFixed(1)} MB`).join(', ')}` +
-      ` (${seconds} s)`,
+    `packaging: OK on ${results.map((r) => `node ${r.node}`).join(' and ')} in ${seconds} s — ` +
+      `${tarballs.map((t) => `${t.name} ${t.entryCount} files`).join(', ')}; ` +
+      `installed: plugin app ${first.app.packages} packages / ${megabytes(first.app.kb)}, ` +
+      `verifier ${first.verifier.packages} packages / ${megabytes(first.verifier.kb)}`,
   );
 }
 
