@@ -40,11 +40,12 @@ const started = performance.now();
 const WORK = mkdtempSync(join(tmpdir(), 'gatehouse-packaging-'));
 const running = new Set<ChildProcess>();
 
-/** The environment of every command: none of the repository's npm run context or source condition. */
+/** The environment of every command: nothing of the repository's npm run, source condition or settings. */
 function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (value === undefined || key.startsWith('npm_') || key === 'NODE_OPTIONS' || key === 'INIT_CWD')
+    // Gatehouse refuses GATEHOUSE_* variables it does not know, such as this script's own and CI's.
+    if (value === undefined || /^(npm_|GATEHOUSE_)/.test(key) || key === 'NODE_OPTIONS' || key === 'INIT_CWD')
       continue;
     env[key] = value;
   }
@@ -223,13 +224,36 @@ const PLUGIN_APP = `import Fastify from 'fastify';
 import { gatehouse } from 'gatehouse';
 
 const app = Fastify();
-await app.register(gatehouse, { databaseUrl: 'sqlite:data/app.db', issuer: process.env.ISSUER });
+await app.register(gatehouse, { databaseUrl: 'sqlite:data/plugin.db', issuer: process.env.ISSUER });
 app.get('/hello', { onRequest: app.gatehouse.guards.requireUser }, async (request) => ({
   hello: request.principal?.user.username,
 }));
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) });
 console.log('app listening');
 `;
+
+/**
+ * The README's plugin example, copied as a user would: the first ```ts/```js block that imports
+ * `gatehouse` and registers it. Its protected route is the first `app.get('/…')`; its `listen`
+ * options are the one thing changed, to a free port.
+ */
+function readmePluginExample(): { code: string; route: string } {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  for (const [, code] of readme.matchAll(/```(?:ts|js)\n([\s\S]*?)```/g)) {
+    if (code === undefined || !/from 'gatehouse'/.test(code) || !/\.register\(gatehouse\b/.test(code))
+      continue;
+    const route = /app\.get\(\s*'(\/[^']*)'/.exec(code)?.[1];
+    const listen = /app\.listen\(\{[^}]*\}\)/;
+    if (route === undefined || !listen.test(code)) continue;
+    return {
+      code: code.replace(listen, "app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) })"),
+      route,
+    };
+  }
+  throw new Error(
+    'README.md has no plugin example (a ts block importing gatehouse, registering it, guarding a route)',
+  );
+}
 
 const verifierApp = (specifier: string, typed: boolean) => `import { createServer } from 'node:http';
 import { createVerifier, VerifyError } from '${specifier}';
@@ -353,6 +377,7 @@ async function proveOn(requested: string, tarballs: Tarball[]): Promise<Result> 
   const app = join(home, 'app');
   const verifier = join(home, 'verifier');
   const specifier = verifyTarball ? '@gatehouse/verify' : 'gatehouse/verify';
+  const readme = readmePluginExample();
   const typescript = (
     JSON.parse(readFileSync(join(ROOT, 'node_modules', 'typescript', 'package.json'), 'utf8')) as {
       version: string;
@@ -373,7 +398,12 @@ async function proveOn(requested: string, tarballs: Tarball[]): Promise<Result> 
 
   const cliVersion = (await run('npx', ['gatehouse', '--version'], { cwd: app, env })).trim();
   check(cliVersion === gatehouseTarball.version, `npx gatehouse --version prints ${cliVersion}`);
-  log(`npx gatehouse --version: ${cliVersion}`);
+  // node_modules/.bin/gatehouse calls main() itself; started directly, cli.js must know it is the
+  // program without `import.meta.main` (Node 22.18+ only).
+  const direct = join(app, 'node_modules', 'gatehouse', 'dist', 'cli.js');
+  const directVersion = (await run('node', [direct, '--version'], { cwd: app, env })).trim();
+  check(directVersion === gatehouseTarball.version, `node dist/cli.js --version prints ${directVersion}`);
+  log(`npx gatehouse --version and node node_modules/gatehouse/dist/cli.js --version: ${cliVersion}`);
 
   const serverPort = await freePort();
   const issuer = `http://127.0.0.1:${serverPort}`;
@@ -433,6 +463,23 @@ async function proveOn(requested: string, tarballs: Tarball[]): Promise<Result> 
       await embedded.stop();
     }
 
+    // The README's example, copied into the app and run with plain node.
+    writeFileSync(join(app, 'readme-example.js'), readme.code);
+    const readmePort = await freePort();
+    const readmeUrl = `http://127.0.0.1:${readmePort}${readme.route}`;
+    const readmeEnv = { ...env, PORT: String(readmePort) };
+    const example = await startServer('node', ['readme-example.js'], { cwd: app, env: readmeEnv }, readmeUrl);
+    try {
+      const anonymous = await request(readmeUrl);
+      check(
+        anonymous.status === 401,
+        `README example: ${readme.route} without a token is ${anonymous.status}`,
+      );
+      log(`README plugin example (node readme-example.js): ${readme.route} without a token is 401`);
+    } finally {
+      await example.stop();
+    }
+
     // The resource server: the verifier alone, against the standalone server.
     writeFileSync(join(verifier, 'server.js'), verifierApp(specifier, false));
     const resourcePort = await freePort();
@@ -475,9 +522,12 @@ async function proveOn(requested: string, tarballs: Tarball[]): Promise<Result> 
 
   // The same apps in TypeScript.
   writeFileSync(join(app, 'app.ts'), PLUGIN_APP);
+  writeFileSync(join(app, 'readme-example.ts'), readme.code);
   writeFileSync(join(verifier, 'server.ts'), verifierApp(specifier, true));
   await Promise.all([typecheck(app, home, env), typecheck(verifier, home, env)]);
-  log('plugin app and resource server type-check under tsc --init defaults, skipLibCheck false');
+  log(
+    'plugin app, README example and resource server type-check under tsc --init defaults, skipLibCheck false',
+  );
   return { node: version, app: appInstall, verifier: verifierInstall };
 }
 
