@@ -344,16 +344,23 @@ async function newApp(
 
 /**
  * Type-checks the .ts files of `dir` with `tsc --init`'s defaults and skipLibCheck off, as strict
- * a consumer as there is. TypeScript and @types/node sit in the directory above (`tools`), as
- * a developer's own would, so that the app's node_modules stays what a user installs.
+ * a consumer as there is; `types: ["node"]` as tsc --init's own comment says for Node. TypeScript
+ * and @types/node sit in the directory above (`tools`), as a developer's own would, so that the
+ * app's node_modules stays what a user installs.
  */
 async function typecheck(dir: string, tools: string, env: Record<string, string>): Promise<void> {
   const tsc = join(tools, 'node_modules', 'typescript', 'bin', 'tsc');
   await run('node', [tsc, '--init'], { cwd: dir, env });
   const tsconfig = join(dir, 'tsconfig.json');
   const text = readFileSync(tsconfig, 'utf8');
-  check(/"skipLibCheck": true/.test(text), 'tsc --init writes skipLibCheck');
-  writeFileSync(tsconfig, text.replace('"skipLibCheck": true', '"skipLibCheck": false'));
+  check(
+    /"skipLibCheck": true/.test(text) && /"types": \[\]/.test(text),
+    'tsc --init writes skipLibCheck and types',
+  );
+  writeFileSync(
+    tsconfig,
+    text.replace('"skipLibCheck": true', '"skipLibCheck": false').replace('"types": []', '"types": ["node"]'),
+  );
   await run('node', [tsc, '--noEmit'], { cwd: dir, env });
 }
 
