@@ -1,4 +1,6 @@
 /** The `gatehouse` command. */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { toPublicUser } from './auth/accounts.ts';
 import { DatabaseUnavailableError, GatehouseError, InvalidFieldError } from './auth/errors.ts';
 import { operatorActor } from './auth/privilege-ceiling.ts';
@@ -322,7 +324,21 @@ function report(error: unknown, listening: { host: string; port: number } | unde
   return EXIT.failure;
 }
 
-if (import.meta.main) {
+/**
+ * True when this file is the program node was started with (`node dist/cli.js`, `node src/cli.ts`):
+ * `import.meta.main` says so only from Node 22.18, and bin/gatehouse.js calls main() itself.
+ */
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
   const code = await main(process.argv.slice(2));
   if (code >= 0) process.exitCode = code;
 }

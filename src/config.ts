@@ -841,7 +841,7 @@ function defaultHashConcurrency(): number {
 }
 
 /** Options for the embedded plugin: the settings by their Config names (`databaseUrl`, `issuer`, …). */
-export type GatehouseOptions = { readonly [K in keyof Config]?: Config[K] };
+export type GatehouseOptions = { readonly [K in keyof Config]?: Config[K] | undefined };
 
 /**
  * Validates plugin options exactly as the environment is validated, without reading it.

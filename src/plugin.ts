@@ -170,9 +170,9 @@ export const gatehousePlugin = fp(plugin, { name: 'gatehouse', fastify: '5.x' })
 
 export interface GatehouseFromOptions extends GatehouseOptions {
   /** Time source (tests); default the system clock. */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
   /** Fastify's `prefix`: mount Gatehouse's routes, links and metadata URLs under this path. */
-  readonly prefix?: string;
+  readonly prefix?: string | undefined;
 }
 
 /**

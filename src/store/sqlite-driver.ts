@@ -2,7 +2,7 @@
  * Kysely's SqliteDialect expects a better-sqlite3-shaped database; this adapts the slice of
  * Node's built-in `node:sqlite` that it calls, so the embedded default needs nothing compiled.
  */
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
 import { toDatabaseUnavailable } from './availability.ts';
 
@@ -63,6 +63,9 @@ export interface SqliteOptions {
  * password logins from 80% to 70% of the hash-bound rate in the bench.
  */
 export function openSqliteDatabase(path: string, options: SqliteOptions): SqliteDatabase {
+  // Loaded here, not imported: PostgreSQL deployments never load node:sqlite (nor see its
+  // experimental warning on Node 22).
+  const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
   const database = new DatabaseSync(path);
   database.exec('PRAGMA foreign_keys = ON');
   database.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs))}`);

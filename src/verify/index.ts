@@ -1,10 +1,9 @@
 /**
  * `gatehouse/verify`: the verifier of `@gatehouse/verify` (packages/verify), re-exported with its
- * Fastify typing (`request.tokenPrincipal`). Imported from source by path: Node strips types only
- * outside node_modules, where the workspace package is linked.
+ * Fastify typing (`request.tokenPrincipal`). In this repository the `gatehouse-source` condition
+ * resolves the workspace link to the package's source; installed, to its build.
  */
 
-export { fastifyGuards } from '../../packages/verify/src/fastify.ts';
 export {
   createVerifier,
   type Guards,
@@ -21,4 +20,5 @@ export {
   type VerifierOptions,
   VerifyError,
   type VerifyErrorCode,
-} from '../../packages/verify/src/index.ts';
+} from '@gatehouse/verify';
+export { fastifyGuards } from '@gatehouse/verify/fastify';

@@ -14,7 +14,8 @@ export interface Running {
 
 /** Spawns a server and resolves with the URL its first matching output line names. */
 export function start(args: string[], env: Record<string, string>, listening: RegExp): Promise<Running> {
-  const child: ChildProcess = spawn(process.execPath, args, {
+  // `gatehouse` imported by self-reference (the examples) resolves to src/, not to a build.
+  const child: ChildProcess = spawn(process.execPath, ['--conditions=gatehouse-source', ...args], {
     env: { PATH: process.env.PATH ?? '', GATEHOUSE_OUTBOX_DIR: TEST_OUTBOX_DIR, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
