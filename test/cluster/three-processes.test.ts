@@ -190,7 +190,7 @@ describe('three processes on one PostgreSQL and one Redis', { skip }, () => {
     const bob = await register(b, 'bob');
     assert.equal(bob.status, 201);
     const { access_token } = await tokenFor(c, 'bob');
-    const admin = await tokenFor(a, ADMIN.username, ADMIN.password, 'users:write');
+    const admin = await tokenFor(a, ADMIN.username, ADMIN.password, 'users:write profile:read profile:write');
     const disabled = await call(a, 'PATCH', `/users/${bob.body.id}`, {
       token: admin.access_token,
       json: { disabled: true },
