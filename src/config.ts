@@ -57,6 +57,7 @@ export interface Config {
   readonly userCacheSize: number;
   readonly sessionTtlSeconds: number;
   readonly sessionIdleTtlSeconds: number;
+  readonly reauthMaxAgeSeconds: number;
   readonly refreshReuseGraceSeconds: number;
   readonly keyRotationDays: number;
   readonly smtpUrl: string | undefined;
@@ -381,6 +382,14 @@ export const SETTINGS: readonly Setting[] = [
     description: 'A session unused for this long ends.',
     defaultText: '7d',
     parse: duration('7d'),
+  },
+  {
+    env: 'GATEHOUSE_REAUTH_MAX_AGE',
+    key: 'reauthMaxAgeSeconds',
+    description:
+      'Creating an API key and changing your email or password need a password proven this recently (`auth_time`); older sessions get 401 `REAUTH_REQUIRED` and prove it again at `POST /reauthenticate`.',
+    defaultText: '10m',
+    parse: duration('10m'),
   },
   {
     env: 'GATEHOUSE_REFRESH_REUSE_GRACE',

@@ -30,7 +30,8 @@ export type GatehouseErrorCode =
   | 'OVERLOADED'
   | 'EMAIL_NOT_VERIFIED'
   | 'INVALID_EMAIL_TOKEN'
-  | 'DATABASE_UNAVAILABLE';
+  | 'DATABASE_UNAVAILABLE'
+  | 'REAUTH_REQUIRED';
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: GatehouseErrorCode;
@@ -291,6 +292,19 @@ export class DatabaseUnavailableError extends RetryLaterError {
   }
 }
 
+/**
+ * The action needs a recent sign-in (RFC 9470): the credential proved no password within
+ * `maxAgeSeconds`, or cannot (an API key). `POST /reauthenticate` proves it again.
+ */
+export class ReauthRequiredError extends GatehouseError {
+  readonly code = 'REAUTH_REQUIRED' as const;
+  readonly maxAgeSeconds: number;
+  constructor(maxAgeSeconds: number) {
+    super('Recent sign-in required');
+    this.maxAgeSeconds = maxAgeSeconds;
+  }
+}
+
 export type AnyGatehouseError =
   | InvalidCredentialsError
   | InactiveUserError
@@ -319,4 +333,5 @@ export type AnyGatehouseError =
   | OverloadedError
   | EmailNotVerifiedError
   | InvalidEmailTokenError
-  | DatabaseUnavailableError;
+  | DatabaseUnavailableError
+  | ReauthRequiredError;

@@ -105,10 +105,12 @@ export function createLoginThrottle(deps: {
 
   function keysOf(attempt: LoginAttempt): { account: string; pair: string } {
     // Hashed: a login typed by mistake may be a password, and must not sit in Redis as typed.
-    const account = createHash('sha256')
-      .update(attempt.userId !== null ? `user:${attempt.userId}` : `login:${attempt.loginKey}`)
-      .digest('base64url');
-    return { account: `a:${account}`, pair: `p:${account}:${attempt.ip ?? 'unknown'}` };
+    const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
+    const typed = hash(`login:${attempt.loginKey}`);
+    const account = attempt.userId !== null ? hash(`user:${attempt.userId}`) : typed;
+    // The pair counts the login as typed, not the account it names: a username and its email then
+    // behave like two unknown logins, so a blocked pair does not tell that they are one account.
+    return { account: `a:${account}`, pair: `p:${typed}:${attempt.ip ?? 'unknown'}` };
   }
 
   async function failuresInWindow(base: string, now: number): Promise<number> {

@@ -16,6 +16,7 @@ import {
   revokeSessions,
   type SessionKind,
   type SessionRecord,
+  setSessionAuthTime,
   spendRefreshToken,
   touchSession,
 } from '../store/sessions.ts';
@@ -27,6 +28,7 @@ import {
   InvalidCredentialsError,
   InvalidRefreshTokenError,
   InvalidScopeError,
+  InvalidTokenError,
   SessionNotFoundError,
 } from './errors.ts';
 import type { LoginThrottle } from './login-throttle.ts';
@@ -46,6 +48,18 @@ export interface TokenPair {
   readonly scope: string;
   readonly sessionId: string;
 }
+
+export interface Reauthenticated {
+  readonly accessToken: string;
+  readonly expiresInSeconds: number;
+  /** Token sessions only: a new refresh token of the same session. */
+  readonly refreshToken: string | undefined;
+  readonly scope: string;
+  readonly authTimeMs: number;
+}
+
+/** Why a password is checked: a login, or a signed-in user proving it again. */
+type PasswordCheckPurpose = 'login' | 'password_change' | 'reauthenticate';
 
 export interface SessionServiceOptions {
   readonly sessionTtlSeconds: number;
@@ -85,6 +99,19 @@ export interface SessionService {
   loginWithCookie(login: string, password: string, ctx: RequestContext): Promise<CookieLogin>;
   /** A password check without a session (HTTP Basic), throttled and audited like a login. */
   verifyPassword(login: string, password: string, ctx: RequestContext): Promise<UserRecord>;
+  /**
+   * Proves the password again in a live session (RFC 9470 step-up): renews the session's
+   * `auth_time`, audits `user.reauthenticated` and issues a fresh access token; a token session
+   * also gets a new refresh token. A wrong password is IncorrectPasswordError, throttled and
+   * audited like a failed login.
+   */
+  reauthenticate(
+    user: UserRecord,
+    sessionId: string,
+    password: string,
+    grant: { readonly scope: string; readonly clientId: string | undefined },
+    ctx: RequestContext,
+  ): Promise<Reauthenticated>;
   /** A token session for a user already proven by other means (`method` names them in audit). */
   startTokenSession(
     user: UserRecord,
@@ -170,15 +197,21 @@ export function createSessionService(deps: {
     );
   }
 
-  async function authenticateOrAudit(
-    login: string,
+  /**
+   * Every password check goes through here: the failed-login throttle first (keyed by the login
+   * as typed, or the username when a signed-in user proves it again), then the hash, then the
+   * `login.failed` audit and the throttle's count. `known` is the account the login names.
+   */
+  async function checkPassword(
+    known: UserRecord | undefined,
+    typedLogin: string,
     password: string,
     ctx: RequestContext,
+    purpose: PasswordCheckPurpose,
   ): Promise<UserRecord> {
-    const known = await accounts.findByLogin(login);
     const attempt = {
       userId: known?.id ?? null,
-      loginKey: loginKey(login),
+      loginKey: loginKey(typedLogin),
       ip: ctx.ip,
       userAgent: ctx.userAgent,
     };
@@ -203,6 +236,7 @@ export function createSessionService(deps: {
                 : known
                   ? 'wrong_password'
                   : 'unknown_user',
+            ...(purpose === 'login' ? {} : { purpose }),
           },
         });
       }
@@ -212,13 +246,43 @@ export function createSessionService(deps: {
     }
   }
 
-  function issueAccess(user: UserRecord, sessionId: string, scope: string, clientId: string | undefined) {
+  async function authenticateOrAudit(
+    login: string,
+    password: string,
+    ctx: RequestContext,
+  ): Promise<UserRecord> {
+    return checkPassword(await accounts.findByLogin(login), login, password, ctx, 'login');
+  }
+
+  /** A signed-in user's current password: counted as a login by username from this IP. */
+  async function checkCurrentPassword(
+    user: UserRecord,
+    password: string,
+    ctx: RequestContext,
+    purpose: PasswordCheckPurpose,
+  ): Promise<UserRecord> {
+    try {
+      return await checkPassword(user, user.username, password, ctx, purpose);
+    } catch (error) {
+      if (error instanceof InvalidCredentialsError) throw new IncorrectPasswordError();
+      throw error;
+    }
+  }
+
+  function issueAccess(
+    user: UserRecord,
+    sessionId: string,
+    scope: string,
+    clientId: string | undefined,
+    authTimeMs: number,
+  ) {
     return tokens.issueAccessToken({
       userId: user.id,
       username: user.username,
       roles: user.roles,
       scope,
       sessionId,
+      authTimeMs,
       ...(clientId ? { clientId } : {}),
     });
   }
@@ -253,6 +317,7 @@ export function createSessionService(deps: {
         createdAt: now,
         lastUsedAt: now,
         expiresAt: now + options.sessionTtlSeconds * 1000,
+        authTime: now,
       });
       await insertRefreshToken(trx, {
         id: refresh.id,
@@ -272,7 +337,7 @@ export function createSessionService(deps: {
         details: { method, client_id: effectiveClientId },
       });
     });
-    const access = issueAccess(user, sessionId, scope, clientId);
+    const access = issueAccess(user, sessionId, scope, clientId, now);
     return {
       accessToken: access.token,
       expiresInSeconds: access.expiresInSeconds,
@@ -300,6 +365,7 @@ export function createSessionService(deps: {
       lastUsedAt: now,
       expiresAt: now + options.sessionTtlSeconds * 1000,
       revokedAt: null,
+      authTime: now,
     };
     await db.transaction().execute(async (trx) => {
       await insertSession(trx, session);
@@ -332,6 +398,49 @@ export function createSessionService(deps: {
 
     startTokenSession,
     startCookieSession,
+
+    async reauthenticate(user, sessionId, password, grant, ctx) {
+      const session = await findSession(db, sessionId);
+      if (session === undefined || session.userId !== user.id || !isSessionLive(session)) {
+        throw new InvalidTokenError('session ended');
+      }
+      await checkCurrentPassword(user, password, ctx, 'reauthenticate');
+      const now = clock.now();
+      const refresh = session.kind === 'token' ? newOpaqueToken() : undefined;
+      const clientId = grant.clientId ?? 'gatehouse';
+      const renewed = await db.transaction().execute(async (trx) => {
+        if (!(await setSessionAuthTime(trx, session.id, now))) return false;
+        if (refresh !== undefined) {
+          await insertRefreshToken(trx, {
+            id: refresh.id,
+            sessionId: session.id,
+            secretHash: hashSecret(refresh.secret),
+            scope: grant.scope,
+            clientId,
+            createdAt: now,
+          });
+        }
+        await recordAuditEvent(trx, {
+          event: 'user.reauthenticated',
+          at: now,
+          userId: user.id,
+          sessionId: session.id,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+          details: { method: 'password', session_kind: session.kind },
+        });
+        return true;
+      });
+      if (!renewed) throw new InvalidTokenError('session ended');
+      const access = issueAccess(user, session.id, grant.scope, grant.clientId, now);
+      return {
+        accessToken: access.token,
+        expiresInSeconds: access.expiresInSeconds,
+        refreshToken: refresh?.value,
+        scope: grant.scope,
+        authTimeMs: now,
+      };
+    },
 
     async refresh(refreshToken, requestedScope, ctx) {
       const parts = splitOpaqueToken(refreshToken);
@@ -415,7 +524,8 @@ export function createSessionService(deps: {
         .split(' ')
         .filter((scope) => scope !== '' && held.has(scope))
         .join(' ');
-      const access = issueAccess(outcome.user, session.id, grantedNow, stored.clientId);
+      // RFC 9470: a refresh proves no credential, so the session's auth_time carries over.
+      const access = issueAccess(outcome.user, session.id, grantedNow, stored.clientId, session.authTime);
       return {
         accessToken: access.token,
         expiresInSeconds: access.expiresInSeconds,
@@ -511,8 +621,12 @@ export function createSessionService(deps: {
     },
 
     async changePassword(userId, currentPassword, newPassword, currentSessionId, ctx) {
-      const user = await accounts.getUserOrThrow(userId);
-      if (!(await hasher.verify(user.passwordHash, currentPassword))) throw new IncorrectPasswordError();
+      const user = await checkCurrentPassword(
+        await accounts.getUserOrThrow(userId),
+        currentPassword,
+        ctx,
+        'password_change',
+      );
       checkPasswordPolicy(newPassword, options.passwordMinLength, {
         username: user.username,
         email: user.email,

@@ -43,6 +43,7 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   EMAIL_NOT_VERIFIED: 400,
   INVALID_EMAIL_TOKEN: 400,
   DATABASE_UNAVAILABLE: 503,
+  REAUTH_REQUIRED: 401,
 };
 
 /** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
@@ -100,6 +101,16 @@ export function sendDomainError(
         ? 'Bearer error="insufficient_scope"'
         : `Bearer error="insufficient_scope", scope="${scope}"`;
     return reply.code(status).header('www-authenticate', challenge).send({ detail: error.message });
+  }
+  if (error.code === 'REAUTH_REQUIRED') {
+    // RFC 9470 §3: the error, and the max_age the route wants.
+    return reply
+      .code(status)
+      .header(
+        'www-authenticate',
+        `Bearer error="insufficient_user_authentication", error_description="${error.message}", max_age=${error.maxAgeSeconds}`,
+      )
+      .send({ detail: error.message, code: error.code });
   }
   if (error.code === 'INVALID_TOKEN') {
     request.log.info({ reason: error.reason }, 'bearer token refused');

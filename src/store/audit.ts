@@ -26,7 +26,8 @@ export type AuditEventName =
   | 'password.reset'
   | 'magic_link.requested'
   | 'email.change_requested'
-  | 'email.changed';
+  | 'email.changed'
+  | 'user.reauthenticated';
 
 export interface AuditEvent {
   readonly event: AuditEventName;

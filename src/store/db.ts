@@ -28,6 +28,7 @@ import * as sessions from './migrations/2026-11-22-2-sessions.ts';
 import * as authorization from './migrations/2026-11-22-3-authorization.ts';
 import * as mail from './migrations/2026-11-29-1-mail.ts';
 import * as indexes from './migrations/2026-11-29-2-indexes.ts';
+import * as sessionAuthTime from './migrations/2026-12-02-1-session-auth-time.ts';
 import type { Database } from './schema.ts';
 import { openSqliteDatabase } from './sqlite-driver.ts';
 
@@ -60,6 +61,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-11-22-3-authorization': authorization,
   '2026-11-29-1-mail': mail,
   '2026-11-29-2-indexes': indexes,
+  '2026-12-02-1-session-auth-time': sessionAuthTime,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -28,6 +28,8 @@ export interface VerifierOptions {
    * passes.
    */
   readonly cooldownDuration?: number;
+  /** Time source for `exp`, `nbf` and `auth_time` checks (tests); default the system clock. */
+  readonly clock?: { now(): number };
 }
 
 export interface VerifiedClaims extends JWTPayload {
@@ -37,6 +39,8 @@ export interface VerifiedClaims extends JWTPayload {
   readonly preferred_username?: string;
   readonly client_id?: string;
   readonly sid?: string;
+  /** When the user last proved a credential in the session (RFC 9470), seconds. */
+  readonly auth_time?: number;
 }
 
 export interface TokenPrincipal {
@@ -51,11 +55,39 @@ export interface TokenPrincipal {
 export class VerifyError extends Error {
   readonly status: 401 | 403;
   readonly wwwAuthenticate: string;
-  constructor(status: 401 | 403, message: string, wwwAuthenticate: string) {
+  /** The server's error code when the refusal has one (`REAUTH_REQUIRED`). */
+  readonly code: string | undefined;
+  constructor(status: 401 | 403, message: string, wwwAuthenticate: string, code?: string) {
     super(message);
     this.status = status;
     this.wwwAuthenticate = wwwAuthenticate;
+    this.code = code;
   }
+}
+
+/** How recent a sign-in `requireRecentAuth` asks for: seconds, or a duration such as `'5m'`. */
+export interface RecentAuthOptions {
+  /** Default 600 (10 minutes), the server's `GATEHOUSE_REAUTH_MAX_AGE` default. */
+  readonly maxAge?: number | string;
+}
+
+const DURATION_UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+function maxAgeSecondsOf(options: RecentAuthOptions | undefined): number {
+  const maxAge = options?.maxAge ?? 600;
+  const match = typeof maxAge === 'string' ? /^(\d{1,9})([smhd]?)$/.exec(maxAge.trim()) : undefined;
+  const seconds =
+    typeof maxAge === 'number'
+      ? maxAge
+      : match
+        ? Number(match[1]) * (DURATION_UNIT_SECONDS[match[2] || 's'] ?? 1)
+        : Number.NaN;
+  if (!Number.isInteger(seconds) || seconds < 0) {
+    throw new TypeError(
+      'requireRecentAuth: option "maxAge" must be whole seconds or a duration such as "5m"',
+    );
+  }
+  return seconds;
 }
 
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -66,6 +98,12 @@ export interface VerifierGuards {
   requireScopes(...scopes: string[]): Hook;
   requirePermission(permission: string): Hook;
   requireRoles(...roles: string[]): Hook;
+  /**
+   * RFC 9470 step-up: the token's `auth_time` must lie within `maxAge`; otherwise 401
+   * `REAUTH_REQUIRED` with `WWW-Authenticate: Bearer error="insufficient_user_authentication"`,
+   * as the server answers. A token without `auth_time` never passes.
+   */
+  requireRecentAuth(options?: RecentAuthOptions): Hook;
 }
 
 export interface Verifier {
@@ -122,6 +160,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         typ: 'at+jwt',
         requiredClaims: ['exp', 'iat', 'sub'],
         clockTolerance: 30,
+        ...(options.clock ? { currentDate: new Date(options.clock.now()) } : {}),
       });
       return payload as VerifiedClaims;
     } catch {
@@ -148,7 +187,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     reply
       .code(error.status)
       .header('www-authenticate', error.wwwAuthenticate)
-      .send({ detail: error.message });
+      .send(
+        error.code === undefined ? { detail: error.message } : { detail: error.message, code: error.code },
+      );
 
   const guardWith =
     (required: boolean, check?: (p: TokenPrincipal) => VerifyError | undefined): Hook =>
@@ -173,6 +214,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
         ? `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"`
         : 'Bearer error="insufficient_scope"',
     );
+  const reauthRequired = (maxAge: number) =>
+    new VerifyError(
+      401,
+      'Recent sign-in required',
+      `Bearer error="insufficient_user_authentication", error_description="Recent sign-in required", max_age=${maxAge}`,
+      'REAUTH_REQUIRED',
+    );
+  const requireRecentAuth = (recentAuth?: RecentAuthOptions): Hook => {
+    const maxAge = maxAgeSecondsOf(recentAuth);
+    return guardWith(true, (p) => {
+      const authTime = p.claims.auth_time;
+      const recent =
+        typeof authTime === 'number' &&
+        Number.isFinite(authTime) &&
+        Math.floor((options.clock?.now() ?? Date.now()) / 1000) - authTime <= maxAge;
+      return recent ? undefined : reauthRequired(maxAge);
+    });
+  };
   const requireScopes = (...scopes: string[]) =>
     guardWith(true, (p) => (scopes.every((s) => p.scopes.has(s)) ? undefined : forbidden(scopes)));
 
@@ -186,6 +245,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       requirePermission: (permission) => requireScopes(permission),
       requireRoles: (...roles) =>
         guardWith(true, (p) => (p.roles.some((r) => roles.includes(r)) ? undefined : forbidden([]))),
+      requireRecentAuth,
     },
   };
 }

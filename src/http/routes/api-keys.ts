@@ -49,12 +49,13 @@ export async function apiKeyRoutes(
   app.post<{ Body: { name: string; scopes: string[]; expires_at?: string | null } }>(
     '/api-keys',
     {
-      onRequest: guards.requireUser,
+      // A key outlives a session and a password reset: minting one needs a recent sign-in.
+      onRequest: guards.requireRecentAuth(),
       config: { noStore: true },
       schema: {
         summary: 'Create an API key',
         description:
-          'The key acts as you, limited to `scopes`, which must be among your permissions. It is returned once.',
+          'The key acts as you, limited to `scopes`, which must be among your permissions. It is returned once. Needs a recent sign-in (`REAUTH_REQUIRED` otherwise; see `POST /reauthenticate`), so an API key cannot create keys.',
         tags: ['api keys'],
         body: Type.Object(
           {
