@@ -299,10 +299,19 @@ export class DatabaseUnavailableError extends RetryLaterError {
 export class ReauthRequiredError extends GatehouseError {
   readonly code = 'REAUTH_REQUIRED' as const;
   readonly maxAgeSeconds: number;
+  /** For a host app's handler that calls `guards.assertRecentAuth`: Fastify's default handler answers 401 with the challenge. */
+  readonly statusCode = 401;
+  readonly headers: Readonly<Record<string, string>>;
   constructor(maxAgeSeconds: number) {
     super('Recent sign-in required');
     this.maxAgeSeconds = maxAgeSeconds;
+    this.headers = { 'www-authenticate': reauthChallenge(this.message, maxAgeSeconds) };
   }
+}
+
+/** RFC 9470 §3: the error, and the max_age the action wants. */
+export function reauthChallenge(description: string, maxAgeSeconds: number): string {
+  return `Bearer error="insufficient_user_authentication", error_description="${description}", max_age=${maxAgeSeconds}`;
 }
 
 export type AnyGatehouseError =

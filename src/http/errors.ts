@@ -103,13 +103,9 @@ export function sendDomainError(
     return reply.code(status).header('www-authenticate', challenge).send({ detail: error.message });
   }
   if (error.code === 'REAUTH_REQUIRED') {
-    // RFC 9470 §3: the error, and the max_age the route wants.
     return reply
       .code(status)
-      .header(
-        'www-authenticate',
-        `Bearer error="insufficient_user_authentication", error_description="${error.message}", max_age=${error.maxAgeSeconds}`,
-      )
+      .header('www-authenticate', error.headers['www-authenticate'])
       .send({ detail: error.message, code: error.code });
   }
   if (error.code === 'INVALID_TOKEN') {
