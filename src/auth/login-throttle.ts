@@ -1,8 +1,9 @@
 /**
  * Failed-login throttling (NIST SP 800-63B §5.2.2, OWASP Authentication Cheat Sheet): a growing
- * back-off per account and client IP, a slow-down per account that never locks it, and a cap of
- * 100 failures in a row. Unknown logins are throttled exactly like accounts, so the answers never
- * tell whether an account exists.
+ * back-off per login (as typed) and client IP, a slow-down per account that never locks it, and a
+ * cap of 100 failures in a row. Unknown logins are throttled exactly like accounts, and a
+ * username and its email like two unknown logins, so the answers never tell whether an account
+ * exists or which names are one account (short of the account-wide thresholds).
  *
  * The numbers live in rate-limiter-flexible's store, from the same LimiterFactory as the per-IP
  * limits: process memory, or Redis shared by every process (with memory while Redis is down).
@@ -41,7 +42,7 @@ export interface LoginThrottleOptions {
 export interface LoginAttempt {
   /** The account's id when the login names one. */
   readonly userId: string | null;
-  /** The login as normalised for lookup; the key when no account has it. */
+  /** The login as typed, normalised: the pair's key, and the account's when no account has it. */
   readonly loginKey: string;
   readonly ip: string | null;
   readonly userAgent: string | null;
