@@ -21,25 +21,20 @@ import {
   touchSession,
 } from '../store/sessions.ts';
 import type { UserRecord } from '../store/users.ts';
-import { type AccountService, loginKey } from './accounts.ts';
+import type { AccountService } from './accounts.ts';
 import {
-  InactiveUserError,
-  IncorrectPasswordError,
-  InvalidCredentialsError,
   InvalidRefreshTokenError,
   InvalidScopeError,
   InvalidTokenError,
   SessionNotFoundError,
 } from './errors.ts';
 import type { LoginThrottle } from './login-throttle.ts';
+import { createPasswordCheck, type RequestContext } from './password-check.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 import type { RevocationState } from './revocation.ts';
 import type { TokenService } from './tokens.ts';
 
-export interface RequestContext {
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-}
+export type { RequestContext } from './password-check.ts';
 
 export interface TokenPair {
   readonly accessToken: string;
@@ -57,9 +52,6 @@ export interface Reauthenticated {
   readonly scope: string;
   readonly authTimeMs: number;
 }
-
-/** Why a password is checked: a login, or a signed-in user proving it again. */
-type PasswordCheckPurpose = 'login' | 'password_change' | 'reauthenticate';
 
 export interface SessionServiceOptions {
   readonly sessionTtlSeconds: number;
@@ -197,77 +189,10 @@ export function createSessionService(deps: {
     );
   }
 
-  /**
-   * Every password check goes through here: the failed-login throttle first (keyed by the login
-   * as typed, or the username when a signed-in user proves it again), then the hash, then the
-   * `login.failed` audit and the throttle's count. `known` is the account the login names.
-   */
-  async function checkPassword(
-    known: UserRecord | undefined,
-    typedLogin: string,
-    password: string,
-    ctx: RequestContext,
-    purpose: PasswordCheckPurpose,
-  ): Promise<UserRecord> {
-    const attempt = {
-      userId: known?.id ?? null,
-      loginKey: loginKey(typedLogin),
-      ip: ctx.ip,
-      userAgent: ctx.userAgent,
-    };
-    // Before the hash: a blocked client costs no hash, and even the right password is refused.
-    await throttle.admit(attempt);
-    try {
-      const user = await accounts.authenticate(known, password);
-      await throttle.recordSuccess(attempt);
-      return user;
-    } catch (error) {
-      if (error instanceof InvalidCredentialsError || error instanceof InactiveUserError) {
-        await recordAuditEvent(db, {
-          event: 'login.failed',
-          at: clock.now(),
-          userId: known?.id ?? null,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
-          details: {
-            reason:
-              error instanceof InactiveUserError
-                ? 'inactive_user'
-                : known
-                  ? 'wrong_password'
-                  : 'unknown_user',
-            ...(purpose === 'login' ? {} : { purpose }),
-          },
-        });
-      }
-      // A disabled account with the right password is refused, but was not a guess.
-      if (error instanceof InvalidCredentialsError) await throttle.recordFailure(attempt);
-      throw error;
-    }
-  }
-
-  async function authenticateOrAudit(
-    login: string,
-    password: string,
-    ctx: RequestContext,
-  ): Promise<UserRecord> {
-    return checkPassword(await accounts.findByLogin(login), login, password, ctx, 'login');
-  }
-
-  /** A signed-in user's current password: counted as a login by username from this IP. */
-  async function checkCurrentPassword(
-    user: UserRecord,
-    password: string,
-    ctx: RequestContext,
-    purpose: PasswordCheckPurpose,
-  ): Promise<UserRecord> {
-    try {
-      return await checkPassword(user, user.username, password, ctx, purpose);
-    } catch (error) {
-      if (error instanceof InvalidCredentialsError) throw new IncorrectPasswordError();
-      throw error;
-    }
-  }
+  const passwords = createPasswordCheck({ accounts, throttle, store, clock });
+  const authenticateOrAudit = async (login: string, password: string, ctx: RequestContext) =>
+    passwords.check(await accounts.findByLogin(login), login, password, ctx, 'login');
+  const checkCurrentPassword = passwords.checkCurrent;
 
   function issueAccess(
     user: UserRecord,
