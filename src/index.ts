@@ -8,6 +8,7 @@ export {
   InvalidFieldError,
   InvalidTokenError,
   NotAuthenticatedError,
+  ReauthRequiredError,
   RegistrationClosedError,
   UnsupportedGrantTypeError,
   UserNotFoundError,
@@ -20,7 +21,7 @@ export type { Config, GatehouseOptions } from './config.ts';
 export { ConfigError, configFromOptions, loadConfig } from './config.ts';
 export type { CreateGatehouseOptions, Gatehouse } from './gatehouse.ts';
 export { bootstrapAdmin, createGatehouse } from './gatehouse.ts';
-export type { Guard, Guards, Principal } from './http/guards.ts';
+export type { Guard, Guards, Principal, RecentAuthOptions } from './http/guards.ts';
 export type { GatehouseMetrics } from './observability/metrics.ts';
 export type { GatehouseFromOptions, GatehousePluginOptions } from './plugin.ts';
 export { gatehouse, gatehousePlugin } from './plugin.ts';
