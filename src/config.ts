@@ -499,7 +499,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     env: 'GATEHOUSE_RATE_LIMIT_LOGIN',
     key: 'rateLimitLogin',
-    description: 'Requests per client IP to `POST /login`.',
+    description: 'Requests per client IP to `POST /login` and `POST /reauthenticate`.',
     defaultText: '30/1m',
     parse: rateLimit('30/1m'),
   },
