@@ -44,12 +44,13 @@ describe('account page step-up', () => {
     assert.match(refused.body, /needs a recent sign-in/);
     assert.match(refused.body, /action="\/reauthenticate"/);
 
-    const wrong = await post('/reauthenticate', { password: 'not the password' });
+    // What the browser sends: every field of the form, the hidden username included.
+    const wrong = await post('/reauthenticate', { username: 'alice', password: 'not the password' });
     assert.equal(wrong.statusCode, 400);
     assert.match(wrong.body, /id="reauth-password-error"/);
     assert.match(wrong.body, /Incorrect password/);
 
-    const confirmed = await post('/reauthenticate', { password: PASSWORD });
+    const confirmed = await post('/reauthenticate', { username: 'alice', password: PASSWORD });
     assert.equal(confirmed.statusCode, 303, confirmed.body);
     assert.equal(confirmed.headers.location, '/account?notice=reauthenticated');
     const later = (await t.app.inject({ method: 'GET', url: '/account', headers: { cookie } })).body;

@@ -37,7 +37,14 @@ export async function reauthenticateRoutes(
           "With a bearer token or the session cookie: renews the session's `auth_time`, so for `GATEHOUSE_REAUTH_MAX_AGE` the actions that answer `REAUTH_REQUIRED` go through, and returns a fresh access token (a bearer session also gets a new refresh token; the session cookie keeps working). A wrong password is `400 INCORRECT_PASSWORD` and counts as a failed login. An API key cannot reauthenticate.",
         tags: ['auth'],
         security: BEARER_SECURITY,
-        body: Type.Object({ password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            password: Type.String({ maxLength: 1024 }),
+            // The hosted form sends it so password managers know whose password this is.
+            username: Type.Optional(Type.String({ maxLength: 320, description: 'Ignored' })),
+          },
+          { additionalProperties: false },
+        ),
         response: {
           200: Reauthenticated,
           400: ErrorDetail,
