@@ -60,6 +60,7 @@ export interface Config {
   readonly userCacheSize: number;
   readonly sessionTtlSeconds: number;
   readonly sessionIdleTtlSeconds: number;
+  readonly reauthMaxAgeSeconds: number;
   readonly refreshReuseGraceSeconds: number;
   readonly keyRotationDays: number;
   readonly smtpUrl: string | undefined;
@@ -395,6 +396,14 @@ export const SETTINGS: readonly Setting[] = [
     parse: duration('7d'),
   },
   {
+    env: 'GATEHOUSE_REAUTH_MAX_AGE',
+    key: 'reauthMaxAgeSeconds',
+    description:
+      'Creating an API key and changing your email or password need a password proven this recently (`auth_time`); older sessions get 401 `REAUTH_REQUIRED` and prove it again at `POST /reauthenticate`.',
+    defaultText: '10m',
+    parse: duration('10m'),
+  },
+  {
     env: 'GATEHOUSE_REFRESH_REUSE_GRACE',
     key: 'refreshReuseGraceSeconds',
     description:
@@ -526,7 +535,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     env: 'GATEHOUSE_RATE_LIMIT_LOGIN',
     key: 'rateLimitLogin',
-    description: 'Requests per client IP to `POST /login`.',
+    description: 'Requests per client IP to `POST /login` and `POST /reauthenticate`.',
     defaultText: '30/1m',
     parse: rateLimit('30/1m'),
   },

@@ -16,6 +16,7 @@ export {
   LastAdminError,
   NotAuthenticatedError,
   PrivilegeEscalationError,
+  ReauthRequiredError,
   RegistrationClosedError,
   UnsupportedGrantTypeError,
   UserNotFoundError,
@@ -31,7 +32,7 @@ export { ConfigError, configFromOptions, loadConfig } from './config.ts';
 export type { GatehouseDecorator, GatehouseRouteConfig } from './fastify-types.ts';
 export type { CreateGatehouseOptions, Gatehouse } from './gatehouse.ts';
 export { bootstrapAdmin, createGatehouse } from './gatehouse.ts';
-export type { Guard, Guards, Principal } from './http/guards.ts';
+export type { Guard, Guards, Principal, RecentAuthOptions } from './http/guards.ts';
 export { actorOf } from './http/guards.ts';
 export type { GatehouseMetrics } from './observability/metrics.ts';
 export type { GatehouseFromOptions, GatehousePluginOptions } from './plugin.ts';

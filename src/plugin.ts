@@ -29,6 +29,7 @@ import { emailRoutes } from './http/routes/email.ts';
 import { loginRoutes } from './http/routes/login.ts';
 import { meRoutes } from './http/routes/me.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
+import { reauthenticateRoutes } from './http/routes/reauthenticate.ts';
 import { registerRoutes } from './http/routes/register.ts';
 import { roleRoutes } from './http/routes/roles.ts';
 import { sessionRoutes } from './http/routes/sessions.ts';
@@ -76,6 +77,8 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     revocation: gatehouse.revocation,
     cookieName: cookieSettings.name,
     trustedOrigins,
+    clock: gatehouse.clock,
+    reauthMaxAgeSeconds: config.reauthMaxAgeSeconds,
   });
   app.decorateRequest('principal', null);
   app.decorateRequest('formCsrfExpected', null);
@@ -151,6 +154,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(meRoutes, { guards });
     await scope.register(loginRoutes, { gatehouse, cookie: cookieSettings, trustedOrigins, forms });
     await scope.register(sessionRoutes, { gatehouse, guards, cookie: cookieSettings, forms });
+    await scope.register(reauthenticateRoutes, { gatehouse, guards, forms });
     await scope.register(adminUserRoutes, { gatehouse, guards });
     await scope.register(roleRoutes, { gatehouse, guards });
     await scope.register(auditRoutes, { gatehouse, guards });

@@ -102,4 +102,10 @@ describe('README curl examples against gatehouse serve', {
     assert.ok(page.items.some((user: { username: string }) => user.username === 'admin'));
     assert.equal(auditStatus, '403');
   });
+
+  test('Step-up: POST /reauthenticate returns a fresh token that may create an API key', () => {
+    const { stdout, stderr, status } = runShell(shellBlock('### Step-up (recent sign-in)'), server.url);
+    assert.equal(status, 0, stderr);
+    assert.deepEqual(outputs(stdout), ['201']);
+  });
 });

@@ -31,7 +31,8 @@ export type GatehouseErrorCode =
   | 'EMAIL_NOT_VERIFIED'
   | 'INVALID_EMAIL_TOKEN'
   | 'DATABASE_UNAVAILABLE'
-  | 'PRIVILEGE_ESCALATION';
+  | 'PRIVILEGE_ESCALATION'
+  | 'REAUTH_REQUIRED';
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: GatehouseErrorCode;
@@ -309,6 +310,28 @@ export class DatabaseUnavailableError extends RetryLaterError {
   }
 }
 
+/**
+ * The action needs a recent sign-in (RFC 9470): the credential proved no password within
+ * `maxAgeSeconds`, or cannot (an API key). `POST /reauthenticate` proves it again.
+ */
+export class ReauthRequiredError extends GatehouseError {
+  readonly code = 'REAUTH_REQUIRED' as const;
+  readonly maxAgeSeconds: number;
+  /** For a host app's handler that calls `guards.assertRecentAuth`: Fastify's default handler answers 401 with the challenge. */
+  readonly statusCode = 401;
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(maxAgeSeconds: number) {
+    super('Recent sign-in required');
+    this.maxAgeSeconds = maxAgeSeconds;
+    this.headers = { 'www-authenticate': reauthChallenge(this.message, maxAgeSeconds) };
+  }
+}
+
+/** RFC 9470 §3: the error, and the max_age the action wants. */
+export function reauthChallenge(description: string, maxAgeSeconds: number): string {
+  return `Bearer error="insufficient_user_authentication", error_description="${description}", max_age=${maxAgeSeconds}`;
+}
+
 export type AnyGatehouseError =
   | InvalidCredentialsError
   | InactiveUserError
@@ -338,4 +361,5 @@ export type AnyGatehouseError =
   | EmailNotVerifiedError
   | InvalidEmailTokenError
   | DatabaseUnavailableError
-  | PrivilegeEscalationError;
+  | PrivilegeEscalationError
+  | ReauthRequiredError;

@@ -1,8 +1,9 @@
 /**
  * Failed-login throttling (NIST SP 800-63B §5.2.2, OWASP Authentication Cheat Sheet): a growing
- * back-off per account and client IP, a slow-down per account that never locks it, and a cap of
- * 100 failures in a row. Unknown logins are throttled exactly like accounts, so the answers never
- * tell whether an account exists.
+ * back-off per login (as typed) and client IP, a slow-down per account that never locks it, and a
+ * cap of 100 failures in a row. Unknown logins are throttled exactly like accounts, and a
+ * username and its email like two unknown logins, so the answers never tell whether an account
+ * exists or which names are one account (short of the account-wide thresholds).
  *
  * The numbers live in rate-limiter-flexible's store, from the same LimiterFactory as the per-IP
  * limits: process memory, or Redis shared by every process (with memory while Redis is down).
@@ -44,7 +45,7 @@ export interface LoginThrottleOptions {
 export interface LoginAttempt {
   /** The account's id when the login names one. */
   readonly userId: string | null;
-  /** The login as normalised for lookup; the key when no account has it. */
+  /** The login as typed, normalised: the pair's key, and the account's when no account has it. */
   readonly loginKey: string;
   readonly ip: string | null;
   readonly userAgent: string | null;
@@ -108,13 +109,13 @@ export function createLoginThrottle(deps: {
 
   function keysOf(attempt: LoginAttempt): { account: string; pair: string } {
     // Hashed: a login typed by mistake may be a password, and must not sit in Redis as typed.
-    const account = createHash('sha256')
-      .update(attempt.userId !== null ? `user:${attempt.userId}` : `login:${attempt.loginKey}`)
-      .digest('base64url');
-    return {
-      account: `a:${account}`,
-      pair: `p:${account}:${clientAddressKey(attempt.ip, options.ipv6PrefixBits ?? 64)}`,
-    };
+    const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
+    const typed = hash(`login:${attempt.loginKey}`);
+    const account = attempt.userId !== null ? hash(`user:${attempt.userId}`) : typed;
+    // The pair counts the login as typed, not the account it names: a username and its email then
+    // behave like two unknown logins, so a blocked pair does not tell that they are one account.
+    const client = clientAddressKey(attempt.ip, options.ipv6PrefixBits ?? 64);
+    return { account: `a:${account}`, pair: `p:${typed}:${client}` };
   }
 
   async function failuresInWindow(base: string, now: number): Promise<number> {

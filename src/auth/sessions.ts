@@ -17,20 +17,20 @@ import {
   revokeSessions,
   type SessionKind,
   type SessionRecord,
+  setSessionAuthTime,
   spendRefreshToken,
   touchSession,
 } from '../store/sessions.ts';
 import type { UserRecord } from '../store/users.ts';
-import { type AccountService, loginKey } from './accounts.ts';
+import type { AccountService } from './accounts.ts';
 import {
-  InactiveUserError,
-  IncorrectPasswordError,
-  InvalidCredentialsError,
   InvalidRefreshTokenError,
   InvalidScopeError,
+  InvalidTokenError,
   SessionNotFoundError,
 } from './errors.ts';
 import type { LoginThrottle } from './login-throttle.ts';
+import { createPasswordCheck } from './password-check.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
@@ -44,6 +44,15 @@ export interface TokenPair {
   readonly refreshToken: string;
   readonly scope: string;
   readonly sessionId: string;
+}
+
+export interface Reauthenticated {
+  readonly accessToken: string;
+  readonly expiresInSeconds: number;
+  /** Token sessions only: a new refresh token of the same session. */
+  readonly refreshToken: string | undefined;
+  readonly scope: string;
+  readonly authTimeMs: number;
 }
 
 export interface SessionServiceOptions {
@@ -84,6 +93,19 @@ export interface SessionService {
   loginWithCookie(login: string, password: string, ctx: RequestContext): Promise<CookieLogin>;
   /** A password check without a session (HTTP Basic), throttled and audited like a login. */
   verifyPassword(login: string, password: string, ctx: RequestContext): Promise<UserRecord>;
+  /**
+   * Proves the password again in a live session (RFC 9470 step-up): renews the session's
+   * `auth_time`, audits `user.reauthenticated` and issues a fresh access token; a token session
+   * also gets a new refresh token. A wrong password is IncorrectPasswordError, throttled and
+   * audited like a failed login.
+   */
+  reauthenticate(
+    user: UserRecord,
+    sessionId: string,
+    password: string,
+    grant: { readonly scope: string; readonly clientId: string | undefined },
+    ctx: RequestContext,
+  ): Promise<Reauthenticated>;
   /** A token session for a user already proven by other means (`method` names them in audit). */
   startTokenSession(
     user: UserRecord,
@@ -170,54 +192,25 @@ export function createSessionService(deps: {
     );
   }
 
-  async function authenticateOrAudit(
-    login: string,
-    password: string,
-    ctx: RequestContext,
-  ): Promise<UserRecord> {
-    const known = await accounts.findByLogin(login);
-    const attempt = {
-      userId: known?.id ?? null,
-      loginKey: loginKey(login),
-      ip: ctx.ip,
-      userAgent: ctx.userAgent,
-    };
-    // Before the hash: a blocked client costs no hash, and even the right password is refused.
-    await throttle.admit(attempt);
-    try {
-      const user = await accounts.authenticate(known, password);
-      await throttle.recordSuccess(attempt);
-      return user;
-    } catch (error) {
-      if (error instanceof InvalidCredentialsError || error instanceof InactiveUserError) {
-        await recordAuditEvent(db, {
-          event: 'login.failed',
-          at: clock.now(),
-          userId: known?.id ?? null,
-          ...auditSource(ctx),
-          details: {
-            reason:
-              error instanceof InactiveUserError
-                ? 'inactive_user'
-                : known
-                  ? 'wrong_password'
-                  : 'unknown_user',
-          },
-        });
-      }
-      // A disabled account with the right password is refused, but was not a guess.
-      if (error instanceof InvalidCredentialsError) await throttle.recordFailure(attempt);
-      throw error;
-    }
-  }
+  const passwords = createPasswordCheck({ accounts, throttle, store, clock });
+  const authenticateOrAudit = async (login: string, password: string, ctx: RequestContext) =>
+    passwords.check(await accounts.findByLogin(login), login, password, ctx, 'login');
+  const checkCurrentPassword = passwords.checkCurrent;
 
-  function issueAccess(user: UserRecord, sessionId: string, scope: string, clientId: string | undefined) {
+  function issueAccess(
+    user: UserRecord,
+    sessionId: string,
+    scope: string,
+    clientId: string | undefined,
+    authTimeMs: number,
+  ) {
     return tokens.issueAccessToken({
       userId: user.id,
       username: user.username,
       roles: user.roles,
       scope,
       sessionId,
+      authTimeMs,
       ...(clientId ? { clientId } : {}),
     });
   }
@@ -252,6 +245,7 @@ export function createSessionService(deps: {
         createdAt: now,
         lastUsedAt: now,
         expiresAt: now + options.sessionTtlSeconds * 1000,
+        authTime: now,
       });
       await insertRefreshToken(trx, {
         id: refresh.id,
@@ -270,7 +264,7 @@ export function createSessionService(deps: {
         details: { method, client_id: effectiveClientId },
       });
     });
-    const access = issueAccess(user, sessionId, scope, clientId);
+    const access = issueAccess(user, sessionId, scope, clientId, now);
     return {
       accessToken: access.token,
       expiresInSeconds: access.expiresInSeconds,
@@ -298,6 +292,7 @@ export function createSessionService(deps: {
       lastUsedAt: now,
       expiresAt: now + options.sessionTtlSeconds * 1000,
       revokedAt: null,
+      authTime: now,
     };
     await db.transaction().execute(async (trx) => {
       await insertSession(trx, session);
@@ -329,6 +324,49 @@ export function createSessionService(deps: {
 
     startTokenSession,
     startCookieSession,
+
+    async reauthenticate(user, sessionId, password, grant, ctx) {
+      const session = await findSession(db, sessionId);
+      if (session === undefined || session.userId !== user.id || !isSessionLive(session)) {
+        throw new InvalidTokenError('session ended');
+      }
+      await checkCurrentPassword(user, password, ctx, 'reauthenticate');
+      const now = clock.now();
+      const refresh = session.kind === 'token' ? newOpaqueToken() : undefined;
+      const clientId = grant.clientId ?? 'gatehouse';
+      const renewed = await db.transaction().execute(async (trx) => {
+        if (!(await setSessionAuthTime(trx, session.id, now))) return false;
+        if (refresh !== undefined) {
+          await insertRefreshToken(trx, {
+            id: refresh.id,
+            sessionId: session.id,
+            secretHash: hashSecret(refresh.secret),
+            scope: grant.scope,
+            clientId,
+            createdAt: now,
+          });
+        }
+        await recordAuditEvent(trx, {
+          event: 'user.reauthenticated',
+          at: now,
+          userId: user.id,
+          sessionId: session.id,
+          ip: ctx.ip,
+          userAgent: ctx.userAgent,
+          details: { method: 'password', session_kind: session.kind },
+        });
+        return true;
+      });
+      if (!renewed) throw new InvalidTokenError('session ended');
+      const access = issueAccess(user, session.id, grant.scope, grant.clientId, now);
+      return {
+        accessToken: access.token,
+        expiresInSeconds: access.expiresInSeconds,
+        refreshToken: refresh?.value,
+        scope: grant.scope,
+        authTimeMs: now,
+      };
+    },
 
     async refresh(refreshToken, requestedScope, ctx) {
       const parts = splitOpaqueToken(refreshToken);
@@ -410,7 +448,8 @@ export function createSessionService(deps: {
         .split(' ')
         .filter((scope) => scope !== '' && held.has(scope))
         .join(' ');
-      const access = issueAccess(outcome.user, session.id, grantedNow, stored.clientId);
+      // RFC 9470: a refresh proves no credential, so the session's auth_time carries over.
+      const access = issueAccess(outcome.user, session.id, grantedNow, stored.clientId, session.authTime);
       return {
         accessToken: access.token,
         expiresInSeconds: access.expiresInSeconds,
@@ -506,8 +545,12 @@ export function createSessionService(deps: {
     },
 
     async changePassword(userId, currentPassword, newPassword, currentSessionId, ctx) {
-      const user = await accounts.getUserOrThrow(userId);
-      if (!(await hasher.verify(user.passwordHash, currentPassword))) throw new IncorrectPasswordError();
+      const user = await checkCurrentPassword(
+        await accounts.getUserOrThrow(userId),
+        currentPassword,
+        ctx,
+        'password_change',
+      );
       checkPasswordPolicy(
         newPassword,
         options.passwordMinLength,

@@ -22,6 +22,8 @@ export interface AccessTokenClaims {
   readonly roles: string[];
   readonly scope: string;
   readonly sid?: string;
+  /** RFC 9470 §3 / OIDC Core §2: when the user last proved a credential in this session (seconds). */
+  readonly auth_time?: number;
   readonly jti: string;
   readonly iat: number;
   readonly exp: number;
@@ -36,6 +38,8 @@ export interface IssueAccessTokenInput {
   readonly clientId?: string;
   /** The session the token belongs to (`sid` claim); revoking the session revokes the token. */
   readonly sessionId?: string;
+  /** When the user last proved a credential in that session (ms); a refresh passes the session's on. */
+  readonly authTimeMs?: number;
 }
 
 export interface IssuedAccessToken {
@@ -158,6 +162,7 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
         roles: [...input.roles],
         scope: input.scope,
         ...(input.sessionId ? { sid: input.sessionId } : {}),
+        ...(input.authTimeMs !== undefined ? { auth_time: Math.floor(input.authTimeMs / 1000) } : {}),
         jti: randomUUID(),
         iat,
         exp: iat + options.ttlSeconds,

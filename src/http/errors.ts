@@ -45,6 +45,7 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   INVALID_EMAIL_TOKEN: 400,
   DATABASE_UNAVAILABLE: 503,
   PRIVILEGE_ESCALATION: 403,
+  REAUTH_REQUIRED: 401,
 };
 
 /** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
@@ -102,6 +103,12 @@ export function sendDomainError(
         ? 'Bearer error="insufficient_scope"'
         : `Bearer error="insufficient_scope", scope="${scope}"`;
     return reply.code(status).header('www-authenticate', challenge).send({ detail: error.message });
+  }
+  if (error.code === 'REAUTH_REQUIRED') {
+    return reply
+      .code(status)
+      .header('www-authenticate', error.headers['www-authenticate'])
+      .send({ detail: error.message, code: error.code });
   }
   if (error.code === 'INVALID_TOKEN') {
     request.log.info({ reason: error.reason }, 'bearer token refused');

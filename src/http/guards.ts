@@ -20,9 +20,12 @@ import {
 } from '../auth/errors.ts';
 import type { RoleService } from '../auth/permissions.ts';
 import type { Actor } from '../auth/privilege-ceiling.ts';
+import { assertRecentAuth, authTimeOfClaims } from '../auth/recent-auth.ts';
 import type { RevocationState } from '../auth/revocation.ts';
 import type { SessionService } from '../auth/sessions.ts';
 import type { AccessTokenClaims, TokenService } from '../auth/tokens.ts';
+import type { Clock } from '../clock.ts';
+import { parseDurationSeconds } from '../config.ts';
 import { cookieOf, csrfTokenFor } from './cookies.ts';
 import { logRefusal, sendRefusal } from './errors.ts';
 import { acceptsFormCsrfToken } from './pages/negotiation.ts';
@@ -45,6 +48,16 @@ export interface Principal {
   readonly sessionId: string | undefined;
   /** Cookie sessions only: the value `X-CSRF-Token` must carry. */
   readonly csrfToken: string | undefined;
+  /**
+   * When the user last proved a credential (ms; RFC 9470 `auth_time`): the session's for a bearer
+   * token or cookie, this request's for Basic, undefined for an API key, which proves no sign-in.
+   */
+  readonly authTimeMs: number | undefined;
+}
+
+/** How recent a sign-in `requireRecentAuth` asks for: seconds, or a duration such as `'5m'`. */
+export interface RecentAuthOptions {
+  readonly maxAge?: number | string;
 }
 
 /** A guard: a preHandler that also carries the OpenAPI security requirement it enforces. */
@@ -69,6 +82,20 @@ export interface Guards {
    * or a cookie session does; a token or API key narrowed below the role does not.
    */
   requireRoles(...roles: string[]): Guard;
+  /**
+   * Requires a user who proved their password within `maxAge` (default
+   * `GATEHOUSE_REAUTH_MAX_AGE`), RFC 9470 step-up: otherwise 401 `REAUTH_REQUIRED` with
+   * `WWW-Authenticate: Bearer error="insufficient_user_authentication"`. API keys never pass.
+   *
+   * @example
+   * app.post('/payouts', { onRequest: guards.requireRecentAuth({ maxAge: '5m' }) }, handler);
+   */
+  requireRecentAuth(options?: RecentAuthOptions): Guard;
+  /**
+   * The same check inside a handler, for an action that needs it only sometimes; throws
+   * ReauthRequiredError. The request must have passed a guard.
+   */
+  assertRecentAuth(request: FastifyRequest, options?: RecentAuthOptions): void;
 }
 
 export function securityFor(scopes: readonly string[]): SecurityRequirement[] {
@@ -128,6 +155,29 @@ export interface GuardDeps {
   readonly cookieName: string;
   /** Origins besides the request's own that may send cookie-authenticated writes. */
   readonly trustedOrigins: readonly string[];
+  readonly clock: Clock;
+  /** The default of `requireRecentAuth` (`GATEHOUSE_REAUTH_MAX_AGE`). */
+  readonly reauthMaxAgeSeconds: number;
+}
+
+function maxAgeSecondsOf(options: RecentAuthOptions | undefined, fallback: number): number {
+  const maxAge = options?.maxAge;
+  if (maxAge === undefined) return fallback;
+  if (typeof maxAge === 'number') {
+    if (!Number.isInteger(maxAge) || maxAge < 0) {
+      throw new TypeError(
+        'requireRecentAuth: option "maxAge" must be whole seconds (0 or more) or a duration such as "5m"',
+      );
+    }
+    return maxAge;
+  }
+  try {
+    return parseDurationSeconds(maxAge);
+  } catch {
+    throw new TypeError(
+      'requireRecentAuth: option "maxAge" must be whole seconds or a duration such as "5m"',
+    );
+  }
 }
 
 function bearerToken(request: FastifyRequest): string | undefined {
@@ -236,6 +286,7 @@ export function createGuards(deps: GuardDeps): Guards {
       claims: undefined,
       sessionId: undefined,
       csrfToken: undefined,
+      authTimeMs: undefined,
     };
   }
 
@@ -270,6 +321,7 @@ export function createGuards(deps: GuardDeps): Guards {
         claims,
         sessionId: claims.sid,
         csrfToken: undefined,
+        authTimeMs: authTimeOfClaims(claims),
       };
       return;
     }
@@ -298,6 +350,7 @@ export function createGuards(deps: GuardDeps): Guards {
           claims: undefined,
           sessionId: found.session.id,
           csrfToken,
+          authTimeMs: found.session.authTime,
         };
         return;
       }
@@ -311,6 +364,11 @@ export function createGuards(deps: GuardDeps): Guards {
       const principal = principalOf(request);
       if (!needed.every((scope) => principal.scopes.has(scope))) throw new InsufficientScopeError(needed);
     }, securityFor(needed));
+
+  const checkRecentAuth = (request: FastifyRequest, options?: RecentAuthOptions): void => {
+    const maxAge = maxAgeSecondsOf(options, deps.reauthMaxAgeSeconds);
+    assertRecentAuth(principalOf(request).authTimeMs, maxAge, deps.clock.now());
+  };
 
   return {
     requireUser: guard(
@@ -331,6 +389,16 @@ export function createGuards(deps: GuardDeps): Guards {
           user.roles.includes(role) && [...roles.permissionsOf([role])].every((p) => scopes.has(p));
         if (!wanted.some(held)) throw new InsufficientScopeError([]);
       }, BEARER_SECURITY),
+    requireRecentAuth: (options) => {
+      // Checked when the route is declared: a bad maxAge is the developer's mistake, not a client's.
+      const maxAge = maxAgeSecondsOf(options, deps.reauthMaxAgeSeconds);
+      return guard(async (request: FastifyRequest, _reply: FastifyReply) => {
+        // Another guard of the route may have authenticated the request already.
+        if (request.principal === null) await authenticate(request, true);
+        checkRecentAuth(request, { maxAge });
+      }, BEARER_SECURITY);
+    },
+    assertRecentAuth: checkRecentAuth,
     requireBasicUser: guard(async (request: FastifyRequest, _reply: FastifyReply) => {
       const header = request.headers.authorization ?? '';
       const match = /^Basic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*$/i.exec(header);
@@ -354,6 +422,8 @@ export function createGuards(deps: GuardDeps): Guards {
           claims: undefined,
           sessionId: undefined,
           csrfToken: undefined,
+          // Basic proves the password with every request.
+          authTimeMs: deps.clock.now(),
         };
       } catch (error) {
         if (error instanceof InvalidCredentialsError) {

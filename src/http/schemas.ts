@@ -2,7 +2,7 @@
 import { Type } from 'typebox';
 
 export const ErrorDetail = Type.Object(
-  { detail: Type.String(), code: Type.Optional(Type.String({ description: 'A stable error code' })) },
+  { detail: Type.String(), code: Type.Optional(Type.String({ description: 'See docs/errors.md' })) },
   { $id: 'ErrorDetail', description: 'FastAPI-shaped error' },
 );
 

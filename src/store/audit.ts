@@ -35,7 +35,8 @@ export type AuditEventName =
   | 'email.change_requested'
   | 'email.changed'
   | 'account.claimed'
-  | 'api_key.expired_use_refused';
+  | 'api_key.expired_use_refused'
+  | 'user.reauthenticated';
 
 /** Never a secret or personal value: reasons, counts, ids, role and permission names, field names. */
 export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;

@@ -47,6 +47,8 @@ export interface SessionsTable {
   expires_at: number;
   revoked_at: number | null;
   revoked_reason: string | null;
+  /** When the user last proved a credential in this session (ms); null only before the migration ran. */
+  auth_time: number | null;
 }
 
 export interface RefreshTokensTable {

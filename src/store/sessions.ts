@@ -18,6 +18,8 @@ export interface SessionRecord {
   readonly lastUsedAt: number;
   readonly expiresAt: number;
   readonly revokedAt: number | null;
+  /** When the user last proved a credential in this session (RFC 9470 `auth_time`), in ms. */
+  readonly authTime: number;
 }
 
 export interface RefreshTokenRecord {
@@ -42,6 +44,7 @@ function toSession(row: SessionsTable): SessionRecord {
     lastUsedAt: Number(row.last_used_at),
     expiresAt: Number(row.expires_at),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
+    authTime: Number(row.auth_time ?? row.created_at),
   };
 }
 
@@ -61,6 +64,7 @@ export async function insertSession(
       created_at: session.createdAt,
       last_used_at: session.lastUsedAt,
       expires_at: session.expiresAt,
+      auth_time: session.authTime,
     })
     .execute();
 }
@@ -90,6 +94,17 @@ export async function listLiveSessions(
 
 export async function touchSession(db: Kysely<Database>, id: string, nowMs: number): Promise<void> {
   await db.updateTable('sessions').set({ last_used_at: nowMs }).where('id', '=', id).execute();
+}
+
+/** Records a new proof of a credential in a live session; false when it is revoked or gone. */
+export async function setSessionAuthTime(db: Kysely<Database>, id: string, nowMs: number): Promise<boolean> {
+  const result = await db
+    .updateTable('sessions')
+    .set({ auth_time: nowMs, last_used_at: nowMs })
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }
 
 /** Revokes the given live sessions; returns the ids that this call revoked. */

@@ -11,6 +11,7 @@ export {
   type Hook,
   type HookReply,
   type HookRequest,
+  type RecentAuthOptions,
   type RequestVerdict,
   type Requirement,
   type TokenPrincipal,

@@ -218,8 +218,43 @@ for (const database of DATABASES) {
           await statuses(t, '203.0.113.3', ' mallory', WRONG, 2);
           assertThrottled(await attempt(t, '203.0.113.3', 'MALLORY', WRONG));
           await statuses(t, '203.0.113.4', 'alice', WRONG, 3);
-          await statuses(t, '203.0.113.4', 'alice@example.com', WRONG, 2);
+          await statuses(t, '203.0.113.4', ' Alice', WRONG, 2);
           assertThrottled(await attempt(t, '203.0.113.4', 'ALICE', PASSWORD));
+        });
+      });
+
+      test('a username and its email count as two logins per IP, exactly like an unknown pair, so a block does not link them; the account counter still adds both', async () => {
+        await withApp({}, async (t) => {
+          await registerUser(t.app, 'lina');
+          const probe = async (username: string, email: string, ip: string) => {
+            const seen = await statuses(t, ip, username, WRONG, 5);
+            const other = await attempt(t, ip, email, WRONG);
+            const again = await attempt(t, ip, username, WRONG);
+            return [...seen, other.statusCode, again.statusCode];
+          };
+          const known = await probe('lina', 'lina@example.com', '203.0.113.1');
+          const unknown = await probe('nolina', 'nolina@example.com', '203.0.113.2');
+          assert.deepEqual(known, [401, 401, 401, 401, 401, 401, 429]);
+          assert.deepEqual(unknown, known);
+          // The email has its own five per IP; blocked, it says nothing the username did not.
+          assert.deepEqual(
+            await statuses(t, '203.0.113.1', 'LINA@example.com', WRONG, 4),
+            [401, 401, 401, 401],
+          );
+          assertThrottled(await attempt(t, '203.0.113.1', 'lina@example.com', PASSWORD));
+
+          // Across IPs both names add up on the account: 10 + 10 failures slow it (the higher threshold).
+          const ips = ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.4'];
+          t.clock.advance(16 * MINUTE);
+          for (const ip of ips) {
+            await statuses(t, ip, 'lina', WRONG, 4);
+            await statuses(t, ip, 'lina@example.com', WRONG, 1);
+          }
+          const slowed = (await events(t, 'login.blocked')).filter((e) => e.details?.scope === 'account');
+          assert.deepEqual(
+            slowed.map((e) => e.details?.reason),
+            ['failures_from_all_ips'],
+          );
         });
       });
 

@@ -1,5 +1,9 @@
 /** The server's codes for the three ways a bearer request is refused (docs/errors.md). */
-export type VerifyErrorCode = 'NOT_AUTHENTICATED' | 'INVALID_TOKEN' | 'INSUFFICIENT_SCOPE';
+export type VerifyErrorCode =
+  | 'NOT_AUTHENTICATED'
+  | 'INVALID_TOKEN'
+  | 'INSUFFICIENT_SCOPE'
+  | 'REAUTH_REQUIRED';
 
 /**
  * A refused request: `status` 401 (no or bad token) or 403 (missing scope or role), with the
@@ -42,4 +46,16 @@ export const insufficientScope = (scopes: readonly string[]) =>
       ? `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"`
       : 'Bearer error="insufficient_scope"',
     'INSUFFICIENT_SCOPE',
+  );
+
+/**
+ * A valid token whose sign-in (`auth_time`) is older than the route allows, or absent: RFC 9470
+ * step-up, answered as the server answers it.
+ */
+export const reauthRequired = (maxAgeSeconds: number) =>
+  new VerifyError(
+    401,
+    'Recent sign-in required',
+    `Bearer error="insufficient_user_authentication", error_description="Recent sign-in required", max_age=${maxAgeSeconds}`,
+    'REAUTH_REQUIRED',
   );

@@ -14,7 +14,7 @@
  */
 export { VerifyError, type VerifyErrorCode } from './errors.ts';
 export type { HeadersLike, TokenPrincipal, VerifiedClaims } from './principal.ts';
-export type { Guards, Requirement } from './requirements.ts';
+export type { Guards, RecentAuthOptions, Requirement } from './requirements.ts';
 export {
   createVerifier,
   type Hook,

@@ -8,6 +8,8 @@ export interface VerifiedClaims extends JWTPayload {
   readonly preferred_username?: string;
   readonly client_id?: string;
   readonly sid?: string;
+  /** When the user last proved a credential in the session (RFC 9470), in seconds. */
+  readonly auth_time?: number;
 }
 
 /** The caller of a request, read from a verified access token. */

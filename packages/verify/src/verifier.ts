@@ -23,6 +23,8 @@ export interface VerifierOptions {
    * passes.
    */
   readonly cooldownDuration?: number;
+  /** Time source for `exp`, `nbf` and `auth_time` checks (tests); default the system clock. */
+  readonly clock?: { now(): number };
 }
 
 /** The answer to a request, as the server would give it. */
@@ -35,7 +37,7 @@ export type RequestVerdict =
         readonly 'content-type': 'application/json; charset=utf-8';
         readonly 'www-authenticate': string;
       };
-      readonly body: { readonly detail: string };
+      readonly body: { readonly detail: string; readonly code?: string };
       readonly error: VerifyError;
     };
 
@@ -109,6 +111,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         typ: 'at+jwt',
         requiredClaims: ['exp', 'iat', 'sub'],
         clockTolerance: 30,
+        ...(options.clock ? { currentDate: new Date(options.clock.now()) } : {}),
       });
       return payload as VerifiedClaims;
     } catch {
@@ -127,7 +130,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   async function verifyRequest(headers: HeadersLike, requirement: Requirement = {}): Promise<RequestVerdict> {
     try {
       const principal = await principalFrom(headers);
-      const refused = refusalOf(principal, requirement);
+      const refused = refusalOf(principal, requirement, options.clock?.now() ?? Date.now());
       if (refused) throw refused;
       return { ok: true, principal };
     } catch (error) {
@@ -139,7 +142,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
           'content-type': 'application/json; charset=utf-8',
           'www-authenticate': error.wwwAuthenticate,
         },
-        body: { detail: error.message },
+        // The code is said where the server says it: REAUTH_REQUIRED tells the client to step up.
+        body:
+          error.code === 'REAUTH_REQUIRED'
+            ? { detail: error.message, code: error.code }
+            : { detail: error.message },
         error,
       };
     }

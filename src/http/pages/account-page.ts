@@ -6,9 +6,10 @@ import type { PageSettings } from './login-page.ts';
 
 const PASSWORD_LABELS = { current_password: 'Current password', new_password: 'New password' };
 const EMAIL_LABELS = { email: 'New email address' };
+const REAUTH_LABELS = { password: 'Your password' };
 
 /** Which of the account page's forms a failure belongs to. */
-export type AccountForm = 'password' | 'email' | 'other';
+export type AccountForm = 'password' | 'email' | 'reauth' | 'other';
 
 /** Notices a redirect to /account may ask for, by `?notice=`. */
 export const ACCOUNT_NOTICES: Readonly<Record<string, string>> = {
@@ -16,6 +17,7 @@ export const ACCOUNT_NOTICES: Readonly<Record<string, string>> = {
   'session-revoked': 'That session has been signed out.',
   'verification-sent': 'A new verification link is on its way. Check your email.',
   'email-change-sent': 'We sent a confirmation link to the new address. Your email changes when you open it.',
+  reauthenticated: 'Thank you. You can now change your email address or password.',
 };
 
 export interface AccountView {
@@ -24,6 +26,8 @@ export interface AccountView {
   readonly hasPassword: boolean;
   readonly sessions: readonly SessionView[];
   readonly csrfToken: string;
+  /** The session's sign-in is too old for changes that need a recent one (RFC 9470 step-up). */
+  readonly needsReauth: boolean;
 }
 
 const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
@@ -31,6 +35,20 @@ const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').sli
 function describeAgent(userAgent: string | null): string {
   if (userAgent === null || userAgent === '') return 'Unknown device';
   return userAgent.length > 120 ? `${userAgent.slice(0, 117)}…` : userAgent;
+}
+
+/** Asks for the password inline when a change on this page needs a recent sign-in. */
+function reauthSection(user: PublicUser, csrfToken: string, failure: FormFailure): SafeHtml {
+  return html`<section aria-labelledby="reauth-title">
+<h2 id="reauth-title">Confirm it is you</h2>
+<p>Changing your email address or password needs a recent sign-in. Enter your password to continue.</p>
+<form method="post" action="/reauthenticate" novalidate>
+${hidden('csrf_token', csrfToken)}
+<input type="hidden" name="username" value="${user.username}" autocomplete="username">
+${field({ form: 'reauth', name: 'password', label: REAUTH_LABELS.password, type: 'password', autocomplete: 'current-password', maxLength: 1024 }, failure)}
+<button type="submit">Confirm</button>
+</form>
+</section>`;
 }
 
 function sessionItem(session: SessionView, csrfToken: string): SafeHtml {
@@ -56,16 +74,19 @@ export function renderAccountPage(
   const failure = options.failure ?? NO_FAILURE;
   const passwordFailure = options.failedForm === 'password' ? failure : NO_FAILURE;
   const emailFailure = options.failedForm === 'email' ? failure : NO_FAILURE;
+  const reauthFailure = options.failedForm === 'reauth' ? failure : NO_FAILURE;
   const { user, sessions, csrfToken } = view;
   const summary =
     options.failedForm === 'password'
       ? errorSummary(failure, PASSWORD_LABELS, 'password')
       : options.failedForm === 'email'
         ? errorSummary(failure, EMAIL_LABELS, 'email')
-        : errorSummary(
-            { ...failure, summary: [...failure.summary, ...Object.values(failure.fields)], fields: {} },
-            {},
-          );
+        : options.failedForm === 'reauth'
+          ? errorSummary(failure, REAUTH_LABELS, 'reauth')
+          : errorSummary(
+              { ...failure, summary: [...failure.summary, ...Object.values(failure.fields)], fields: {} },
+              {},
+            );
   return layout(
     { appName: settings.appName, title: 'Your account', signedInAs: user.username },
     html`${summary}${notice(options.notice)}
@@ -87,6 +108,7 @@ ${hidden('csrf_token', csrfToken)}
 </form>`
 }
 </section>
+${view.needsReauth || options.failedForm === 'reauth' ? reauthSection(user, csrfToken, reauthFailure) : ''}
 <section aria-labelledby="email-title">
 <h2 id="email-title">Change email address</h2>
 <form method="post" action="/account/email" novalidate>

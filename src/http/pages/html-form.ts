@@ -89,6 +89,9 @@ function domainFailure(error: AnyGatehouseError): Pick<FormFailure, 'summary' | 
       fields: {},
     };
   }
+  if (error.code === 'REAUTH_REQUIRED') {
+    return { summary: ['This change needs a recent sign-in: confirm your password first.'], fields: {} };
+  }
   if (error.code === 'NOT_AUTHENTICATED' || error.code === 'INVALID_TOKEN') {
     return { summary: ['Your session has ended. Sign in again.'], fields: {} };
   }

@@ -4,6 +4,8 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { EmailTokenPurpose } from '../../auth/email-flows.ts';
+import { ReauthRequiredError } from '../../auth/errors.ts';
+import { assertRecentAuth } from '../../auth/recent-auth.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import { type AccountForm, renderAccountPage } from './account-page.ts';
 import {
@@ -23,6 +25,8 @@ export interface PageForms {
   readonly register: HtmlForm;
   readonly logout: HtmlForm;
   readonly changePassword: HtmlForm;
+  /** The account page's "confirm it's you" form, shown when a change needs a recent sign-in. */
+  readonly reauthenticate: HtmlForm;
   /** The account page's other posts: revoke a session, sign out everywhere, resend verification. */
   readonly account: HtmlForm;
   readonly verificationRequest: HtmlForm;
@@ -44,6 +48,17 @@ export function pageSettings(gatehouse: Gatehouse): PageSettings {
     passwordMinLength: config.passwordMinLength,
     registrationOpen: config.registration === 'open',
   };
+}
+
+/** Whether the account page must ask for the password before its changes go through. */
+export function needsReauth(gatehouse: Gatehouse, authTimeMs: number | undefined): boolean {
+  try {
+    assertRecentAuth(authTimeMs, gatehouse.config.reauthMaxAgeSeconds, gatehouse.clock.now());
+    return false;
+  } catch (error) {
+    if (error instanceof ReauthRequiredError) return true;
+    throw error;
+  }
 }
 
 export function withReturnTo(
@@ -114,7 +129,13 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
       const hasPassword = (await gatehouse.accounts.findUser(principal.user.id))?.passwordHash != null;
       return renderAccountPage(
         settings,
-        { user: principal.user, hasPassword, sessions, csrfToken: principal.csrfToken },
+        {
+          user: principal.user,
+          hasPassword,
+          sessions,
+          csrfToken: principal.csrfToken,
+          needsReauth: needsReauth(gatehouse, principal.authTimeMs),
+        },
         { failure, failedForm },
       );
     };
@@ -139,6 +160,11 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
     changePassword: {
       render: accountAfterFailure('password'),
       successLocation: () => at('/account?notice=password-changed'),
+    },
+    reauthenticate: {
+      fieldNames: { current_password: 'password' },
+      render: accountAfterFailure('reauth'),
+      successLocation: () => at('/account?notice=reauthenticated'),
     },
     account: { render: accountAfterFailure('other'), successLocation: () => home },
     verificationRequest: {

@@ -14,7 +14,7 @@ import { STYLESHEET, STYLESHEET_PATH, STYLESHEET_VERSION } from './layout.ts';
 import { linkRoutes } from './link-routes.ts';
 import { LOGIN_NOTICES, renderLoginPage } from './login-page.ts';
 import { safeReturnPath } from './negotiation.ts';
-import { type PageForms, pageSettings } from './page-forms.ts';
+import { needsReauth, type PageForms, pageSettings } from './page-forms.ts';
 import { renderRegisterPage } from './register-page.ts';
 
 const PageQuery = Type.Object({
@@ -92,7 +92,13 @@ export async function pageRoutes(
         200,
         renderAccountPage(
           settings,
-          { user: principal.user, hasPassword, sessions: list, csrfToken: principal.csrfToken },
+          {
+            user: principal.user,
+            hasPassword,
+            sessions: list,
+            csrfToken: principal.csrfToken,
+            needsReauth: needsReauth(gatehouse, principal.authTimeMs),
+          },
           { notice },
         ),
       );
@@ -128,7 +134,7 @@ export async function pageRoutes(
     '/account/email',
     {
       config: { gatehouse: { rateLimit: 'mail', htmlForm: forms.emailChange } },
-      onRequest: guards.requireScopes('profile:write'),
+      onRequest: [guards.requireScopes('profile:write'), guards.requireRecentAuth()],
       schema: {
         ...hide,
         body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 254 }) }),

@@ -53,11 +53,12 @@ export async function apiKeyRoutes(
   }>(
     '/api-keys',
     {
-      onRequest: guards.requireUser,
+      // A key outlives a session and a password reset: minting one needs a recent sign-in.
+      onRequest: guards.requireRecentAuth(),
       config: { gatehouse: { noStore: true } },
       schema: {
         summary: 'Create an API key',
-        description: `The key acts as you, limited to \`scopes\`, which must be among your permissions. It is returned once. It expires after \`expires_in\` seconds (default ${apiKeyTtlSeconds}, at most ${apiKeyMaxTtlSeconds ?? 'unlimited'}${apiKeyMaxTtlSeconds === null ? '; null: never' : ''}), or at \`expires_at\`.`,
+        description: `The key acts as you, limited to \`scopes\`, which must be among your permissions. It is returned once. It expires after \`expires_in\` seconds (default ${apiKeyTtlSeconds}, at most ${apiKeyMaxTtlSeconds ?? 'unlimited'}${apiKeyMaxTtlSeconds === null ? '; null: never' : ''}), or at \`expires_at\`. Needs a recent sign-in (\`REAUTH_REQUIRED\` otherwise; see \`POST /reauthenticate\`), so an API key cannot create keys.`,
         tags: ['api keys'],
         body: Type.Object(
           {

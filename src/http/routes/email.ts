@@ -141,7 +141,7 @@ export async function emailRoutes(
       schema: {
         summary: 'Change your profile',
         description:
-          'Needs the `profile:write` scope. A new `email` is not applied at once: a confirmation link goes to the new address (and a notice to the current one); the address changes when the link is confirmed.',
+          'Needs the `profile:write` scope. A new `email` is not applied at once: a confirmation link goes to the new address (and a notice to the current one); the address changes when the link is confirmed. Changing `email` needs a recent sign-in (`REAUTH_REQUIRED` otherwise; see `POST /reauthenticate`).',
         tags: ['users'],
         body: Type.Object(
           {
@@ -155,6 +155,8 @@ export async function emailRoutes(
     },
     async (request) => {
       const { user } = principalOf(request);
+      // Checked before any change: an email change needs a recent sign-in, a name change does not.
+      if (request.body.email !== undefined) guards.assertRecentAuth(request);
       if (request.body.full_name !== undefined) {
         await userAdmin.updateOwnProfile(
           user.id,

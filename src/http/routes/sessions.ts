@@ -147,12 +147,12 @@ export async function sessionRoutes(
   app.post<{ Body: { current_password: string; new_password: string } }>(
     '/users/me/password',
     {
-      onRequest: guards.requireScopes('profile:write'),
+      onRequest: [guards.requireScopes('profile:write'), guards.requireRecentAuth()],
       config: { gatehouse: { htmlForm: options.forms?.changePassword } },
       schema: {
         summary: 'Change your password',
         description:
-          'Needs the `profile:write` scope. Applies the password policy and revokes every other session of yours.',
+          'Needs the `profile:write` scope and a recent sign-in (`REAUTH_REQUIRED` otherwise; see `POST /reauthenticate`). A wrong current password counts as a failed login. Applies the password policy and revokes every other session of yours.',
         tags: ['users'],
         body: Type.Object({
           current_password: Type.String({ maxLength: 1024 }),
