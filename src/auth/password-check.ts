@@ -4,6 +4,7 @@
  * later factor management). Each goes through the failed-login throttle before the hash, and
  * each failure is audited as `login.failed` and counted, so no route is a way around the limit.
  */
+
 import type { Clock } from '../clock.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
@@ -11,11 +12,7 @@ import type { UserRecord } from '../store/users.ts';
 import { type AccountService, loginKey } from './accounts.ts';
 import { InactiveUserError, IncorrectPasswordError, InvalidCredentialsError } from './errors.ts';
 import type { LoginThrottle } from './login-throttle.ts';
-
-export interface RequestContext {
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-}
+import { auditSource, type RequestContext } from './request-context.ts';
 
 /** Why a password is checked: a login, or a signed-in user proving it again. */
 export type PasswordCheckPurpose = 'login' | 'password_change' | 'reauthenticate';
@@ -77,8 +74,7 @@ export function createPasswordCheck(deps: {
           event: 'login.failed',
           at: clock.now(),
           userId: known?.id ?? null,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
+          ...auditSource(ctx),
           details: {
             reason:
               error instanceof InactiveUserError

@@ -351,8 +351,7 @@ export function createSessionService(deps: {
           at: now,
           userId: user.id,
           sessionId: session.id,
-          ip: ctx.ip,
-          userAgent: ctx.userAgent,
+          ...auditSource(ctx),
           details: { method: 'password', session_kind: session.kind },
         });
         return true;

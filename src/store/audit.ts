@@ -34,9 +34,7 @@ export type AuditEventName =
   | 'magic_link.requested'
   | 'email.change_requested'
   | 'email.changed'
-  | 'account.claimed'
-  | 'api_key.expired_use_refused'
-  | 'user.reauthenticated';
+  | 'account.claimed';
 
 /** Never a secret or personal value: reasons, counts, ids, role and permission names, field names. */
 export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;

@@ -118,7 +118,7 @@ for (const database of DATABASES) {
         tick();
         const { record } = await apiKeys.create(
           bob.id,
-          { name: 'ci', scopes: ['profile:read'], expiresAt: null },
+          { name: 'ci', scopes: ['profile:read'] },
           new Set(['profile:read']),
           host,
         );

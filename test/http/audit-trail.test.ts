@@ -169,6 +169,10 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
       actor: user.id,
     };
   },
+  'POST /reauthenticate | right password': async (api) => {
+    const user = await api.user();
+    return { request: json('POST', '/reauthenticate', user.token, { password: PASSWORD }), actor: user.id };
+  },
   'PATCH /users/me | full name': async (api) => {
     const user = await api.user();
     return { request: json('PATCH', '/users/me', user.token, { full_name: 'Walker Two' }), actor: user.id };

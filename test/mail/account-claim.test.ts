@@ -116,6 +116,7 @@ for (const database of DATABASES) {
         assert.equal(profile.json().email_verified, true);
         assert.deepEqual(await claimEvents(t), [
           {
+            fields: ['email_verified', 'password'],
             method: 'magic_link',
             sessions_revoked: 1,
             api_keys_revoked: 1,

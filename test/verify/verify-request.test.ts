@@ -127,7 +127,8 @@ describe('@gatehouse/verify as a package', () => {
     }
     assert.deepEqual(pkg.files, ['dist']);
     for (const entry of ['.', './fastify', './express', './hono']) {
-      assert.deepEqual(Object.keys(pkg.exports[entry]), ['types', 'import'], entry);
+      // The repository's own source condition first, then what an installed package resolves.
+      assert.deepEqual(Object.keys(pkg.exports[entry]), ['gatehouse-source', 'types', 'import'], entry);
     }
   });
 
