@@ -221,6 +221,7 @@ export async function createGatehouse(
         reuseGraceSeconds: config.refreshReuseGraceSeconds,
         passwordMinLength: config.passwordMinLength,
         permissionsOf: (user) => roles.permissionsOf(user.roles),
+        permissionsOfRole: (role) => roles.permissionsOf([role]),
       },
     });
     // Counted wherever a login or grant starts: the routes, email flows and in-process callers.

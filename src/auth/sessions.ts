@@ -62,6 +62,8 @@ export interface SessionServiceOptions {
   readonly passwordMinLength: number;
   /** The user's current permissions: a refreshed token never carries a scope the user lost. */
   readonly permissionsOf: (user: UserRecord) => ReadonlySet<string>;
+  /** The permissions one role grants, to tell which roles a token's scope carries whole. */
+  readonly permissionsOfRole: (role: string) => ReadonlySet<string>;
 }
 
 export interface SessionView {
@@ -204,10 +206,16 @@ export function createSessionService(deps: {
     clientId: string | undefined,
     authTimeMs: number,
   ) {
+    // The `roles` claim names only the roles whose every permission the scope carries: a token
+    // narrowed below a role must not pass a resource server's role check (`requireRoles`).
+    const granted = new Set(scope.split(' ').filter(Boolean));
+    const roles = user.roles.filter((role) =>
+      [...options.permissionsOfRole(role)].every((permission) => granted.has(permission)),
+    );
     return tokens.issueAccessToken({
       userId: user.id,
       username: user.username,
-      roles: user.roles,
+      roles,
       scope,
       sessionId,
       authTimeMs,

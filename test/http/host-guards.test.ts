@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { gatehousePlugin } from '../../src/index.ts';
+import { createVerifier } from '../../src/verify/index.ts';
 import {
   createTestApp,
   DATABASES,
@@ -107,6 +108,39 @@ for (const database of DATABASES) {
       const narrowed = await login(host, 'staff', PASSWORD, 'profile:read');
       assert.equal((await get('/staff-area', bearer(narrowed))).statusCode, 403);
       assert.equal((await get('/admin-area', bearer(await login(host, 'staff')))).statusCode, 403);
+    });
+
+    test("a resource server's requireRoles refuses an admin's narrowed token: its roles claim names only roles it carries whole", async () => {
+      const address = await host.listen({ host: '127.0.0.1', port: 0 });
+      const verifier = createVerifier({
+        issuer: 'http://gatehouse.test',
+        jwksUri: `${address}/.well-known/jwks.json`,
+      });
+      const resource = Fastify();
+      resource.get('/admin-area', { onRequest: verifier.guards.requireRoles('admin') }, async () => ({
+        ok: true,
+      }));
+      await resource.ready();
+      try {
+        const call = async (token: string) =>
+          (await resource.inject({ method: 'GET', url: '/admin-area', headers: bearer(token) })).statusCode;
+        assert.equal(await call(adminToken), 200);
+        assert.equal(await call(await login(host, 'root', PASSWORD, adminPermissions.join(' '))), 200);
+        const narrowed = await login(host, 'root', PASSWORD, 'profile:read');
+        assert.equal(await call(narrowed), 403);
+        assert.equal(
+          await call(await login(host, 'root', PASSWORD, adminPermissions.slice(1).join(' '))),
+          403,
+        );
+        const claims = JSON.parse(Buffer.from(narrowed.split('.')[1] ?? '', 'base64url').toString());
+        assert.deepEqual(
+          claims.roles,
+          [],
+          'profile:read carries no role whole (user also grants profile:write)',
+        );
+      } finally {
+        await resource.close();
+      }
     });
 
     test('a host route returning principal.user sends the public user, never the password hash', async () => {
