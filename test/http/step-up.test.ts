@@ -175,6 +175,28 @@ for (const database of DATABASES) {
       assert.equal(response.json().full_name, 'Still Me');
     });
 
+    test("an admin changing another user's email needs a recent sign-in; other changes do not", async () => {
+      const target = await newUser();
+      const adminName = await newUser();
+      const admin = await t.gatehouse.accounts.findByUsername(adminName);
+      await t.gatehouse.accounts.setRoles(admin?.id ?? '', ['user', 'admin']);
+      const victim = await t.gatehouse.accounts.findByUsername(target);
+      const tokens = await passwordLogin(t.app, adminName);
+      t.clock.advance(11 * MINUTE);
+      const stale = (await refreshed(t.app, tokens.refresh_token)).access_token;
+      const patch = (payload: Record<string, unknown>, token: string) =>
+        t.app.inject({ method: 'PATCH', url: `/users/${victim?.id}`, headers: bearer(token), payload });
+      assertReauthRequired(await patch({ email: 'taken-over@example.com', full_name: 'X' }, stale));
+      const unchanged = await t.gatehouse.accounts.findUser(victim?.id ?? '');
+      assert.equal(unchanged?.email, victim?.email);
+      assert.equal(unchanged?.fullName, victim?.fullName, 'nothing of the refused change applied');
+      assert.equal((await patch({ full_name: 'Renamed' }, stale)).statusCode, 200);
+      const fresh = (await passwordLogin(t.app, adminName)).access_token;
+      const moved = await patch({ email: 'moved@example.com' }, fresh);
+      assert.equal(moved.statusCode, 200, moved.body);
+      assert.equal(moved.json().email, 'moved@example.com');
+    });
+
     test('POST /reauthenticate proves the password: a fresh token with auth_time now, a new refresh token, the session renewed for refreshes, and a user.reauthenticated event', async () => {
       const username = await newUser();
       const login = await passwordLogin(t.app, username);

@@ -133,7 +133,7 @@ export async function adminUserRoutes(
       schema: {
         summary: 'Change a user',
         description:
-          "Disabling revokes every session. Role changes apply from the user's next request. An admin cannot disable themselves or drop their own admin role, and the last enabled admin stays (409). You may change only users who hold no permission your credential lacks, and give only roles whose permissions it holds (403 `PRIVILEGE_ESCALATION`).",
+          "Disabling revokes every session. Role changes apply from the user's next request. An admin cannot disable themselves or drop their own admin role, and the last enabled admin stays (409). You may change only users who hold no permission your credential lacks, and give only roles whose permissions it holds (403 `PRIVILEGE_ESCALATION`). Changing `email` needs a recent sign-in (`REAUTH_REQUIRED`).",
         tags: ['admin'],
         params: IdParams,
         body: Type.Object(
@@ -150,6 +150,8 @@ export async function adminUserRoutes(
     },
     async (request) => {
       const body = request.body;
+      // A user's address is where their password resets go: changing it is a credential change.
+      if (body.email !== undefined) guards.assertRecentAuth(request);
       const updated = await userAdmin.update(
         actorOf(request),
         request.params.id,
