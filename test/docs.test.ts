@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { renderSettingsDoc, SETTINGS_DOC } from '../scripts/docs-settings.ts';
@@ -33,13 +33,16 @@ describe('documentation stays true', () => {
     assert.match(readme, /\]\(docs\/settings\.md\)/);
   });
 
-  test('every relative link in the README, docs/ and bench/README.md names a file that exists', () => {
-    for (const page of ['README.md', 'bench/README.md', ...readdirSync('docs').map((f) => `docs/${f}`)]) {
+  test('every relative link in the README, docs/ and bench/README.md names a file and heading that exist', () => {
+    for (const page of DOC_FILES) {
       const text = readFileSync(page, 'utf8');
       for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-        if (target === undefined || /^(https?:|mailto:|#)/.test(target)) continue;
-        const file = join(dirname(page), target.split('#')[0] ?? '');
+        if (target === undefined || /^(https?:|mailto:)/.test(target)) continue;
+        const [path = '', anchor] = target.split('#');
+        const file = path === '' ? page : join(dirname(page), path);
         assert.ok(existsSync(file), `${page} links to ${target}, which does not exist`);
+        if (anchor !== undefined && file.endsWith('.md'))
+          assert.ok(anchorsOf(file).has(anchor), `${page} links to ${target}: no such heading`);
       }
     }
   });
@@ -86,6 +89,25 @@ describe('documentation stays true', () => {
   });
 });
 
+/** GitHub's anchors for the headings of a Markdown file (outside code blocks). */
+function anchorsOf(file: string): Set<string> {
+  const anchors = new Set<string>();
+  let fenced = false;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (line.trim().startsWith('```')) fenced = !fenced;
+    const heading = fenced ? undefined : /^#{1,6} (.*)$/.exec(line)?.[1];
+    if (heading !== undefined)
+      anchors.add(
+        heading
+          .trim()
+          .toLowerCase()
+          .replace(/[^\p{L}\p{N}_\- ]/gu, '')
+          .replaceAll(' ', '-'),
+      );
+  }
+  return anchors;
+}
+
 /** Example blocks (file, heading, language) and the test that runs them. */
 const RUN = new Map([
   ['README.md ## A 60-second tour (sh)', 'test/readme-curl.test.ts'],
@@ -96,6 +118,10 @@ const RUN = new Map([
   ['docs/email-and-pages.md ## Email (sh) #2', 'test/readme-curl.test.ts'],
   ['docs/tokens-and-sessions.md ### Step-up (recent sign-in) (sh)', 'test/readme-curl.test.ts'],
   ['docs/security.md ### Failed-login throttle (sh)', 'test/readme-curl.test.ts'],
+  ['docs/authorization.md ## Protecting your own routes (ts)', 'test/readme-examples.test.ts'],
+  ['docs/library.md ## Embedded in your Fastify API (ts)', 'test/readme-examples.test.ts'],
+  ['docs/library.md ## Embedded in your Fastify API (ts) #2', 'test/readme-examples.test.ts'],
+  ['docs/library.md ## Verifying tokens in another service (ts)', 'test/readme-examples.test.ts'],
 ]);
 
 /** Example blocks no test runs as written, and why. */
@@ -107,23 +133,7 @@ const NOT_RUN = new Map([
   ],
   ['README.md ## Development (sh)', 'npm scripts run by CI'],
   ['bench/README.md ## Scale run (sh)', 'a benchmark of minutes; test/bench/scale.test.ts runs it small'],
-  ['docs/development.md ## Development (sh)', 'npm scripts run by CI'],
-  [
-    'docs/authorization.md ## Protecting your own routes (ts)',
-    'a fragment (needs `app`); the guards are tested in test/plugin/ and test/http/authorization.test.ts',
-  ],
-  [
-    'docs/library.md ## Embedded in your Fastify API (ts)',
-    "the README's plugin example with a scope guard; test/plugin/ embeds the plugin",
-  ],
-  [
-    'docs/library.md ## Embedded in your Fastify API (ts) #2',
-    'a fragment (needs `app`); test/plugin/ covers createGatehouse',
-  ],
-  [
-    'docs/library.md ## Verifying tokens in another service (ts)',
-    'a fragment; examples/resource-server and test/verify/ run the verifier',
-  ],
+  ['docs/development.md # Development (sh)', 'npm scripts run by CI'],
   ['docs/library.md ## Examples (sh)', 'starts the example; examples/items-api/items.test.ts'],
   ['docs/library.md ## Examples (sh) #2', 'starts two servers; examples/resource-server/two-process.test.ts'],
   ['docs/operations.md ### Metrics (sh)', 'starts a server on port 8000; test/http/metrics.test.ts'],
