@@ -415,7 +415,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'GATEHOUSE_KEY_ROTATION_DAYS',
     key: 'keyRotationDays',
     description:
-      'Rotate the signing key when the active one is older than this many days, at start and daily. `0` turns it off.',
+      'Rotate the signing key when the active one is older than this many days (checked at start and every minute). `0` turns it off.',
     defaultText: '90',
     parse: integer(0, 3650, 90),
   },
