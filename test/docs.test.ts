@@ -113,6 +113,7 @@ const RUN = new Map([
   ['README.md ## A 60-second tour (sh)', 'test/readme-curl.test.ts'],
   ['README.md ## The Fastify plugin (ts)', 'test/readme-examples.test.ts; scripts/packaging-test.ts'],
   ['README.md ## The verifier (js)', 'test/readme-examples.test.ts'],
+  ['README.md ## The standalone server (sh)', 'test/readme-examples.test.ts; scripts/packaging-test.ts'],
   ['docs/api.md ## API keys (sh)', 'test/readme-curl.test.ts'],
   ['docs/authorization.md ### Admin API (sh)', 'test/readme-curl.test.ts'],
   ['docs/email-and-pages.md ## Email (sh) #2', 'test/readme-curl.test.ts'],
@@ -127,10 +128,6 @@ const RUN = new Map([
 /** Example blocks no test runs as written, and why. */
 const NOT_RUN = new Map([
   ['README.md ## Quick start (sh)', 'the two commands themselves: CI runs `npm ci && npm test`'],
-  [
-    'README.md ## The standalone server (sh)',
-    'scripts/packaging-test.ts runs `npx gatehouse create-admin` and `serve` from an installed tarball',
-  ],
   ['README.md ## Development (sh)', 'npm scripts run by CI'],
   ['bench/README.md ## Scale run (sh)', 'a benchmark of minutes; test/bench/scale.test.ts runs it small'],
   ['docs/development.md # Development (sh)', 'npm scripts run by CI'],

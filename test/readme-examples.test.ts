@@ -18,6 +18,7 @@ import { eventually } from './support/tcp-proxy.ts';
 
 const PLUGIN = codeBlock('README.md', '## The Fastify plugin', 'ts');
 const VERIFIER = codeBlock('README.md', '## The verifier', 'js');
+const STANDALONE = codeBlock('README.md', '## The standalone server', 'sh');
 const LIBRARY = codeBlocks('docs/library.md');
 const [PLUGIN_IN_FULL, OWN_GATEHOUSE] = LIBRARY.filter(
   (block) => block.heading === '## Embedded in your Fastify API' && block.lang === 'ts',
@@ -50,6 +51,40 @@ describe('README and docs examples', () => {
       `${name} listening`,
     );
   }
+
+  test('README, the standalone server: create-admin, then serve; the admin signs in', async () => {
+    const [install, ...commands] = STANDALONE.trim().split('\n');
+    assert.equal(install, 'npm install gatehouse'); // what scripts/packaging-test.ts does with the tarball
+    const port = await freePort();
+    const gatehouseBin = `'${process.execPath}' --conditions=gatehouse-source '${resolve('bin/gatehouse.js')}'`;
+    const script = commands
+      .map((line) => line.replaceAll('npx gatehouse', gatehouseBin).replace('--port 8000', `--port ${port}`))
+      .join('\n');
+    const shell = spawn('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+      detached: true,
+    });
+    const base = `http://127.0.0.1:${port}`;
+    try {
+      await eventually(
+        async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200,
+        60_000,
+        'gatehouse serve from the README listening',
+      );
+      const token = await fetch(`${base}/token`, {
+        method: 'POST',
+        body: new URLSearchParams({ username: 'root', password: 'correct horse battery' }),
+      });
+      assert.equal(token.status, 200);
+      const { access_token } = (await token.json()) as { access_token: string };
+      const me = await fetch(`${base}/users/me`, { headers: { authorization: `Bearer ${access_token}` } });
+      assert.ok(((await me.json()) as { roles: string[] }).roles.includes('admin'));
+    } finally {
+      if (shell.pid !== undefined && shell.exitCode === null) process.kill(-shell.pid, 'SIGTERM');
+    }
+  });
 
   /** Registers `username` on `base` and logs in with the password flow. */
   async function tokenFor(base: string, username: string): Promise<string> {
