@@ -1,6 +1,6 @@
 /**
  * Environment → typed, validated, frozen Config. The only module that reads `process.env`.
- * Every setting is one row of SETTINGS; the README's settings table is checked against it in tests.
+ * Every setting is one row of SETTINGS; docs/settings.md is generated from it (`npm run docs:settings`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -81,7 +81,7 @@ interface Setting {
   readonly env: string;
   readonly key: keyof Config;
   readonly description: string;
-  /** Shown in the README; `undefined` means unset. */
+  /** Shown in docs/settings.md; `undefined` means unset. */
   readonly defaultText: string;
   readonly parse: (raw: string | undefined, partial: Partial<Record<keyof Config, unknown>>) => unknown;
 }
@@ -415,7 +415,7 @@ export const SETTINGS: readonly Setting[] = [
     env: 'GATEHOUSE_KEY_ROTATION_DAYS',
     key: 'keyRotationDays',
     description:
-      'Rotate the signing key when the active one is older than this many days, at start and daily. `0` turns it off.',
+      'Rotate the signing key when the active one is older than this many days (checked at start and every minute). `0` turns it off.',
     defaultText: '90',
     parse: integer(0, 3650, 90),
   },
@@ -834,7 +834,7 @@ export function loadConfig(given: Record<string, string | undefined> = readEnvir
   }
   for (const name of Object.keys(env)) {
     if (name.startsWith('GATEHOUSE_') && !name.startsWith('GATEHOUSE_TEST_') && !known.has(name)) {
-      problems.push(`${name} is not a Gatehouse setting (see the README's settings table)`);
+      problems.push(`${name} is not a Gatehouse setting (see docs/settings.md)`);
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,27 +1,23 @@
 /**
- * The README's curl lines, run as written (with the port this test's server got) against
- * `gatehouse serve`: what the documentation promises is what a user at a shell gets.
+ * The curl lines of the README and docs/, run as written (with the port this test's server got)
+ * against `gatehouse serve`: what the documentation promises is what a user at a shell gets.
+ * test/docs.test.ts checks that every example block is run here, in test/readme-examples.test.ts,
+ * or named there with the reason it is not.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { codeBlock, codeBlocks } from './support/doc-blocks.ts';
 import { FAST_ARGON2 } from './support/gatehouse.ts';
 import { type Running, start } from './support/process.ts';
 
-const README = readFileSync('README.md', 'utf8');
 const missing = ['/usr/bin/curl', '/usr/bin/jq'].filter((tool) => !existsSync(tool));
 
-/** The first ```sh block after `heading`. */
-function shellBlock(heading: string): string {
-  const from = README.indexOf(`\n${heading}\n`);
-  assert.ok(from >= 0, `README has ${heading}`);
-  const match = /```sh\n([\s\S]*?)```/.exec(README.slice(from));
-  assert.ok(match?.[1], `a sh block under ${heading}`);
-  return match[1];
-}
+/** The ```sh block under `heading` in `file`. */
+const shellBlock = (file: string, heading: string) => codeBlock(file, heading, 'sh');
 
 function runShell(script: string, url: string): { stdout: string; stderr: string; status: number | null } {
   const result = spawnSync(
@@ -62,7 +58,7 @@ function outputs(stdout: string): unknown[] {
   return values;
 }
 
-describe('README curl examples against gatehouse serve', {
+describe('README and docs curl examples against gatehouse serve', {
   skip: missing.length > 0 ? `needs ${missing.join(', ')}` : false,
 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-readme-'));
@@ -86,8 +82,8 @@ describe('README curl examples against gatehouse serve', {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('Quick start: register, log in, /users/me', () => {
-    const { stdout, stderr, status } = runShell(shellBlock('Try it:'), server.url);
+  test('README, the 60-second tour: register, log in, /users/me', () => {
+    const { stdout, stderr, status } = runShell(shellBlock('README.md', '## A 60-second tour'), server.url);
     assert.equal(status, 0, stderr);
     const [registered, me] = outputs(stdout) as { username: string; roles: string[] }[];
     assert.equal(registered?.username, 'alice');
@@ -95,17 +91,63 @@ describe('README curl examples against gatehouse serve', {
     assert.deepEqual(me?.roles, ['user']);
   });
 
-  test('API keys: a key with users:read lists users through X-API-Key and is refused /audit', () => {
-    const { stdout, stderr, status } = runShell(shellBlock('## API keys'), server.url);
+  test('docs/api.md, API keys: a key with users:read lists users through X-API-Key and is refused /audit', () => {
+    const { stdout, stderr, status } = runShell(shellBlock('docs/api.md', '## API keys'), server.url);
     assert.equal(status, 0, stderr);
     const [page, auditStatus] = outputs(stdout) as [{ items: { username: string }[] }, string];
     assert.ok(page.items.some((user: { username: string }) => user.username === 'admin'));
     assert.equal(auditStatus, '403');
   });
 
-  test('Step-up: POST /reauthenticate returns a fresh token that may create an API key', () => {
-    const { stdout, stderr, status } = runShell(shellBlock('### Step-up (recent sign-in)'), server.url);
+  test('docs/tokens-and-sessions.md, step-up: POST /reauthenticate returns a fresh token that may create an API key', () => {
+    const { stdout, stderr, status } = runShell(
+      shellBlock('docs/tokens-and-sessions.md', '### Step-up (recent sign-in)'),
+      server.url,
+    );
     assert.equal(status, 0, stderr);
     assert.deepEqual(outputs(stdout), ['201']);
+  });
+
+  test('docs/authorization.md, admin API: the admin finds alice and makes her a moderator', () => {
+    const { stdout, stderr, status } = runShell(
+      shellBlock('docs/authorization.md', '### Admin API'),
+      server.url,
+    );
+    assert.equal(status, 0, stderr);
+    const [page, updated] = outputs(stdout) as [{ items: { username: string }[] }, { roles: string[] }];
+    assert.deepEqual(
+      page.items.map((user) => user.username),
+      ['alice'],
+    );
+    assert.deepEqual([...updated.roles].sort(), ['moderator', 'user']);
+  });
+
+  test('docs/email-and-pages.md, email: reset and magic link answer 202 alike; a made-up token is refused', () => {
+    const blocks = codeBlocks('docs/email-and-pages.md').filter(
+      (block) =>
+        block.heading === '## Email' && block.lang === 'sh' && block.code.includes('forgot-password'),
+    );
+    assert.equal(blocks.length, 1);
+    const { stdout, stderr, status } = runShell(blocks[0]?.code ?? '', server.url);
+    assert.equal(status, 0, stderr);
+    const [forgot, reset, magic, token] = outputs(stdout) as { detail?: string; message?: string }[];
+    assert.equal(forgot?.message, 'If an account has this address, a reset link is on its way');
+    assert.equal(reset?.detail, 'Invalid or expired token');
+    assert.ok(magic?.message);
+    assert.ok(token?.detail);
+  });
+
+  // Last: it leaves alice's pair from this address blocked.
+  test('docs/security.md, failed-login throttle: five wrong passwords, then 429 with Retry-After', () => {
+    const { stdout, stderr, status } = runShell(
+      shellBlock('docs/security.md', '### Failed-login throttle'),
+      server.url,
+    );
+    assert.equal(status, 0, stderr);
+    const lines = stdout.split(/\r?\n/);
+    assert.deepEqual(lines.slice(0, 5), ['401', '401', '401', '401', '401']);
+    assert.match(lines[5] ?? '', /^HTTP\/1\.1 429 Too Many Requests$/);
+    assert.ok(lines.some((line) => /^retry-after: \d+$/i.test(line)));
+    assert.ok(stdout.includes('"detail":"Too many failed login attempts"'));
   });
 });

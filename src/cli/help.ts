@@ -25,7 +25,7 @@ Options (every command):
   -h, --help                             show help for the command
   --version                              print the version
 
-Settings are GATEHOUSE_* environment variables (also read from .env); see the README.
+Settings are GATEHOUSE_* environment variables (also read from .env); see docs/settings.md.
 
 ${EXIT_STATUS_HELP}
 `;
