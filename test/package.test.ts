@@ -49,7 +49,8 @@ describe('the package', () => {
   });
 
   test('ships the build and the command only, built on prepack, with fastify as a peer', () => {
-    assert.deepEqual(manifest.files, ['dist', 'bin']);
+    // docs/ ships too: the README, the CLI's help and its errors point into it.
+    assert.deepEqual(manifest.files, ['dist', 'bin', 'docs']);
     assert.deepEqual(manifest.bin, { gatehouse: './bin/gatehouse.js' });
     assert.match(manifest.scripts.prepack ?? '', /npm run build/);
     assert.equal(manifest.dependencies.fastify, undefined);
