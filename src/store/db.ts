@@ -12,7 +12,6 @@ import {
   type Migration,
   type MigrationProvider,
   Migrator,
-  PostgresDialect,
   type PostgresPool,
   type PostgresPoolClient,
   SqliteDialect,
@@ -31,6 +30,7 @@ import * as indexes from './migrations/2026-11-29-2-indexes.ts';
 import * as auditActor from './migrations/2026-12-02-1-audit-actor.ts';
 import * as optionalPassword from './migrations/2026-12-02-2-optional-password.ts';
 import * as sessionAuthTime from './migrations/2026-12-02-3-session-auth-time.ts';
+import { OwnSchemaPostgresDialect } from './pg-introspector.ts';
 import type { Database } from './schema.ts';
 import { openSqliteDatabase } from './sqlite-driver.ts';
 
@@ -222,7 +222,7 @@ export function openStore(databaseUrl: string, options: OpenStoreOptions = {}): 
   // A connection that dies while idle in the pool is dropped by the pool itself; without a
   // listener the 'error' event would end the process. The next query reports the outage.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool(pool) }) });
+  const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool: guardedPool(pool) }) });
   return {
     db,
     kind: 'postgres',
@@ -240,7 +240,7 @@ export function openStore(databaseUrl: string, options: OpenStoreOptions = {}): 
       const unlimited = new pg.Pool({ ...pgPoolConfig(databaseUrl, options), max: 1 });
       unlimited.on('error', () => {});
       const migrationDb = new Kysely<Database>({
-        dialect: new PostgresDialect({ pool: guardedPool(unlimited) }),
+        dialect: new OwnSchemaPostgresDialect({ pool: guardedPool(unlimited) }),
       });
       try {
         return await work(migrationDb);
@@ -267,6 +267,7 @@ export async function migrateToLatest(store: Store, pgSchema?: string): Promise<
     // Kysely looks for its migration tables in every schema unless told which: another schema on
     // the same database would make it skip creating this one's. current_schema() is the given
     // pgSchema (the search_path) or the default, so a database shared with others is safe too.
+    // The dialect's introspection, too, reads no other schema (see pg-introspector.ts).
     const migrationTableSchema =
       store.kind === 'postgres'
         ? (await sql<{ name: string }>`select current_schema() as name`.execute(db)).rows[0]?.name
