@@ -22,6 +22,8 @@ import { checkPermissions, type RoleService } from './permissions.ts';
 import type { Actor } from './privilege-ceiling.ts';
 import { auditSource, NO_REQUEST, type RequestContext } from './request-context.ts';
 
+export type { ApiKeyRecord } from '../store/api-keys.ts';
+
 export const API_KEY_PATTERN = /^gh_([0-9a-f]{24})_([A-Za-z0-9_-]{43})$/;
 /** `last_used_at` is written at most this often per key. */
 export const LAST_USED_WRITE_INTERVAL_MS = 60_000;

@@ -34,6 +34,7 @@ import { createPasswordCheck } from './password-check.ts';
 import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
+import { effectiveScope } from './scopes.ts';
 import type { TokenService } from './tokens.ts';
 
 export type { RequestContext } from './request-context.ts';
@@ -443,10 +444,7 @@ export function createSessionService(deps: {
         throw new InvalidRefreshTokenError(outcome.kind);
       }
       const held = options.permissionsOf(outcome.user);
-      const grantedNow = accessScope
-        .split(' ')
-        .filter((scope) => scope !== '' && held.has(scope))
-        .join(' ');
+      const grantedNow = effectiveScope(held, accessScope);
       // RFC 9470: a refresh proves no credential, so the session's auth_time carries over.
       const access = issueAccess(outcome.user, session.id, grantedNow, stored.clientId, session.authTime);
       return {
