@@ -32,7 +32,6 @@ import { instrumentSessions } from './observability/instrument-sessions.ts';
 import { createMetrics, type GatehouseMetrics } from './observability/metrics.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
 import { listSessionsRevokedSince } from './store/sessions.ts';
-import { createUserStore } from './store/users.ts';
 
 export interface Gatehouse {
   readonly config: Config;
@@ -195,9 +194,7 @@ export async function createGatehouse(
               ipv6PrefixBits: config.rateLimitIpv6Prefix,
             },
           });
-    const users = createUserStore(store);
     const accounts = createAccountService({
-      users,
       store,
       hasher,
       revocation,
@@ -228,7 +225,7 @@ export async function createGatehouse(
     });
     // Counted wherever a login or grant starts: the routes, email flows and in-process callers.
     const sessions = instrumentSessions(uncountedSessions, metrics);
-    const userAdmin = createUserAdminService({ users, accounts, roles, sessions, store, revocation, clock });
+    const userAdmin = createUserAdminService({ accounts, roles, sessions, store, revocation, clock });
     const mail = createMailOutbox({
       store,
       clock,

@@ -15,7 +15,7 @@ import {
 } from '../store/api-keys.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
-import { createUserStore } from '../store/users.ts';
+import { findUserById } from '../store/users.ts';
 import { describeDuration } from './email-flows.ts';
 import { ApiKeyNotFoundError, InsufficientScopeError, InvalidFieldError } from './errors.ts';
 import { checkPermissions, type RoleService } from './permissions.ts';
@@ -125,14 +125,13 @@ export function createApiKeyService(
   roles: RoleService,
   expiry: ApiKeyExpiryOptions,
 ): ApiKeyService {
-  const users = createUserStore(store);
   const isOwn = (actor: Actor, ownerId: string) => actor.kind === 'user' && actor.userId === ownerId;
   /** Whether the actor may manage the keys of each owner: those the ceiling lets them change. */
   async function reachable(actor: Actor, ownerIds: Iterable<string>): Promise<Set<string>> {
     if (roles.ceiling.isUnlimited(actor)) return new Set(ownerIds);
     const allowed = new Set<string>();
     for (const ownerId of new Set(ownerIds)) {
-      const owner = isOwn(actor, ownerId) ? undefined : await users.findById(ownerId);
+      const owner = isOwn(actor, ownerId) ? undefined : await findUserById(store.db, ownerId);
       if (owner === undefined || roles.ceiling.mayHoldRoles(actor, owner.roles)) allowed.add(ownerId);
     }
     return allowed;
@@ -212,7 +211,7 @@ export function createApiKeyService(
 
     async list(actor, userId) {
       if (userId !== undefined && !isOwn(actor, userId)) {
-        const owner = await users.findById(userId);
+        const owner = await findUserById(store.db, userId);
         if (owner !== undefined) roles.ceiling.checkRoles(actor, owner.roles);
       }
       const keys = await listApiKeys(store.db, userId);
@@ -228,7 +227,7 @@ export function createApiKeyService(
       if (key === undefined || (userId !== undefined && key.userId !== userId))
         throw new ApiKeyNotFoundError();
       if (!isOwn(actor, key.userId)) {
-        const owner = await users.findById(key.userId);
+        const owner = await findUserById(store.db, key.userId);
         if (owner !== undefined) roles.ceiling.checkRoles(actor, owner.roles);
       }
       const now = clock.now();
