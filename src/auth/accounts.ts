@@ -15,6 +15,7 @@ import {
   listRoleNames,
   listUsers,
   setPasswordHash,
+  setUserDisabled,
   setUserRoles,
   type UserRecord,
 } from '../store/users.ts';
@@ -164,12 +165,7 @@ export async function writeDisabled(
   /** Who made the change, for the audit event: a user id, or the operator's name. */
   by?: string,
 ): Promise<string[] | undefined> {
-  const result = await trx
-    .updateTable('users')
-    .set({ disabled: disabled ? 1 : 0, updated_at: now })
-    .where('id', '=', id)
-    .executeTakeFirst();
-  if (Number(result.numUpdatedRows) === 0) return undefined;
+  if (!(await setUserDisabled(trx, id, disabled, now))) return undefined;
   const ids = disabled ? await revokeSessions(trx, { userId: id }, now, 'user disabled') : [];
   await recordAuditEvent(trx, {
     event: disabled ? 'user.disabled' : 'user.enabled',

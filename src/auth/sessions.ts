@@ -21,7 +21,7 @@ import {
   spendRefreshToken,
   touchSession,
 } from '../store/sessions.ts';
-import type { UserRecord } from '../store/users.ts';
+import { setPasswordHash, type UserRecord } from '../store/users.ts';
 import type { AccountService } from './accounts.ts';
 import {
   InvalidRefreshTokenError,
@@ -557,11 +557,7 @@ export function createSessionService(deps: {
       const passwordHash = await hasher.hash(newPassword);
       const now = clock.now();
       const revoked = await db.transaction().execute(async (trx) => {
-        await trx
-          .updateTable('users')
-          .set({ password_hash: passwordHash, updated_at: now })
-          .where('id', '=', userId)
-          .execute();
+        await setPasswordHash(trx, userId, passwordHash, now);
         const ids = await revokeAndRemember(
           trx,
           { userId, ...(currentSessionId ? { exceptId: currentSessionId } : {}) },

@@ -393,3 +393,39 @@ export async function setPasswordHash(
     .where('id', '=', id)
     .execute();
 }
+
+/** Sets whether the user is disabled; returns false when no user has that id. */
+export async function setUserDisabled(
+  db: Kysely<Database>,
+  id: string,
+  disabled: boolean,
+  now: number,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ disabled: disabled ? 1 : 0, updated_at: now })
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/**
+ * Marks the address verified and sets the password hash, only while the user still has the
+ * address `emailNormalized` unverified: of two claims racing, only one gets true.
+ */
+export async function claimUnverifiedEmail(
+  db: Kysely<Database>,
+  id: string,
+  emailNormalized: string,
+  passwordHash: string | null,
+  now: number,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ email_verified_at: now, password_hash: passwordHash, updated_at: now })
+    .where('id', '=', id)
+    .where('email_normalized', '=', emailNormalized)
+    .where('email_verified_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
