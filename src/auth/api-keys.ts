@@ -3,7 +3,7 @@
  * secret. A request with a key acts as its owner, limited to the key's scopes, until the key
  * expires (by default after GATEHOUSE_API_KEY_TTL, never later than GATEHOUSE_API_KEY_MAX_TTL).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import {
   type ApiKeyRecord,
@@ -21,6 +21,7 @@ import { ApiKeyNotFoundError, InsufficientScopeError, InvalidFieldError } from '
 import { checkPermissions, type RoleService } from './permissions.ts';
 import type { Actor } from './privilege-ceiling.ts';
 import { auditSource, NO_REQUEST, type RequestContext } from './request-context.ts';
+import { hashSecret, randomSecret, secretMatches } from './secrets.ts';
 
 export type { ApiKeyRecord } from '../store/api-keys.ts';
 
@@ -73,8 +74,6 @@ export interface ApiKeyService {
    */
   revoke(actor: Actor, id: string, userId: string | undefined, ctx?: RequestContext): Promise<void>;
 }
-
-const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('base64url');
 
 export function isApiKey(value: string): boolean {
   return value.startsWith('gh_');
@@ -161,7 +160,7 @@ export function createApiKeyService(
       const now = clock.now();
       const expiresAt = expiryOf(input, now, expiry);
       const id = randomBytes(12).toString('hex');
-      const secret = randomBytes(32).toString('base64url');
+      const secret = randomSecret();
       const record: ApiKeyRecord = {
         id,
         userId,
@@ -193,9 +192,7 @@ export function createApiKeyService(
       const [, id, secret] = match as unknown as [string, string, string];
       const record = await findApiKey(store.db, id);
       if (record === undefined) return undefined;
-      const given = Buffer.from(hashSecret(secret));
-      const stored = Buffer.from(record.secretHash);
-      if (given.length !== stored.length || !timingSafeEqual(given, stored)) return undefined;
+      if (!secretMatches(secret, record.secretHash)) return undefined;
       const now = clock.now();
       if (record.revokedAt !== null) return undefined;
       if (record.expiresAt !== null && record.expiresAt <= now) {

@@ -4,7 +4,7 @@
  * a token is bound to one purpose and to the address it was sent to, expires, and is spent by one
  * atomic update, so it works once however many requests race with it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { MailOutbox } from '../mail/outbox.ts';
 import type { MailTemplateName, MailTemplates, TemplateVars } from '../mail/templates.ts';
@@ -33,6 +33,7 @@ import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 import type { RateLimits } from './rate-limits.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
+import { hashSecret, randomSecret } from './secrets.ts';
 import type { CookieLogin, SessionService, TokenPair } from './sessions.ts';
 
 export type { EmailTokenPurpose } from '../store/schema.ts';
@@ -100,12 +101,12 @@ const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 function hashToken(token: string): string | undefined {
   if (!TOKEN_PATTERN.test(token)) return undefined;
-  return createHash('sha256').update(token).digest('base64url');
+  return hashSecret(token);
 }
 
 function newToken(): { value: string; hash: string } {
-  const value = randomBytes(32).toString('base64url');
-  return { value, hash: createHash('sha256').update(value).digest('base64url') };
+  const value = randomSecret();
+  return { value, hash: hashSecret(value) };
 }
 
 const emailKey = (email: string) => email.toLowerCase();
@@ -279,7 +280,7 @@ export function createEmailFlowService(deps: {
 
   async function createMagicLinkAccount(email: string, ctx: RequestContext): Promise<UserRecord> {
     // Nobody knows this password; the person signs in by links until they set one by reset.
-    const password = randomBytes(32).toString('base64url');
+    const password = randomSecret();
     for (let attempt = 0; ; attempt++) {
       try {
         return await accounts.register(

@@ -3,7 +3,6 @@
  * refresh tokens rotated by compare-and-swap with reuse detection, logout, logout everywhere,
  * password change. Every change writes its audit event in the same transaction.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
@@ -35,6 +34,7 @@ import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
 import { effectiveScope } from './scopes.ts';
+import { hashSecret, newOpaqueToken, randomSecret, secretMatches, splitOpaqueToken } from './secrets.ts';
 import type { TokenService } from './tokens.ts';
 
 export type { RequestContext } from './request-context.ts';
@@ -143,31 +143,6 @@ export interface SessionService {
   ): Promise<void>;
 }
 
-const TOKEN_PART = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
-
-function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
-}
-
-function secretMatches(secret: string, storedHash: string): boolean {
-  const given = Buffer.from(hashSecret(secret));
-  const stored = Buffer.from(storedHash);
-  return given.length === stored.length && timingSafeEqual(given, stored);
-}
-
-/** `<id>.<secret>`: a 128-bit id to find the row, a 256-bit secret of which only a hash is kept. */
-function newOpaqueToken(): { id: string; secret: string; value: string } {
-  const id = randomBytes(16).toString('base64url');
-  const secret = randomBytes(32).toString('base64url');
-  return { id, secret, value: `${id}.${secret}` };
-}
-
-function splitOpaqueToken(value: string): { id: string; secret: string } | undefined {
-  if (!TOKEN_PART.test(value)) return undefined;
-  const [id, secret] = value.split('.') as [string, string];
-  return { id, secret };
-}
-
 export function createSessionService(deps: {
   store: Store;
   accounts: AccountService;
@@ -232,7 +207,7 @@ export function createSessionService(deps: {
     method: string,
   ): Promise<TokenPair> {
     const now = clock.now();
-    const sessionId = randomBytes(16).toString('base64url');
+    const sessionId = randomSecret(16);
     const refresh = newOpaqueToken();
     const effectiveClientId = clientId ?? 'gatehouse';
     await db.transaction().execute(async (trx) => {
@@ -281,9 +256,9 @@ export function createSessionService(deps: {
     method: string,
   ): Promise<CookieLogin> {
     const now = clock.now();
-    const secret = randomBytes(32).toString('base64url');
+    const secret = randomSecret();
     const session: SessionRecord = {
-      id: randomBytes(16).toString('base64url'),
+      id: randomSecret(16),
       userId: user.id,
       kind: 'cookie' as SessionKind,
       secretHash: hashSecret(secret),

@@ -4,7 +4,6 @@
  * also accepts the session cookie, with CSRF defence for state-changing requests.
  */
 import { isUtf8 } from 'node:buffer';
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { isApiKey } from '../auth/api-keys.ts';
 import {
@@ -23,6 +22,7 @@ import {
 } from '../auth/errors.ts';
 import type { Actor } from '../auth/privilege-ceiling.ts';
 import { assertRecentAuth } from '../auth/recent-auth.ts';
+import { constantTimeEqual } from '../auth/secrets.ts';
 import { parseDurationSeconds } from '../config.ts';
 import { cookieOf, csrfTokenFor } from './cookies.ts';
 import { logRefusal, sendRefusal } from './errors.ts';
@@ -185,17 +185,10 @@ export function checkAnonymousWrite(request: FastifyRequest, trustedOrigins: rea
   if (!isJsonRequest(request)) checkSameOrigin(request, trustedOrigins);
 }
 
-function tokensEqual(given: unknown, expected: string): boolean {
-  if (typeof given !== 'string') return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 function checkCsrfToken(request: FastifyRequest, expected: string): void {
   const given = request.headers['x-csrf-token'];
   if (typeof given !== 'string') throw new CsrfError('missing token');
-  if (!tokensEqual(given, expected)) throw new CsrfError('wrong token');
+  if (!constantTimeEqual(given, expected)) throw new CsrfError('wrong token');
 }
 
 /**
@@ -208,7 +201,7 @@ export function checkFormCsrfToken(request: FastifyRequest): void {
   if (expected === null || expected === undefined) return;
   const body = request.body as Record<string, unknown> | null | undefined;
   const given = typeof body === 'object' && body !== null ? body.csrf_token : undefined;
-  if (!tokensEqual(given, expected))
+  if (!constantTimeEqual(given, expected))
     throw new CsrfError(given === undefined ? 'missing form token' : 'wrong form token');
 }
 
