@@ -29,7 +29,8 @@ import {
 import { claimAccount } from './account-claim.ts';
 import { type AccountService, normalizeEmail } from './accounts.ts';
 import { EmailTakenError, InactiveUserError, InvalidEmailTokenError, UsernameTakenError } from './errors.ts';
-import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
+import { hashNewPassword } from './password-change.ts';
+import type { PasswordHasher } from './passwords.ts';
 import type { RateLimits } from './rate-limits.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
@@ -363,13 +364,7 @@ export function createEmailFlowService(deps: {
     async resetPassword(token, newPassword, ctx, resetOptions = {}) {
       const { hash, row, user } = await resolve(token, 'reset');
       if (user === undefined) throw new InvalidEmailTokenError('no user');
-      checkPasswordPolicy(
-        newPassword,
-        options.passwordMinLength,
-        { username: user.username, email: user.email },
-        'new_password',
-      );
-      const passwordHash = await hasher.hash(newPassword);
+      const passwordHash = await hashNewPassword(hasher, user, newPassword, options.passwordMinLength);
       const now = clock.now();
       const revoked = await db.transaction().execute(async (trx) => {
         if (!(await spendEmailToken(trx, hash, 'reset', now))) return undefined;
