@@ -86,7 +86,9 @@ interface Setting {
   readonly parse: (raw: string | undefined, partial: Partial<Record<keyof Config, unknown>>) => unknown;
 }
 
-class SettingError extends Error {}
+class SettingError extends Error {
+  override readonly name = 'SettingError';
+}
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 

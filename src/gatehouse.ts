@@ -4,6 +4,7 @@
  */
 import { type AccountService, createAccountService } from './auth/accounts.ts';
 import { type ApiKeyService, createApiKeyService } from './auth/api-keys.ts';
+import { type AuditLog, createAuditLog } from './auth/audit-log.ts';
 import { createEmailFlowService, type EmailFlowService } from './auth/email-flows.ts';
 import { DatabaseUnavailableError, EmailTakenError, UsernameTakenError } from './auth/errors.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
@@ -17,7 +18,7 @@ import {
   createSharedRevocationState,
   type RevocationState,
 } from './auth/revocation.ts';
-import { grantScope } from './auth/scopes.ts';
+import { effectiveScope } from './auth/scopes.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
 import { CLOCK_SKEW_SECONDS, createTokenService, type TokenService } from './auth/tokens.ts';
 import { createUserAdminService, type UserAdminService } from './auth/user-admin.ts';
@@ -31,7 +32,6 @@ import { instrumentSessions } from './observability/instrument-sessions.ts';
 import { createMetrics, type GatehouseMetrics } from './observability/metrics.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
 import { listSessionsRevokedSince } from './store/sessions.ts';
-import { createUserStore } from './store/users.ts';
 
 export interface Gatehouse {
   readonly config: Config;
@@ -49,6 +49,8 @@ export interface Gatehouse {
   readonly apiKeys: ApiKeyService;
   readonly rateLimits: RateLimits;
   readonly userAdmin: UserAdminService;
+  /** The audit log, to read (`GET /audit`). */
+  readonly audit: AuditLog;
   /** The mail outbox and its worker (`start()` in `serve` and the plugin; stopped by `close()`). */
   readonly mail: MailOutbox;
   /** Verification, password reset, magic links and email change. */
@@ -192,9 +194,7 @@ export async function createGatehouse(
               ipv6PrefixBits: config.rateLimitIpv6Prefix,
             },
           });
-    const users = createUserStore(store);
     const accounts = createAccountService({
-      users,
       store,
       hasher,
       revocation,
@@ -226,7 +226,7 @@ export async function createGatehouse(
     });
     // Counted wherever a login or grant starts: the routes, email flows and in-process callers.
     const sessions = instrumentSessions(uncountedSessions, metrics);
-    const userAdmin = createUserAdminService({ users, accounts, roles, sessions, store, revocation, clock });
+    const userAdmin = createUserAdminService({ accounts, roles, sessions, store, revocation, clock });
     const mail = createMailOutbox({
       store,
       clock,
@@ -242,7 +242,7 @@ export async function createGatehouse(
       mail,
       templates: loadMailTemplates(config.mailTemplatesDir),
       clock,
-      scopeFor: (user, requested) => grantScope(requested, [...roles.permissionsOf(user.roles)]),
+      scopeFor: (user, requested) => effectiveScope(roles.permissionsOf(user.roles), requested),
       onBackgroundError,
       options: {
         publicUrl: `${config.publicUrl}${basePath}`,
@@ -278,6 +278,7 @@ export async function createGatehouse(
       config,
       basePath,
       userAdmin,
+      audit: createAuditLog(store),
       clock,
       store,
       keys,

@@ -5,6 +5,7 @@
 import './fastify-types.ts';
 
 export type { PublicUser } from './auth/accounts.ts';
+export type { Principal } from './auth/authenticate.ts';
 export type { AnyGatehouseError, GatehouseErrorCode } from './auth/errors.ts';
 export {
   EmailTakenError,
@@ -32,7 +33,7 @@ export { ConfigError, configFromOptions, loadConfig } from './config.ts';
 export type { GatehouseDecorator, GatehouseRouteConfig } from './fastify-types.ts';
 export type { CreateGatehouseOptions, Gatehouse } from './gatehouse.ts';
 export { bootstrapAdmin, createGatehouse } from './gatehouse.ts';
-export type { Guard, Guards, Principal, RecentAuthOptions } from './http/guards.ts';
+export type { Guard, Guards, RecentAuthOptions } from './http/guards.ts';
 export { actorOf } from './http/guards.ts';
 export type { GatehouseMetrics } from './observability/metrics.ts';
 export type { GatehouseFromOptions, GatehousePluginOptions } from './plugin.ts';

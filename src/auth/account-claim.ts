@@ -13,6 +13,7 @@ import { recordAuditEvent } from '../store/audit.ts';
 import { spendUserEmailTokens } from '../store/email-tokens.ts';
 import type { Database } from '../store/schema.ts';
 import { revokeSessions } from '../store/sessions.ts';
+import { claimUnverifiedEmail } from '../store/users.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 
 export interface AccountClaim {
@@ -39,14 +40,8 @@ export async function claimAccount(
 ): Promise<{ revokedSessionIds: string[] } | undefined> {
   const { userId, now } = claim;
   // One conditional update decides: of two claims racing, only one finds the address unverified.
-  const result = await trx
-    .updateTable('users')
-    .set({ email_verified_at: now, password_hash: claim.passwordHash, updated_at: now })
-    .where('id', '=', userId)
-    .where('email_normalized', '=', claim.emailNormalized)
-    .where('email_verified_at', 'is', null)
-    .executeTakeFirst();
-  if (Number(result.numUpdatedRows) !== 1) return undefined;
+  if (!(await claimUnverifiedEmail(trx, userId, claim.emailNormalized, claim.passwordHash, now)))
+    return undefined;
   const revokedSessionIds = await revokeSessions(trx, { userId }, now, 'account claimed');
   const apiKeysRevoked = await revokeUserApiKeys(trx, userId, now);
   const linksSpent = await spendUserEmailTokens(trx, userId, 'every', now);

@@ -6,7 +6,19 @@ import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import type { Database } from '../store/schema.ts';
 import { revokeSessions } from '../store/sessions.ts';
-import { createUserStore, type UserRecord, type UserStore } from '../store/users.ts';
+import {
+  findUserById,
+  findUserByLogin,
+  findUserByUsername,
+  findUserConflict,
+  insertUser,
+  listRoleNames,
+  listUsers,
+  setPasswordHash,
+  setUserDisabled,
+  setUserRoles,
+  type UserRecord,
+} from '../store/users.ts';
 import {
   EmailNotVerifiedError,
   EmailTakenError,
@@ -153,12 +165,7 @@ export async function writeDisabled(
   /** Who made the change, for the audit event: a user id, or the operator's name. */
   by?: string,
 ): Promise<string[] | undefined> {
-  const result = await trx
-    .updateTable('users')
-    .set({ disabled: disabled ? 1 : 0, updated_at: now })
-    .where('id', '=', id)
-    .executeTakeFirst();
-  if (Number(result.numUpdatedRows) === 0) return undefined;
+  if (!(await setUserDisabled(trx, id, disabled, now))) return undefined;
   const ids = disabled ? await revokeSessions(trx, { userId: id }, now, 'user disabled') : [];
   await recordAuditEvent(trx, {
     event: disabled ? 'user.disabled' : 'user.enabled',
@@ -194,7 +201,6 @@ export async function auditRolesChanged(
 }
 
 export function createAccountService(deps: {
-  users: UserStore;
   store: Store;
   hasher: PasswordHasher;
   revocation: RevocationState;
@@ -202,10 +208,11 @@ export function createAccountService(deps: {
   clock: Clock;
   options: AccountServiceOptions;
 }): AccountService {
-  const { users, store, hasher, revocation, userCache, clock, options } = deps;
-  const loadUser = (id: string) => users.findById(id);
+  const { store, hasher, revocation, userCache, clock, options } = deps;
+  const { db } = store;
+  const loadUser = (id: string) => findUserById(db, id);
   async function getUserOrThrow(id: string): Promise<UserRecord> {
-    const user = await users.findById(id);
+    const user = await findUserById(db, id);
     if (user === undefined) throw new UserNotFoundError();
     return user;
   }
@@ -220,13 +227,13 @@ export function createAccountService(deps: {
       });
       const roles = input.roles === undefined ? [DEFAULT_ROLE] : [...new Set(input.roles)];
       if (input.roles !== undefined) {
-        const catalogue = new Set(await users.roleNames());
+        const catalogue = new Set(await listRoleNames(db));
         const unknown = roles.filter((role) => !catalogue.has(role));
         if (unknown.length > 0) {
           throw new InvalidFieldError('roles', `Unknown role: ${unknown.join(', ')}`, 'value_error.role');
         }
       }
-      const known = await users.findConflict(username.key, email.key);
+      const known = await findUserConflict(db, username.key, email.key);
       if (known === 'username') throw new UsernameTakenError();
       if (known === 'email') throw new EmailTakenError();
       const passwordHash = await hasher.hash(input.password);
@@ -235,7 +242,7 @@ export function createAccountService(deps: {
       const fullName = input.fullName?.normalize('NFKC') ?? null;
       try {
         await store.db.transaction().execute(async (trx) => {
-          await createUserStore({ ...store, db: trx }).insert({
+          await insertUser(trx, {
             id,
             username: username.display,
             usernameNormalized: username.key,
@@ -261,7 +268,7 @@ export function createAccountService(deps: {
         });
       } catch (error) {
         // A concurrent registration won the unique index; say which value it took.
-        const conflict = await users.findConflict(username.key, email.key);
+        const conflict = await findUserConflict(db, username.key, email.key);
         if (conflict === 'username') throw new UsernameTakenError();
         if (conflict === 'email') throw new EmailTakenError();
         throw error;
@@ -279,7 +286,7 @@ export function createAccountService(deps: {
       if (options.requireVerifiedEmail && !user.emailVerified) throw new EmailNotVerifiedError();
       if (user.passwordHash !== null && hasher.needsRehash(user.passwordHash)) {
         try {
-          await users.updatePasswordHash(user.id, await hasher.hash(password), clock.now());
+          await setPasswordHash(db, user.id, await hasher.hash(password), clock.now());
           userCache.usersChanged([user.id]);
         } catch (error) {
           // The password was right; an overloaded hasher only postpones the upgrade to next login.
@@ -289,12 +296,12 @@ export function createAccountService(deps: {
       return user;
     },
 
-    findUser: (id) => users.findById(id),
+    findUser: (id) => findUserById(db, id),
     findUserForRequest: (id) => userCache.get(id, loadUser),
     usersChanged: (ids) => userCache.usersChanged(ids),
     getUserOrThrow,
-    findByUsername: (username) => users.findByUsername(loginKey(username)),
-    findByLogin: (login) => users.findByLogin(loginKey(login)),
+    findByUsername: (username) => findUserByUsername(db, loginKey(username)),
+    findByLogin: (login) => findUserByLogin(db, loginKey(login)),
 
     async setDisabled(id, disabled, ctx = NO_REQUEST) {
       const now = clock.now();
@@ -310,18 +317,18 @@ export function createAccountService(deps: {
       const before = (await getUserOrThrow(id)).roles;
       const now = clock.now();
       const done = await store.db.transaction().execute(async (trx) => {
-        if (!(await createUserStore({ ...store, db: trx }).setRoles(id, roles))) return false;
+        if (!(await setUserRoles(trx, id, roles))) return false;
         await auditRolesChanged(trx, id, before, roles, now, ctx);
         return true;
       });
       if (!done) {
-        const known = new Set(await users.roleNames());
+        const known = new Set(await listRoleNames(db));
         const unknown = roles.filter((role) => !known.has(role));
         throw new InvalidFieldError('roles', `Unknown role: ${unknown.join(', ')}`, 'value_error.role');
       }
       userCache.usersChanged([id]);
     },
 
-    listUsers: (limit, offset) => users.list(limit, offset),
+    listUsers: (limit, offset) => listUsers(db, limit, offset),
   };
 }

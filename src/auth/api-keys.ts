@@ -3,7 +3,7 @@
  * secret. A request with a key acts as its owner, limited to the key's scopes, until the key
  * expires (by default after GATEHOUSE_API_KEY_TTL, never later than GATEHOUSE_API_KEY_MAX_TTL).
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import {
   type ApiKeyRecord,
@@ -15,12 +15,15 @@ import {
 } from '../store/api-keys.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
-import { createUserStore } from '../store/users.ts';
+import { findUserById } from '../store/users.ts';
 import { describeDuration } from './email-flows.ts';
 import { ApiKeyNotFoundError, InsufficientScopeError, InvalidFieldError } from './errors.ts';
 import { checkPermissions, type RoleService } from './permissions.ts';
 import type { Actor } from './privilege-ceiling.ts';
 import { auditSource, NO_REQUEST, type RequestContext } from './request-context.ts';
+import { hashSecret, randomSecret, secretMatches } from './secrets.ts';
+
+export type { ApiKeyRecord } from '../store/api-keys.ts';
 
 export const API_KEY_PATTERN = /^gh_([0-9a-f]{24})_([A-Za-z0-9_-]{43})$/;
 /** `last_used_at` is written at most this often per key. */
@@ -72,8 +75,6 @@ export interface ApiKeyService {
   revoke(actor: Actor, id: string, userId: string | undefined, ctx?: RequestContext): Promise<void>;
 }
 
-const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('base64url');
-
 export function isApiKey(value: string): boolean {
   return value.startsWith('gh_');
 }
@@ -123,14 +124,13 @@ export function createApiKeyService(
   roles: RoleService,
   expiry: ApiKeyExpiryOptions,
 ): ApiKeyService {
-  const users = createUserStore(store);
   const isOwn = (actor: Actor, ownerId: string) => actor.kind === 'user' && actor.userId === ownerId;
   /** Whether the actor may manage the keys of each owner: those the ceiling lets them change. */
   async function reachable(actor: Actor, ownerIds: Iterable<string>): Promise<Set<string>> {
     if (roles.ceiling.isUnlimited(actor)) return new Set(ownerIds);
     const allowed = new Set<string>();
     for (const ownerId of new Set(ownerIds)) {
-      const owner = isOwn(actor, ownerId) ? undefined : await users.findById(ownerId);
+      const owner = isOwn(actor, ownerId) ? undefined : await findUserById(store.db, ownerId);
       if (owner === undefined || roles.ceiling.mayHoldRoles(actor, owner.roles)) allowed.add(ownerId);
     }
     return allowed;
@@ -160,7 +160,7 @@ export function createApiKeyService(
       const now = clock.now();
       const expiresAt = expiryOf(input, now, expiry);
       const id = randomBytes(12).toString('hex');
-      const secret = randomBytes(32).toString('base64url');
+      const secret = randomSecret();
       const record: ApiKeyRecord = {
         id,
         userId,
@@ -192,9 +192,7 @@ export function createApiKeyService(
       const [, id, secret] = match as unknown as [string, string, string];
       const record = await findApiKey(store.db, id);
       if (record === undefined) return undefined;
-      const given = Buffer.from(hashSecret(secret));
-      const stored = Buffer.from(record.secretHash);
-      if (given.length !== stored.length || !timingSafeEqual(given, stored)) return undefined;
+      if (!secretMatches(secret, record.secretHash)) return undefined;
       const now = clock.now();
       if (record.revokedAt !== null) return undefined;
       if (record.expiresAt !== null && record.expiresAt <= now) {
@@ -210,7 +208,7 @@ export function createApiKeyService(
 
     async list(actor, userId) {
       if (userId !== undefined && !isOwn(actor, userId)) {
-        const owner = await users.findById(userId);
+        const owner = await findUserById(store.db, userId);
         if (owner !== undefined) roles.ceiling.checkRoles(actor, owner.roles);
       }
       const keys = await listApiKeys(store.db, userId);
@@ -226,7 +224,7 @@ export function createApiKeyService(
       if (key === undefined || (userId !== undefined && key.userId !== userId))
         throw new ApiKeyNotFoundError();
       if (!isOwn(actor, key.userId)) {
-        const owner = await users.findById(key.userId);
+        const owner = await findUserById(store.db, key.userId);
         if (owner !== undefined) roles.ceiling.checkRoles(actor, owner.roles);
       }
       const now = clock.now();

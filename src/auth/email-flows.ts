@@ -4,7 +4,6 @@
  * a token is bound to one purpose and to the address it was sent to, expires, and is spent by one
  * atomic update, so it works once however many requests race with it.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { MailOutbox } from '../mail/outbox.ts';
 import type { MailTemplateName, MailTemplates, TemplateVars } from '../mail/templates.ts';
@@ -20,19 +19,19 @@ import {
 } from '../store/email-tokens.ts';
 import type { EmailTokenPurpose } from '../store/schema.ts';
 import { revokeSessions } from '../store/sessions.ts';
-import {
-  markEmailVerified,
-  replaceConfirmedEmail,
-  setPasswordHash,
-  type UserRecord,
-} from '../store/users.ts';
+import { markEmailVerified, setPasswordHash, type UserRecord } from '../store/users.ts';
 import { claimAccount } from './account-claim.ts';
 import { type AccountService, normalizeEmail } from './accounts.ts';
-import { EmailTakenError, InactiveUserError, InvalidEmailTokenError, UsernameTakenError } from './errors.ts';
-import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
+import { createEmailChange } from './email-change.ts';
+import { type EmailFlowKit, emailKey } from './email-flow-kit.ts';
+import { InvalidEmailTokenError } from './errors.ts';
+import { createMagicLinks } from './magic-links.ts';
+import { hashNewPassword } from './password-change.ts';
+import type { PasswordHasher } from './passwords.ts';
 import type { RateLimits } from './rate-limits.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
+import { hashSecret, randomSecret } from './secrets.ts';
 import type { CookieLogin, SessionService, TokenPair } from './sessions.ts';
 
 export type { EmailTokenPurpose } from '../store/schema.ts';
@@ -100,15 +99,13 @@ const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 function hashToken(token: string): string | undefined {
   if (!TOKEN_PATTERN.test(token)) return undefined;
-  return createHash('sha256').update(token).digest('base64url');
+  return hashSecret(token);
 }
 
 function newToken(): { value: string; hash: string } {
-  const value = randomBytes(32).toString('base64url');
-  return { value, hash: createHash('sha256').update(value).digest('base64url') };
+  const value = randomSecret();
+  return { value, hash: hashSecret(value) };
 }
-
-const emailKey = (email: string) => email.toLowerCase();
 
 /** `30 minutes`, `24 hours`, `1 day`: for the mail's "expires in". */
 export function describeDuration(seconds: number): string {
@@ -124,13 +121,6 @@ export function describeDuration(seconds: number): string {
     }
   }
   return `${seconds} seconds`;
-}
-
-/** A username for an account created by a magic link: the address's local part, made valid. */
-function usernameFromEmail(email: string, attempt: number): string {
-  const local = (email.split('@')[0] ?? 'user').normalize('NFKC').replace(/[^A-Za-z0-9_.-]/g, '_');
-  const base = (local.length >= 3 ? local : `${local}user`).slice(0, 24);
-  return attempt === 0 ? base : `${base}-${randomBytes(3).toString('hex')}`;
 }
 
 export function createEmailFlowService(deps: {
@@ -243,62 +233,27 @@ export function createEmailFlowService(deps: {
     });
   }
 
-  /** The user a magic link signs in, creating the account when the link allows it. */
-  async function spendMagicLink(token: string, ctx: RequestContext): Promise<UserRecord> {
-    const { hash, row, user } = await resolve(token, 'magic');
-    if (user?.disabled) throw new InactiveUserError();
-    const now = clock.now();
-    if (!(await spendEmailToken(db, hash, 'magic', now))) throw new InvalidEmailTokenError('spent');
-    let signedIn = user ?? (await findByEmail(emailKey(row.email)));
-    if (signedIn === undefined) {
-      if (!options.magicLinkSignup || !options.registrationOpen) {
-        throw new InvalidEmailTokenError('sign-up no longer allowed');
-      }
-      signedIn = await createMagicLinkAccount(row.email, ctx);
-    }
-    if (signedIn.disabled) throw new InactiveUserError();
-    if (!signedIn.emailVerified) {
-      // The link reached the address, which nobody had proven: its owner takes the account over.
-      const claimant = signedIn;
-      const claimed = await db.transaction().execute((trx) =>
-        claimAccount(trx, {
-          userId: claimant.id,
-          emailNormalized: emailKey(claimant.email),
-          method: 'magic_link',
-          passwordHash: null,
-          ctx,
-          now,
-        }),
-      );
-      accounts.usersChanged([signedIn.id]);
-      if (claimed) revocation.markSessionsRevoked(claimed.revokedSessionIds, now);
-      signedIn = (await accounts.findUser(signedIn.id)) ?? signedIn;
-    }
-    return signedIn;
-  }
-
-  async function createMagicLinkAccount(email: string, ctx: RequestContext): Promise<UserRecord> {
-    // Nobody knows this password; the person signs in by links until they set one by reset.
-    const password = randomBytes(32).toString('base64url');
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await accounts.register(
-          { username: usernameFromEmail(email, attempt), email, password, emailVerified: true },
-          ctx,
-          'magic_link',
-        );
-      } catch (error) {
-        if (error instanceof UsernameTakenError && attempt < 4) continue;
-        if (error instanceof EmailTakenError) {
-          const existing = await findByEmail(emailKey(email));
-          if (existing !== undefined) return existing;
-        }
-        throw error;
-      }
-    }
-  }
+  const kit: EmailFlowKit = {
+    store,
+    db,
+    clock,
+    accounts,
+    sessions,
+    revocation,
+    rateLimits,
+    options,
+    scopeFor: deps.scopeFor,
+    inBackground,
+    enqueueTemplate,
+    sendLink,
+    resolve,
+    findByEmail,
+  };
 
   return {
+    ...createMagicLinks(kit),
+    ...createEmailChange(kit),
+
     async onRegistered(user) {
       try {
         await sendVerification(user);
@@ -362,13 +317,7 @@ export function createEmailFlowService(deps: {
     async resetPassword(token, newPassword, ctx, resetOptions = {}) {
       const { hash, row, user } = await resolve(token, 'reset');
       if (user === undefined) throw new InvalidEmailTokenError('no user');
-      checkPasswordPolicy(
-        newPassword,
-        options.passwordMinLength,
-        { username: user.username, email: user.email },
-        'new_password',
-      );
-      const passwordHash = await hasher.hash(newPassword);
+      const passwordHash = await hashNewPassword(hasher, user, newPassword, options.passwordMinLength);
       const now = clock.now();
       const revoked = await db.transaction().execute(async (trx) => {
         if (!(await spendEmailToken(trx, hash, 'reset', now))) return undefined;
@@ -404,106 +353,6 @@ export function createEmailFlowService(deps: {
       if (revoked === undefined) throw new InvalidEmailTokenError('spent');
       accounts.usersChanged([user.id]);
       revocation.markSessionsRevoked(revoked, now);
-    },
-
-    async requestMagicLink(email, ctx) {
-      const address = normalizeEmail(email);
-      await rateLimits.consumeMailAddress(address.key, ctx);
-      inBackground(async () => {
-        const user = await findByEmail(address.key);
-        if (user?.disabled) return;
-        if (user === undefined && !(options.magicLinkSignup && options.registrationOpen)) return;
-        const to = user?.email ?? address.display;
-        await sendLink(
-          'magic',
-          to,
-          { userId: user?.id ?? null, email: to },
-          user?.username ?? address.display,
-        );
-        await recordAuditEvent(db, {
-          event: 'magic_link.requested',
-          at: clock.now(),
-          userId: user?.id ?? null,
-          ...auditSource(ctx),
-          details: { signup: user === undefined },
-        });
-      });
-    },
-
-    async signInWithMagicLinkCookie(token, ctx) {
-      const user = await spendMagicLink(token, ctx);
-      return sessions.startCookieSession(user, ctx, 'magic_link');
-    },
-
-    async signInWithMagicLinkTokens(token, requestedScope, clientId, ctx) {
-      const user = await spendMagicLink(token, ctx);
-      return sessions.startTokenSession(
-        user,
-        deps.scopeFor(user, requestedScope),
-        clientId,
-        ctx,
-        'magic_link',
-      );
-    },
-
-    async requestEmailChange(userId, newEmail, ctx) {
-      const user = await accounts.getUserOrThrow(userId);
-      const address = normalizeEmail(newEmail);
-      if (address.key === emailKey(user.email)) return;
-      const holder = await findByEmail(address.key);
-      if (holder !== undefined && holder.id !== user.id) throw new EmailTakenError();
-      await rateLimits.consumeMailAddress(address.key, { userId: user.id });
-      // Only the newest request can be confirmed.
-      await spendUserEmailTokens(db, user.id, 'email_change', clock.now());
-      await sendLink(
-        'email_change',
-        address.display,
-        { userId: user.id, email: user.email, newEmail: address.display },
-        user.username,
-      );
-      await enqueueTemplate(user.email, 'email-change-notice', {
-        username: user.username,
-        new_email: address.display,
-      });
-      await recordAuditEvent(db, {
-        event: 'email.change_requested',
-        at: clock.now(),
-        userId: user.id,
-        ...auditSource(ctx),
-        details: { fields: ['email'] },
-      });
-    },
-
-    async confirmEmailChange(token, ctx) {
-      const { hash, row, user } = await resolve(token, 'email_change');
-      if (user === undefined || row.newEmail === null) throw new InvalidEmailTokenError('no user');
-      const address = normalizeEmail(row.newEmail);
-      const holder = await findByEmail(address.key);
-      if (holder !== undefined && holder.id !== user.id) throw new EmailTakenError();
-      const now = clock.now();
-      let done: boolean;
-      try {
-        done = await db.transaction().execute(async (trx) => {
-          if (!(await spendEmailToken(trx, hash, 'email_change', now))) return false;
-          if (!(await replaceConfirmedEmail(trx, user.id, emailKey(row.email), address, now))) {
-            throw new InvalidEmailTokenError('address changed');
-          }
-          await recordAuditEvent(trx, {
-            event: 'email.changed',
-            at: now,
-            userId: user.id,
-            ...auditSource(ctx),
-            details: { fields: ['email'] },
-          });
-          return true;
-        });
-      } catch (error) {
-        // Taken between the check above and the update: the unique index decides.
-        if (store.isUniqueViolation(error)) throw new EmailTakenError();
-        throw error;
-      }
-      if (!done) throw new InvalidEmailTokenError('spent');
-      accounts.usersChanged([user.id]);
     },
 
     async describeResetLink(token) {

@@ -18,6 +18,12 @@ import type { Clock } from '../clock.ts';
 import type { JwtAlgorithm } from '../config.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
+import {
+  findActiveSigningKey,
+  insertActiveSigningKey,
+  listSigningKeys,
+  retireActiveSigningKeys,
+} from '../store/signing-keys.ts';
 
 export interface SigningKey {
   readonly kid: string;
@@ -151,34 +157,29 @@ export async function loadKeyRing(
     key.retiredAt !== null && key.retiredAt + options.retainRetiredMs <= nowMs;
 
   async function reload(): Promise<void> {
-    let rows = await store.db.selectFrom('signing_keys').selectAll().where('alg', '=', alg).execute();
+    let rows = await listSigningKeys(store.db, alg);
     if (!rows.some((row) => row.state === 'active')) {
       // Several processes may start on an empty database at once: only the first creates a key.
       await createSigningKey(store, asymmetricAlg, clock, (current) => current === undefined);
-      rows = await store.db.selectFrom('signing_keys').selectAll().where('alg', '=', alg).execute();
+      rows = await listSigningKeys(store.db, alg);
     }
     const newestFirst = [...rows].sort(
       (a, b) =>
         Number(b.state === 'active') - Number(a.state === 'active') ||
-        Number(b.retired_at ?? 0) - Number(a.retired_at ?? 0) ||
-        Number(b.created_at) - Number(a.created_at),
+        (b.retiredAt ?? 0) - (a.retiredAt ?? 0) ||
+        b.createdAt - a.createdAt,
     );
     let nextActive: typeof active;
     const nextLoaded: LoadedKey[] = [];
     for (const row of newestFirst) {
-      const publicJwk = JSON.parse(row.public_jwk) as JWK;
+      const publicJwk = JSON.parse(row.publicJwk) as JWK;
       const { signing, verification } = asymmetricKeys(
         asymmetricAlg,
         row.kid,
-        JSON.parse(row.private_jwk) as JWK,
+        JSON.parse(row.privateJwk) as JWK,
         publicJwk,
       );
-      const info = {
-        kid: row.kid,
-        alg,
-        createdAt: Number(row.created_at),
-        retiredAt: row.retired_at === null ? null : Number(row.retired_at),
-      };
+      const info = { kid: row.kid, alg, createdAt: row.createdAt, retiredAt: row.retiredAt };
       nextLoaded.push({ info, verification, jwk: { ...publicJwk, kid: row.kid, alg, use: 'sig' } });
       if (row.state === 'active' && nextActive === undefined)
         nextActive = { signing, createdAt: info.createdAt };
@@ -258,38 +259,16 @@ export async function createSigningKey(
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   return store.exclusiveTransaction('signing_keys', async (trx) => {
-    const current = await trx
-      .selectFrom('signing_keys')
-      .select(['kid', 'created_at'])
-      .where('alg', '=', alg)
-      .where('state', '=', 'active')
-      .orderBy('created_at', 'desc')
-      .executeTakeFirst();
-    if (!shouldCreate(current && { kid: current.kid, createdAt: Number(current.created_at) })) {
-      return undefined;
-    }
-    const retired = await trx
-      .updateTable('signing_keys')
-      .set({ state: 'retired', retired_at: clock.now() })
-      .where('alg', '=', alg)
-      .where('state', '=', 'active')
-      .execute();
-    await trx
-      .insertInto('signing_keys')
-      .values({
-        kid,
-        alg,
-        private_jwk: JSON.stringify(privateJwk),
-        public_jwk: JSON.stringify(publicJwk),
-        state: 'active',
-        created_at: clock.now(),
-      })
-      .execute();
-    await recordAuditEvent(trx, {
-      event: 'key.rotated',
-      at: clock.now(),
-      details: { kid, alg, retired: Number(retired[0]?.numUpdatedRows ?? 0) },
+    if (!shouldCreate(await findActiveSigningKey(trx, alg))) return undefined;
+    const retired = await retireActiveSigningKeys(trx, alg, clock.now());
+    await insertActiveSigningKey(trx, {
+      kid,
+      alg,
+      privateJwk: JSON.stringify(privateJwk),
+      publicJwk: JSON.stringify(publicJwk),
+      createdAt: clock.now(),
     });
+    await recordAuditEvent(trx, { event: 'key.rotated', at: clock.now(), details: { kid, alg, retired } });
     return kid;
   });
 }

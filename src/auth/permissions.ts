@@ -25,6 +25,8 @@ import {
 import { type Actor, createPrivilegeCeiling, type PrivilegeCeiling } from './privilege-ceiling.ts';
 import { auditSource, changedFields, NO_REQUEST, type RequestContext } from './request-context.ts';
 
+export type { RoleRecord } from '../store/roles.ts';
+
 export const BUILTIN_PERMISSIONS: readonly string[] = [
   'profile:read',
   'profile:write',

@@ -10,8 +10,24 @@ export function parseScope(raw: string | undefined): string[] | undefined {
   return [...new Set(raw.split(' ').filter((token) => token !== '' && SCOPE_TOKEN.test(token)))];
 }
 
-/** The scopes to grant: those requested that are grantable, or all grantable when none are asked. */
-export function grantScope(requested: readonly string[] | undefined, grantable: readonly string[]): string {
-  if (requested === undefined) return grantable.join(' ');
-  return requested.filter((scope) => grantable.includes(scope)).join(' ');
+/**
+ * The scopes a credential grants now: those it lists (a space-separated `scope` or a list) that
+ * the user still holds, or every held permission when it lists none (`undefined`). Checked
+ * against current roles, so a role taken away counts at once even though a token still lists it.
+ */
+export function effectiveScopes(
+  held: ReadonlySet<string>,
+  listed: string | readonly string[] | undefined,
+): ReadonlySet<string> {
+  if (listed === undefined) return held;
+  const scopes = typeof listed === 'string' ? listed.split(' ') : listed;
+  return new Set(scopes.filter((scope) => scope !== '' && held.has(scope)));
+}
+
+/** `effectiveScopes` as the space-separated `scope` of a token response (RFC 6749 §3.3). */
+export function effectiveScope(
+  held: ReadonlySet<string>,
+  listed: string | readonly string[] | undefined,
+): string {
+  return [...effectiveScopes(held, listed)].join(' ');
 }

@@ -1,39 +1,35 @@
 /**
- * Sessions and the token lifecycle (RFC 6749 §6, RFC 9700 §4.14): a session per login, opaque
- * refresh tokens rotated by compare-and-swap with reuse detection, logout, logout everywhere,
- * password change. Every change writes its audit event in the same transaction.
+ * Sessions and the token lifecycle (RFC 6749 §6, RFC 9700 §4.14): a session per login (here),
+ * refresh rotation (`refresh-rotation.ts`), listing and revocation (`session-revocation.ts`),
+ * password change (`password-change.ts`). Every change writes its audit event in the same
+ * transaction.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
-import { spendUserEmailTokens } from '../store/email-tokens.ts';
 import {
-  findRefreshToken,
   findSession,
   insertRefreshToken,
   insertSession,
-  listLiveSessions,
   revokeSessions,
   type SessionKind,
   type SessionRecord,
   setSessionAuthTime,
-  spendRefreshToken,
   touchSession,
 } from '../store/sessions.ts';
 import type { UserRecord } from '../store/users.ts';
 import type { AccountService } from './accounts.ts';
-import {
-  InvalidRefreshTokenError,
-  InvalidScopeError,
-  InvalidTokenError,
-  SessionNotFoundError,
-} from './errors.ts';
+import { InvalidTokenError } from './errors.ts';
 import type { LoginThrottle } from './login-throttle.ts';
+import { changePassword } from './password-change.ts';
 import { createPasswordCheck } from './password-check.ts';
-import { checkPasswordPolicy, type PasswordHasher } from './passwords.ts';
+import type { PasswordHasher } from './passwords.ts';
+import { rotateRefreshToken } from './refresh-rotation.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
+import { hashSecret, newOpaqueToken, randomSecret, secretMatches, splitOpaqueToken } from './secrets.ts';
+import type { SessionKit } from './session-kit.ts';
+import { createSessionRevocation } from './session-revocation.ts';
 import type { TokenService } from './tokens.ts';
 
 export type { RequestContext } from './request-context.ts';
@@ -144,31 +140,6 @@ export interface SessionService {
   ): Promise<void>;
 }
 
-const TOKEN_PART = /^[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/;
-
-function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
-}
-
-function secretMatches(secret: string, storedHash: string): boolean {
-  const given = Buffer.from(hashSecret(secret));
-  const stored = Buffer.from(storedHash);
-  return given.length === stored.length && timingSafeEqual(given, stored);
-}
-
-/** `<id>.<secret>`: a 128-bit id to find the row, a 256-bit secret of which only a hash is kept. */
-function newOpaqueToken(): { id: string; secret: string; value: string } {
-  const id = randomBytes(16).toString('base64url');
-  const secret = randomBytes(32).toString('base64url');
-  return { id, secret, value: `${id}.${secret}` };
-}
-
-function splitOpaqueToken(value: string): { id: string; secret: string } | undefined {
-  if (!TOKEN_PART.test(value)) return undefined;
-  const [id, secret] = value.split('.') as [string, string];
-  return { id, secret };
-}
-
 export function createSessionService(deps: {
   store: Store;
   accounts: AccountService;
@@ -239,7 +210,7 @@ export function createSessionService(deps: {
     method: string,
   ): Promise<TokenPair> {
     const now = clock.now();
-    const sessionId = randomBytes(16).toString('base64url');
+    const sessionId = randomSecret(16);
     const refresh = newOpaqueToken();
     const effectiveClientId = clientId ?? 'gatehouse';
     await db.transaction().execute(async (trx) => {
@@ -288,9 +259,9 @@ export function createSessionService(deps: {
     method: string,
   ): Promise<CookieLogin> {
     const now = clock.now();
-    const secret = randomBytes(32).toString('base64url');
+    const secret = randomSecret();
     const session: SessionRecord = {
-      id: randomBytes(16).toString('base64url'),
+      id: randomSecret(16),
       userId: user.id,
       kind: 'cookie' as SessionKind,
       secretHash: hashSecret(secret),
@@ -315,6 +286,20 @@ export function createSessionService(deps: {
     });
     return { user, session, cookieValue: `${session.id}.${secret}` };
   }
+
+  const kit: SessionKit = {
+    db,
+    clock,
+    options,
+    accounts,
+    hasher,
+    revocation,
+    isSessionLive,
+    issueAccess,
+    revokeAndRemember,
+    checkCurrentPassword,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+  };
 
   return {
     isSessionLive,
@@ -375,96 +360,8 @@ export function createSessionService(deps: {
       };
     },
 
-    async refresh(refreshToken, requestedScope, ctx) {
-      const parts = splitOpaqueToken(refreshToken);
-      if (parts === undefined) throw new InvalidRefreshTokenError('malformed');
-      const stored = await findRefreshToken(db, parts.id);
-      if (stored === undefined || !secretMatches(parts.secret, stored.secretHash)) {
-        throw new InvalidRefreshTokenError('unknown');
-      }
-      const granted = stored.scope === '' ? [] : stored.scope.split(' ');
-      if (requestedScope?.some((scope) => !granted.includes(scope))) {
-        throw new InvalidScopeError();
-      }
-      const accessScope = requestedScope === undefined ? stored.scope : requestedScope.join(' ');
-      const session = await findSession(db, stored.sessionId);
-      if (session === undefined || !isSessionLive(session))
-        throw new InvalidRefreshTokenError('session ended');
-
-      const now = clock.now();
-      const next = newOpaqueToken();
-      // Read outside the transaction: SQLite has one connection, which the transaction holds.
-      const user = await accounts.findUser(session.userId);
-      const outcome = await db.transaction().execute(async (trx) => {
-        if (user === undefined || user.disabled) {
-          const revoked = await revokeAndRemember(
-            trx,
-            { ids: [session.id] },
-            user ? 'user disabled' : 'user deleted',
-          );
-          return { kind: 'user-gone' as const, revoked };
-        }
-        const spent = await spendRefreshToken(trx, stored.id, now);
-        if (!spent) {
-          const current = await findRefreshToken(trx, stored.id);
-          const spentAt = current?.spentAt ?? now;
-          const withinGrace =
-            options.reuseGraceSeconds > 0 && now - spentAt <= options.reuseGraceSeconds * 1000;
-          if (!withinGrace) {
-            // RFC 9700 §4.14.2: a spent refresh token presented again means it was stolen.
-            const revoked = await revokeAndRemember(trx, { ids: [session.id] }, 'refresh token reused');
-            await recordAuditEvent(trx, {
-              event: 'refresh_token.reused',
-              at: now,
-              userId: user.id,
-              sessionId: session.id,
-              ...auditSource(ctx),
-              details: { spent_ms_ago: now - spentAt },
-            });
-            return { kind: 'reused' as const, revoked };
-          }
-        }
-        // Within the grace window a second presenter gets a sibling: a new refresh token in the
-        // same session (a secret is never returned twice, so the first successor cannot be).
-        await insertRefreshToken(trx, {
-          id: next.id,
-          sessionId: session.id,
-          secretHash: hashSecret(next.secret),
-          scope: stored.scope,
-          clientId: stored.clientId,
-          createdAt: now,
-        });
-        await touchSession(trx, session.id, now);
-        await recordAuditEvent(trx, {
-          event: 'token.refreshed',
-          at: now,
-          userId: user.id,
-          sessionId: session.id,
-          ...auditSource(ctx),
-          details: { within_grace: !spent },
-        });
-        return { kind: 'rotated' as const, user };
-      });
-      if (outcome.kind !== 'rotated') {
-        revocation.markSessionsRevoked(outcome.revoked, now);
-        if (outcome.kind === 'reused') deps.metrics?.refreshReuseDetected();
-        throw new InvalidRefreshTokenError(outcome.kind);
-      }
-      const held = options.permissionsOf(outcome.user);
-      const grantedNow = accessScope
-        .split(' ')
-        .filter((scope) => scope !== '' && held.has(scope))
-        .join(' ');
-      // RFC 9470: a refresh proves no credential, so the session's auth_time carries over.
-      const access = issueAccess(outcome.user, session.id, grantedNow, stored.clientId, session.authTime);
-      return {
-        accessToken: access.token,
-        expiresInSeconds: access.expiresInSeconds,
-        refreshToken: next.value,
-        scope: grantedNow,
-        sessionId: session.id,
-      };
-    },
+    refresh: (refreshToken, requestedScope, ctx) =>
+      rotateRefreshToken(kit, refreshToken, requestedScope, ctx),
 
     async authenticateCookie(cookieValue) {
       const parts = splitOpaqueToken(cookieValue);
@@ -485,110 +382,8 @@ export function createSessionService(deps: {
       return session === undefined || session.revokedAt !== null;
     },
 
-    async logout(sessionId, userId, ctx) {
-      const now = clock.now();
-      const revoked = await db.transaction().execute(async (trx) => {
-        const ids = await revokeAndRemember(trx, { ids: [sessionId], userId }, 'logout');
-        await recordAuditEvent(trx, {
-          event: 'logout',
-          at: now,
-          userId,
-          sessionId,
-          ...auditSource(ctx),
-        });
-        return ids;
-      });
-      revocation.markSessionsRevoked(revoked, now);
-    },
-
-    async listSessions(userId, currentSessionId) {
-      const sessions = await listLiveSessions(db, userId, clock.now());
-      return sessions.filter(isSessionLive).map((session) => ({
-        id: session.id,
-        createdAt: session.createdAt,
-        lastUsedAt: session.lastUsedAt,
-        ip: session.ip,
-        userAgent: session.userAgent,
-        current: session.id === currentSessionId,
-      }));
-    },
-
-    async revokeSession(userId, sessionId, ctx) {
-      const now = clock.now();
-      const revoked = await db.transaction().execute(async (trx) => {
-        const ids = await revokeAndRemember(trx, { ids: [sessionId], userId }, 'revoked by user');
-        if (ids.length > 0) {
-          await recordAuditEvent(trx, {
-            event: 'session.revoked',
-            at: now,
-            userId,
-            sessionId,
-            target: sessionId,
-            ...auditSource(ctx),
-          });
-        }
-        return ids;
-      });
-      if (revoked.length === 0) throw new SessionNotFoundError();
-      revocation.markSessionsRevoked(revoked, now);
-    },
-
-    async revokeAllSessions(userId, ctx) {
-      const now = clock.now();
-      const revoked = await db.transaction().execute(async (trx) => {
-        const ids = await revokeAndRemember(trx, { userId }, 'logout everywhere');
-        // A link an intruder had mailed (an email change to their address) must not outlive them.
-        const linksSpent = await spendUserEmailTokens(trx, userId, 'every', now);
-        await recordAuditEvent(trx, {
-          event: 'session.revoked',
-          at: now,
-          userId,
-          ...auditSource(ctx),
-          details: { all: true, count: ids.length, links_spent: linksSpent },
-        });
-        return ids;
-      });
-      revocation.markSessionsRevoked(revoked, now);
-    },
-
-    async changePassword(userId, currentPassword, newPassword, currentSessionId, ctx) {
-      const user = await checkCurrentPassword(
-        await accounts.getUserOrThrow(userId),
-        currentPassword,
-        ctx,
-        'password_change',
-      );
-      checkPasswordPolicy(
-        newPassword,
-        options.passwordMinLength,
-        { username: user.username, email: user.email },
-        'new_password',
-      );
-      const passwordHash = await hasher.hash(newPassword);
-      const now = clock.now();
-      const revoked = await db.transaction().execute(async (trx) => {
-        await trx
-          .updateTable('users')
-          .set({ password_hash: passwordHash, updated_at: now })
-          .where('id', '=', userId)
-          .execute();
-        const ids = await revokeAndRemember(
-          trx,
-          { userId, ...(currentSessionId ? { exceptId: currentSessionId } : {}) },
-          'password changed',
-        );
-        await recordAuditEvent(trx, {
-          event: 'password.changed',
-          at: now,
-          userId,
-          sessionId: currentSessionId ?? null,
-          ...auditSource(ctx),
-          details: { fields: ['password'], sessions_revoked: ids.length },
-        });
-        return ids;
-      });
-      accounts.usersChanged([userId]);
-      revocation.markSessionsRevoked(revoked, now);
-    },
+    ...createSessionRevocation(kit),
+    changePassword: (userId, currentPassword, newPassword, currentSessionId, ctx) =>
+      changePassword(kit, userId, currentPassword, newPassword, currentSessionId, ctx),
   };
 }

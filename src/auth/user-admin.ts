@@ -2,11 +2,25 @@
  * Administration of users: listing with filters and pagination, changes and deletion, always
  * keeping one working admin (no admin can lock themselves out, and the last one cannot go).
  */
+
+import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
+import type { Database } from '../store/schema.ts';
 import { revokeSessions } from '../store/sessions.ts';
-import { createUserStore, type UserFilter, type UserRecord, type UserStore } from '../store/users.ts';
+import {
+  countEnabledUsersWithRole,
+  countUsersMatching,
+  deleteUser,
+  findUserById,
+  listRoleNames,
+  searchUsers,
+  setUserRoles,
+  type UserFilter,
+  type UserRecord,
+  updateUserProfile,
+} from '../store/users.ts';
 import {
   type AccountService,
   auditRolesChanged,
@@ -65,7 +79,6 @@ export interface UserAdminService {
 }
 
 export function createUserAdminService(deps: {
-  users: UserStore;
   accounts: AccountService;
   roles: RoleService;
   sessions: SessionService;
@@ -73,7 +86,7 @@ export function createUserAdminService(deps: {
   revocation: RevocationState;
   clock: Clock;
 }): UserAdminService {
-  const { users, accounts, roles, sessions, store, revocation, clock } = deps;
+  const { accounts, roles, sessions, store, revocation, clock } = deps;
   const { ceiling } = roles;
   const isSelf = (actor: Actor, id: string) => actor.kind === 'user' && actor.userId === id;
 
@@ -87,15 +100,15 @@ export function createUserAdminService(deps: {
     return actor.kind === 'user' && !ctx.actorId ? { ...ctx, actorId: actor.userId } : ctx;
   }
 
-  async function keepAnAdmin(scoped: UserStore, target: UserRecord, losesAdmin: boolean): Promise<void> {
+  async function keepAnAdmin(trx: Kysely<Database>, target: UserRecord, losesAdmin: boolean): Promise<void> {
     if (!losesAdmin || !target.roles.includes(ADMIN_ROLE) || target.disabled) return;
-    if ((await scoped.countEnabledWithRole(ADMIN_ROLE)) <= 1) {
+    if ((await countEnabledUsersWithRole(trx, ADMIN_ROLE)) <= 1) {
       throw new LastAdminError('This is the last enabled admin; make another admin first');
     }
   }
 
-  async function checkRolesExist(scoped: UserStore, wanted: readonly string[]): Promise<void> {
-    const known = new Set(await scoped.roleNames());
+  async function checkRolesExist(trx: Kysely<Database>, wanted: readonly string[]): Promise<void> {
+    const known = new Set(await listRoleNames(trx));
     const unknown = wanted.filter((role) => !known.has(role));
     if (unknown.length > 0) {
       throw new InvalidFieldError('roles', `Unknown role: ${unknown.join(', ')}`, 'value_error.role');
@@ -106,8 +119,8 @@ export function createUserAdminService(deps: {
    * The user as read inside the change's transaction, once the actor may change them: the actor
    * holds every permission the user holds (a user changing their own profile grants nothing).
    */
-  async function targetFor(scoped: UserStore, actor: Actor | 'self', id: string): Promise<UserRecord> {
-    const target = await scoped.findById(id);
+  async function targetFor(trx: Kysely<Database>, actor: Actor | 'self', id: string): Promise<UserRecord> {
+    const target = await findUserById(trx, id);
     if (target === undefined) throw new UserNotFoundError();
     if (actor !== 'self') ceiling.checkRoles(actor, target.roles);
     return target;
@@ -129,9 +142,8 @@ export function createUserAdminService(deps: {
     const now = clock.now();
     // Profile, roles and `disabled` change together or not at all.
     const revoked = await store.exclusiveTransaction('admins', async (trx) => {
-      const scoped = createUserStore({ ...store, db: trx });
-      const target = await targetFor(scoped, actor, id);
-      if (changes.roles !== undefined) await checkRolesExist(scoped, changes.roles);
+      const target = await targetFor(trx, actor, id);
+      if (changes.roles !== undefined) await checkRolesExist(trx, changes.roles);
       const removesAdmin =
         changes.roles !== undefined &&
         !changes.roles.includes(ADMIN_ROLE) &&
@@ -139,7 +151,7 @@ export function createUserAdminService(deps: {
       if ((actor === 'self' || isSelf(actor, id)) && (changes.disabled === true || removesAdmin)) {
         throw new LastAdminError('You cannot disable yourself or remove your own admin role');
       }
-      await keepAnAdmin(scoped, target, changes.disabled === true || removesAdmin);
+      await keepAnAdmin(trx, target, changes.disabled === true || removesAdmin);
       // The same address again changes nothing (and keeps its verification).
       const email = given !== undefined && given.display !== target.email ? given : undefined;
       const fields = [
@@ -148,7 +160,8 @@ export function createUserAdminService(deps: {
       ];
       if (fullName !== undefined || email !== undefined) {
         try {
-          await scoped.updateProfile(
+          await updateUserProfile(
+            trx,
             id,
             { ...(fullName !== undefined ? { fullName } : {}), ...(email ? { email } : {}) },
             now,
@@ -168,7 +181,7 @@ export function createUserAdminService(deps: {
         });
       }
       if (changes.roles !== undefined) {
-        if (!(await scoped.setRoles(id, changes.roles))) throw new UserNotFoundError();
+        if (!(await setUserRoles(trx, id, changes.roles))) throw new UserNotFoundError();
         await auditRolesChanged(trx, id, target.roles, changes.roles, now, ctx);
       }
       if (changes.disabled !== undefined && changes.disabled !== target.disabled) {
@@ -187,7 +200,7 @@ export function createUserAdminService(deps: {
     async list(filter, page) {
       const position = page.cursor !== undefined ? decodeCursor(page.cursor) : undefined;
       const after = position && { createdAt: position.at, id: position.id };
-      const rows = await users.search(filter, {
+      const rows = await searchUsers(store.db, filter, {
         limit: page.limit + 1,
         ...(after ? { after } : { offset: page.skip ?? 0 }),
       });
@@ -197,7 +210,7 @@ export function createUserAdminService(deps: {
         rows.length > page.limit && last !== undefined
           ? encodeCursor({ at: last.createdAt, id: last.id })
           : null;
-      const total = after === undefined ? await users.countMatching(filter) : null;
+      const total = after === undefined ? await countUsersMatching(store.db, filter) : null;
       return { items, nextCursor, total };
     },
 
@@ -220,10 +233,9 @@ export function createUserAdminService(deps: {
       // Sessions, refresh tokens, roles and API keys go with the row (ON DELETE CASCADE); the
       // revoked set learns of the sessions first so no access token outlives the user's row.
       const revoked = await store.exclusiveTransaction('admins', async (trx) => {
-        const scoped = createUserStore({ ...store, db: trx });
-        await keepAnAdmin(scoped, await targetFor(scoped, actor, id), true);
+        await keepAnAdmin(trx, await targetFor(trx, actor, id), true);
         const ids = await revokeSessions(trx, { userId: id }, now, 'user deleted');
-        await trx.deleteFrom('users').where('id', '=', id).execute();
+        await deleteUser(trx, id);
         await recordAuditEvent(trx, {
           event: 'user.deleted',
           at: now,

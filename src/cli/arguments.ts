@@ -11,6 +11,7 @@ export class UsageError extends Error {
   readonly words: string;
   constructor(message: string, words = '') {
     super(message);
+    this.name = 'UsageError';
     this.words = words;
   }
 }

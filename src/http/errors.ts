@@ -71,6 +71,7 @@ export class HttpClientError extends Error {
   readonly issues: ValidationIssue[] | undefined;
   constructor(statusCode: number, message: string, issues?: ValidationIssue[]) {
     super(message);
+    this.name = 'HttpClientError';
     this.statusCode = statusCode;
     this.issues = issues;
   }

@@ -4,56 +4,32 @@
  * also accepts the session cookie, with CSRF defence for state-changing requests.
  */
 import { isUtf8 } from 'node:buffer';
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import { type AccountService, type PublicUser, toPublicUser } from '../auth/accounts.ts';
-import { type ApiKeyService, isApiKey } from '../auth/api-keys.ts';
+import { isApiKey } from '../auth/api-keys.ts';
+import {
+  type Authenticator,
+  type AuthenticatorDeps,
+  createAuthenticator,
+  type Principal,
+} from '../auth/authenticate.ts';
 import {
   type AnyGatehouseError,
   CsrfError,
   GatehouseError,
-  InactiveUserError,
   InsufficientScopeError,
   InvalidCredentialsError,
-  InvalidTokenError,
   NotAuthenticatedError,
 } from '../auth/errors.ts';
-import type { RoleService } from '../auth/permissions.ts';
 import type { Actor } from '../auth/privilege-ceiling.ts';
-import { assertRecentAuth, authTimeOfClaims } from '../auth/recent-auth.ts';
-import type { RevocationState } from '../auth/revocation.ts';
-import type { SessionService } from '../auth/sessions.ts';
-import type { AccessTokenClaims, TokenService } from '../auth/tokens.ts';
-import type { Clock } from '../clock.ts';
+import { assertRecentAuth } from '../auth/recent-auth.ts';
+import { constantTimeEqual } from '../auth/secrets.ts';
 import { parseDurationSeconds } from '../config.ts';
 import { cookieOf, csrfTokenFor } from './cookies.ts';
 import { logRefusal, sendRefusal } from './errors.ts';
 import { acceptsFormCsrfToken } from './pages/negotiation.ts';
 import { requestContext } from './request-context.ts';
 
-export interface Principal {
-  /** The user as the API shows it (`GET /users/me`): never the password hash. */
-  readonly user: PublicUser;
-  readonly method: 'bearer' | 'cookie' | 'basic' | 'api_key';
-  /**
-   * What this request may do: the user's current permissions, narrowed by the token's `scope`
-   * (bearer) or the key's scopes (API key). Roles changed since the token was issued count at once.
-   */
-  readonly scopes: ReadonlySet<string>;
-  /** Present when authenticated by an API key. */
-  readonly apiKeyId: string | undefined;
-  /** Present when authenticated by a bearer token. */
-  readonly claims: AccessTokenClaims | undefined;
-  /** The session the request belongs to (bearer `sid` claim or the cookie's session). */
-  readonly sessionId: string | undefined;
-  /** Cookie sessions only: the value `X-CSRF-Token` must carry. */
-  readonly csrfToken: string | undefined;
-  /**
-   * When the user last proved a credential (ms; RFC 9470 `auth_time`): the session's for a bearer
-   * token or cookie, this request's for Basic, undefined for an API key, which proves no sign-in.
-   */
-  readonly authTimeMs: number | undefined;
-}
+export type { Principal } from '../auth/authenticate.ts';
 
 /** How recent a sign-in `requireRecentAuth` asks for: seconds, or a duration such as `'5m'`. */
 export interface RecentAuthOptions {
@@ -145,17 +121,10 @@ export function guardSecurityOf(preHandler: unknown): SecurityRequirement[] | un
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-export interface GuardDeps {
-  readonly accounts: AccountService;
-  readonly roles: RoleService;
-  readonly apiKeys: ApiKeyService;
-  readonly tokens: TokenService;
-  readonly sessions: SessionService;
-  readonly revocation: RevocationState;
+export interface GuardDeps extends AuthenticatorDeps {
   readonly cookieName: string;
   /** Origins besides the request's own that may send cookie-authenticated writes. */
   readonly trustedOrigins: readonly string[];
-  readonly clock: Clock;
   /** The default of `requireRecentAuth` (`GATEHOUSE_REAUTH_MAX_AGE`). */
   readonly reauthMaxAgeSeconds: number;
 }
@@ -216,17 +185,10 @@ export function checkAnonymousWrite(request: FastifyRequest, trustedOrigins: rea
   if (!isJsonRequest(request)) checkSameOrigin(request, trustedOrigins);
 }
 
-function tokensEqual(given: unknown, expected: string): boolean {
-  if (typeof given !== 'string') return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 function checkCsrfToken(request: FastifyRequest, expected: string): void {
   const given = request.headers['x-csrf-token'];
   if (typeof given !== 'string') throw new CsrfError('missing token');
-  if (!tokensEqual(given, expected)) throw new CsrfError('wrong token');
+  if (!constantTimeEqual(given, expected)) throw new CsrfError('wrong token');
 }
 
 /**
@@ -239,7 +201,7 @@ export function checkFormCsrfToken(request: FastifyRequest): void {
   if (expected === null || expected === undefined) return;
   const body = request.body as Record<string, unknown> | null | undefined;
   const given = typeof body === 'object' && body !== null ? body.csrf_token : undefined;
-  if (!tokensEqual(given, expected))
+  if (!constantTimeEqual(given, expected))
     throw new CsrfError(given === undefined ? 'missing form token' : 'wrong form token');
 }
 
@@ -265,73 +227,28 @@ function parseBasicCredentials(base64: string): { username: string; password: st
 }
 
 export function createGuards(deps: GuardDeps): Guards {
-  const { accounts, tokens, sessions, revocation, roles, apiKeys } = deps;
-
-  const anonymousReject = (required: boolean) => {
-    if (required) throw new NotAuthenticatedError('Bearer');
-  };
-
-  async function authenticateApiKey(request: FastifyRequest, presented: string): Promise<void> {
-    const key = await apiKeys.authenticate(presented, requestContext(request));
-    if (key === undefined) throw new InvalidTokenError('unknown, expired or revoked API key');
-    const user = await accounts.findUserForRequest(key.userId);
-    if (user === undefined) throw new InvalidTokenError('API key owner no longer exists');
-    if (user.disabled) throw new InactiveUserError();
-    const held = roles.permissionsOf(user.roles);
-    request.principal = {
-      user: toPublicUser(user),
-      method: 'api_key',
-      scopes: new Set(key.scopes.filter((scope) => held.has(scope))),
-      apiKeyId: key.id,
-      claims: undefined,
-      sessionId: undefined,
-      csrfToken: undefined,
-      authTimeMs: undefined,
-    };
-  }
+  const { roles } = deps;
+  const authenticator: Authenticator = createAuthenticator(deps);
 
   async function authenticate(request: FastifyRequest, required: boolean): Promise<void> {
     const headerKey = request.headers['x-api-key'];
-    if (typeof headerKey === 'string') return authenticateApiKey(request, headerKey);
+    if (typeof headerKey === 'string') {
+      request.principal = await authenticator.apiKey(headerKey, requestContext(request));
+      return;
+    }
     const token = bearerToken(request);
     if (token !== undefined) {
-      if (isApiKey(token)) return authenticateApiKey(request, token);
-      const claims = tokens.verifyAccessToken(token);
-      if (
-        claims.sid !== undefined &&
-        (revocation.isSessionRevoked(claims.sid) ||
-          (!revocation.isComplete() && (await sessions.isRevokedInStore(claims.sid))))
-      ) {
-        throw new InvalidTokenError('session revoked');
-      }
-      const user = await accounts.findUserForRequest(claims.sub);
-      if (user === undefined) throw new InvalidTokenError('user no longer exists');
-      if (user.disabled) throw new InactiveUserError();
-      // Re-checked against the user's current roles on every request, so a role taken away
-      // takes effect on the next request even though the token still lists the scope.
-      const held = roles.permissionsOf(user.roles);
-      const scopes = new Set(
-        (claims.scope ?? '').split(' ').filter((scope) => scope !== '' && held.has(scope)),
-      );
-      request.principal = {
-        user: toPublicUser(user),
-        method: 'bearer',
-        scopes,
-        apiKeyId: undefined,
-        claims,
-        sessionId: claims.sid,
-        csrfToken: undefined,
-        authTimeMs: authTimeOfClaims(claims),
-      };
+      request.principal = isApiKey(token)
+        ? await authenticator.apiKey(token, requestContext(request))
+        : await authenticator.bearer(token);
       return;
     }
     if (request.headers.authorization !== undefined) throw new NotAuthenticatedError('Bearer');
     const cookieValue = cookieOf(request, deps.cookieName);
     if (cookieValue !== undefined && cookieValue !== '') {
-      const found = await sessions.authenticateCookie(cookieValue);
-      if (found !== undefined) {
-        if (found.user.disabled) throw new InactiveUserError();
-        const csrfToken = csrfTokenFor(cookieValue);
+      const csrfToken = csrfTokenFor(cookieValue);
+      const principal = await authenticator.cookie(cookieValue, csrfToken);
+      if (principal !== undefined) {
         if (!SAFE_METHODS.has(request.method)) {
           checkSameOrigin(request, deps.trustedOrigins);
           // A plain HTML form cannot set a header: it carries the token as a `csrf_token` field,
@@ -342,20 +259,11 @@ export function createGuards(deps: GuardDeps): Guards {
             if (request.body !== undefined) checkFormCsrfToken(request);
           } else checkCsrfToken(request, csrfToken);
         }
-        request.principal = {
-          user: toPublicUser(found.user),
-          method: 'cookie',
-          scopes: roles.permissionsOf(found.user.roles),
-          apiKeyId: undefined,
-          claims: undefined,
-          sessionId: found.session.id,
-          csrfToken,
-          authTimeMs: found.session.authTime,
-        };
+        request.principal = principal;
         return;
       }
     }
-    anonymousReject(required);
+    if (required) throw new NotAuthenticatedError('Bearer');
   }
 
   const requireScopes = (...needed: string[]): Guard =>
@@ -406,25 +314,11 @@ export function createGuards(deps: GuardDeps): Guards {
       const credentials = parseBasicCredentials(match[1] ?? '');
       if (credentials === undefined) throw new NotAuthenticatedError('Basic');
       try {
-        // The check compares through the password hash (constant time) and burns a dummy verify
-        // for unknown users, so timing tells nothing about which part was wrong; it goes through
-        // the failed-login throttle like /token and /login.
-        const user = await sessions.verifyPassword(
+        request.principal = await authenticator.basic(
           credentials.username,
           credentials.password,
           requestContext(request),
         );
-        request.principal = {
-          user: toPublicUser(user),
-          method: 'basic',
-          scopes: roles.permissionsOf(user.roles),
-          apiKeyId: undefined,
-          claims: undefined,
-          sessionId: undefined,
-          csrfToken: undefined,
-          // Basic proves the password with every request.
-          authTimeMs: deps.clock.now(),
-        };
       } catch (error) {
         if (error instanceof InvalidCredentialsError) {
           throw new NotAuthenticatedError('Basic', 'Incorrect username or password');

@@ -3,7 +3,7 @@
  * wrong": those become DatabaseUnavailableError (503, retry later); every other error stays as
  * it is, so a bug still surfaces as one.
  */
-import { DatabaseUnavailableError } from '../auth/errors.ts';
+import { DatabaseUnavailableError } from '../errors.ts';
 
 /** Socket-level failures reaching or talking to the server. */
 const NETWORK_CODES = new Set([

@@ -20,7 +20,7 @@ import {
   sql,
 } from 'kysely';
 import pg from 'pg';
-import { DatabaseUnavailableError } from '../auth/errors.ts';
+import { DatabaseUnavailableError } from '../errors.ts';
 import { toDatabaseUnavailable } from './availability.ts';
 import * as core from './migrations/2026-11-22-1-core.ts';
 import * as sessions from './migrations/2026-11-22-2-sessions.ts';

@@ -1,6 +1,9 @@
-/** Persistence of users and their roles. Purpose-named methods; no HTTP, no policy. */
-import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
-import { inTransaction, type Store } from './db.ts';
+/**
+ * Persistence of users and their roles: purpose-named functions taking `db` (a transaction
+ * passes as `db`); no HTTP, no policy.
+ */
+import { type CompiledQuery, type Kysely, type SelectQueryBuilder, sql } from 'kysely';
+import { inTransaction } from './db.ts';
 import type { Database, UsersTable } from './schema.ts';
 
 export interface UserRecord {
@@ -72,41 +75,6 @@ export interface UserFilter {
   readonly disabled?: boolean;
 }
 
-export interface UserStore {
-  findById(id: string): Promise<UserRecord | undefined>;
-  /** By normalized username or normalized email. */
-  findByLogin(normalized: string): Promise<UserRecord | undefined>;
-  findByUsername(usernameNormalized: string): Promise<UserRecord | undefined>;
-  /** Inserts the user and their roles in one transaction; unique violations propagate. */
-  insert(user: NewUser): Promise<void>;
-  /** Which unique value of `user` is already taken, when an insert was refused. */
-  findConflict(
-    usernameNormalized: string,
-    emailNormalized: string,
-  ): Promise<'username' | 'email' | undefined>;
-  updatePasswordHash(id: string, passwordHash: string, updatedAt: number): Promise<void>;
-  /** Replaces the user's roles; returns false when the user or a role does not exist. */
-  setRoles(id: string, roles: readonly string[]): Promise<boolean>;
-  list(limit: number, offset: number): Promise<UserRecord[]>;
-  /** Filtered page in (created_at, id) order: after a cursor position, or at an offset. */
-  search(
-    filter: UserFilter,
-    page: { limit: number; offset?: number; after?: { createdAt: number; id: string } },
-  ): Promise<UserRecord[]>;
-  countMatching(filter: UserFilter): Promise<number>;
-  /** Returns false when the user does not exist; unique violations propagate. */
-  updateProfile(
-    id: string,
-    changes: { fullName?: string | null; email?: { display: string; key: string } },
-    updatedAt: number,
-  ): Promise<boolean>;
-  deleteUser(id: string): Promise<boolean>;
-  /** Enabled users holding `role`. */
-  countEnabledWithRole(role: string): Promise<number>;
-  roleNames(): Promise<string[]>;
-  count(): Promise<number>;
-}
-
 // biome-ignore lint/suspicious/noExplicitAny: the same filter applies to a select of ids and a count.
 function applyFilter<Q extends SelectQueryBuilder<Database, 'users', any>>(query: Q, filter: UserFilter): Q {
   let q = query;
@@ -138,205 +106,239 @@ function applyFilter<Q extends SelectQueryBuilder<Database, 'users', any>>(query
   return q;
 }
 
-export function createUserStore(store: Store): UserStore {
-  const { db } = store;
-  const userWithRoles = () =>
-    db
-      .selectFrom('users')
-      .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
-      .select([
-        'users.id',
-        'users.username',
-        'users.email',
-        'users.full_name',
-        'users.password_hash',
-        'users.disabled',
-        'users.created_at',
-        'users.email_verified_at',
-        'user_roles.role_name',
-      ]);
+const userWithRoles = (db: Kysely<Database>) =>
+  db
+    .selectFrom('users')
+    .leftJoin('user_roles', 'user_roles.user_id', 'users.id')
+    .select([
+      'users.id',
+      'users.username',
+      'users.email',
+      'users.full_name',
+      'users.password_hash',
+      'users.disabled',
+      'users.created_at',
+      'users.email_verified_at',
+      'user_roles.role_name',
+    ]);
 
-  // The per-request lookup: compiled once, executed many times.
-  const byIdQuery = userWithRoles().where('users.id', '=', '').compile();
-  const byIdSql = byIdQuery.sql;
+// The per-request lookup: compiled once per database handle, executed many times.
+const byIdQueries = new WeakMap<Kysely<Database>, CompiledQuery>();
 
-  return {
-    async findById(id) {
-      const result = await db.executeQuery<UserRow>({ ...byIdQuery, sql: byIdSql, parameters: [id] });
-      return toRecords(result.rows)[0];
-    },
-    async findByLogin(normalized) {
-      const rows = await userWithRoles()
-        .where((eb) =>
-          eb.or([
-            eb('users.username_normalized', '=', normalized),
-            eb('users.email_normalized', '=', normalized),
-          ]),
-        )
+export async function findUserById(db: Kysely<Database>, id: string): Promise<UserRecord | undefined> {
+  let query = byIdQueries.get(db);
+  if (query === undefined) {
+    query = userWithRoles(db).where('users.id', '=', '').compile();
+    byIdQueries.set(db, query);
+  }
+  const result = await db.executeQuery<UserRow>({ ...query, parameters: [id] });
+  return toRecords(result.rows)[0];
+}
+
+/** By normalized username or normalized email. */
+export async function findUserByLogin(
+  db: Kysely<Database>,
+  normalized: string,
+): Promise<UserRecord | undefined> {
+  const rows = await userWithRoles(db)
+    .where((eb) =>
+      eb.or([
+        eb('users.username_normalized', '=', normalized),
+        eb('users.email_normalized', '=', normalized),
+      ]),
+    )
+    .execute();
+  return toRecords(rows)[0];
+}
+
+export async function findUserByUsername(
+  db: Kysely<Database>,
+  usernameNormalized: string,
+): Promise<UserRecord | undefined> {
+  const rows = await userWithRoles(db).where('users.username_normalized', '=', usernameNormalized).execute();
+  return toRecords(rows)[0];
+}
+
+/** Inserts the user and their roles in one transaction (the caller's, if `db` is one); unique violations propagate. */
+export async function insertUser(db: Kysely<Database>, user: NewUser): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    await trx
+      .insertInto('users')
+      .values({
+        id: user.id,
+        username: user.username,
+        username_normalized: user.usernameNormalized,
+        email: user.email,
+        email_normalized: user.emailNormalized,
+        full_name: user.fullName,
+        password_hash: user.passwordHash,
+        disabled: 0,
+        created_at: user.createdAt,
+        updated_at: user.createdAt,
+        email_verified_at: user.emailVerifiedAt ?? null,
+      })
+      .execute();
+    if (user.roles.length > 0) {
+      await trx
+        .insertInto('user_roles')
+        .values(user.roles.map((role_name) => ({ user_id: user.id, role_name })))
         .execute();
-      return toRecords(rows)[0];
-    },
-    async findByUsername(usernameNormalized) {
-      const rows = await userWithRoles()
-        .where('users.username_normalized', '=', usernameNormalized)
+    }
+  });
+}
+
+/** Which unique value of a new user is already taken, when an insert was refused. */
+export async function findUserConflict(
+  db: Kysely<Database>,
+  usernameNormalized: string,
+  emailNormalized: string,
+): Promise<'username' | 'email' | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .select(['username_normalized'])
+    .where((eb) =>
+      eb.or([
+        eb('username_normalized', '=', usernameNormalized),
+        eb('email_normalized', '=', emailNormalized),
+      ]),
+    )
+    .orderBy('created_at')
+    .executeTakeFirst();
+  if (row === undefined) return undefined;
+  return row.username_normalized === usernameNormalized ? 'username' : 'email';
+}
+
+/** Replaces the user's roles; returns false when the user or a role does not exist. */
+export async function setUserRoles(
+  db: Kysely<Database>,
+  id: string,
+  roles: readonly string[],
+): Promise<boolean> {
+  // Inside a caller's transaction (an admin change of several fields) it joins that one.
+  return inTransaction(db, async (trx) => {
+    const user = await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
+    if (user === undefined) return false;
+    if (roles.length > 0) {
+      const known = await trx
+        .selectFrom('roles')
+        .select('name')
+        .where('name', 'in', [...roles])
         .execute();
-      return toRecords(rows)[0];
-    },
-    async insert(user) {
-      await inTransaction(db, async (trx) => {
-        await trx
-          .insertInto('users')
-          .values({
-            id: user.id,
-            username: user.username,
-            username_normalized: user.usernameNormalized,
-            email: user.email,
-            email_normalized: user.emailNormalized,
-            full_name: user.fullName,
-            password_hash: user.passwordHash,
-            disabled: 0,
-            created_at: user.createdAt,
-            updated_at: user.createdAt,
-            email_verified_at: user.emailVerifiedAt ?? null,
-          })
-          .execute();
-        if (user.roles.length > 0) {
-          await trx
-            .insertInto('user_roles')
-            .values(user.roles.map((role_name) => ({ user_id: user.id, role_name })))
-            .execute();
-        }
-      });
-    },
-    async findConflict(usernameNormalized, emailNormalized) {
-      const row = await db
-        .selectFrom('users')
-        .select(['username_normalized'])
-        .where((eb) =>
-          eb.or([
-            eb('username_normalized', '=', usernameNormalized),
-            eb('email_normalized', '=', emailNormalized),
-          ]),
-        )
-        .orderBy('created_at')
-        .executeTakeFirst();
-      if (row === undefined) return undefined;
-      return row.username_normalized === usernameNormalized ? 'username' : 'email';
-    },
-    async updatePasswordHash(id, passwordHash, updatedAt) {
-      await db
-        .updateTable('users')
-        .set({ password_hash: passwordHash, updated_at: updatedAt })
-        .where('id', '=', id)
+      if (known.length !== new Set(roles).size) return false;
+    }
+    await trx.deleteFrom('user_roles').where('user_id', '=', id).execute();
+    if (roles.length > 0) {
+      await trx
+        .insertInto('user_roles')
+        .values([...new Set(roles)].map((role_name) => ({ user_id: id, role_name })))
         .execute();
-    },
-    async setRoles(id, roles) {
-      // Inside a caller's transaction (an admin change of several fields) it joins that one.
-      return inTransaction(db, async (trx) => {
-        const user = await trx.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
-        if (user === undefined) return false;
-        if (roles.length > 0) {
-          const known = await trx
-            .selectFrom('roles')
-            .select('name')
-            .where('name', 'in', [...roles])
-            .execute();
-          if (known.length !== new Set(roles).size) return false;
-        }
-        await trx.deleteFrom('user_roles').where('user_id', '=', id).execute();
-        if (roles.length > 0) {
-          await trx
-            .insertInto('user_roles')
-            .values([...new Set(roles)].map((role_name) => ({ user_id: id, role_name })))
-            .execute();
-        }
-        return true;
-      });
-    },
-    async list(limit, offset) {
-      const page = db
-        .selectFrom('users')
-        .select('id')
-        .orderBy('created_at')
-        .orderBy('id')
-        .limit(limit)
-        .offset(offset);
-      const rows = await userWithRoles()
-        .where('users.id', 'in', page)
-        .orderBy('users.created_at')
-        .orderBy('users.id')
-        .execute();
-      return toRecords(rows);
-    },
-    async search(filter, page) {
-      let ids = db.selectFrom('users').select('users.id');
-      ids = applyFilter(ids, filter);
-      if (page.after !== undefined) {
-        const { createdAt, id } = page.after;
-        // A row-value comparison: an index bound on (created_at, id) rather than a filter.
-        ids = ids.where(({ eb, refTuple, tuple }) =>
-          eb(refTuple('users.created_at', 'users.id'), '>', tuple(createdAt, id)),
-        );
-      }
-      const pageIds = ids
-        .orderBy('users.created_at')
-        .orderBy('users.id')
-        .limit(page.limit)
-        .offset(page.offset ?? 0);
-      const rows = await userWithRoles()
-        .where('users.id', 'in', pageIds)
-        .orderBy('users.created_at')
-        .orderBy('users.id')
-        .execute();
-      return toRecords(rows);
-    },
-    async countMatching(filter) {
-      const row = await applyFilter(
-        db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')),
-        filter,
-      ).executeTakeFirstOrThrow();
-      return Number(row.n);
-    },
-    async updateProfile(id, changes, updatedAt) {
-      const result = await db
-        .updateTable('users')
-        .set({
-          updated_at: updatedAt,
-          ...(changes.fullName !== undefined ? { full_name: changes.fullName } : {}),
-          ...(changes.email !== undefined
-            ? { email: changes.email.display, email_normalized: changes.email.key, email_verified_at: null }
-            : {}),
-        })
-        .where('id', '=', id)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) > 0;
-    },
-    async deleteUser(id) {
-      const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
-    },
-    async countEnabledWithRole(role) {
-      const row = await db
-        .selectFrom('users')
-        .innerJoin('user_roles', 'user_roles.user_id', 'users.id')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('user_roles.role_name', '=', role)
-        .where('users.disabled', '=', 0)
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
-    },
-    async roleNames() {
-      const rows = await db.selectFrom('roles').select('name').orderBy('name').execute();
-      return rows.map((r) => r.name);
-    },
-    async count() {
-      const row = await db
-        .selectFrom('users')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
-    },
-  };
+    }
+    return true;
+  });
+}
+
+export async function listUsers(db: Kysely<Database>, limit: number, offset: number): Promise<UserRecord[]> {
+  const page = db
+    .selectFrom('users')
+    .select('id')
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(limit)
+    .offset(offset);
+  const rows = await userWithRoles(db)
+    .where('users.id', 'in', page)
+    .orderBy('users.created_at')
+    .orderBy('users.id')
+    .execute();
+  return toRecords(rows);
+}
+
+/** Filtered page in (created_at, id) order: after a cursor position, or at an offset. */
+export async function searchUsers(
+  db: Kysely<Database>,
+  filter: UserFilter,
+  page: { limit: number; offset?: number; after?: { createdAt: number; id: string } },
+): Promise<UserRecord[]> {
+  let ids = db.selectFrom('users').select('users.id');
+  ids = applyFilter(ids, filter);
+  if (page.after !== undefined) {
+    const { createdAt, id } = page.after;
+    // A row-value comparison: an index bound on (created_at, id) rather than a filter.
+    ids = ids.where(({ eb, refTuple, tuple }) =>
+      eb(refTuple('users.created_at', 'users.id'), '>', tuple(createdAt, id)),
+    );
+  }
+  const pageIds = ids
+    .orderBy('users.created_at')
+    .orderBy('users.id')
+    .limit(page.limit)
+    .offset(page.offset ?? 0);
+  const rows = await userWithRoles(db)
+    .where('users.id', 'in', pageIds)
+    .orderBy('users.created_at')
+    .orderBy('users.id')
+    .execute();
+  return toRecords(rows);
+}
+
+export async function countUsersMatching(db: Kysely<Database>, filter: UserFilter): Promise<number> {
+  const row = await applyFilter(
+    db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')),
+    filter,
+  ).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** Returns false when the user does not exist; unique violations propagate. */
+export async function updateUserProfile(
+  db: Kysely<Database>,
+  id: string,
+  changes: { fullName?: string | null; email?: { display: string; key: string } },
+  updatedAt: number,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({
+      updated_at: updatedAt,
+      ...(changes.fullName !== undefined ? { full_name: changes.fullName } : {}),
+      ...(changes.email !== undefined
+        ? { email: changes.email.display, email_normalized: changes.email.key, email_verified_at: null }
+        : {}),
+    })
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Sessions, refresh tokens, roles and API keys go with the row (ON DELETE CASCADE). */
+export async function deleteUser(db: Kysely<Database>, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+/** Enabled users holding `role`. */
+export async function countEnabledUsersWithRole(db: Kysely<Database>, role: string): Promise<number> {
+  const row = await db
+    .selectFrom('users')
+    .innerJoin('user_roles', 'user_roles.user_id', 'users.id')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('user_roles.role_name', '=', role)
+    .where('users.disabled', '=', 0)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function listRoleNames(db: Kysely<Database>): Promise<string[]> {
+  const rows = await db.selectFrom('roles').select('name').orderBy('name').execute();
+  return rows.map((r) => r.name);
+}
+
+export async function countUsers(db: Kysely<Database>): Promise<number> {
+  const row = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 /**
@@ -390,4 +392,40 @@ export async function setPasswordHash(
     .set({ password_hash: passwordHash, updated_at: now })
     .where('id', '=', id)
     .execute();
+}
+
+/** Sets whether the user is disabled; returns false when no user has that id. */
+export async function setUserDisabled(
+  db: Kysely<Database>,
+  id: string,
+  disabled: boolean,
+  now: number,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ disabled: disabled ? 1 : 0, updated_at: now })
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/**
+ * Marks the address verified and sets the password hash, only while the user still has the
+ * address `emailNormalized` unverified: of two claims racing, only one gets true.
+ */
+export async function claimUnverifiedEmail(
+  db: Kysely<Database>,
+  id: string,
+  emailNormalized: string,
+  passwordHash: string | null,
+  now: number,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ email_verified_at: now, password_hash: passwordHash, updated_at: now })
+    .where('id', '=', id)
+    .where('email_normalized', '=', emailNormalized)
+    .where('email_verified_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
 }

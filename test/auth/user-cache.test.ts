@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { operatorActor } from '../../src/auth/privilege-ceiling.ts';
 import { createUserCache } from '../../src/auth/user-cache.ts';
 import { createManualClock } from '../../src/clock.ts';
-import { createUserStore, type UserRecord } from '../../src/store/users.ts';
+import { findUserById, type UserRecord } from '../../src/store/users.ts';
 import {
   createTestApp,
   DATABASES,
@@ -96,7 +96,6 @@ for (const database of DATABASES) {
     });
 
     test('the cache is bounded, least recently used first, entries expire, and a load racing a change is not kept', async () => {
-      const users = createUserStore(t.gatehouse.store);
       const ids = await Promise.all(
         ['lru1', 'lru2', 'lru3'].map(async (name) => (await registerUser(t.app, name)).id),
       );
@@ -104,7 +103,7 @@ for (const database of DATABASES) {
       const loaded: string[] = [];
       const load = (id: string): Promise<UserRecord | undefined> => {
         loaded.push(id);
-        return users.findById(id);
+        return findUserById(t.gatehouse.store.db, id);
       };
       const clock = createManualClock();
       const cache = createUserCache({ maxEntries: 2, maxAgeMs: 1000, now: () => clock.now() });

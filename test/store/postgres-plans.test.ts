@@ -13,7 +13,7 @@ import { listAuditEvents } from '../../src/store/audit.ts';
 import type { Store } from '../../src/store/db.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { findRefreshToken, findSession, listSessionsRevokedSince } from '../../src/store/sessions.ts';
-import { createUserStore } from '../../src/store/users.ts';
+import { findUserById, findUserByLogin, searchUsers } from '../../src/store/users.ts';
 import { createTestApp, TEST_DATABASE_URL, type TestApp } from '../support/gatehouse.ts';
 
 const ROWS = 3000;
@@ -161,15 +161,11 @@ describe('PostgreSQL plans of the hot queries', { skip: TEST_DATABASE_URL === un
   }
 
   const HOT: [string, string, (store: Store) => Promise<unknown>][] = [
-    [
-      'user by id (every authenticated request)',
-      'users_pkey',
-      (s) => createUserStore(s).findById(id('u', 42)),
-    ],
+    ['user by id (every authenticated request)', 'users_pkey', (s) => findUserById(s.db, id('u', 42))],
     [
       'user by username or email (login)',
       'users_username_normalized_key',
-      (s) => createUserStore(s).findByLogin('user000042'),
+      (s) => findUserByLogin(s.db, 'user000042'),
     ],
     ['session by id', 'sessions_pkey', (s) => findSession(s.db, id('s', 42))],
     [
@@ -196,8 +192,7 @@ describe('PostgreSQL plans of the hot queries', { skip: TEST_DATABASE_URL === un
     [
       'users page after a cursor',
       'users_created_idx',
-      (s) =>
-        createUserStore(s).search({}, { limit: 50, after: { createdAt: base + 1000, id: id('u', 1000) } }),
+      (s) => searchUsers(s.db, {}, { limit: 50, after: { createdAt: base + 1000, id: id('u', 1000) } }),
     ],
     [
       'signing keys of the algorithm (start and reload)',

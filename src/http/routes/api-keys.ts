@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import type { ApiKeyRecord } from '../../auth/api-keys.ts';
 import { InsufficientScopeError } from '../../auth/errors.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
-import type { ApiKeyRecord } from '../../store/api-keys.ts';
 import { actorOf, type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';

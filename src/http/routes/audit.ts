@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { decodeCursor, encodeCursor } from '../../auth/page-cursor.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
-import { listAuditEvents } from '../../store/audit.ts';
 import type { Guards } from '../guards.ts';
 import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
 
@@ -31,7 +30,7 @@ export async function auditRoutes(
   app: FastifyInstance,
   options: { gatehouse: Gatehouse; guards: Guards },
 ): Promise<void> {
-  const { store } = options.gatehouse;
+  const { audit } = options.gatehouse;
   app.get<{
     Querystring: { user_id?: string; actor_id?: string; event?: string; cursor?: string; limit?: number };
   }>(
@@ -62,7 +61,7 @@ export async function auditRoutes(
     },
     async (request) => {
       const { user_id, actor_id, event, cursor, limit = 100 } = request.query;
-      const rows = await listAuditEvents(store.db, {
+      const rows = await audit.list({
         limit: limit + 1,
         ...(user_id !== undefined ? { userId: user_id } : {}),
         ...(actor_id !== undefined ? { actorId: actor_id } : {}),

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import type { RoleRecord } from '../../auth/permissions.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
-import type { RoleRecord } from '../../store/roles.ts';
 import { actorOf, type Guards } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';

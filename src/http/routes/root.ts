@@ -1,9 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { DatabaseUnavailableError } from '../../auth/errors.ts';
-import type { Store } from '../../store/db.ts';
 
-export async function rootRoutes(app: FastifyInstance, options: { store: Store }): Promise<void> {
+/** What `/readyz` asks: whether the database answers (the store's `ping`). */
+export interface Readiness {
+  ping(): Promise<unknown>;
+}
+
+export async function rootRoutes(app: FastifyInstance, options: { store: Readiness }): Promise<void> {
   app.get(
     '/',
     {

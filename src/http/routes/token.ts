@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { UnsupportedGrantTypeError } from '../../auth/errors.ts';
-import { grantScope, parseScope } from '../../auth/scopes.ts';
+import { effectiveScope, parseScope } from '../../auth/scopes.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import { HttpClientError } from '../errors.ts';
 import { requestContext } from '../request-context.ts';
@@ -93,7 +93,7 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
           await sessions.loginWithPassword(
             username,
             password,
-            (user) => grantScope(requested, [...roles.permissionsOf(user.roles)]),
+            (user) => effectiveScope(roles.permissionsOf(user.roles), requested),
             body.client_id,
             ctx,
           )
