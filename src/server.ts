@@ -1,6 +1,5 @@
 /** The standalone server: the plugin plus docs, security headers, CORS and health routes. */
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -13,6 +12,7 @@ import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers, installNotFoundHandler } from './http/errors.ts';
 import { docsRoutes } from './http/routes/docs.ts';
 import { rootRoutes } from './http/routes/root.ts';
+import { installSecurityHeaders } from './http/security-headers.ts';
 import { installValidation } from './http/validation.ts';
 import { gatehousePlugin } from './plugin.ts';
 
@@ -117,24 +117,7 @@ export async function buildServer(
   installErrorHandlers(app);
   installNotFoundHandler(app);
 
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        // Swagger UI sets inline styles.
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        frameAncestors: ["'none'"],
-        formAction: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'self'"],
-        upgradeInsecureRequests: null,
-      },
-    },
-    hsts: config.issuer.startsWith('https:'),
-  });
+  installSecurityHeaders(app, { hsts: config.issuer.startsWith('https:') });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, { origin: [...config.corsOrigins], credentials: true });
   }
