@@ -24,4 +24,3 @@ if (kind === 'bare') {
   throw new Error(`unknown app "${kind}"`);
 }
 await app.listen({ port: Number(port), host: '127.0.0.1' });
-console.log('ready');

@@ -122,7 +122,8 @@ async function runBench(): Promise<void> {
   // This process (token minting, bookkeeping) stays off the servers' core too.
   if (pinned) execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-  const log = (line: string) => console.log(line);
+  const t0 = performance.now();
+  const log = (line: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0)}s] ${line}`);
   const generator = createLoadGenerator({ core: loadCore, workDir: dir, log });
   const load = (request: Omit<LoadRequest, 'connections' | 'durationSeconds'> & { connections?: number }) =>
     generator.run({ connections: CONNECTIONS, durationSeconds: DURATION_S, ...request });
@@ -178,6 +179,7 @@ async function runBench(): Promise<void> {
       lines: { mode: 'bearer', values: coldTokens },
     });
 
+    log('host app with and without the plugin…');
     const host = await startApp('host', dir, serverCore);
     const hostGatehouse = await startApp('host-gatehouse', dir, serverCore);
     children.push(host.child, hostGatehouse.child);
@@ -188,6 +190,7 @@ async function runBench(): Promise<void> {
     await Promise.all([stopProcess(host.child), stopProcess(hostGatehouse.child)]);
     baselineRuns.push(await load({ url: `${bare.url}/` }));
 
+    log('login against the argon2id limit…');
     const storedHash = await rsHash(PASSWORD, { ...OWASP, algorithm: 2 });
     const forms = { mode: 'form' as const, values: users.map(form) };
     // The machine's speed drifts (shared hosts): measure the limit right before and right after
@@ -201,6 +204,7 @@ async function runBench(): Promise<void> {
       load({ url: `${server.url}/token`, connections: LOGIN_CONNECTIONS, lines: forms }),
     ]);
 
+    log(`memory: ${MEMORY_TOKENS} tokens of ${MEMORY_USERS} users…`);
     // Memory: 100,000 distinct tokens of 10,000 users through whoami, every one answered.
     const bulk = insertUsers(join(dir, 'bench.db'), MEMORY_USERS);
     const memoryTokens = Array.from({ length: MEMORY_TOKENS }, (_, i) =>

@@ -14,6 +14,7 @@ import { docsRoutes } from './http/routes/docs.ts';
 import { rootRoutes } from './http/routes/root.ts';
 import { installSecurityHeaders } from './http/security-headers.ts';
 import { installValidation } from './http/validation.ts';
+import { type LogFile, openLogFile } from './observability/log-file.ts';
 import { gatehousePlugin } from './plugin.ts';
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -65,7 +66,7 @@ export function resolveLogFormat(format: Config['logFormat'], toTerminal: boolea
 function logDestination(
   config: Config,
   logStream: NodeJS.WritableStream | undefined,
-): { stream: NodeJS.WritableStream } | { file: string } | Record<string, never> {
+): { stream: NodeJS.WritableStream } | { stream: LogFile; logFile: LogFile } | Record<string, never> {
   const toTerminal = logStream === undefined && config.logFile === undefined && process.stdout.isTTY === true;
   if (resolveLogFormat(config.logFormat, toTerminal) === 'pretty') {
     const stream = pinoPretty({
@@ -77,7 +78,10 @@ function logDestination(
     });
     return { stream };
   }
-  return logStream ? { stream: logStream } : config.logFile ? { file: config.logFile } : {};
+  if (logStream) return { stream: logStream };
+  if (config.logFile === undefined) return {};
+  const logFile = openLogFile(config.logFile);
+  return { stream: logFile, logFile };
 }
 
 export interface BuildServerOptions {
@@ -90,11 +94,12 @@ export async function buildServer(
   options: BuildServerOptions = {},
 ): Promise<FastifyInstance> {
   const { config } = gatehouse;
+  const destination = logDestination(config, options.logStream);
   const logger = {
     level: config.logLevel,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: { req: serializeRequest },
-    ...logDestination(config, options.logStream),
+    ...('stream' in destination ? { stream: destination.stream } : {}),
   };
   const app = Fastify({
     logger,
@@ -112,6 +117,10 @@ export async function buildServer(
       (reply as FastifyReply).code(status).send({ detail });
     },
   });
+  if ('logFile' in destination) {
+    const { logFile } = destination;
+    app.addHook('onClose', async () => logFile.close());
+  }
   installBodyParsers(app);
   installValidation(app);
   installErrorHandlers(app);
