@@ -361,3 +361,5 @@ async function runBench(): Promise<void> {
 const args = process.argv.slice(2);
 if (!args.includes('--scale-only')) await runBench();
 if (args.includes('--scale') || args.includes('--scale-only')) await runScaleFromEnvironment();
+// Done: a handle left by a library (a key ring's timer) must not keep the bench waiting.
+process.exit(process.exitCode ?? 0);
