@@ -41,7 +41,7 @@ export async function waitUntilServing(url: string, child: ChildProcess): Promis
 
 export function stopProcess(child: ChildProcess): Promise<void> {
   return new Promise<void>((resolve) => {
-    if (child.exitCode !== null) return resolve();
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
