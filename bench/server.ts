@@ -7,51 +7,76 @@ import { freePort } from '../test/support/process.ts';
 
 export interface BenchServer {
   readonly url: string;
+  /** The server process (its resident memory is read from /proc). */
+  readonly pid: number | undefined;
   readonly databaseUrl: string;
   readonly issuer: string;
   stop(): Promise<void>;
 }
 
-export async function startServer(dir: string, extraEnv: Record<string, string> = {}): Promise<BenchServer> {
+/** `node args…`, pinned to `core` with taskset when one is given. */
+export function spawnNode(
+  args: readonly string[],
+  core: number | undefined,
+  env: NodeJS.ProcessEnv,
+): ChildProcess {
+  const node = [process.execPath, ...args];
+  const [command, ...rest] = core === undefined ? node : ['taskset', '-c', String(core), ...node];
+  return spawn(command ?? process.execPath, rest, { env, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** Polls `url` until it answers 2xx (or the process exits, or 30 s pass). */
+export async function waitUntilServing(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${url} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export function stopProcess(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+/** `core`: pin the server to this core (taskset), as `npm run bench` does on a 2-core machine. */
+export async function startServer(
+  dir: string,
+  extraEnv: Record<string, string> = {},
+  options: { readonly core?: number | undefined } = {},
+): Promise<BenchServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const databaseUrl = extraEnv.GATEHOUSE_DATABASE_URL ?? `sqlite:${dir}/bench.db`;
   const issuer = extraEnv.GATEHOUSE_ISSUER ?? url;
-  const child: ChildProcess = spawn(process.execPath, ['src/cli.ts', 'serve'], {
-    env: {
-      // Settings given to `npm run bench` (GATEHOUSE_HASH_CONCURRENCY=2, …) reach the server.
-      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('GATEHOUSE_'))),
-      PATH: process.env.PATH ?? '',
-      GATEHOUSE_PORT: String(port),
-      GATEHOUSE_DATABASE_URL: databaseUrl,
-      GATEHOUSE_ISSUER: issuer,
-      GATEHOUSE_LOG_LEVEL: 'info',
-      GATEHOUSE_LOG_FILE: `${dir}/bench-${port}.log`,
-      // The bench measures throughput from one client address; per-IP limits would only measure 429s.
-      GATEHOUSE_RATE_LIMIT_TOKEN: 'off',
-      GATEHOUSE_RATE_LIMIT_REGISTER: 'off',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
+  const child = spawnNode(['src/cli.ts', 'serve'], options.core, {
+    // Settings given to `npm run bench` (GATEHOUSE_HASH_CONCURRENCY=2, …) reach the server.
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('GATEHOUSE_'))),
+    PATH: process.env.PATH ?? '',
+    GATEHOUSE_PORT: String(port),
+    GATEHOUSE_DATABASE_URL: databaseUrl,
+    GATEHOUSE_ISSUER: issuer,
+    GATEHOUSE_LOG_LEVEL: 'info',
+    GATEHOUSE_LOG_FILE: `${dir}/bench-${port}.log`,
+    // The bench measures throughput from one client address; per-IP limits would only measure 429s.
+    GATEHOUSE_RATE_LIMIT_TOKEN: 'off',
+    GATEHOUSE_RATE_LIMIT_REGISTER: 'off',
+    ...extraEnv,
   });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('gatehouse did not start');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitUntilServing(`${url}/healthz`, child);
   return {
     url,
     databaseUrl,
     issuer,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    pid: child.pid,
+    stop: () => stopProcess(child),
   };
 }

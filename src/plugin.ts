@@ -84,14 +84,19 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
   app.decorateRequest('formCsrfExpected', null);
   // On the host app's context: a cookie form post to any route with `config.htmlForm`, the host
   // app's own included, must carry the session's token (a guard on onRequest left it to compare).
-  app.addHook('preValidation', async (request, reply) => {
+  // Hooks on the host's context are callback-style: a route that Gatehouse does not guard pays
+  // a function call, not a promise.
+  app.addHook('preValidation', (request, reply, done) => {
     try {
       checkFormCsrfToken(request);
     } catch (error) {
-      if (!(error instanceof CsrfError)) throw error;
+      if (!(error instanceof CsrfError)) return done(error as Error);
       logRefusal(request, error);
-      return sendRefusal(error, request, reply);
+      // Replying from a callback hook: the chain stops, `done` is not called.
+      sendRefusal(error, request, reply).catch(done);
+      return;
     }
+    done();
   });
   // Routes guarded by Gatehouse guards declare it in OpenAPI, so /docs shows each route's scopes.
   app.addHook('onRoute', (route) => {
@@ -107,13 +112,14 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
   if (config.metrics === 'on') {
     // On the host app's context, so its own routes are counted too, by route pattern.
     const { metrics } = gatehouse;
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       metrics.observeRequest(
         request.method,
         request.routeOptions.url,
         reply.statusCode,
         reply.elapsedTime / 1000,
       );
+      done();
     });
   }
   if (gatehouse.redis?.isHealthy() === false) {
@@ -138,15 +144,17 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     installErrorHandlers(scope);
     installHtmlForms(scope, trustedOrigins);
     installPageBasePath(scope, basePath);
-    scope.addHook('onRequest', async (request) => {
+    scope.addHook('onRequest', (request, _reply, done) => {
       const route = request.routeOptions.config?.gatehouse?.rateLimit;
-      if (route !== undefined) await gatehouse.rateLimits.consume(route, clientIp(request));
+      if (route === undefined) return done();
+      gatehouse.rateLimits.consume(route, clientIp(request)).then(() => done(), done);
     });
-    scope.addHook('onSend', async (request, reply) => {
+    scope.addHook('onSend', (request, reply, payload, done) => {
       if (request.routeOptions.config?.gatehouse?.noStore) {
         reply.header('cache-control', 'no-store');
         reply.header('pragma', 'no-cache');
       }
+      done(null, payload);
     });
     const forms = config.pages ? createPageForms(gatehouse) : undefined;
     await scope.register(registerRoutes, { gatehouse, forms });

@@ -1,6 +1,5 @@
 /** The standalone server: the plugin plus docs, security headers, CORS and health routes. */
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -13,7 +12,9 @@ import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers, installNotFoundHandler } from './http/errors.ts';
 import { docsRoutes } from './http/routes/docs.ts';
 import { rootRoutes } from './http/routes/root.ts';
+import { installSecurityHeaders } from './http/security-headers.ts';
 import { installValidation } from './http/validation.ts';
+import { type LogFile, openLogFile } from './observability/log-file.ts';
 import { gatehousePlugin } from './plugin.ts';
 
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -65,7 +66,7 @@ export function resolveLogFormat(format: Config['logFormat'], toTerminal: boolea
 function logDestination(
   config: Config,
   logStream: NodeJS.WritableStream | undefined,
-): { stream: NodeJS.WritableStream } | { file: string } | Record<string, never> {
+): { stream: NodeJS.WritableStream } | { stream: LogFile; logFile: LogFile } | Record<string, never> {
   const toTerminal = logStream === undefined && config.logFile === undefined && process.stdout.isTTY === true;
   if (resolveLogFormat(config.logFormat, toTerminal) === 'pretty') {
     const stream = pinoPretty({
@@ -77,7 +78,10 @@ function logDestination(
     });
     return { stream };
   }
-  return logStream ? { stream: logStream } : config.logFile ? { file: config.logFile } : {};
+  if (logStream) return { stream: logStream };
+  if (config.logFile === undefined) return {};
+  const logFile = openLogFile(config.logFile);
+  return { stream: logFile, logFile };
 }
 
 export interface BuildServerOptions {
@@ -90,11 +94,12 @@ export async function buildServer(
   options: BuildServerOptions = {},
 ): Promise<FastifyInstance> {
   const { config } = gatehouse;
+  const destination = logDestination(config, options.logStream);
   const logger = {
     level: config.logLevel,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: { req: serializeRequest },
-    ...logDestination(config, options.logStream),
+    ...('stream' in destination ? { stream: destination.stream } : {}),
   };
   const app = Fastify({
     logger,
@@ -112,29 +117,16 @@ export async function buildServer(
       (reply as FastifyReply).code(status).send({ detail });
     },
   });
+  if ('logFile' in destination) {
+    const { logFile } = destination;
+    app.addHook('onClose', async () => logFile.close());
+  }
   installBodyParsers(app);
   installValidation(app);
   installErrorHandlers(app);
   installNotFoundHandler(app);
 
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        // Swagger UI sets inline styles.
-        styleSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        frameAncestors: ["'none'"],
-        formAction: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'self'"],
-        upgradeInsecureRequests: null,
-      },
-    },
-    hsts: config.issuer.startsWith('https:'),
-  });
+  installSecurityHeaders(app, { hsts: config.issuer.startsWith('https:') });
   if (config.corsOrigins.length > 0) {
     await app.register(cors, { origin: [...config.corsOrigins], credentials: true });
   }
