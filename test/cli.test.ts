@@ -1,3 +1,7 @@
+/**
+ * The operator commands, in-process through `main` with the console captured (a process per
+ * command cost a second each); one check runs the real binary, as a user starts it.
+ */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -5,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
+import { format } from 'node:util';
+import { main } from '../src/cli.ts';
 import { FAST_ARGON2 } from './support/gatehouse.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
@@ -14,18 +20,25 @@ const env = {
   ...FAST_ARGON2,
 };
 
-function gatehouse(...args: string[]) {
-  const result = spawnSync(process.execPath, ['bin/gatehouse.js', ...args], {
-    env,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+/** Runs `gatehouse ...args` in this process: its exit status and what it printed. */
+async function gatehouse(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  console.log = (...parts: unknown[]) => void out.push(`${format(...parts)}\n`);
+  console.error = (...parts: unknown[]) => void err.push(`${format(...parts)}\n`);
+  try {
+    const code = await main(args, env);
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
 }
 
 /** The user `users list` prints under that name. */
-function userNamed(username: string): { id: string; roles: string[]; disabled: boolean } {
-  const listed = gatehouse('users', 'list');
+async function userNamed(username: string): Promise<{ id: string; roles: string[]; disabled: boolean }> {
+  const listed = await gatehouse('users', 'list');
   assert.equal(listed.code, 0, listed.stderr);
   const users = listed.stdout
     .trim()
@@ -36,21 +49,21 @@ function userNamed(username: string): { id: string; roles: string[]; disabled: b
   return user;
 }
 
-describe('the gatehouse command', () => {
+describe('the gatehouse command', async () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('migrate applies the schema, then reports it up to date', () => {
-    const first = gatehouse('migrate');
+  test('migrate applies the schema, then reports it up to date', async () => {
+    const first = await gatehouse('migrate');
     assert.equal(first.code, 0, first.stderr);
     assert.match(
       first.stdout,
       /applied: 2026-11-22-1-core, 2026-11-22-2-sessions, 2026-11-22-3-authorization/,
     );
-    assert.match(gatehouse('migrate').stdout, /up to date/);
+    assert.match((await gatehouse('migrate')).stdout, /up to date/);
   });
 
-  test('create-admin makes an admin that users list shows', () => {
-    const created = gatehouse(
+  test('create-admin makes an admin that users list shows', async () => {
+    const created = await gatehouse(
       'create-admin',
       '--username',
       'root',
@@ -60,7 +73,7 @@ describe('the gatehouse command', () => {
       'a long admin passphrase',
     );
     assert.equal(created.code, 0, created.stderr);
-    const listed = gatehouse('users', 'list');
+    const listed = await gatehouse('users', 'list');
     assert.equal(listed.code, 0, listed.stderr);
     const users = listed.stdout
       .trim()
@@ -72,8 +85,8 @@ describe('the gatehouse command', () => {
     assert.equal(users[0].password_hash, undefined);
   });
 
-  test('users disable, enable and set-roles change the user', () => {
-    const made = gatehouse(
+  test('users disable, enable and set-roles change the user', async () => {
+    const made = await gatehouse(
       'create-admin',
       '--username',
       'deputy',
@@ -83,30 +96,30 @@ describe('the gatehouse command', () => {
       'another admin passphrase',
     );
     assert.equal(made.code, 0, made.stderr);
-    assert.equal(gatehouse('users', 'disable', 'deputy').code, 0);
-    assert.equal(userNamed('deputy').disabled, true);
-    assert.equal(gatehouse('users', 'enable', 'deputy').code, 0);
-    assert.equal(userNamed('deputy').disabled, false);
-    assert.equal(gatehouse('users', 'set-roles', 'deputy', 'user,moderator').code, 0);
-    assert.deepEqual(userNamed('deputy').roles, ['moderator', 'user']);
+    assert.equal((await gatehouse('users', 'disable', 'deputy')).code, 0);
+    assert.equal((await userNamed('deputy')).disabled, true);
+    assert.equal((await gatehouse('users', 'enable', 'deputy')).code, 0);
+    assert.equal((await userNamed('deputy')).disabled, false);
+    assert.equal((await gatehouse('users', 'set-roles', 'deputy', 'user,moderator')).code, 0);
+    assert.deepEqual((await userNamed('deputy')).roles, ['moderator', 'user']);
   });
 
-  test('users set-roles and disable keep the last enabled admin, as the admin API does', () => {
+  test('users set-roles and disable keep the last enabled admin, as the admin API does', async () => {
     for (const args of [
       ['users', 'set-roles', 'root', 'user'],
       ['users', 'set-roles', 'root', ''],
       ['users', 'disable', 'root'],
     ]) {
-      const refused = gatehouse(...args);
+      const refused = await gatehouse(...args);
       assert.equal(refused.code, 1, args.join(' '));
       assert.match(refused.stderr, /last enabled admin/, args.join(' '));
     }
-    assert.deepEqual(userNamed('root').roles, ['admin', 'user']);
-    assert.equal(userNamed('root').disabled, false);
+    assert.deepEqual((await userNamed('root')).roles, ['admin', 'user']);
+    assert.equal((await userNamed('root')).disabled, false);
   });
 
-  test('users commands write audit events with the CLI as the actor', () => {
-    const deputy = userNamed('deputy');
+  test('users commands write audit events with the CLI as the actor', async () => {
+    const deputy = await userNamed('deputy');
     const db = new DatabaseSync(join(dir, 'cli.db'), { readOnly: true });
     try {
       const events = db
@@ -135,25 +148,25 @@ describe('the gatehouse command', () => {
     }
   });
 
-  test('help says the users commands act as the operator', () => {
-    const help = gatehouse('help');
+  test('help says the users commands act as the operator', async () => {
+    const help = await gatehouse('help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /act as the operator/);
     assert.match(help.stdout, /keep the last enabled admin/);
   });
 
-  test('keys rotate makes a new active key and keys list shows both with their states', () => {
-    const before = gatehouse('keys', 'list');
+  test('keys rotate makes a new active key and keys list shows both with their states', async () => {
+    const before = await gatehouse('keys', 'list');
     assert.equal(before.code, 0, before.stderr);
     const [first] = before.stdout.trim().split('\n');
     const [oldKid, alg, created, state] = (first ?? '').split('\t');
     assert.equal(alg, 'EdDSA');
     assert.ok(!Number.isNaN(Date.parse(created ?? '')));
     assert.equal(state, 'active');
-    const rotated = gatehouse('keys', 'rotate');
+    const rotated = await gatehouse('keys', 'rotate');
     assert.equal(rotated.code, 0, rotated.stderr);
-    const lines = gatehouse('keys', 'list')
-      .stdout.trim()
+    const lines = (await gatehouse('keys', 'list')).stdout
+      .trim()
       .split('\n')
       .map((line) => line.split('\t'));
     assert.equal(lines.length, 2);
@@ -161,7 +174,7 @@ describe('the gatehouse command', () => {
     assert.deepEqual([lines[1]?.[0], lines[1]?.[3]], [oldKid, 'retired']);
   });
 
-  test('bad arguments exit non-zero with a clear message', () => {
+  test('bad arguments exit non-zero with a clear message', async () => {
     const cases: [string[], RegExp][] = [
       [['frobnicate'], /unknown command "frobnicate"/],
       [['users', 'disable', 'nobody'], /no user named "nobody"/],
@@ -177,16 +190,35 @@ describe('the gatehouse command', () => {
       [['keys', 'rotate', 'now'], /takes no arguments/],
     ];
     for (const [args, message] of cases) {
-      const result = gatehouse(...args);
+      const result = await gatehouse(...args);
       assert.notEqual(result.code, 0, args.join(' '));
       assert.match(result.stderr, message, args.join(' '));
     }
   });
 
-  test('a bad setting stops the command with one line naming the variable', () => {
+  // The process tier: the real binary, as a user starts it.
+  test('bin/gatehouse.js runs a command against the database and exits 0', () => {
+    const result = spawnSync(process.execPath, ['bin/gatehouse.js', 'users', 'list'], {
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(
+      result.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).username)
+        .sort(),
+      ['deputy', 'root'],
+    );
+  });
+
+  test('a bad setting stops the command with one line naming the variable and exit status 78', () => {
     const result = spawnSync(process.execPath, ['bin/gatehouse.js', 'migrate'], {
       env: { ...env, GATEHOUSE_PORT: 'abc' },
       encoding: 'utf8',
+      timeout: 60_000,
     });
     assert.equal(result.status, 78);
     assert.equal(
