@@ -5,6 +5,7 @@
  * against each, and whoami and login against one process and against two. Writes
  * bench/scale-results.json.
  */
+
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { loadKeyRing } from '../src/auth/keys.ts';
 import { createTokenService } from '../src/auth/tokens.ts';
 import { systemClock } from '../src/clock.ts';
 import { migrateToLatest, openStore } from '../src/store/db.ts';
+import type { Load } from './load.ts';
 import { type BenchServer, startServer } from './server.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -38,15 +40,6 @@ export interface ScaleOptions {
   /** The servers' argon2id cost; the bulk users' shared hash is made with the same. */
   readonly argon2?: { readonly memoryKib: number; readonly iterations: number };
   readonly log?: (line: string) => void;
-}
-
-export interface Load {
-  readonly rps: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly non2xx: number;
-  readonly errors: number;
-  readonly requests: number;
 }
 
 export interface ScaleResults {
