@@ -6,11 +6,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parse as parseDotenv } from 'dotenv';
+import { type FactorConfig, factorSettings } from './config-factors.ts';
 
 export type JwtAlgorithm = 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
-export interface Config {
+export interface Config extends FactorConfig {
   readonly host: string;
   readonly port: number;
   readonly databaseUrl: string;
@@ -797,6 +798,7 @@ export const SETTINGS: readonly Setting[] = [
     defaultText: 'false',
     parse: flag,
   },
+  ...factorSettings(SettingError),
 ];
 
 export class ConfigError extends Error {

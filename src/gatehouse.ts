@@ -6,7 +6,9 @@ import { type AccountService, createAccountService } from './auth/accounts.ts';
 import { type ApiKeyService, createApiKeyService } from './auth/api-keys.ts';
 import { type AuditLog, createAuditLog } from './auth/audit-log.ts';
 import { createEmailFlowService, type EmailFlowService } from './auth/email-flows.ts';
+import { createSecretBox } from './auth/encryption.ts';
 import { DatabaseUnavailableError, EmailTakenError, UsernameTakenError } from './auth/errors.ts';
+import { checkEncryptionKey, createFactorService, type FactorService } from './auth/factors/factors.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
@@ -55,6 +57,8 @@ export interface Gatehouse {
   readonly mail: MailOutbox;
   /** Verification, password reset, magic links and email change. */
   readonly emailFlows: EmailFlowService;
+  /** Second factors, recovery codes, the second sign-in step and passkeys. */
+  readonly factors: FactorService;
   /** The Redis link between processes, when `GATEHOUSE_REDIS_URL` is set. */
   readonly redis: RedisLink | undefined;
   /** Prometheus metrics of this Gatehouse, served at `GET /metrics`. */
@@ -206,6 +210,32 @@ export async function createGatehouse(
       },
     });
     const metrics = createMetrics({ store, redis });
+    const secretBox = createSecretBox(config.encryptionKeys);
+    await checkEncryptionKey(store, secretBox);
+    const mail = createMailOutbox({
+      store,
+      clock,
+      options: { smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: config.outboxDir },
+    });
+    const templates = loadMailTemplates(config.mailTemplatesDir);
+    const factors = createFactorService({
+      store,
+      clock,
+      accounts,
+      roles,
+      throttle,
+      secretBox,
+      notify: async (user, change) => {
+        const vars = { app_name: config.appName, username: user.username, change };
+        await mail.enqueue({ to: user.email, ...templates.render('factor-notice', vars) });
+      },
+      options: {
+        appName: config.appName,
+        mfaPolicy: config.mfa,
+        rpId: new URL(config.publicUrl).hostname,
+        origin: new URL(config.publicUrl).origin,
+      },
+    });
     const uncountedSessions = createSessionService({
       metrics,
       store,
@@ -215,6 +245,7 @@ export async function createGatehouse(
       revocation,
       throttle,
       clock,
+      secondStep: factors,
       options: {
         sessionTtlSeconds: config.sessionTtlSeconds,
         idleTtlSeconds: config.sessionIdleTtlSeconds,
@@ -227,11 +258,6 @@ export async function createGatehouse(
     // Counted wherever a login or grant starts: the routes, email flows and in-process callers.
     const sessions = instrumentSessions(uncountedSessions, metrics);
     const userAdmin = createUserAdminService({ accounts, roles, sessions, store, revocation, clock });
-    const mail = createMailOutbox({
-      store,
-      clock,
-      options: { smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: config.outboxDir },
-    });
     const emailFlows = createEmailFlowService({
       store,
       accounts,
@@ -240,7 +266,7 @@ export async function createGatehouse(
       revocation,
       rateLimits,
       mail,
-      templates: loadMailTemplates(config.mailTemplatesDir),
+      templates,
       clock,
       scopeFor: (user, requested) => effectiveScope(roles.permissionsOf(user.roles), requested),
       onBackgroundError,
@@ -292,6 +318,7 @@ export async function createGatehouse(
       rateLimits,
       mail,
       emailFlows,
+      factors,
       redis,
       metrics,
       runMaintenance: async () => {

@@ -39,6 +39,8 @@ export interface Principal {
    * token or cookie, this request's for Basic, undefined for an API key, which proves no sign-in.
    */
   readonly authTimeMs: number | undefined;
+  /** RFC 8176 methods the session was proven with (`mfa` among them: two factors), when known. */
+  readonly amr?: readonly string[] | undefined;
 }
 
 export interface AuthenticatorDeps {
@@ -97,6 +99,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
         sessionId: claims.sid,
         csrfToken: undefined,
         authTimeMs: authTimeOfClaims(claims),
+        amr: claims.amr,
       };
     },
 
@@ -130,6 +133,7 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
         sessionId: found.session.id,
         csrfToken,
         authTimeMs: found.session.authTime,
+        amr: found.session.amr,
       };
     },
 

@@ -49,6 +49,8 @@ export interface LoginAttempt {
   readonly loginKey: string;
   readonly ip: string | null;
   readonly userAgent: string | null;
+  /** Count the pair by the login alone, whatever the address (second-step codes). */
+  readonly anyAddress?: boolean;
 }
 
 export interface LoginThrottle {
@@ -114,7 +116,7 @@ export function createLoginThrottle(deps: {
     const account = attempt.userId !== null ? hash(`user:${attempt.userId}`) : typed;
     // The pair counts the login as typed, not the account it names: a username and its email then
     // behave like two unknown logins, so a blocked pair does not tell that they are one account.
-    const client = clientAddressKey(attempt.ip, options.ipv6PrefixBits ?? 64);
+    const client = attempt.anyAddress ? 'any' : clientAddressKey(attempt.ip, options.ipv6PrefixBits ?? 64);
     return { account: `a:${account}`, pair: `p:${typed}:${client}` };
   }
 

@@ -20,6 +20,7 @@ import {
 import type { UserRecord } from '../store/users.ts';
 import type { AccountService } from './accounts.ts';
 import { InvalidTokenError } from './errors.ts';
+import type { FirstStep } from './factors/mfa-tokens.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import { changePassword } from './password-change.ts';
 import { createPasswordCheck } from './password-check.ts';
@@ -31,6 +32,13 @@ import { hashSecret, newOpaqueToken, randomSecret, secretMatches, splitOpaqueTok
 import type { SessionKit } from './session-kit.ts';
 import { createSessionRevocation } from './session-revocation.ts';
 import type { TokenService } from './tokens.ts';
+
+/** RFC 8176 methods a first step proves (a magic link: control of the mailbox). */
+const FIRST_STEP_AMR: Readonly<Record<string, readonly string[]>> = {
+  password: ['pwd'],
+  cookie: ['pwd'],
+  magic_link: ['email'],
+};
 
 export type { RequestContext } from './request-context.ts';
 
@@ -103,17 +111,29 @@ export interface SessionService {
     password: string,
     grant: { readonly scope: string; readonly clientId: string | undefined },
     ctx: RequestContext,
+    /** Proves a second factor once the password is right; returns the methods it adds. */
+    secondFactor?: (user: UserRecord) => Promise<readonly string[]>,
   ): Promise<Reauthenticated>;
-  /** A token session for a user already proven by other means (`method` names them in audit). */
+  /**
+   * A token session for a user already proven by other means (`method` names them in audit).
+   * Without `amr` this is a first step: an account with a second factor gets MfaRequiredError.
+   * With `amr` (RFC 8176) the sign-in is complete (the second step, a passkey).
+   */
   startTokenSession(
     user: UserRecord,
     scope: string,
     clientId: string | undefined,
     ctx: RequestContext,
     method: string,
+    amr?: readonly string[],
   ): Promise<TokenPair>;
-  /** A cookie session for a user already proven by other means. */
-  startCookieSession(user: UserRecord, ctx: RequestContext, method: string): Promise<CookieLogin>;
+  /** A cookie session for a user already proven by other means; `amr` as for tokens. */
+  startCookieSession(
+    user: UserRecord,
+    ctx: RequestContext,
+    method: string,
+    amr?: readonly string[],
+  ): Promise<CookieLogin>;
   /** Rotates a refresh token; `requestedScope` may only narrow the grant. */
   refresh(
     refreshToken: string,
@@ -151,6 +171,8 @@ export function createSessionService(deps: {
   options: SessionServiceOptions;
   /** Told of outcomes worth counting; optional. */
   metrics?: { refreshReuseDetected(): void };
+  /** Asked before a first step's session: throws when a second factor must follow (factors/). */
+  secondStep?: { requireSecondStep(user: UserRecord, step: FirstStep): Promise<void> };
 }): SessionService {
   const { store, accounts, hasher, tokens, revocation, throttle, clock, options } = deps;
   const db = store.db;
@@ -176,6 +198,7 @@ export function createSessionService(deps: {
     scope: string,
     clientId: string | undefined,
     authTimeMs: number,
+    amr?: readonly string[],
   ) {
     // The `roles` claim names only the roles whose every permission the scope carries: a token
     // narrowed below a role must not pass a resource server's role check (`requireRoles`).
@@ -190,6 +213,7 @@ export function createSessionService(deps: {
       scope,
       sessionId,
       authTimeMs,
+      ...(amr ? { amr } : {}),
       ...(clientId ? { clientId } : {}),
     });
   }
@@ -208,7 +232,18 @@ export function createSessionService(deps: {
     clientId: string | undefined,
     ctx: RequestContext,
     method: string,
+    completeAmr?: readonly string[],
   ): Promise<TokenPair> {
+    const amr = completeAmr ?? FIRST_STEP_AMR[method];
+    if (completeAmr === undefined) {
+      await deps.secondStep?.requireSecondStep(user, {
+        kind: 'token',
+        method,
+        amr: amr ?? [],
+        scope,
+        clientId,
+      });
+    }
     const now = clock.now();
     const sessionId = randomSecret(16);
     const refresh = newOpaqueToken();
@@ -225,6 +260,7 @@ export function createSessionService(deps: {
         lastUsedAt: now,
         expiresAt: now + options.sessionTtlSeconds * 1000,
         authTime: now,
+        amr,
       });
       await insertRefreshToken(trx, {
         id: refresh.id,
@@ -243,7 +279,7 @@ export function createSessionService(deps: {
         details: { method, client_id: effectiveClientId },
       });
     });
-    const access = issueAccess(user, sessionId, scope, clientId, now);
+    const access = issueAccess(user, sessionId, scope, clientId, now, amr);
     return {
       accessToken: access.token,
       expiresInSeconds: access.expiresInSeconds,
@@ -257,7 +293,18 @@ export function createSessionService(deps: {
     user: UserRecord,
     ctx: RequestContext,
     method: string,
+    completeAmr?: readonly string[],
   ): Promise<CookieLogin> {
+    const amr = completeAmr ?? FIRST_STEP_AMR[method];
+    if (completeAmr === undefined) {
+      await deps.secondStep?.requireSecondStep(user, {
+        kind: 'cookie',
+        method,
+        amr: amr ?? [],
+        scope: '',
+        clientId: undefined,
+      });
+    }
     const now = clock.now();
     const secret = randomSecret();
     const session: SessionRecord = {
@@ -272,6 +319,7 @@ export function createSessionService(deps: {
       expiresAt: now + options.sessionTtlSeconds * 1000,
       revokedAt: null,
       authTime: now,
+      amr,
     };
     await db.transaction().execute(async (trx) => {
       await insertSession(trx, session);
@@ -318,17 +366,19 @@ export function createSessionService(deps: {
     startTokenSession,
     startCookieSession,
 
-    async reauthenticate(user, sessionId, password, grant, ctx) {
+    async reauthenticate(user, sessionId, password, grant, ctx, secondFactor) {
       const session = await findSession(db, sessionId);
       if (session === undefined || session.userId !== user.id || !isSessionLive(session)) {
         throw new InvalidTokenError('session ended');
       }
       await checkCurrentPassword(user, password, ctx, 'reauthenticate');
+      const second = secondFactor ? await secondFactor(user) : undefined;
+      const amr = second ? [...new Set(['pwd', ...second, 'mfa'])] : ['pwd'];
       const now = clock.now();
       const refresh = session.kind === 'token' ? newOpaqueToken() : undefined;
       const clientId = grant.clientId ?? 'gatehouse';
       const renewed = await db.transaction().execute(async (trx) => {
-        if (!(await setSessionAuthTime(trx, session.id, now))) return false;
+        if (!(await setSessionAuthTime(trx, session.id, now, amr))) return false;
         if (refresh !== undefined) {
           await insertRefreshToken(trx, {
             id: refresh.id,
@@ -345,12 +395,12 @@ export function createSessionService(deps: {
           userId: user.id,
           sessionId: session.id,
           ...auditSource(ctx),
-          details: { method: 'password', session_kind: session.kind },
+          details: { method: second ? 'password+factor' : 'password', session_kind: session.kind },
         });
         return true;
       });
       if (!renewed) throw new InvalidTokenError('session ended');
-      const access = issueAccess(user, session.id, grant.scope, grant.clientId, now);
+      const access = issueAccess(user, session.id, grant.scope, grant.clientId, now, amr);
       return {
         accessToken: access.token,
         expiresInSeconds: access.expiresInSeconds,

@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
-import { InvalidTokenError } from './errors.ts';
+import { InvalidTokenError, MFA_ACR } from './errors.ts';
 import type { KeyRing } from './keys.ts';
 
 export const MAX_TOKEN_BYTES = 8192;
@@ -24,6 +24,10 @@ export interface AccessTokenClaims {
   readonly sid?: string;
   /** RFC 9470 §3 / OIDC Core §2: when the user last proved a credential in this session (seconds). */
   readonly auth_time?: number;
+  /** RFC 8176 methods the session was proven with (`pwd`, `otp`, `hwk`, `mfa`, …). */
+  readonly amr?: string[];
+  /** `urn:gatehouse:acr:mfa` when two factors were proven (RFC 9470 §3). */
+  readonly acr?: string;
   readonly jti: string;
   readonly iat: number;
   readonly exp: number;
@@ -40,6 +44,8 @@ export interface IssueAccessTokenInput {
   readonly sessionId?: string;
   /** When the user last proved a credential in that session (ms); a refresh passes the session's on. */
   readonly authTimeMs?: number;
+  /** RFC 8176 methods of the session; `mfa` among them makes the `acr` the MFA one. */
+  readonly amr?: readonly string[];
 }
 
 export interface IssuedAccessToken {
@@ -163,6 +169,8 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
         scope: input.scope,
         ...(input.sessionId ? { sid: input.sessionId } : {}),
         ...(input.authTimeMs !== undefined ? { auth_time: Math.floor(input.authTimeMs / 1000) } : {}),
+        ...(input.amr ? { amr: [...input.amr] } : {}),
+        ...(input.amr?.includes('mfa') ? { acr: MFA_ACR } : {}),
         jti: randomUUID(),
         iat,
         exp: iat + options.ttlSeconds,

@@ -46,6 +46,15 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   DATABASE_UNAVAILABLE: 503,
   PRIVILEGE_ESCALATION: 403,
   REAUTH_REQUIRED: 401,
+  MFA_REQUIRED: 403,
+  MFA_ENROLLMENT_REQUIRED: 403,
+  INVALID_MFA_TOKEN: 400,
+  INVALID_FACTOR_CODE: 400,
+  WEBAUTHN_FAILED: 400,
+  FACTOR_NOT_FOUND: 404,
+  MFA_STEP_UP_REQUIRED: 401,
+  MFA_UNAVAILABLE: 503,
+  LAST_SIGN_IN_METHOD: 409,
 };
 
 /** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
@@ -57,6 +66,9 @@ const OAUTH_ERROR: Partial<Record<GatehouseErrorCode, string>> = {
   INVALID_SCOPE: 'invalid_scope',
   EMAIL_NOT_VERIFIED: 'invalid_grant',
   INVALID_EMAIL_TOKEN: 'invalid_grant',
+  INVALID_MFA_TOKEN: 'invalid_grant',
+  INVALID_FACTOR_CODE: 'invalid_grant',
+  WEBAUTHN_FAILED: 'invalid_grant',
 };
 
 export interface ValidationIssue {
@@ -105,7 +117,26 @@ export function sendDomainError(
         : `Bearer error="insufficient_scope", scope="${scope}"`;
     return reply.code(status).header('www-authenticate', challenge).send({ detail: error.message });
   }
-  if (error.code === 'REAUTH_REQUIRED') {
+  if (error.code === 'MFA_REQUIRED') {
+    return reply.code(status).send({
+      error: 'mfa_required',
+      error_description: error.message,
+      mfa_token: error.mfaToken,
+      factors: error.factors,
+      detail: error.message,
+      code: error.code,
+    });
+  }
+  if (error.code === 'MFA_ENROLLMENT_REQUIRED') {
+    return reply.code(status).send({
+      error: 'mfa_enrollment_required',
+      error_description: error.message,
+      enrollment_token: error.enrollmentToken,
+      detail: error.message,
+      code: error.code,
+    });
+  }
+  if (error.code === 'REAUTH_REQUIRED' || error.code === 'MFA_STEP_UP_REQUIRED') {
     return reply
       .code(status)
       .header('www-authenticate', error.headers['www-authenticate'])

@@ -10,7 +10,8 @@ export type MailTemplateName =
   | 'reset-password'
   | 'magic-link'
   | 'confirm-email'
-  | 'email-change-notice';
+  | 'email-change-notice'
+  | 'factor-notice';
 
 export const MAIL_TEMPLATE_NAMES: readonly MailTemplateName[] = [
   'verify-email',
@@ -18,6 +19,7 @@ export const MAIL_TEMPLATE_NAMES: readonly MailTemplateName[] = [
   'magic-link',
   'confirm-email',
   'email-change-notice',
+  'factor-notice',
 ];
 
 const BUILTIN_DIR = join(import.meta.dirname, 'templates');

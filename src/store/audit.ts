@@ -34,7 +34,13 @@ export type AuditEventName =
   | 'magic_link.requested'
   | 'email.change_requested'
   | 'email.changed'
-  | 'account.claimed';
+  | 'account.claimed'
+  | 'factor.added'
+  | 'factor.removed'
+  | 'factors.reset'
+  | 'recovery_codes.generated'
+  | 'recovery_code.used'
+  | 'webauthn.sign_count_regressed';
 
 /** Never a secret or personal value: reasons, counts, ids, role and permission names, field names. */
 export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;

@@ -49,6 +49,8 @@ export interface SessionsTable {
   revoked_reason: string | null;
   /** When the user last proved a credential in this session (ms); null only before the migration ran. */
   auth_time: number | null;
+  /** RFC 8176 methods the session was proven with, space-separated; null before the factors migration. */
+  amr: string | null;
 }
 
 export interface RefreshTokensTable {
@@ -122,6 +124,56 @@ export interface EmailTokensTable {
   created_at: number;
 }
 
+export type FactorType = 'totp' | 'webauthn';
+
+export interface FactorsTable {
+  id: string;
+  user_id: string;
+  type: FactorType;
+  name: string;
+  /** TOTP: the shared secret, AES-256-GCM encrypted (auth/encryption.ts); never in clear. */
+  secret: string | null;
+  /** TOTP: the time step of the last accepted code; a code of that step or earlier is a replay. */
+  last_step: number | null;
+  /** WebAuthn: the credential id (base64url), its COSE public key (base64url) and counter. */
+  credential_id: string | null;
+  public_key: string | null;
+  sign_count: number;
+  transports: string | null;
+  aaguid: string | null;
+  backed_up: number;
+  created_at: number;
+  /** Null: a TOTP factor enrolled but not yet confirmed with a code (not a second factor yet). */
+  confirmed_at: number | null;
+  last_used_at: number | null;
+}
+
+export interface RecoveryCodesTable {
+  id: string;
+  user_id: string;
+  /** SHA-256 of the normalised code; the code exists only in the answer that showed it. */
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+export type MfaChallengePurpose = 'mfa' | 'enrollment' | 'webauthn_register' | 'webauthn_login';
+
+export interface MfaChallengesTable {
+  id: string;
+  purpose: MfaChallengePurpose;
+  user_id: string | null;
+  /** `mfa` and `enrollment` tokens: SHA-256 of the token's secret. */
+  secret_hash: string | null;
+  /** WebAuthn: the challenge (base64url) the ceremony must sign. */
+  challenge: string | null;
+  /** JSON: what the first step bound the token to (session kind, method, scope, client). */
+  details: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   roles: RolesTable;
@@ -134,4 +186,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   mail_outbox: MailOutboxTable;
   email_tokens: EmailTokensTable;
+  factors: FactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
 }

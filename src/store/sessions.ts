@@ -20,6 +20,8 @@ export interface SessionRecord {
   readonly revokedAt: number | null;
   /** When the user last proved a credential in this session (RFC 9470 `auth_time`), in ms. */
   readonly authTime: number;
+  /** RFC 8176 methods the session was proven with; undefined for sessions older than factors. */
+  readonly amr?: readonly string[] | undefined;
 }
 
 export interface RefreshTokenRecord {
@@ -45,6 +47,7 @@ function toSession(row: SessionsTable): SessionRecord {
     expiresAt: Number(row.expires_at),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     authTime: Number(row.auth_time ?? row.created_at),
+    amr: row.amr ? row.amr.split(' ') : undefined,
   };
 }
 
@@ -65,6 +68,7 @@ export async function insertSession(
       last_used_at: session.lastUsedAt,
       expires_at: session.expiresAt,
       auth_time: session.authTime,
+      amr: session.amr ? session.amr.join(' ') : null,
     })
     .execute();
 }
@@ -97,10 +101,15 @@ export async function touchSession(db: Kysely<Database>, id: string, nowMs: numb
 }
 
 /** Records a new proof of a credential in a live session; false when it is revoked or gone. */
-export async function setSessionAuthTime(db: Kysely<Database>, id: string, nowMs: number): Promise<boolean> {
+export async function setSessionAuthTime(
+  db: Kysely<Database>,
+  id: string,
+  nowMs: number,
+  amr?: readonly string[],
+): Promise<boolean> {
   const result = await db
     .updateTable('sessions')
-    .set({ auth_time: nowMs, last_used_at: nowMs })
+    .set({ auth_time: nowMs, last_used_at: nowMs, ...(amr ? { amr: amr.join(' ') } : {}) })
     .where('id', '=', id)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { totpCode } from '../../src/auth/factors/totp.ts';
 import { operatorActor } from '../../src/auth/privilege-ceiling.ts';
+import { ENCRYPTION_KEY } from '../factors/support.ts';
 import {
   createTestApp,
   DATABASES,
@@ -19,6 +21,7 @@ import {
   type TestApp,
 } from '../support/gatehouse.ts';
 import { mailTo, startSmtpServer, type TestSmtpServer, tokenFrom } from '../support/smtp.ts';
+import { createSoftAuthenticator } from '../support/soft-authenticator.ts';
 
 const DOC = readFileSync('docs/audit-events.md', 'utf8');
 const NEW_PASSWORD = 'another horse battery staple';
@@ -87,8 +90,151 @@ async function expectOk(response: LightMyRequestResponse, what: string): Promise
   return response;
 }
 
+/** A new user with a confirmed authenticator app (its next code is from a later step). */
+async function withApp(api: Api) {
+  const user = await api.user();
+  const { id, secret } = (
+    await expectOk(await api.send(json('POST', '/users/me/factors/totp', user.token, {})), 'enrol')
+  ).json();
+  const confirmed = await expectOk(
+    await api.send(
+      json('POST', `/users/me/factors/totp/${id}/confirm`, user.token, {
+        code: totpCode(secret, api.t.clock.now()),
+      }),
+    ),
+    'confirm',
+  );
+  api.t.clock.advance(30_000);
+  return { user, secret: secret as string, recoveryCodes: confirmed.json().recovery_codes as string[] };
+}
+
 /** Every case of docs/audit-events.md's route table, by `operation | case`. */
 const CASES: Record<string, (api: Api) => Promise<Step>> = {
+  'POST /users/me/factors/totp | new app': async (api) => {
+    const user = await api.user();
+    return { request: json('POST', '/users/me/factors/totp', user.token, {}), actor: user.id };
+  },
+  'POST /users/me/factors/totp/{id}/confirm | first factor': async (api) => {
+    const user = await api.user();
+    const { id, secret } = (
+      await expectOk(await api.send(json('POST', '/users/me/factors/totp', user.token, {})), 'enrol')
+    ).json();
+    return {
+      request: json('POST', `/users/me/factors/totp/${id}/confirm`, user.token, {
+        code: totpCode(secret, api.t.clock.now() + 1000),
+      }),
+      actor: user.id,
+      secrets: [secret],
+    };
+  },
+  'DELETE /users/me/factors/{id} | unconfirmed app': async (api) => {
+    const user = await api.user();
+    const { id } = (
+      await expectOk(await api.send(json('POST', '/users/me/factors/totp', user.token, {})), 'enrol')
+    ).json();
+    return { request: json('DELETE', `/users/me/factors/${id}`, user.token), actor: user.id };
+  },
+  'POST /users/me/recovery-codes | signed in with the factor': async (api) => {
+    const { user, secret } = await withApp(api);
+    const token = (await api.tokenGrant({ username: user.username, password: PASSWORD })).json().mfa_token;
+    const done = await expectOk(
+      await api.tokenGrant({
+        grant_type: 'urn:gatehouse:grant-type:mfa-otp',
+        mfa_token: token,
+        otp: totpCode(secret, api.t.clock.now()),
+      }),
+      'second step',
+    );
+    return { request: json('POST', '/users/me/recovery-codes', done.json().access_token), actor: user.id };
+  },
+  'DELETE /users/{id}/factors | another user': async (api) => {
+    const { user } = await withApp(api);
+    return { request: json('DELETE', `/users/${user.id}/factors`, api.admin.token), actor: api.admin.id };
+  },
+  'POST /users/me/factors/webauthn/options | options': async (api) => {
+    const user = await api.user();
+    return { request: json('POST', '/users/me/factors/webauthn/options', user.token), actor: user.id };
+  },
+  'POST /users/me/factors/webauthn | first factor': async (api) => {
+    const user = await api.user();
+    const options = (await api.send(json('POST', '/users/me/factors/webauthn/options', user.token))).json();
+    const response = createSoftAuthenticator('app.test').register(options, 'http://app.test');
+    return { request: json('POST', '/users/me/factors/webauthn', user.token, { response }), actor: user.id };
+  },
+  'POST /mfa/webauthn/options | mfa_token': async (api) => {
+    const { user } = await withApp(api);
+    const token = (await api.tokenGrant({ username: user.username, password: PASSWORD })).json().mfa_token;
+    return {
+      request: json('POST', '/mfa/webauthn/options', null, { mfa_token: token }),
+      actor: null,
+      secrets: [token],
+    };
+  },
+  'POST /webauthn/authenticate/options | options': async () => ({
+    request: json('POST', '/webauthn/authenticate/options', null),
+    actor: null,
+  }),
+  'POST /login/passkey | passkey': async (api) => {
+    const user = await api.user();
+    const key = createSoftAuthenticator('app.test');
+    const options = (await api.send(json('POST', '/users/me/factors/webauthn/options', user.token))).json();
+    await expectOk(
+      await api.send(
+        json('POST', '/users/me/factors/webauthn', user.token, {
+          response: key.register(options, 'http://app.test'),
+        }),
+      ),
+      'register',
+    );
+    const request = (await api.send(json('POST', '/webauthn/authenticate/options', null))).json();
+    return {
+      request: json('POST', '/login/passkey', null, {
+        assertion: JSON.stringify(key.assert(request, 'http://app.test')),
+      }),
+      actor: null,
+    };
+  },
+  'POST /login/mfa | one-time code': async (api) => {
+    const { user, secret } = await withApp(api);
+    const login = await api.send(
+      json('POST', '/login', null, { username: user.username, password: PASSWORD }),
+    );
+    const token = login.json().mfa_token;
+    return {
+      request: json('POST', '/login/mfa', null, {
+        mfa_token: token,
+        otp: totpCode(secret, api.t.clock.now() + 1000),
+      }),
+      actor: null,
+      secrets: [token, secret],
+    };
+  },
+  'POST /token | one-time code grant': async (api) => {
+    const { user, secret } = await withApp(api);
+    const token = (await api.tokenGrant({ username: user.username, password: PASSWORD })).json().mfa_token;
+    return {
+      request: form({
+        grant_type: 'urn:gatehouse:grant-type:mfa-otp',
+        mfa_token: token,
+        otp: totpCode(secret, api.t.clock.now() + 1000),
+      }),
+      actor: null,
+      secrets: [token, secret],
+    };
+  },
+  'POST /token | recovery code grant': async (api) => {
+    const { user, recoveryCodes } = await withApp(api);
+    const token = (await api.tokenGrant({ username: user.username, password: PASSWORD })).json().mfa_token;
+    return {
+      request: form({
+        grant_type: 'urn:gatehouse:grant-type:mfa-recovery-code',
+        mfa_token: token,
+        recovery_code: recoveryCodes[0] ?? '',
+      }),
+      actor: null,
+      secrets: [token, recoveryCodes[0] ?? ''],
+    };
+  },
   'POST /register | sign-up': async () => ({
     request: json('POST', '/register', null, {
       username: 'walker',
@@ -393,6 +539,7 @@ for (const database of DATABASES) {
           GATEHOUSE_SMTP_URL: smtp.url,
           GATEHOUSE_PUBLIC_URL: 'http://app.test',
           GATEHOUSE_MAGIC_LINK_SIGNUP: 'true',
+          GATEHOUSE_ENCRYPTION_KEY: ENCRYPTION_KEY,
         },
       });
       const root = await t.gatehouse.accounts.register({

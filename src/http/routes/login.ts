@@ -7,6 +7,7 @@ import { checkAnonymousWrite } from '../guards.ts';
 import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
+import { MfaChallengeBody } from './mfa.ts';
 
 const LoginBody = Type.Object({
   username: Type.String({ maxLength: 320, description: 'Username or email' }),
@@ -46,7 +47,7 @@ export async function loginRoutes(
           200: LoginResponse,
           400: ErrorDetail,
           401: ErrorDetail,
-          403: ErrorDetail,
+          403: MfaChallengeBody,
           422: ValidationErrorBody,
         },
       },

@@ -26,7 +26,8 @@ export async function reauthenticateRoutes(
   options: { gatehouse: Gatehouse; guards: Guards; forms?: PageForms | undefined },
 ): Promise<void> {
   const { sessions, accounts } = options.gatehouse;
-  app.post<{ Body: { password: string } }>(
+  const { factors } = options.gatehouse;
+  app.post<{ Body: { password: string; otp?: string; recovery_code?: string } }>(
     '/reauthenticate',
     {
       onRequest: options.guards.requireUser,
@@ -42,6 +43,13 @@ export async function reauthenticateRoutes(
             password: Type.String({ maxLength: 1024 }),
             // The hosted form sends it so password managers know whose password this is.
             username: Type.Optional(Type.String({ maxLength: 320, description: 'Ignored' })),
+            otp: Type.Optional(
+              Type.String({
+                maxLength: 20,
+                description: 'A second factor too: the session then counts as MFA',
+              }),
+            ),
+            recovery_code: Type.Optional(Type.String({ maxLength: 40, description: 'Instead of `otp`' })),
           },
           { additionalProperties: false },
         ),
@@ -69,6 +77,14 @@ export async function reauthenticateRoutes(
         request.body.password,
         { scope: [...principal.scopes].join(' '), clientId: principal.claims?.client_id },
         requestContext(request),
+        request.body.otp === undefined && request.body.recovery_code === undefined
+          ? undefined
+          : (user) =>
+              factors.proveCode(
+                user,
+                { otp: request.body.otp, recoveryCode: request.body.recovery_code },
+                requestContext(request),
+              ),
       );
       return {
         access_token: result.accessToken,

@@ -6,6 +6,7 @@ import type { Gatehouse } from '../../gatehouse.ts';
 import { HttpClientError } from '../errors.ts';
 import { requestContext } from '../request-context.ts';
 import { OAuthError, ValidationErrorBody } from '../schemas.ts';
+import { MfaChallengeBody, secondStepGrant } from './mfa.ts';
 
 /** A grant of our own for the token of an emailed sign-in link (RFC 6749 §4.5 extension grant). */
 export const MAGIC_LINK_GRANT = 'urn:gatehouse:grant-type:magic-link';
@@ -22,6 +23,19 @@ const TokenForm = Type.Object({
   refresh_token: Type.Optional(Type.String({ maxLength: 8192, description: 'Refresh grant' })),
   token: Type.Optional(
     Type.String({ maxLength: 200, description: 'Magic-link grant: the token of the link' }),
+  ),
+  mfa_token: Type.Optional(
+    Type.String({ maxLength: 200, description: 'Second-step grants: from the 403 `mfa_required`' }),
+  ),
+  otp: Type.Optional(
+    Type.String({ maxLength: 20, description: "`…:mfa-otp`: the authenticator app's code" }),
+  ),
+  recovery_code: Type.Optional(Type.String({ maxLength: 40, description: '`…:mfa-recovery-code`' })),
+  assertion: Type.Optional(
+    Type.String({
+      maxLength: 20_000,
+      description: '`…:mfa-webauthn` and `…:webauthn`: the AuthenticationResponseJSON',
+    }),
   ),
   scope: Type.Optional(Type.String({ maxLength: 2000, description: 'Space-separated scopes to request' })),
   client_id: Type.Optional(Type.String({ maxLength: 200 })),
@@ -44,6 +58,10 @@ interface TokenFormBody {
   token?: string;
   scope?: string;
   client_id?: string;
+  mfa_token?: string;
+  otp?: string;
+  recovery_code?: string;
+  assertion?: string;
 }
 
 /** The grant's fields; every one missing is reported at once, as FastAPI does. */
@@ -72,7 +90,13 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
         tags: ['auth'],
         consumes: ['application/x-www-form-urlencoded'],
         body: TokenForm,
-        response: { 200: TokenResponse, 400: OAuthError, 401: OAuthError, 422: ValidationErrorBody },
+        response: {
+          200: TokenResponse,
+          400: OAuthError,
+          401: OAuthError,
+          403: MfaChallengeBody,
+          422: ValidationErrorBody,
+        },
       },
       preValidation: async (request) => {
         if (!request.headers['content-type']?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
@@ -112,7 +136,9 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
           ctx,
         );
       } else {
-        throw new UnsupportedGrantTypeError(grantType);
+        const second = await secondStepGrant(options.gatehouse, grantType, body, ctx);
+        if (second === undefined) throw new UnsupportedGrantTypeError(grantType);
+        result = second;
       }
       return {
         access_token: result.accessToken,
