@@ -81,6 +81,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     trustedOrigins,
     clock: gatehouse.clock,
     reauthMaxAgeSeconds: config.reauthMaxAgeSeconds,
+    hasSecondFactor: (userId) => gatehouse.factors.hasFactor(userId),
   });
   app.decorateRequest('principal', null);
   app.decorateRequest('formCsrfExpected', null);

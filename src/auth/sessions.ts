@@ -19,7 +19,7 @@ import {
 } from '../store/sessions.ts';
 import type { UserRecord } from '../store/users.ts';
 import type { AccountService } from './accounts.ts';
-import { InvalidTokenError } from './errors.ts';
+import { InvalidCredentialsError, InvalidTokenError } from './errors.ts';
 import type { FirstStep } from './factors/mfa-tokens.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import { changePassword } from './password-change.ts';
@@ -172,7 +172,10 @@ export function createSessionService(deps: {
   /** Told of outcomes worth counting; optional. */
   metrics?: { refreshReuseDetected(): void };
   /** Asked before a first step's session: throws when a second factor must follow (factors/). */
-  secondStep?: { requireSecondStep(user: UserRecord, step: FirstStep): Promise<void> };
+  secondStep?: {
+    requireSecondStep(user: UserRecord, step: FirstStep): Promise<void>;
+    hasFactor(userId: string): Promise<boolean>;
+  };
 }): SessionService {
   const { store, accounts, hasher, tokens, revocation, throttle, clock, options } = deps;
   const db = store.db;
@@ -351,7 +354,12 @@ export function createSessionService(deps: {
 
   return {
     isSessionLive,
-    verifyPassword: authenticateOrAudit,
+    async verifyPassword(login, password, ctx) {
+      const user = await authenticateOrAudit(login, password, ctx);
+      // HTTP Basic has no second step: a password alone must not open an account with a factor.
+      if (await deps.secondStep?.hasFactor(user.id)) throw new InvalidCredentialsError();
+      return user;
+    },
 
     async loginWithPassword(login, password, scopeFor, clientId, ctx) {
       const user = await authenticateOrAudit(login, password, ctx);

@@ -164,12 +164,27 @@ export function sendDomainError(
     : undefined;
   if (oauthError !== undefined) {
     if (status === 401) reply.header('www-authenticate', 'Bearer');
-    return reply
-      .code(status)
-      .send({ detail: error.message, error: oauthError, error_description: error.message });
+    return reply.code(status).send({
+      detail: error.message,
+      error: oauthError,
+      error_description: error.message,
+      ...(CODE_IN_BODY.has(error.code) ? { code: error.code } : {}),
+    });
   }
+  // Codes added with second factors are said in the body, as docs/errors.md describes them.
+  if (CODE_IN_BODY.has(error.code))
+    return reply.code(status).send({ detail: error.message, code: error.code });
   return reply.code(status).send({ detail: error.message });
 }
+
+const CODE_IN_BODY: ReadonlySet<GatehouseErrorCode> = new Set<GatehouseErrorCode>([
+  'INVALID_MFA_TOKEN',
+  'INVALID_FACTOR_CODE',
+  'WEBAUTHN_FAILED',
+  'FACTOR_NOT_FOUND',
+  'MFA_UNAVAILABLE',
+  'LAST_SIGN_IN_METHOD',
+]);
 
 /**
  * A refusal as the client wants it: the form page again for a browser posting a route's form

@@ -18,6 +18,7 @@ import {
   GatehouseError,
   InsufficientScopeError,
   InvalidCredentialsError,
+  MfaStepUpRequiredError,
   NotAuthenticatedError,
 } from '../auth/errors.ts';
 import type { Actor } from '../auth/privilege-ceiling.ts';
@@ -34,6 +35,11 @@ export type { Principal } from '../auth/authenticate.ts';
 /** How recent a sign-in `requireRecentAuth` asks for: seconds, or a duration such as `'5m'`. */
 export interface RecentAuthOptions {
   readonly maxAge?: number | string;
+  /**
+   * Also a sign-in with two factors (the session's `amr` has `mfa`; the token's `acr` is
+   * `urn:gatehouse:acr:mfa`): otherwise 401 `MFA_STEP_UP_REQUIRED` with RFC 9470 `acr_values`.
+   */
+  readonly mfa?: boolean;
 }
 
 /** A guard: a preHandler that also carries the OpenAPI security requirement it enforces. */
@@ -72,6 +78,13 @@ export interface Guards {
    * ReauthRequiredError. The request must have passed a guard.
    */
   assertRecentAuth(request: FastifyRequest, options?: RecentAuthOptions): void;
+  /**
+   * Gatehouse's sensitive actions: a recent sign-in (`GATEHOUSE_REAUTH_MAX_AGE`), with two factors
+   * when the account has a second factor.
+   */
+  requireStepUp(): Guard;
+  /** The same check inside a handler, for an action that needs it only sometimes. */
+  assertStepUp(request: FastifyRequest): Promise<void>;
 }
 
 export function securityFor(scopes: readonly string[]): SecurityRequirement[] {
@@ -127,6 +140,8 @@ export interface GuardDeps extends AuthenticatorDeps {
   readonly trustedOrigins: readonly string[];
   /** The default of `requireRecentAuth` (`GATEHOUSE_REAUTH_MAX_AGE`). */
   readonly reauthMaxAgeSeconds: number;
+  /** Whether the user has a confirmed second factor (their sensitive actions then need MFA step-up). */
+  readonly hasSecondFactor?: (userId: string) => Promise<boolean>;
 }
 
 function maxAgeSecondsOf(options: RecentAuthOptions | undefined, fallback: number): number {
@@ -275,7 +290,24 @@ export function createGuards(deps: GuardDeps): Guards {
 
   const checkRecentAuth = (request: FastifyRequest, options?: RecentAuthOptions): void => {
     const maxAge = maxAgeSecondsOf(options, deps.reauthMaxAgeSeconds);
-    assertRecentAuth(principalOf(request).authTimeMs, maxAge, deps.clock.now());
+    const principal = principalOf(request);
+    if (options?.mfa && !principal.amr?.includes('mfa')) throw new MfaStepUpRequiredError(maxAge);
+    try {
+      assertRecentAuth(principal.authTimeMs, maxAge, deps.clock.now());
+    } catch (error) {
+      // One answer tells the client all it must do: sign in again with two factors.
+      if (options?.mfa) throw new MfaStepUpRequiredError(maxAge);
+      throw error;
+    }
+  };
+
+  const checkStepUp = async (request: FastifyRequest): Promise<void> => {
+    const principal = principalOf(request);
+    const mfa =
+      !principal.amr?.includes('mfa') && principal.apiKeyId === undefined
+        ? ((await deps.hasSecondFactor?.(principal.user.id)) ?? false)
+        : false;
+    checkRecentAuth(request, mfa ? { mfa } : {});
   };
 
   return {
@@ -303,10 +335,16 @@ export function createGuards(deps: GuardDeps): Guards {
       return guard(async (request: FastifyRequest, _reply: FastifyReply) => {
         // Another guard of the route may have authenticated the request already.
         if (request.principal === null) await authenticate(request, true);
-        checkRecentAuth(request, { maxAge });
+        checkRecentAuth(request, { maxAge, ...(options?.mfa ? { mfa: true } : {}) });
       }, BEARER_SECURITY);
     },
     assertRecentAuth: checkRecentAuth,
+    requireStepUp: () =>
+      guard(async (request: FastifyRequest, _reply: FastifyReply) => {
+        if (request.principal === null) await authenticate(request, true);
+        await checkStepUp(request);
+      }, BEARER_SECURITY),
+    assertStepUp: checkStepUp,
     requireBasicUser: guard(async (request: FastifyRequest, _reply: FastifyReply) => {
       const header = request.headers.authorization ?? '';
       const match = /^Basic[ ]+([A-Za-z0-9+/]+={0,2})[ ]*$/i.exec(header);

@@ -25,7 +25,7 @@ export async function passwordTokens(app: FastifyInstance, username: string) {
 }
 
 /** Enrols and confirms an authenticator app; returns its id, secret and the recovery codes shown. */
-export async function enrolTotp(t: TestApp, accessToken: string) {
+export async function enrolTotp(t: Pick<TestApp, 'app' | 'clock'>, accessToken: string) {
   const started = await t.app.inject({
     method: 'POST',
     url: '/users/me/factors/totp',

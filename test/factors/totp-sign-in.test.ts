@@ -348,7 +348,7 @@ for (const database of DATABASES) {
         headers: bearer(otherAccess),
       });
       assert.equal(remove.statusCode, 404);
-      assert.equal(remove.json().code, undefined);
+      assert.equal(remove.json().code, 'FACTOR_NOT_FOUND');
       const crossed = await tokenRequest(t.app, {
         grant_type: RECOVERY,
         mfa_token: await mfaToken(t.app, other.username),

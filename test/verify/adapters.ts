@@ -1,7 +1,8 @@
 /**
  * The same protected API built with each adapter on a real framework app: Fastify 5, Express 5,
  * Hono 4. Routes: /hello (any user), /profile (scope profile:read), /reports (scope reports:read),
- * /report-permission (permission reports:read), /pro (role pro), /maybe (optional user).
+ * /report-permission (permission reports:read), /pro (role pro), /mfa (a recent sign-in with two
+ * factors), /maybe (optional user).
  */
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -48,6 +49,7 @@ export const ADAPTERS: readonly Adapter[] = [
       app.get('/reports', { onRequest: guards.requireScopes('reports:read') }, who);
       app.get('/report-permission', { onRequest: guards.requirePermission('reports:read') }, who);
       app.get('/pro', { onRequest: guards.requireRoles('pro') }, who);
+      app.get('/mfa', { onRequest: guards.requireRecentAuth({ maxAge: 300, mfa: true }) }, who);
       app.get('/maybe', { onRequest: guards.optionalUser }, async (request) => ({
         user: request.tokenPrincipal?.username ?? null,
       }));
@@ -75,6 +77,7 @@ export const ADAPTERS: readonly Adapter[] = [
       app.get('/reports', guards.requireScopes('reports:read'), who);
       app.get('/report-permission', guards.requirePermission('reports:read'), who);
       app.get('/pro', guards.requireRoles('pro'), who);
+      app.get('/mfa', guards.requireRecentAuth({ maxAge: 300, mfa: true }), who);
       app.get('/maybe', guards.optionalUser, who);
       const server = await new Promise<ReturnType<typeof app.listen>>((resolve, reject) => {
         const listening = app.listen(0, '127.0.0.1', (error) => (error ? reject(error) : resolve(listening)));
@@ -109,6 +112,9 @@ export const ADAPTERS: readonly Adapter[] = [
         c.json({ user: c.get('tokenPrincipal')?.username ?? null }),
       );
       app.get('/pro', guards.requireRoles('pro'), (c) =>
+        c.json({ user: c.get('tokenPrincipal')?.username ?? null }),
+      );
+      app.get('/mfa', guards.requireRecentAuth({ maxAge: 300, mfa: true }), (c) =>
         c.json({ user: c.get('tokenPrincipal')?.username ?? null }),
       );
       app.get('/maybe', guards.optionalUser, (c) =>

@@ -3,7 +3,8 @@ export type VerifyErrorCode =
   | 'NOT_AUTHENTICATED'
   | 'INVALID_TOKEN'
   | 'INSUFFICIENT_SCOPE'
-  | 'REAUTH_REQUIRED';
+  | 'REAUTH_REQUIRED'
+  | 'MFA_STEP_UP_REQUIRED';
 
 /**
  * A refused request: `status` 401 (no or bad token) or 403 (missing scope or role), with the
@@ -58,4 +59,19 @@ export const reauthRequired = (maxAgeSeconds: number) =>
     'Recent sign-in required',
     `Bearer error="insufficient_user_authentication", error_description="Recent sign-in required", max_age=${maxAgeSeconds}`,
     'REAUTH_REQUIRED',
+  );
+
+/** RFC 9470 §3: the `acr` of a sign-in with two factors, which a step-up to MFA asks for. */
+export const MFA_ACR = 'urn:gatehouse:acr:mfa';
+
+/**
+ * A valid token whose session was not proven with two factors (`acr`), or not recently enough:
+ * RFC 9470 step-up with `acr_values`, answered as the server answers it.
+ */
+export const mfaStepUpRequired = (maxAgeSeconds: number) =>
+  new VerifyError(
+    401,
+    'Sign-in with a second factor required',
+    `Bearer error="insufficient_user_authentication", error_description="Sign-in with a second factor required", acr_values="${MFA_ACR}", max_age=${maxAgeSeconds}`,
+    'MFA_STEP_UP_REQUIRED',
   );

@@ -10,6 +10,10 @@ export interface VerifiedClaims extends JWTPayload {
   readonly sid?: string;
   /** When the user last proved a credential in the session (RFC 9470), in seconds. */
   readonly auth_time?: number;
+  /** `urn:gatehouse:acr:mfa` when the session was proven with two factors. */
+  readonly acr?: string;
+  /** RFC 8176 methods the session was proven with. */
+  readonly amr?: string[];
 }
 
 /** The caller of a request, read from a verified access token. */

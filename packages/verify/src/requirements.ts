@@ -3,7 +3,14 @@
  * Express middleware, Hono middleware, `verifyRequest`) is one `Requirement`. A new kind of check
  * is a field here, a line in `refusalOf` and, if it deserves one, a guard in `guardsOf`.
  */
-import { insufficientScope, notAuthenticated, reauthRequired, type VerifyError } from './errors.ts';
+import {
+  insufficientScope,
+  MFA_ACR,
+  mfaStepUpRequired,
+  notAuthenticated,
+  reauthRequired,
+  type VerifyError,
+} from './errors.ts';
 import type { TokenPrincipal } from './principal.ts';
 
 export interface Requirement {
@@ -15,12 +22,16 @@ export interface Requirement {
   readonly roles?: readonly string[];
   /** A sign-in (`auth_time`) at most this many seconds old; else 401 `REAUTH_REQUIRED`. */
   readonly maxAuthAgeSeconds?: number;
+  /** A session proven with two factors (`acr`); else 401 `MFA_STEP_UP_REQUIRED` with `acr_values`. */
+  readonly mfa?: boolean;
 }
 
 /** How recent a sign-in `requireRecentAuth` asks for: seconds, or a duration such as `'5m'`. */
 export interface RecentAuthOptions {
   /** Default 600 (10 minutes), the server's `GATEHOUSE_REAUTH_MAX_AGE` default. */
   readonly maxAge?: number | string;
+  /** Also a sign-in with two factors (`acr` `urn:gatehouse:acr:mfa`), RFC 9470 `acr_values`. */
+  readonly mfa?: boolean;
 }
 
 const DURATION_UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 };
@@ -63,6 +74,7 @@ export function refusalOf(
       typeof authTime === 'number' &&
       Number.isFinite(authTime) &&
       Math.floor(nowMs / 1000) - authTime <= maxAge;
+    if (requirement.mfa && (!recent || principal.claims.acr !== MFA_ACR)) return mfaStepUpRequired(maxAge);
     if (!recent) return reauthRequired(maxAge);
   }
   return undefined;
@@ -84,6 +96,8 @@ export interface Guards<Guard> {
    * RFC 9470 step-up: a token whose `auth_time` lies within `maxAge` (default 600 s); otherwise
    * 401 `REAUTH_REQUIRED` with `WWW-Authenticate: Bearer error="insufficient_user_authentication"`,
    * as the server answers. A token without `auth_time` (an API key's caller) never passes.
+   * With `mfa: true` the sign-in must also have used two factors (`acr`), else 401
+   * `MFA_STEP_UP_REQUIRED` with `acr_values="urn:gatehouse:acr:mfa"`.
    */
   requireRecentAuth(options?: RecentAuthOptions): Guard;
 }
@@ -96,6 +110,7 @@ export function guardsOf<Guard>(guard: (requirement: Requirement) => Guard): Gua
     requireScopes: (...scopes) => guard({ scopes }),
     requirePermission: (permission) => guard({ scopes: [permission] }),
     requireRoles: (...roles) => guard({ roles }),
-    requireRecentAuth: (options) => guard({ maxAuthAgeSeconds: maxAgeSecondsOf(options) }),
+    requireRecentAuth: (options) =>
+      guard({ maxAuthAgeSeconds: maxAgeSecondsOf(options), ...(options?.mfa ? { mfa: true } : {}) }),
   };
 }

@@ -144,7 +144,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         },
         // The code is said where the server says it: REAUTH_REQUIRED tells the client to step up.
         body:
-          error.code === 'REAUTH_REQUIRED'
+          error.code === 'REAUTH_REQUIRED' || error.code === 'MFA_STEP_UP_REQUIRED'
             ? { detail: error.message, code: error.code }
             : { detail: error.message },
         error,

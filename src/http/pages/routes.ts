@@ -134,7 +134,7 @@ export async function pageRoutes(
     '/account/email',
     {
       config: { gatehouse: { rateLimit: 'mail', htmlForm: forms.emailChange } },
-      onRequest: [guards.requireScopes('profile:write'), guards.requireRecentAuth()],
+      onRequest: [guards.requireScopes('profile:write'), guards.requireStepUp()],
       schema: {
         ...hide,
         body: Type.Object({ email: Type.String({ minLength: 3, maxLength: 254 }) }),

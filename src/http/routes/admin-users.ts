@@ -151,7 +151,7 @@ export async function adminUserRoutes(
     async (request) => {
       const body = request.body;
       // A user's address is where their password resets go: changing it is a credential change.
-      if (body.email !== undefined) guards.assertRecentAuth(request);
+      if (body.email !== undefined) await guards.assertStepUp(request);
       const updated = await userAdmin.update(
         actorOf(request),
         request.params.id,

@@ -54,7 +54,7 @@ export async function apiKeyRoutes(
     '/api-keys',
     {
       // A key outlives a session and a password reset: minting one needs a recent sign-in.
-      onRequest: guards.requireRecentAuth(),
+      onRequest: guards.requireStepUp(),
       config: { gatehouse: { noStore: true } },
       schema: {
         summary: 'Create an API key',

@@ -156,7 +156,7 @@ export async function emailRoutes(
     async (request) => {
       const { user } = principalOf(request);
       // Checked before any change: an email change needs a recent sign-in, a name change does not.
-      if (request.body.email !== undefined) guards.assertRecentAuth(request);
+      if (request.body.email !== undefined) await guards.assertStepUp(request);
       if (request.body.full_name !== undefined) {
         await userAdmin.updateOwnProfile(
           user.id,

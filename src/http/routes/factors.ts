@@ -7,7 +7,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
-import { MfaStepUpRequiredError } from '../../auth/errors.ts';
 import type { FactorView } from '../../auth/factors/factor-service.ts';
 import { isEnrollmentToken } from '../../auth/factors/mfa-tokens.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
@@ -92,12 +91,7 @@ export function factorAccess(gatehouse: Gatehouse, guards: Guards): FactorAccess
     userOrEnrollment: Object.assign(userOrEnrollment, { [GUARD_SECURITY]: BEARER_SECURITY }),
     enrollmentTokenOf: (request) => enrolling.get(request),
     async requireStepUp(request) {
-      if (enrolling.has(request)) return;
-      guards.assertRecentAuth(request);
-      const principal = principalOf(request);
-      if (!principal.amr?.includes('mfa') && (await factors.hasFactor(principal.user.id))) {
-        throw new MfaStepUpRequiredError(gatehouse.config.reauthMaxAgeSeconds);
-      }
+      if (!enrolling.has(request)) await guards.assertStepUp(request);
     },
   };
 }

@@ -147,7 +147,7 @@ export async function sessionRoutes(
   app.post<{ Body: { current_password: string; new_password: string } }>(
     '/users/me/password',
     {
-      onRequest: [guards.requireScopes('profile:write'), guards.requireRecentAuth()],
+      onRequest: [guards.requireScopes('profile:write'), guards.requireStepUp()],
       config: { gatehouse: { htmlForm: options.forms?.changePassword } },
       schema: {
         summary: 'Change your password',
