@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig, parseDurationSeconds } from '../src/config.ts';
+import {
+  ConfigError,
+  configFromOptions,
+  type GatehouseOptions,
+  loadConfig,
+  parseDurationSeconds,
+} from '../src/config.ts';
 
 const problemsOf = (env: Record<string, string>): readonly string[] => {
   try {
@@ -103,5 +109,114 @@ describe('configuration', () => {
 
   test('the password minimum is never below 8', () => {
     assert.match(problemsOf({ GATEHOUSE_PASSWORD_MIN_LENGTH: '6' })[0] ?? '', /from 8 to 128/);
+  });
+});
+
+describe('plugin options', () => {
+  const optionProblem = (options: Record<string, unknown>): string => {
+    try {
+      configFromOptions(options as GatehouseOptions);
+    } catch (error) {
+      if (error instanceof TypeError) return error.message;
+      throw error;
+    }
+    return '';
+  };
+
+  test('a typed option is taken as given, not as the environment string it would print as', () => {
+    const config = configFromOptions({
+      appName: 'Acme, Inc. = us',
+      mailFrom: '"Acme, Inc." <no-reply@acme.example>',
+      databaseUrl: 'postgres://app@db.example/auth?options=-c%20search_path%3Dauth',
+      metricsToken: 'token=with,commas=',
+      port: 0,
+      accessTokenTtlSeconds: 86_400_000_000,
+      refreshReuseGraceSeconds: 0,
+      rateLimitLogin: { points: 5, durationSeconds: 90 },
+      rateLimitRegister: null,
+      loginMaxFailures: null,
+      apiKeyMaxTtlSeconds: null,
+      trustProxy: ['10.0.0.1', '::1/128'],
+    });
+    assert.equal(config.appName, 'Acme, Inc. = us');
+    assert.equal(config.mailFrom, '"Acme, Inc." <no-reply@acme.example>');
+    assert.equal(config.databaseUrl, 'postgres://app@db.example/auth?options=-c%20search_path%3Dauth');
+    assert.equal(config.metricsToken, 'token=with,commas=');
+    assert.equal(config.port, 0);
+    assert.equal(config.accessTokenTtlSeconds, 86_400_000_000);
+    assert.equal(config.refreshReuseGraceSeconds, 0);
+    assert.deepEqual(config.rateLimitLogin, { points: 5, durationSeconds: 90 });
+    assert.equal(config.rateLimitRegister, null);
+    assert.equal(config.loginMaxFailures, null);
+    assert.equal(config.apiKeyMaxTtlSeconds, null);
+    assert.deepEqual(config.trustProxy, ['10.0.0.1', '::1/128']);
+    assert.ok(Object.isFrozen(config));
+  });
+
+  test('unset options get the defaults the environment gets', () => {
+    assert.deepEqual(configFromOptions({}), loadConfig({}));
+  });
+
+  test('an option of the wrong type is a TypeError naming the option and what it takes', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ port: '8000' }, /^gatehouse: option "port" must be a whole number from 0 to 65535$/],
+      [{ port: 80.5 }, /^gatehouse: option "port" must be a whole number from 0 to 65535$/],
+      [{ pages: 'off' }, /^gatehouse: option "pages" must be true or false$/],
+      [
+        { accessTokenTtlSeconds: '15m' },
+        /^gatehouse: option "accessTokenTtlSeconds" must be a whole number of seconds$/,
+      ],
+      [{ accessTokenTtlSeconds: 0 }, /^gatehouse: option "accessTokenTtlSeconds" must be greater than zero$/],
+      [
+        { rateLimitLogin: '10/1m' },
+        /^gatehouse: option "rateLimitLogin" must be \{ points, durationSeconds \}/,
+      ],
+      [
+        { rateLimitLogin: { points: 10 } },
+        /^gatehouse: option "rateLimitLogin" must be a whole number of seconds$/,
+      ],
+      [
+        { loginMaxFailures: 0 },
+        /^gatehouse: option "loginMaxFailures" must be a whole number from 1 to 100, or null$/,
+      ],
+      [{ trustProxy: '10.0.0.1' }, /^gatehouse: option "trustProxy" must be an array of strings$/],
+      [{ jwtAlg: 'none' }, /^gatehouse: option "jwtAlg" must be one of EdDSA, ES256, RS256, HS256$/],
+      [{ adminUsername: null }, /^gatehouse: option "adminUsername" must be a string$/],
+    ];
+    for (const [options, message] of cases) assert.match(optionProblem(options), message);
+  });
+
+  test('every bad option is named at once, each by its own name', () => {
+    const message = optionProblem({
+      rateLimitMail: { points: 0, durationSeconds: 60 },
+      rateLimitMailAddress: { points: 0, durationSeconds: 60 },
+      metricsToken: 'short',
+    });
+    assert.deepEqual(
+      message
+        .replace(/^gatehouse: /, '')
+        .split('; ')
+        .map((problem) => problem.split(' must')[0]),
+      ['option "rateLimitMail"', 'option "rateLimitMailAddress"', 'option "metricsToken"'],
+    );
+  });
+
+  test('a list entry holding a comma is refused, not split into two', () => {
+    assert.match(
+      optionProblem({ corsOrigins: ['https://a.example,https://b.example'] }),
+      /^gatehouse: option "corsOrigins" has "https:\/\/a.example,https:\/\/b.example", which is not an origin/,
+    );
+  });
+
+  test('rules across settings hold for options as for the environment', () => {
+    assert.match(
+      optionProblem({ jwtAlg: 'HS256' }),
+      /option "jwtSecret" is required when GATEHOUSE_JWT_ALG=HS256/,
+    );
+    assert.match(
+      optionProblem({ apiKeyTtlSeconds: 3600, apiKeyMaxTtlSeconds: 60 }),
+      /option "apiKeyMaxTtlSeconds" must be at least GATEHOUSE_API_KEY_TTL/,
+    );
+    assert.equal(configFromOptions({ host: '::1', port: 9000 }).issuer, 'http://[::1]:9000');
   });
 });
