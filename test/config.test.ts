@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { loadConfigFrom } from '../src/config/load.ts';
+import { list, origin, SettingError } from '../src/config/parsers.ts';
+import type { Setting } from '../src/config/setting.ts';
 import {
   ConfigError,
   configFromOptions,
   type GatehouseOptions,
   loadConfig,
   parseDurationSeconds,
+  SETTINGS,
 } from '../src/config.ts';
 
 const problemsOf = (env: Record<string, string>): readonly string[] => {
@@ -218,5 +222,66 @@ describe('plugin options', () => {
       /option "apiKeyMaxTtlSeconds" must be at least GATEHOUSE_API_KEY_TTL/,
     );
     assert.equal(configFromOptions({ host: '::1', port: 9000 }).issuer, 'http://[::1]:9000');
+  });
+});
+
+describe('the settings table', () => {
+  // The shape of a family of variables (issue 15: GATEHOUSE_OIDC_<NAME>_ISSUER, …): one row that
+  // reads every name matching its pattern. The loader needs to know nothing of it.
+  const originFamily: Setting<'corsOrigins'> = {
+    key: 'corsOrigins',
+    env: 'GATEHOUSE_ORIGIN_<NAME>',
+    description: 'An origin allowed by CORS, one variable each.',
+    defaultText: '(unset)',
+    reads: (name) => /^GATEHOUSE_ORIGIN_[A-Z0-9]+$/.test(name),
+    fromEnv: (env) => {
+      const names = Object.keys(env).filter((name) => /^GATEHOUSE_ORIGIN_[A-Z0-9]+$/.test(name));
+      const problems: SettingError[] = [];
+      const origins = names.sort().flatMap((name) => {
+        try {
+          return [origin(env[name] ?? '')];
+        } catch (error) {
+          if (!(error instanceof SettingError)) throw error;
+          problems.push(new SettingError(error.message, name));
+          return [];
+        }
+      });
+      if (problems.length > 0) throw new AggregateError(problems);
+      return origins;
+    },
+    fromOption: (value) => (value === undefined ? [] : list(origin).accept(value)),
+  };
+  const table = SETTINGS.map((row) => (row.key === 'corsOrigins' ? originFamily : row));
+
+  test('a row may read a family of variables: their names are its own, and each problem names its variable', () => {
+    const config = loadConfigFrom(table, {
+      GATEHOUSE_ORIGIN_APP: 'https://app.example',
+      GATEHOUSE_ORIGIN_ADMIN: 'https://admin.example',
+    });
+    assert.deepEqual(config.corsOrigins, ['https://admin.example', 'https://app.example']);
+    const problems = (() => {
+      try {
+        loadConfigFrom(table, {
+          GATEHOUSE_ORIGIN_A: 'nope',
+          GATEHOUSE_ORIGIN_B: 'https://b.example/path',
+          GATEHOUSE_ORIGN_C: 'https://c.example',
+        });
+      } catch (error) {
+        if (error instanceof ConfigError) return error.problems;
+        throw error;
+      }
+      return [];
+    })();
+    assert.deepEqual(problems, [
+      'GATEHOUSE_ORIGIN_A has "nope", which is not an origin like https://app.example.com',
+      'GATEHOUSE_ORIGIN_B has "https://b.example/path", which is not an origin like https://app.example.com',
+      'GATEHOUSE_ORIGN_C is not a Gatehouse setting (see docs/settings.md)',
+    ]);
+  });
+
+  test('the port is read from PORT when GATEHOUSE_PORT is unset, and a bad one is named PORT', () => {
+    assert.equal(loadConfig({ PORT: '9000' }).port, 9000);
+    assert.equal(loadConfig({ PORT: '9000', GATEHOUSE_PORT: '9001' }).port, 9001);
+    assert.deepEqual(problemsOf({ PORT: 'x' }), ['PORT must be a whole number from 0 to 65535']);
   });
 });

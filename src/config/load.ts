@@ -29,7 +29,13 @@ export function readEnvironment(
 
 /** Validates every setting, throws one ConfigError listing every problem, returns a frozen Config. */
 export function loadConfig(env: Environment = readEnvironment()): Config {
+  return loadConfigFrom(SETTINGS, env);
+}
+
+/** loadConfig with another table (tests of the loader itself). */
+export function loadConfigFrom(table: readonly AnySetting[], env: Environment): Config {
   const { config, problems } = settle(
+    table,
     (row, settled) => row.fromEnv(env, settled),
     (row, error) => `${error.variable ?? row.env} ${error.message}`,
   );
@@ -37,7 +43,7 @@ export function loadConfig(env: Environment = readEnvironment()): Config {
     if (
       name.startsWith('GATEHOUSE_') &&
       !name.startsWith('GATEHOUSE_TEST_') &&
-      !SETTINGS.some((row) => row.reads(name))
+      !table.some((row) => row.reads(name))
     ) {
       problems.push(`${name} is not a Gatehouse setting (see docs/settings.md)`);
     }
@@ -56,6 +62,7 @@ export function configFromOptions(options: GatehouseOptions): Config {
     if (!keys.has(key)) throw new TypeError(`gatehouse: unknown option "${key}"`);
   }
   const { config, problems } = settle(
+    SETTINGS,
     (row, settled) => row.fromOption(options[row.key], settled),
     (row, error) => `option "${row.key}" ${error.message}`,
   );
@@ -65,8 +72,12 @@ export function configFromOptions(options: GatehouseOptions): Config {
 
 type Mutable = { -readonly [K in keyof Config]?: Config[K] };
 
-/** Every row in order, each reading the values settled before it; a broken rule becomes a problem. */
+/**
+ * Every row in order, each reading the values settled before it. A broken rule becomes a
+ * problem; a row reading several variables may report several at once in an AggregateError.
+ */
 function settle(
+  table: readonly AnySetting[],
   value: <K extends keyof Config>(row: Setting<K>, settled: Settled) => Config[K],
   problem: (row: AnySetting, error: SettingError) => string,
 ): { config: Config | undefined; problems: string[] } {
@@ -75,18 +86,19 @@ function settle(
   const put = <K extends keyof Config>(row: Setting<K>) => {
     settled[row.key] = value(row, settled);
   };
-  for (const row of SETTINGS) {
+  for (const row of table) {
     try {
       put(row);
     } catch (error) {
-      if (!(error instanceof SettingError)) throw error;
-      problems.push(problem(row, error));
+      const errors: unknown[] = error instanceof AggregateError ? error.errors : [error];
+      if (!errors.every((each) => each instanceof SettingError)) throw error;
+      problems.push(...errors.map((each) => problem(row, each)));
     }
   }
   return { config: isComplete(settled) ? Object.freeze(settled) : undefined, problems };
 }
 
-/** Each row's value has its key's type (the rows are typed so); this checks that every key has one. */
+/** Each value has its key's type (each row is typed so); this checks that every key has one. */
 function isComplete(settled: Mutable): settled is Config {
   return SETTINGS.every((row) => row.key in settled);
 }
