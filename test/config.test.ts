@@ -177,7 +177,7 @@ describe('plugin options', () => {
       ],
       [
         { rateLimitLogin: { points: 10 } },
-        /^gatehouse: option "rateLimitLogin" must be a whole number of seconds$/,
+        /^gatehouse: option "rateLimitLogin" must be \{ points, durationSeconds \} \(points from 1 to 1000000, whole seconds above zero\), or null$/,
       ],
       [
         { loginMaxFailures: 0 },

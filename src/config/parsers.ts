@@ -36,11 +36,12 @@ export function parseDurationSeconds(raw: string): number {
   return value;
 }
 
-/** A plugin option of seconds: the rule of parseDurationSeconds for a number. */
+const isSeconds = (value: unknown): value is number => Number.isSafeInteger(value) && Number(value) > 0;
+
+/** A plugin option of seconds: the rule of parseDurationSeconds, for a number. */
 function acceptSeconds(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value))
-    throw new SettingError('must be a whole number of seconds');
-  if (value <= 0) throw new SettingError('must be greater than zero');
+  if (!Number.isSafeInteger(value)) throw new SettingError('must be a whole number of seconds');
+  if (!isSeconds(value)) throw new SettingError('must be greater than zero');
   return value;
 }
 
@@ -101,15 +102,13 @@ export const rateLimit: ValueType<RateLimit | null> = {
     if (value === null) return null;
     const given = typeof value === 'object' && value !== null ? value : {};
     const points = 'points' in given ? given.points : undefined;
-    if (!isRatePoints(points)) {
+    const durationSeconds = 'durationSeconds' in given ? given.durationSeconds : undefined;
+    if (!isRatePoints(points) || !isSeconds(durationSeconds)) {
       throw new SettingError(
-        'must be { points, durationSeconds } with points a whole number from 1 to 1000000, or null',
+        'must be { points, durationSeconds } (points from 1 to 1000000, whole seconds above zero), or null',
       );
     }
-    return {
-      points,
-      durationSeconds: acceptSeconds('durationSeconds' in given ? given.durationSeconds : undefined),
-    };
+    return { points, durationSeconds };
   },
 };
 
