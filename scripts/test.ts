@@ -20,9 +20,11 @@ const PATTERNS = ['test/**/*.test.ts', 'examples/**/*.test.ts'];
 const DURATIONS = join(ROOT, '.cache', 'test-durations.json');
 const FILE_TIMEOUT_MS = 600_000;
 
-/** Files that start server processes, send signals or count on the machine's time to themselves. */
+/**
+ * Files that send signals or count on timeouts and event propagation, so want the machine to
+ * themselves. (The scale run starts processes too but judges no figure: it runs with the rest.)
+ */
 const ALONE = new Set([
-  'test/bench/scale.test.ts',
   'test/cluster/three-processes.test.ts',
   'test/faults/database-outage.test.ts',
   'test/faults/sigkill.test.ts',
