@@ -1,6 +1,6 @@
 /** What the factor operations share: built once by `createFactorService`. */
 import type { Clock } from '../../clock.ts';
-import type { MfaPolicy } from '../../config-factors.ts';
+import type { MfaPolicy } from '../../config/types.ts';
 import type { Store } from '../../store/db.ts';
 import type { FactorRecord } from '../../store/factors.ts';
 import type { UserRecord } from '../../store/users.ts';
