@@ -111,6 +111,7 @@ function anchorsOf(file: string): Set<string> {
 /** Example blocks (file, heading, language) and the test that runs them. */
 const RUN = new Map([
   ['README.md ## A 60-second tour (sh)', 'test/readme-curl.test.ts'],
+  ['README.md ## Two-factor sign-in with curl (sh)', 'test/readme-curl.test.ts'],
   ['README.md ## The Fastify plugin (ts)', 'test/readme-examples.test.ts; scripts/packaging-test.ts'],
   ['README.md ## The verifier (js)', 'test/readme-examples.test.ts'],
   ['README.md ## The standalone server (sh)', 'test/readme-examples.test.ts; scripts/packaging-test.ts'],
@@ -127,6 +128,11 @@ const RUN = new Map([
 
 /** Example blocks no test runs as written, and why. */
 const NOT_RUN = new Map([
+  ['docs/second-factors.md ## Signing in (json)', 'a response body; test/factors/totp-sign-in.test.ts'],
+  [
+    'docs/second-factors.md ## Step-up in your own routes (ts)',
+    'fragments; test/factors/mfa-step-up.test.ts declares both routes',
+  ],
   ['README.md ## Quick start (sh)', 'the two commands themselves: CI runs `npm ci && npm test`'],
   ['README.md ## Development (sh)', 'npm scripts run by CI'],
   ['bench/README.md ## Scale run (sh)', 'a benchmark of minutes; test/bench/scale.test.ts runs it small'],

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ENCRYPTION_KEY } from './factors/support.ts';
 import { codeBlock, codeBlocks } from './support/doc-blocks.ts';
 import { FAST_ARGON2 } from './support/gatehouse.ts';
 import { type Running, start } from './support/process.ts';
@@ -72,6 +73,7 @@ describe('README and docs curl examples against gatehouse serve', {
         GATEHOUSE_ADMIN_USERNAME: 'admin',
         GATEHOUSE_ADMIN_EMAIL: 'admin@example.com',
         GATEHOUSE_ADMIN_PASSWORD: 'correct horse battery',
+        GATEHOUSE_ENCRYPTION_KEY: ENCRYPTION_KEY,
         ...FAST_ARGON2,
       },
       /Server listening at (http:\/\/127\.0\.0\.1:\d+)/,
@@ -135,6 +137,20 @@ describe('README and docs curl examples against gatehouse serve', {
     assert.equal(reset?.detail, 'Invalid or expired token');
     assert.ok(magic?.message);
     assert.ok(token?.detail);
+  });
+
+  // Late: alice signs in with two factors from here on.
+  test('README, two-factor sign-in with curl: an authenticator app, 403 mfa_required, then the code grant', () => {
+    const { stdout, stderr, status } = runShell(
+      shellBlock('README.md', '## Two-factor sign-in with curl'),
+      server.url,
+    );
+    assert.equal(status, 0, stderr + stdout);
+    assert.deepEqual(outputs(stdout), [
+      '10',
+      { error: 'mfa_required', factors: ['totp'] },
+      { amr: ['pwd', 'otp', 'mfa'], acr: 'urn:gatehouse:acr:mfa' },
+    ]);
   });
 
   // Last: it leaves alice's pair from this address blocked.
