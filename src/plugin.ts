@@ -18,6 +18,7 @@ import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers, logRefusal, sendRefusal } from './http/errors.ts';
 import { checkFormCsrfToken, createGuards, guardSecurityOf } from './http/guards.ts';
 import { installPageBasePath } from './http/pages/base-path.ts';
+import { secondStepForm } from './http/pages/factor-pages.ts';
 import { installHtmlForms } from './http/pages/form-hooks.ts';
 import { createPageForms } from './http/pages/page-forms.ts';
 import { pageRoutes } from './http/pages/routes.ts';
@@ -173,7 +174,12 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(wellKnownRoutes, { gatehouse });
     await scope.register(emailRoutes, { gatehouse, guards, forms });
     await scope.register(factorRoutes, { gatehouse, guards, access: factorAccess(gatehouse, guards) });
-    await scope.register(mfaLoginRoutes, { gatehouse, cookie: cookieSettings, trustedOrigins });
+    await scope.register(mfaLoginRoutes, {
+      gatehouse,
+      cookie: cookieSettings,
+      trustedOrigins,
+      form: forms === undefined ? undefined : secondStepForm(gatehouse),
+    });
     if (forms !== undefined)
       await scope.register(pageRoutes, { gatehouse, guards, cookie: cookieSettings, forms });
     if (config.metrics === 'on' && (config.metricsToken !== undefined || options.openMetrics === true)) {

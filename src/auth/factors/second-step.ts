@@ -9,6 +9,7 @@ import { recordAuditEvent } from '../../store/audit.ts';
 import { countRecoveryCodes, listFactors, spendRecoveryCode, spendTotpStep } from '../../store/factors.ts';
 import type { UserRecord } from '../../store/users.ts';
 import {
+  type FactorSummary,
   InactiveUserError,
   InvalidFactorCodeError,
   InvalidMfaTokenError,
@@ -47,6 +48,8 @@ export interface SecondStep {
   proveCode(user: UserRecord, proof: CodeProof, ctx: RequestContext): Promise<string[]>;
   /** The user an enrollment token may enrol a factor for; InvalidMfaTokenError otherwise. */
   enrollingUser(enrollmentToken: string): Promise<UserRecord>;
+  /** The factors the second step behind a live `mfaToken` may use; none when it is not live. */
+  factorsFor(mfaToken: string): Promise<FactorSummary[]>;
   /** Spends an enrollment token once its factor is confirmed. */
   spendEnrollment(enrollmentToken: string): Promise<void>;
   /** Finishes the first step behind `mfaToken` with a factor proven elsewhere (a passkey). */
@@ -157,6 +160,15 @@ export function createSecondStep(kit: FactorKit): SecondStep {
       completeWith(mfaToken, kind, (user) => proveCode(user, proof, ctx)),
     completeWith,
     proveCode,
+    async factorsFor(mfaToken) {
+      try {
+        const resolved = await resolveMfaToken(db, 'mfa', mfaToken, clock.now());
+        return (await listFactors(db, resolved.userId, true)).map(summaryOf);
+      } catch (error) {
+        if (error instanceof InvalidMfaTokenError) return [];
+        throw error;
+      }
+    },
     async enrollingUser(enrollmentToken) {
       return liveUser((await resolveMfaToken(db, 'enrollment', enrollmentToken, clock.now())).userId);
     },

@@ -18,6 +18,9 @@ export const ACCOUNT_NOTICES: Readonly<Record<string, string>> = {
   'verification-sent': 'A new verification link is on its way. Check your email.',
   'email-change-sent': 'We sent a confirmation link to the new address. Your email changes when you open it.',
   reauthenticated: 'Thank you. You can now change your email address or password.',
+  'factor-added': 'Your second factor is ready.',
+  'factor-removed': 'That second factor has been removed.',
+  'passkey-added': 'Your passkey is ready.',
 };
 
 export interface AccountView {
@@ -69,7 +72,13 @@ ${hidden('csrf_token', csrfToken)}
 export function renderAccountPage(
   settings: PageSettings,
   view: AccountView,
-  options: { failure?: FormFailure; failedForm?: AccountForm; notice?: string | undefined } = {},
+  options: {
+    failure?: FormFailure;
+    failedForm?: AccountForm;
+    notice?: string | undefined;
+    /** The "Two-factor authentication" section (pages/mfa-pages.ts). */
+    twoFactor?: SafeHtml | undefined;
+  } = {},
 ): string {
   const failure = options.failure ?? NO_FAILURE;
   const passwordFailure = options.failedForm === 'password' ? failure : NO_FAILURE;
@@ -128,6 +137,7 @@ ${field({ form: 'password', name: 'new_password', label: PASSWORD_LABELS.new_pas
 <button type="submit">Change password</button>
 </form>
 </section>
+${options.twoFactor ?? ''}
 <section aria-labelledby="sessions-title">
 <h2 id="sessions-title">Where you are signed in</h2>
 <ul class="sessions">${sessions.map((session) => sessionItem(session, csrfToken))}</ul>

@@ -1,5 +1,5 @@
 import { errorSummary, type FormFailure, field, hidden, NO_FAILURE, notice } from './forms.ts';
-import { html, layout } from './layout.ts';
+import { html, layout, type SafeHtml } from './layout.ts';
 
 export interface PageSettings {
   readonly appName: string;
@@ -28,6 +28,8 @@ export function renderLoginPage(
     magicFailure?: FormFailure;
     returnTo?: string | undefined;
     notice?: string | undefined;
+    /** "Sign in with a passkey" and its script (pages/factor-pages.ts). */
+    passkey?: SafeHtml | undefined;
   } = {},
 ): string {
   const failure = options.failure ?? NO_FAILURE;
@@ -42,6 +44,7 @@ ${field({ name: 'password', label: LABELS.password, type: 'password', autocomple
 <button type="submit">Sign in</button>
 </form>
 <p class="links"><a href="/forgot-password">Forgot your password?</a></p>
+${options.passkey ?? ''}
 <section aria-labelledby="magic-title" class="alternative">
 <h2 id="magic-title">Or sign in with a link</h2>
 <form method="post" action="/magic-link" novalidate>

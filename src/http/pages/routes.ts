@@ -9,6 +9,7 @@ import { clearSessionCookie, type SessionCookie } from '../cookies.ts';
 import { type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ACCOUNT_NOTICES, renderAccountPage } from './account-page.ts';
+import { accountTwoFactor, factorPageRoutes, passkeySignIn, sendPasskeyPage } from './factor-pages.ts';
 import { sendPage } from './html-form.ts';
 import { STYLESHEET, STYLESHEET_PATH, STYLESHEET_VERSION } from './layout.ts';
 import { linkRoutes } from './link-routes.ts';
@@ -56,7 +57,11 @@ export async function pageRoutes(
     async (request, reply) => {
       const returnTo = safeReturnPath(request.query.return_to);
       const notice = request.query.notice === undefined ? undefined : LOGIN_NOTICES[request.query.notice];
-      return sendPage(reply, 200, renderLoginPage(settings, { returnTo, notice }));
+      return sendPasskeyPage(
+        reply,
+        200,
+        renderLoginPage(settings, { returnTo, notice, passkey: passkeySignIn(basePath, returnTo) }),
+      );
     },
   );
 
@@ -87,7 +92,8 @@ export async function pageRoutes(
       const list = await sessions.listSessions(principal.user.id, principal.sessionId);
       const hasPassword = (await accounts.findUser(principal.user.id))?.passwordHash != null;
       const notice = request.query.notice === undefined ? undefined : ACCOUNT_NOTICES[request.query.notice];
-      return sendPage(
+      const twoFactor = await accountTwoFactor(gatehouse, principal.user.id, principal.csrfToken);
+      return sendPasskeyPage(
         reply,
         200,
         renderAccountPage(
@@ -99,7 +105,7 @@ export async function pageRoutes(
             csrfToken: principal.csrfToken,
             needsReauth: needsReauth(gatehouse, principal.authTimeMs),
           },
-          { notice },
+          { notice, twoFactor },
         ),
       );
     },
@@ -152,4 +158,5 @@ export async function pageRoutes(
   );
 
   await app.register(linkRoutes, { gatehouse, cookie, forms });
+  await app.register(factorPageRoutes, { gatehouse, guards, forms });
 }

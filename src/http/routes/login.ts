@@ -1,9 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
+import { MfaRequiredError } from '../../auth/errors.ts';
 import type { Gatehouse } from '../../gatehouse.ts';
 import { csrfTokenFor, type SessionCookie } from '../cookies.ts';
 import { checkAnonymousWrite } from '../guards.ts';
+import { secondStepPage, sendPasskeyPage } from '../pages/factor-pages.ts';
+import { prefersHtml } from '../pages/negotiation.ts';
 import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
@@ -55,11 +58,20 @@ export async function loginRoutes(
     async (request, reply) => {
       // Login CSRF: a cross-site page must not log the browser into an attacker's account.
       checkAnonymousWrite(request, options.trustedOrigins);
-      const { user, cookieValue } = await sessions.loginWithCookie(
-        request.body.username,
-        request.body.password,
-        requestContext(request),
-      );
+      const signedIn = await sessions
+        .loginWithCookie(request.body.username, request.body.password, requestContext(request))
+        .catch((error: unknown) => {
+          // A browser's form goes on to the second step's page instead of the 403.
+          if (!(error instanceof MfaRequiredError) || options.forms === undefined || !prefersHtml(request))
+            throw error;
+          return sendPasskeyPage(
+            reply,
+            200,
+            secondStepPage(options.gatehouse, error, request.formPost?.returnTo),
+          );
+        });
+      if (!('cookieValue' in signedIn)) return signedIn;
+      const { user, cookieValue } = signedIn;
       reply.setCookie(cookie.name, cookieValue, cookie.options);
       return { ...toPublicUser(user), csrf_token: csrfTokenFor(cookieValue) };
     },

@@ -13,6 +13,7 @@ import type { Gatehouse } from '../../gatehouse.ts';
 import { csrfTokenFor, type SessionCookie } from '../cookies.ts';
 import { HttpClientError } from '../errors.ts';
 import { checkAnonymousWrite } from '../guards.ts';
+import type { HtmlForm } from '../pages/html-form.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
 
@@ -117,7 +118,13 @@ export async function secondStepGrant(
 
 export async function mfaLoginRoutes(
   app: FastifyInstance,
-  options: { gatehouse: Gatehouse; cookie: SessionCookie; trustedOrigins: readonly string[] },
+  options: {
+    gatehouse: Gatehouse;
+    cookie: SessionCookie;
+    trustedOrigins: readonly string[];
+    /** The second step's page (GATEHOUSE_PAGES). */
+    form?: HtmlForm | undefined;
+  },
 ): Promise<void> {
   const { factors, sessions } = options.gatehouse;
   const RequestOptions = Type.Object(
@@ -187,7 +194,7 @@ export async function mfaLoginRoutes(
   app.post<{ Body: { mfa_token: string; otp?: string; recovery_code?: string; assertion?: string } }>(
     '/login/mfa',
     {
-      config: { gatehouse: { noStore: true, rateLimit: 'login' } },
+      config: { gatehouse: { noStore: true, rateLimit: 'login', htmlForm: options.form } },
       schema: {
         summary: 'Finish a cookie sign-in with a second factor',
         description:

@@ -1,0 +1,228 @@
+/**
+ * The hosted pages' routes of second factors: the passkey script, setting up an authenticator
+ * app, removing a factor and new recovery codes from the account page (form posts, so POST where
+ * the API uses DELETE), and the second sign-in step after `/login`.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { MfaRequiredError } from '../../auth/errors.ts';
+import type { Gatehouse } from '../../gatehouse.ts';
+import { type Guards, principalOf } from '../guards.ts';
+import { requestContext } from '../request-context.ts';
+import type { FormFailure } from './forms.ts';
+import { formFailureOf, type HtmlForm, setPageHeaders } from './html-form.ts';
+import { html, type SafeHtml } from './layout.ts';
+import { renderLoginPage } from './login-page.ts';
+import {
+  passkeyButton,
+  renderRecoveryCodesPage,
+  renderSecondStepPage,
+  renderTotpSetupPage,
+  twoFactorSection,
+} from './mfa-pages.ts';
+import { type PageForms, pageSettings } from './page-forms.ts';
+import {
+  PASSKEY_PAGE_CSP,
+  PASSKEY_SCRIPT,
+  PASSKEY_SCRIPT_PATH,
+  PASSKEY_SCRIPT_VERSION,
+  passkeyScriptTag,
+} from './passkey-script.ts';
+
+/** A page that may run the passkey script. */
+export async function sendPasskeyPage(
+  reply: FastifyReply,
+  status: number,
+  body: string,
+): Promise<FastifyReply> {
+  // A page that is itself the answer to a form post: not the `303 See Other` of a form's success.
+  if (reply.request.formPost !== null) reply.request.formPost = null;
+  return setPageHeaders(reply).header('content-security-policy', PASSKEY_PAGE_CSP).code(status).send(body);
+}
+
+/** The account page's "Two-factor authentication" section of the signed-in user. */
+export async function accountTwoFactor(
+  gatehouse: Gatehouse,
+  userId: string,
+  csrfToken: string,
+): Promise<SafeHtml> {
+  const { factors, basePath } = gatehouse;
+  return twoFactorSection({
+    factors: await factors.listFactors(userId),
+    recoveryCodesLeft: await factors.recoveryCodesLeft(userId),
+    csrfToken,
+    basePath,
+    script: passkeyScriptTag(basePath),
+  });
+}
+
+/** The login page's "Sign in with a passkey" (shown only where the browser can). */
+export function passkeySignIn(basePath: string, returnTo: string | undefined): SafeHtml {
+  return html`<section class="alternative">${passkeyButton('signin', 'Sign in with a passkey', { base: basePath, next: returnTo ?? `${basePath}/account` })}</section>
+${passkeyScriptTag(basePath)}`;
+}
+
+/** The second step's page for a first step that answered `mfa_required`. */
+export function secondStepPage(
+  gatehouse: Gatehouse,
+  error: MfaRequiredError,
+  returnTo: string | undefined,
+  failure?: FormFailure,
+): string {
+  const { basePath } = gatehouse;
+  return renderSecondStepPage(
+    pageSettings(gatehouse),
+    {
+      mfaToken: error.mfaToken,
+      factors: error.factors,
+      returnTo,
+      basePath,
+      script: passkeyScriptTag(basePath),
+    },
+    failure,
+  );
+}
+
+/** `POST /login/mfa` as a form: a failure shows the second step again while its token lives. */
+export function secondStepForm(gatehouse: Gatehouse): HtmlForm {
+  const settings = pageSettings(gatehouse);
+  const home = `${gatehouse.basePath}/account`;
+  return {
+    async render(request: FastifyRequest, failure: FormFailure) {
+      const token = (request.body as { mfa_token?: unknown } | undefined)?.mfa_token;
+      const returnTo = request.formPost?.returnTo;
+      const factors = typeof token === 'string' ? await gatehouse.factors.factorsFor(token) : [];
+      if (typeof token !== 'string' || factors.length === 0) {
+        return renderLoginPage(settings, { failure: { ...failure, fields: {} }, returnTo });
+      }
+      const { basePath } = gatehouse;
+      return renderSecondStepPage(
+        settings,
+        { mfaToken: token, factors, returnTo, basePath, script: passkeyScriptTag(basePath) },
+        failure,
+      );
+    },
+    successLocation: (request) => request.formPost?.returnTo ?? home,
+  };
+}
+
+export async function factorPageRoutes(
+  app: FastifyInstance,
+  options: { gatehouse: Gatehouse; guards: Guards; forms: PageForms },
+): Promise<void> {
+  const { gatehouse, guards, forms } = options;
+  const { factors, accounts, basePath } = gatehouse;
+  const settings = pageSettings(gatehouse);
+  const hide = { hide: true };
+  const stepUp = [guards.requireScopes('profile:write'), guards.requireStepUp()];
+  const me = async (request: FastifyRequest) => accounts.getUserOrThrow(principalOf(request).user.id);
+
+  app.get<{ Querystring: { v?: string } }>(
+    PASSKEY_SCRIPT_PATH,
+    { schema: { ...hide, querystring: Type.Object({ v: Type.Optional(Type.String({ maxLength: 64 })) }) } },
+    async (request, reply) =>
+      reply
+        .header('content-type', 'text/javascript; charset=utf-8')
+        .header('x-content-type-options', 'nosniff')
+        .header(
+          'cache-control',
+          request.query.v === PASSKEY_SCRIPT_VERSION
+            ? 'public, max-age=31536000, immutable'
+            : 'public, max-age=300',
+        )
+        .send(PASSKEY_SCRIPT),
+  );
+
+  app.post(
+    '/account/factors/totp',
+    { onRequest: stepUp, config: { gatehouse: { noStore: true, htmlForm: forms.account } }, schema: hide },
+    async (request, reply) => {
+      const user = await me(request);
+      const enrolment = await factors.enrollTotp(user, undefined, requestContext(request));
+      return sendPasskeyPage(
+        reply,
+        200,
+        renderTotpSetupPage(settings, {
+          id: enrolment.id,
+          secret: enrolment.secret,
+          qrSvg: enrolment.qrSvg,
+          csrfToken: principalOf(request).csrfToken ?? '',
+          username: user.username,
+        }),
+      );
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { code?: string } }>(
+    '/account/factors/totp/:id/confirm',
+    {
+      onRequest: guards.requireScopes('profile:write'),
+      config: { gatehouse: { noStore: true, htmlForm: forms.account } },
+      schema: { ...hide, params: Type.Object({ id: Type.String({ maxLength: 100 }) }) },
+    },
+    async (request, reply) => {
+      const user = await me(request);
+      try {
+        const result = await factors.confirmTotp(
+          user,
+          request.params.id,
+          request.body?.code ?? '',
+          requestContext(request),
+        );
+        if (result.recoveryCodes === undefined) {
+          return reply.code(303).header('location', `${basePath}/account?notice=factor-added`).send();
+        }
+        return sendPasskeyPage(
+          reply,
+          200,
+          renderRecoveryCodesPage(settings, user.username, result.recoveryCodes),
+        );
+      } catch (error) {
+        if (!(error instanceof Error) || (error as { code?: string }).code !== 'INVALID_FACTOR_CODE')
+          throw error;
+        // The secret is not shown again: the app already has it, only the code was wrong.
+        const failure = formFailureOf(forms.account, request, 400, {
+          detail: [{ loc: ['body', 'code'], msg: error.message }],
+        });
+        return sendPasskeyPage(
+          reply,
+          400,
+          renderTotpSetupPage(
+            settings,
+            {
+              id: request.params.id,
+              secret: '',
+              qrSvg: '',
+              csrfToken: principalOf(request).csrfToken ?? '',
+              username: user.username,
+            },
+            failure,
+          ),
+        );
+      }
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/account/factors/:id/remove',
+    {
+      onRequest: stepUp,
+      config: { gatehouse: { htmlForm: forms.account } },
+      schema: { ...hide, params: Type.Object({ id: Type.String({ maxLength: 100 }) }) },
+    },
+    async (request, reply) => {
+      await factors.removeFactor(await me(request), request.params.id, requestContext(request));
+      return reply.code(303).header('location', `${basePath}/account?notice=factor-removed`).send();
+    },
+  );
+
+  app.post(
+    '/account/recovery-codes',
+    { onRequest: stepUp, config: { gatehouse: { noStore: true, htmlForm: forms.account } }, schema: hide },
+    async (request, reply) => {
+      const user = await me(request);
+      const codes = await factors.regenerateRecoveryCodes(user, requestContext(request));
+      return sendPasskeyPage(reply, 200, renderRecoveryCodesPage(settings, user.username, codes));
+    },
+  );
+}

@@ -1,0 +1,75 @@
+/* Gatehouse passkeys: the page's buttons with `data-passkey` run a WebAuthn ceremony. */
+(() => {
+  const webauthn = window.SimpleWebAuthnBrowser;
+  const post = (url, body, csrf) =>
+    fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', ...(csrf ? { 'x-csrf-token': csrf } : {}) },
+      body: JSON.stringify(body ?? {}),
+    }).then((response) =>
+      response.json().then((json) => {
+        if (!response.ok)
+          throw new Error(typeof json.detail === 'string' ? json.detail : 'The request failed');
+        return json;
+      }),
+    );
+  const show = (button, text) => {
+    const target = document.getElementById(button.dataset.status ?? '');
+    if (target) target.textContent = text;
+  };
+  const showCodes = (codes) => {
+    const section = document.getElementById('passkey-recovery-codes');
+    const list = section?.querySelector('ol');
+    if (!section || !list) return false;
+    for (const code of codes) {
+      const item = document.createElement('li');
+      item.textContent = code;
+      list.append(item);
+    }
+    section.hidden = false;
+    return true;
+  };
+  const ceremonies = {
+    register: (b) =>
+      post(`${b.dataset.base}/users/me/factors/webauthn/options`, {}, b.dataset.csrf)
+        .then((options) => webauthn.startRegistration({ optionsJSON: options }))
+        .then((response) =>
+          post(`${b.dataset.base}/users/me/factors/webauthn`, { name: 'Passkey', response }, b.dataset.csrf),
+        )
+        .then((factor) => {
+          if (!(factor.recovery_codes && showCodes(factor.recovery_codes))) {
+            window.location.assign(`${b.dataset.base}/account?notice=passkey-added`);
+          } else show(b, 'Passkey added.');
+        }),
+    signin: (b) =>
+      post(`${b.dataset.base}/webauthn/authenticate/options`)
+        .then((options) => webauthn.startAuthentication({ optionsJSON: options }))
+        .then((assertion) =>
+          post(`${b.dataset.base}/login/passkey`, { assertion: JSON.stringify(assertion) }),
+        )
+        .then(() => window.location.assign(b.dataset.next)),
+    mfa: (b) =>
+      post(`${b.dataset.base}/mfa/webauthn/options`, { mfa_token: b.dataset.mfaToken })
+        .then((options) => webauthn.startAuthentication({ optionsJSON: options }))
+        .then((assertion) =>
+          post(`${b.dataset.base}/login/mfa`, {
+            mfa_token: b.dataset.mfaToken,
+            assertion: JSON.stringify(assertion),
+          }),
+        )
+        .then(() => window.location.assign(b.dataset.next)),
+  };
+  for (const button of document.querySelectorAll('[data-passkey]')) {
+    if (!webauthn.browserSupportsWebAuthn()) {
+      show(button, 'This browser cannot use passkeys here (they need a localhost or https address).');
+      continue;
+    }
+    button.hidden = false;
+    button.addEventListener('click', (event) => {
+      event.preventDefault();
+      show(button, 'Follow your browser’s prompt…');
+      ceremonies[button.dataset.passkey]?.(button).catch((error) => show(button, error.message));
+    });
+  }
+})();

@@ -1,0 +1,120 @@
+/**
+ * Passkeys in a real browser: Chromium's virtual authenticator (the CDP WebAuthn domain). Register a
+ * passkey on /account, sign out, sign in with it and no password; sign in with the password and
+ * the passkey as second factor; a cloned credential whose sign count is lower is refused. The
+ * pages run only their one first-party script, allowed by its hash.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, CDPSession, Page } from 'playwright-core';
+import { listAuditEvents } from '../../src/store/audit.ts';
+import { DESKTOP, hasChromium, launchChromium, newWatchedContext } from '../support/browser.ts';
+import { createTestApp, PASSWORD, registerUser, type TestApp } from '../support/gatehouse.ts';
+
+/** A port the OS picks; the server's public URL must name it before the server starts. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/chromium' }, () => {
+  let t: TestApp;
+  let browser: Browser;
+  let base: string;
+  before(async () => {
+    const port = await freePort();
+    base = `http://localhost:${port}`;
+    t = await createTestApp({ env: { GATEHOUSE_PUBLIC_URL: base, GATEHOUSE_ISSUER: base } });
+    await t.app.listen({ host: '127.0.0.1', port });
+    await registerUser(t.app, 'alice');
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  async function withAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    return { cdp, authenticatorId };
+  }
+
+  async function signInWithPassword(page: Page): Promise<void> {
+    await page.goto(`${base}/login`);
+    await page.fill('#username', 'alice');
+    await page.fill('#password', PASSWORD);
+    await page.click('button[type=submit]');
+  }
+
+  async function signOut(page: Page): Promise<void> {
+    await page.goto(`${base}/account`);
+    await page.click('form[action="/logout"] button');
+    await page.waitForURL(/\/login/);
+  }
+
+  test('register a passkey on /account, sign out, sign in with it alone; then password + passkey; a clone with a lower sign count is refused', async () => {
+    const { context, problems } = await newWatchedContext(browser, base, {
+      javaScriptEnabled: true,
+      viewport: DESKTOP,
+    });
+    const page = await context.newPage();
+    const { cdp, authenticatorId } = await withAuthenticator(page);
+
+    await signInWithPassword(page);
+    await page.waitForURL(/\/account/);
+    await page.click('button[data-passkey="register"]');
+    await page.waitForSelector('#passkey-recovery-codes:not([hidden]) li');
+    assert.equal(await page.locator('#passkey-recovery-codes li').count(), 10);
+
+    await signOut(page);
+    await page.click('button[data-passkey="signin"]');
+    await page.waitForURL(/\/account/);
+    assert.match((await page.textContent('header')) ?? '', /alice/);
+
+    await signOut(page);
+    await signInWithPassword(page);
+    await page.waitForSelector('button[data-passkey="mfa"]');
+    await page.click('button[data-passkey="mfa"]');
+    await page.waitForURL(/\/account/);
+
+    // The authenticator is cloned: the same key, with a counter from before the last sign-ins.
+    const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+    const credential = credentials[0];
+    assert.ok(credential);
+    assert.ok(credential.signCount >= 2, `sign count ${credential.signCount}`);
+    await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
+    const clone = await withAuthenticator(page);
+    await clone.cdp.send('WebAuthn.addCredential', {
+      authenticatorId: clone.authenticatorId,
+      credential: { ...credential, signCount: 0 },
+    });
+    await signOut(page);
+    await page.click('button[data-passkey="signin"]');
+    await page.waitForFunction(
+      `document.getElementById('passkey-status-signin').textContent.includes('failed')`,
+    );
+    assert.match(page.url(), /\/login/);
+    const regressions = await listAuditEvents(t.gatehouse.store.db, {
+      event: 'webauthn.sign_count_regressed',
+      limit: 10,
+    });
+    assert.equal(regressions.length, 1);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+});
