@@ -19,7 +19,12 @@ const STRICT_CSP =
   "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 function assertAccessiblePage(page: string, where: string): void {
-  assert.doesNotMatch(page, /<script/i, `${where}: no script`);
+  // No inline script: only the one first-party passkey script, by URL and integrity hash.
+  assert.doesNotMatch(
+    page,
+    /<script(?![^>]*\ssrc="\/assets\/passkeys\.js\?v=[0-9a-f]+" integrity="sha256-)/i,
+    `${where}: no other script`,
+  );
   assert.doesNotMatch(page, /<style|\sstyle=/i, `${where}: no inline style`);
   assert.doesNotMatch(page, /\son[a-z]+=/i, `${where}: no inline event handler`);
   assert.match(page, /<html lang="en">/, `${where}: page language`);
@@ -61,7 +66,12 @@ describe('hosted pages', () => {
       const where = `${page.raw.req.method ?? 'GET'} ${page.raw.req.url}`;
       assert.match(String(page.headers['content-type']), /^text\/html; charset=utf-8$/, where);
       // One CSP header, the pages' own: the server-wide helmet policy is replaced, not added to.
-      assert.equal(page.headers['content-security-policy'], STRICT_CSP, where);
+      // Pages with a passkey button also allow that one script, by its hash, and its calls home.
+      const csp = String(page.headers['content-security-policy']);
+      if (page.body.includes('/assets/passkeys.js')) {
+        assert.match(csp, /; script-src 'sha256-[A-Za-z0-9+/]+=*'; connect-src 'self'$/, where);
+        assert.equal(csp.slice(0, STRICT_CSP.length), STRICT_CSP, where);
+      } else assert.equal(csp, STRICT_CSP, where);
       assert.equal(page.headers['cache-control'], 'no-store', where);
       assert.equal(page.headers['x-frame-options'], 'DENY', where);
       assert.equal(page.headers['referrer-policy'], 'same-origin', where);

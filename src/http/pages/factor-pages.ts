@@ -58,7 +58,10 @@ export async function accountTwoFactor(
 
 /** The login page's "Sign in with a passkey" (shown only where the browser can). */
 export function passkeySignIn(basePath: string, returnTo: string | undefined): SafeHtml {
-  return html`<section class="alternative">${passkeyButton('signin', 'Sign in with a passkey', { base: basePath, next: returnTo ?? `${basePath}/account` })}</section>
+  return html`<section aria-labelledby="passkey-title" class="alternative">
+<h2 id="passkey-title">Sign in with a passkey</h2>
+${passkeyButton('signin', 'Use a passkey', { base: basePath, next: returnTo ?? `${basePath}/account` })}
+</section>
 ${passkeyScriptTag(basePath)}`;
 }
 

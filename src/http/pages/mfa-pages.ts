@@ -20,7 +20,7 @@ export function passkeyButton(
   data: { base: string; next?: string; csrf?: string; mfaToken?: string },
 ): SafeHtml {
   return html`<button type="button" class="secondary" hidden data-passkey="${kind}" data-base="${data.base}" data-status="passkey-status-${kind}"${data.next ? html` data-next="${data.next}"` : ''}${data.csrf ? html` data-csrf="${data.csrf}"` : ''}${data.mfaToken ? html` data-mfa-token="${data.mfaToken}"` : ''}>${label}</button>
-<p class="hint" id="passkey-status-${kind}" role="status"></p>`;
+<p class="hint" id="passkey-status-${kind}" aria-live="polite"></p>`;
 }
 
 export function renderSecondStepPage(
