@@ -31,7 +31,7 @@ export { createManualClock, systemClock } from './clock.ts';
 export type { Config, GatehouseOptions } from './config.ts';
 export { ConfigError, configFromOptions, loadConfig } from './config.ts';
 export type { GatehouseDecorator, GatehouseRouteConfig } from './fastify-types.ts';
-export type { CreateGatehouseOptions, Gatehouse } from './gatehouse.ts';
+export type { CreateGatehouseOptions, Gatehouse, GatehouseServices } from './gatehouse.ts';
 export { bootstrapAdmin, createGatehouse } from './gatehouse.ts';
 export type { Guard, Guards, RecentAuthOptions } from './http/guards.ts';
 export { actorOf } from './http/guards.ts';
