@@ -6,11 +6,12 @@ import { DatabaseUnavailableError, GatehouseError, InvalidFieldError } from './a
 import { startMaintenance } from './auth/maintenance.ts';
 import { operatorActor } from './auth/privilege-ceiling.ts';
 import { CLI_REQUEST } from './auth/request-context.ts';
+import { bootstrapAdmin } from './bootstrap-admin.ts';
 import { type CommandShape, parseInvocation, UsageError, type Values } from './cli/arguments.ts';
 import { CliError, EXIT } from './cli/exit-codes.ts';
 import { checkDatabasePath, checkListenAddress, listenError } from './cli/preflight.ts';
 import { type Config, ConfigError, loadConfig, maskSmtpUrl, readEnvironment } from './config.ts';
-import { bootstrapAdmin, createGatehouse, type Gatehouse } from './gatehouse.ts';
+import { createGatehouse, type Gatehouse } from './gatehouse.ts';
 import { buildServer } from './server.ts';
 import { migrateToLatest, openStore } from './store/db.ts';
 

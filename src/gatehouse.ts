@@ -7,14 +7,13 @@ import { type ApiKeyService, createApiKeyService } from './auth/api-keys.ts';
 import { type AuditLog, createAuditLog } from './auth/audit-log.ts';
 import { createEmailFlowService, type EmailFlowService } from './auth/email-flows.ts';
 import { createEmailLinks } from './auth/email-links.ts';
-import { DatabaseUnavailableError, EmailTakenError, UsernameTakenError } from './auth/errors.ts';
+import { DatabaseUnavailableError } from './auth/errors.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createMaintenanceRun } from './auth/maintenance.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService, type RoleService } from './auth/permissions.ts';
 import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
-import { NO_REQUEST } from './auth/request-context.ts';
 import {
   createMemoryRevocationState,
   createSharedRevocationState,
@@ -276,12 +275,7 @@ export async function createGatehouse(
       clock,
       onBackgroundError,
       options: {
-        publicUrl: `${config.publicUrl}${basePath}`,
-        appName: config.appName,
         passwordMinLength: config.passwordMinLength,
-        verifyTokenTtlSeconds: config.verifyTokenTtlSeconds,
-        resetTokenTtlSeconds: config.resetTokenTtlSeconds,
-        magicLinkTtlSeconds: config.magicLinkTtlSeconds,
         magicLinkSignup: config.magicLinkSignup,
         registrationOpen: config.registration === 'open',
       },
@@ -338,31 +332,4 @@ export async function createGatehouse(
     await store.close();
     throw error;
   }
-}
-
-/** Creates the configured admin when no user has that username. Returns true when created. */
-export async function bootstrapAdmin(gatehouse: Gatehouse): Promise<boolean> {
-  const { adminUsername, adminEmail, adminPassword } = gatehouse.config;
-  if (adminUsername === undefined || adminEmail === undefined || adminPassword === undefined) return false;
-  if (await gatehouse.accounts.findByUsername(adminUsername)) return false;
-  try {
-    await gatehouse.accounts.register(
-      {
-        username: adminUsername,
-        email: adminEmail,
-        password: adminPassword,
-        roles: ['user', 'admin'],
-        // The operator configured the address: it counts as verified, so with
-        // GATEHOUSE_REQUIRE_VERIFIED_EMAIL=true the administrator can still log in.
-        emailVerified: true,
-      },
-      NO_REQUEST,
-      'bootstrap',
-    );
-  } catch (error) {
-    // Several processes starting at once: one of them created it.
-    if (error instanceof UsernameTakenError || error instanceof EmailTakenError) return false;
-    throw error;
-  }
-  return true;
 }

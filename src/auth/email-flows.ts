@@ -40,13 +40,9 @@ export interface ResetLinkInfo {
   readonly claimsAccount: boolean;
 }
 
+/** The flows' own settings; where links point and how long they live is `EmailLinkOptions`. */
 export interface EmailFlowOptions {
-  readonly publicUrl: string;
-  readonly appName: string;
   readonly passwordMinLength: number;
-  readonly verifyTokenTtlSeconds: number;
-  readonly resetTokenTtlSeconds: number;
-  readonly magicLinkTtlSeconds: number;
   /** A magic link asked for an unknown address creates the account when used. */
   readonly magicLinkSignup: boolean;
   readonly registrationOpen: boolean;
