@@ -3,7 +3,6 @@
  * guard in their OpenAPI security so /docs shows it. Every guard that accepts a bearer token
  * also accepts the session cookie, with CSRF defence for state-changing requests.
  */
-import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { isApiKey } from '../auth/api-keys.ts';
 import {
@@ -24,9 +23,10 @@ import {
 import type { Actor } from '../auth/privilege-ceiling.ts';
 import { assertRecentAuth } from '../auth/recent-auth.ts';
 import { constantTimeEqual } from '../auth/secrets.ts';
-import { parseDurationSeconds } from '../config.ts';
+import { parseBasicCredentials } from './basic-credentials.ts';
 import { cookieOf, csrfTokenFor } from './cookies.ts';
 import { logRefusal, sendRefusal } from './errors.ts';
+import { maxAgeSecondsOf } from './max-age.ts';
 import { acceptsFormCsrfToken } from './pages/negotiation.ts';
 import { requestContext } from './request-context.ts';
 
@@ -144,26 +144,6 @@ export interface GuardDeps extends AuthenticatorDeps {
   readonly hasSecondFactor?: (userId: string) => Promise<boolean>;
 }
 
-function maxAgeSecondsOf(options: RecentAuthOptions | undefined, fallback: number): number {
-  const maxAge = options?.maxAge;
-  if (maxAge === undefined) return fallback;
-  if (typeof maxAge === 'number') {
-    if (!Number.isInteger(maxAge) || maxAge < 0) {
-      throw new TypeError(
-        'requireRecentAuth: option "maxAge" must be whole seconds (0 or more) or a duration such as "5m"',
-      );
-    }
-    return maxAge;
-  }
-  try {
-    return parseDurationSeconds(maxAge);
-  } catch {
-    throw new TypeError(
-      'requireRecentAuth: option "maxAge" must be whole seconds or a duration such as "5m"',
-    );
-  }
-}
-
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (header === undefined) return undefined;
@@ -218,27 +198,6 @@ export function checkFormCsrfToken(request: FastifyRequest): void {
   const given = typeof body === 'object' && body !== null ? body.csrf_token : undefined;
   if (!constantTimeEqual(given, expected))
     throw new CsrfError(given === undefined ? 'missing form token' : 'wrong form token');
-}
-
-/** The longest username (or email) and password `POST /token` accepts; Basic takes no more. */
-const BASIC_USERNAME_MAX = 320;
-const BASIC_PASSWORD_MAX = 1024;
-
-/**
- * The user-id and password of a Basic header (RFC 7617 §2), or undefined when they are not
- * UTF-8 text without control characters (which §2 forbids, and a NUL PostgreSQL refuses) of a
- * length `POST /token` would accept.
- */
-function parseBasicCredentials(base64: string): { username: string; password: string } | undefined {
-  const raw = Buffer.from(base64, 'base64');
-  if (!isUtf8(raw)) return undefined;
-  const decoded = raw.toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0 || /\p{Cc}/u.test(decoded)) return undefined;
-  const username = decoded.slice(0, colon);
-  const password = decoded.slice(colon + 1);
-  if (username.length > BASIC_USERNAME_MAX || password.length > BASIC_PASSWORD_MAX) return undefined;
-  return { username, password };
 }
 
 export function createGuards(deps: GuardDeps): Guards {

@@ -1,10 +1,13 @@
 /** The factor service: management (`factor-service.ts`), the second step and passkeys, on one kit. */
 import type { Clock } from '../../clock.ts';
+import type { Config } from '../../config.ts';
+import type { MailOutbox } from '../../mail/outbox.ts';
+import type { MailTemplates } from '../../mail/templates.ts';
 import type { Store } from '../../store/db.ts';
 import { hasEncryptedFactors } from '../../store/factors.ts';
 import type { UserRecord } from '../../store/users.ts';
 import type { AccountService } from '../accounts.ts';
-import type { SecretBox } from '../encryption.ts';
+import { createSecretBox, type SecretBox } from '../encryption.ts';
 import type { LoginThrottle } from '../login-throttle.ts';
 import type { RoleService } from '../permissions.ts';
 import type { FactorKit, FactorOptions } from './factor-kit.ts';
@@ -28,6 +31,36 @@ export function createFactorService(deps: {
   const management = createFactorManagement(kit);
   const secondStep = createSecondStep(kit);
   return { ...management, ...secondStep, ...createPasskeys(kit, management, secondStep) };
+}
+
+/** The factor service of a Gatehouse: its key, policy, relying party and mail notices from `config`. */
+export async function createFactorServiceFromConfig(
+  config: Config,
+  deps: Pick<
+    Parameters<typeof createFactorService>[0],
+    'store' | 'clock' | 'accounts' | 'roles' | 'throttle'
+  > & {
+    mail: MailOutbox;
+    templates: MailTemplates;
+  },
+): Promise<FactorService> {
+  const secretBox = createSecretBox(config.encryptionKeys);
+  await checkEncryptionKey(deps.store, secretBox);
+  const publicUrl = new URL(config.publicUrl);
+  return createFactorService({
+    ...deps,
+    secretBox,
+    notify: async (user, change) => {
+      const vars = { app_name: config.appName, username: user.username, change };
+      await deps.mail.enqueue({ to: user.email, ...deps.templates.render('factor-notice', vars) });
+    },
+    options: {
+      appName: config.appName,
+      mfaPolicy: config.mfa,
+      rpId: publicUrl.hostname,
+      origin: publicUrl.origin,
+    },
+  });
 }
 
 /** Refuses to start when TOTP secrets are stored and no key can read them. */

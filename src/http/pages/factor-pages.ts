@@ -3,15 +3,18 @@
  * app, removing a factor and new recovery codes from the account page (form posts, so POST where
  * the API uses DELETE), and the second sign-in step after `/login`.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import type { AccountService } from '../../auth/accounts.ts';
 import type { MfaRequiredError } from '../../auth/errors.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { FactorService } from '../../auth/factors/factors.ts';
 import { type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import type { FormFailure } from './forms.ts';
 import { formFailureOf, type HtmlForm, setPageHeaders } from './html-form.ts';
 import { html, type SafeHtml } from './layout.ts';
+import type { PageSettings } from './login-page.ts';
 import { renderLoginPage } from './login-page.ts';
 import {
   passkeyButton,
@@ -20,7 +23,7 @@ import {
   renderTotpSetupPage,
   twoFactorSection,
 } from './mfa-pages.ts';
-import { type PageForms, pageSettings } from './page-forms.ts';
+import type { PageForms } from './page-forms.ts';
 import {
   PASSKEY_PAGE_CSP,
   PASSKEY_SCRIPT,
@@ -40,13 +43,21 @@ export async function sendPasskeyPage(
   return setPageHeaders(reply).header('content-security-policy', PASSKEY_PAGE_CSP).code(status).send(body);
 }
 
+/** What the pages of second factors read: the factor service and the pages' settings. */
+export interface MfaPageContext {
+  readonly factors: FactorService;
+  readonly settings: PageSettings;
+  /** Where the routes are mounted (`''` or the plugin's prefix). */
+  readonly basePath: string;
+}
+
 /** The account page's "Two-factor authentication" section of the signed-in user. */
 export async function accountTwoFactor(
-  gatehouse: Gatehouse,
+  context: MfaPageContext,
   userId: string,
   csrfToken: string,
 ): Promise<SafeHtml> {
-  const { factors, basePath } = gatehouse;
+  const { factors, basePath } = context;
   return twoFactorSection({
     factors: await factors.listFactors(userId),
     recoveryCodesLeft: await factors.recoveryCodesLeft(userId),
@@ -67,14 +78,14 @@ ${passkeyScriptTag(basePath)}`;
 
 /** The second step's page for a first step that answered `mfa_required`. */
 export function secondStepPage(
-  gatehouse: Gatehouse,
+  context: MfaPageContext,
   error: MfaRequiredError,
   returnTo: string | undefined,
   failure?: FormFailure,
 ): string {
-  const { basePath } = gatehouse;
+  const { basePath } = context;
   return renderSecondStepPage(
-    pageSettings(gatehouse),
+    context.settings,
     {
       mfaToken: error.mfaToken,
       factors: error.factors,
@@ -86,19 +97,25 @@ export function secondStepPage(
   );
 }
 
+/** A string field of a body that may have failed validation. */
+function stringField(body: unknown, name: string): string | undefined {
+  const value =
+    typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** `POST /login/mfa` as a form: a failure shows the second step again while its token lives. */
-export function secondStepForm(gatehouse: Gatehouse): HtmlForm {
-  const settings = pageSettings(gatehouse);
-  const home = `${gatehouse.basePath}/account`;
+export function secondStepForm(context: MfaPageContext): HtmlForm {
+  const { settings, basePath } = context;
+  const home = `${basePath}/account`;
   return {
     async render(request: FastifyRequest, failure: FormFailure) {
-      const token = (request.body as { mfa_token?: unknown } | undefined)?.mfa_token;
+      const token = stringField(request.body, 'mfa_token');
       const returnTo = request.formPost?.returnTo;
-      const factors = typeof token === 'string' ? await gatehouse.factors.factorsFor(token) : [];
-      if (typeof token !== 'string' || factors.length === 0) {
+      const factors = token === undefined ? [] : await context.factors.factorsFor(token);
+      if (token === undefined || factors.length === 0) {
         return renderLoginPage(settings, { failure: { ...failure, fields: {} }, returnTo });
       }
-      const { basePath } = gatehouse;
       return renderSecondStepPage(
         settings,
         { mfaToken: token, factors, returnTo, basePath, script: passkeyScriptTag(basePath) },
@@ -109,18 +126,19 @@ export function secondStepForm(gatehouse: Gatehouse): HtmlForm {
   };
 }
 
-export async function factorPageRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards; forms: PageForms },
-): Promise<void> {
-  const { gatehouse, guards, forms } = options;
-  const { factors, accounts, basePath } = gatehouse;
-  const settings = pageSettings(gatehouse);
+export interface FactorPageRouteOptions extends MfaPageContext {
+  readonly accounts: AccountService;
+  readonly guards: Guards;
+  readonly forms: PageForms;
+}
+
+export const factorPageRoutes: FastifyPluginAsyncTypebox<FactorPageRouteOptions> = async (app, options) => {
+  const { guards, forms, factors, accounts, basePath, settings } = options;
   const hide = { hide: true };
   const stepUp = [guards.requireScopes('profile:write'), guards.requireStepUp()];
   const me = async (request: FastifyRequest) => accounts.getUserOrThrow(principalOf(request).user.id);
 
-  app.get<{ Querystring: { v?: string } }>(
+  app.get(
     PASSKEY_SCRIPT_PATH,
     { schema: { ...hide, querystring: Type.Object({ v: Type.Optional(Type.String({ maxLength: 64 })) }) } },
     async (request, reply) =>
@@ -156,12 +174,16 @@ export async function factorPageRoutes(
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { code?: string } }>(
+  app.post(
     '/account/factors/totp/:id/confirm',
     {
       onRequest: guards.requireScopes('profile:write'),
       config: { gatehouse: { noStore: true, htmlForm: forms.account } },
-      schema: { ...hide, params: Type.Object({ id: Type.String({ maxLength: 100 }) }) },
+      schema: {
+        ...hide,
+        params: Type.Object({ id: Type.String({ maxLength: 100 }) }),
+        body: Type.Object({ code: Type.Optional(Type.String({ maxLength: 20 })) }),
+      },
     },
     async (request, reply) => {
       const user = await me(request);
@@ -206,7 +228,7 @@ export async function factorPageRoutes(
     },
   );
 
-  app.post<{ Params: { id: string } }>(
+  app.post(
     '/account/factors/:id/remove',
     {
       onRequest: stepUp,
@@ -228,4 +250,4 @@ export async function factorPageRoutes(
       return sendPasskeyPage(reply, 200, renderRecoveryCodesPage(settings, user.username, codes));
     },
   );
-}
+};

@@ -4,12 +4,13 @@
  * second factor when the account has one; an enrollment token (from `mfa_enrollment_required`)
  * may only list, enrol and confirm.
  */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { toPublicUser } from '../../auth/accounts.ts';
+import { type AccountService, toPublicUser } from '../../auth/accounts.ts';
 import type { FactorView } from '../../auth/factors/factor-service.ts';
+import type { FactorService } from '../../auth/factors/factors.ts';
 import { isEnrollmentToken } from '../../auth/factors/mfa-tokens.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
 import { actorOf, BEARER_SECURITY, GUARD_SECURITY, type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
@@ -60,8 +61,11 @@ export interface FactorAccess {
   requireStepUp(request: FastifyRequest): Promise<void>;
 }
 
-export function factorAccess(gatehouse: Gatehouse, guards: Guards): FactorAccess {
-  const { factors, clock } = gatehouse;
+export function factorAccess(
+  services: { factors: FactorService; clock: { now(): number } },
+  guards: Guards,
+): FactorAccess {
+  const { factors, clock } = services;
   const enrolling = new WeakMap<FastifyRequest, string>();
   const userGuard = guards.requireScopes('profile:write');
   const userOrEnrollment = async function (
@@ -96,11 +100,15 @@ export function factorAccess(gatehouse: Gatehouse, guards: Guards): FactorAccess
   };
 }
 
-export async function factorRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards; access: FactorAccess },
-): Promise<void> {
-  const { factors, accounts } = options.gatehouse;
+export interface FactorRouteOptions {
+  readonly factors: FactorService;
+  readonly accounts: AccountService;
+  readonly guards: Guards;
+  readonly access: FactorAccess;
+}
+
+export const factorRoutes: FastifyPluginAsyncTypebox<FactorRouteOptions> = async (app, options) => {
+  const { factors, accounts } = options;
   const { guards, access } = options;
   const me = async (request: FastifyRequest) => accounts.getUserOrThrow(principalOf(request).user.id);
 
@@ -129,7 +137,7 @@ export async function factorRoutes(
     },
   );
 
-  app.post<{ Body: { name?: string } | undefined }>(
+  app.post(
     '/users/me/factors/totp',
     {
       onRequest: access.userOrEnrollment,
@@ -173,7 +181,7 @@ export async function factorRoutes(
     },
   );
 
-  app.post<{ Params: { id: string }; Body: { code: string } }>(
+  app.post(
     '/users/me/factors/totp/:id/confirm',
     {
       onRequest: access.userOrEnrollment,
@@ -223,7 +231,7 @@ export async function factorRoutes(
     },
   );
 
-  app.post<{ Body: { name?: string; response: Record<string, unknown> } }>(
+  app.post(
     '/users/me/factors/webauthn',
     {
       onRequest: access.userOrEnrollment,
@@ -254,7 +262,7 @@ export async function factorRoutes(
       const result = await factors.registerPasskey(
         await me(request),
         request.body.name,
-        request.body.response,
+        request.body.response as Record<string, unknown>,
         requestContext(request),
       );
       const enrollmentToken = access.enrollmentTokenOf(request);
@@ -264,7 +272,7 @@ export async function factorRoutes(
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     '/users/me/factors/:id',
     {
       onRequest: guards.requireScopes('profile:write'),
@@ -280,7 +288,7 @@ export async function factorRoutes(
     async (request, reply) => {
       await access.requireStepUp(request);
       await factors.removeFactor(await me(request), request.params.id, requestContext(request));
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -305,7 +313,7 @@ export async function factorRoutes(
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     '/users/:id/factors',
     {
       onRequest: guards.requireScopes('users:write'),
@@ -322,4 +330,4 @@ export async function factorRoutes(
       removed: await factors.resetFactors(actorOf(request), request.params.id, requestContext(request)),
     }),
   );
-}
+};

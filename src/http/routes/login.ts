@@ -1,11 +1,11 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
 import { MfaRequiredError } from '../../auth/errors.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { SessionService } from '../../auth/sessions.ts';
 import { csrfTokenFor, type SessionCookie } from '../cookies.ts';
 import { checkAnonymousWrite } from '../guards.ts';
-import { secondStepPage, sendPasskeyPage } from '../pages/factor-pages.ts';
+import { type MfaPageContext, secondStepPage, sendPasskeyPage } from '../pages/factor-pages.ts';
 import { prefersHtml } from '../pages/negotiation.ts';
 import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
@@ -24,18 +24,18 @@ const LoginResponse = Type.Intersect([
   }),
 ]);
 
-export async function loginRoutes(
-  app: FastifyInstance,
-  options: {
-    gatehouse: Gatehouse;
-    cookie: SessionCookie;
-    trustedOrigins: readonly string[];
-    forms?: PageForms | undefined;
-  },
-): Promise<void> {
-  const { sessions } = options.gatehouse;
-  const { cookie } = options;
-  app.post<{ Body: { username: string; password: string } }>(
+export interface LoginRouteOptions {
+  readonly sessions: SessionService;
+  readonly cookie: SessionCookie;
+  readonly trustedOrigins: readonly string[];
+  readonly forms?: PageForms | undefined;
+  /** The second step's page, when pages are on. */
+  readonly mfaPages?: MfaPageContext | undefined;
+}
+
+export const loginRoutes: FastifyPluginAsyncTypebox<LoginRouteOptions> = async (app, options) => {
+  const { sessions, cookie } = options;
+  app.post(
     '/login',
     {
       config: { gatehouse: { noStore: true, rateLimit: 'login', htmlForm: options.forms?.login } },
@@ -58,17 +58,14 @@ export async function loginRoutes(
     async (request, reply) => {
       // Login CSRF: a cross-site page must not log the browser into an attacker's account.
       checkAnonymousWrite(request, options.trustedOrigins);
+      const mfaPages = options.mfaPages;
       const signedIn = await sessions
         .loginWithCookie(request.body.username, request.body.password, requestContext(request))
         .catch((error: unknown) => {
           // A browser's form goes on to the second step's page instead of the 403.
-          if (!(error instanceof MfaRequiredError) || options.forms === undefined || !prefersHtml(request))
+          if (!(error instanceof MfaRequiredError) || mfaPages === undefined || !prefersHtml(request))
             throw error;
-          return sendPasskeyPage(
-            reply,
-            200,
-            secondStepPage(options.gatehouse, error, request.formPost?.returnTo),
-          );
+          return sendPasskeyPage(reply, 200, secondStepPage(mfaPages, error, request.formPost?.returnTo));
         });
       if (!('cookieValue' in signedIn)) return signedIn;
       const { user, cookieValue } = signedIn;
@@ -76,4 +73,4 @@ export async function loginRoutes(
       return { ...toPublicUser(user), csrf_token: csrfTokenFor(cookieValue) };
     },
   );
-}
+};

@@ -3,13 +3,12 @@
  * `POST /login/mfa` for cookie sessions. The first step answered 403 `mfa_required` with an
  * `mfa_token`; these finish exactly that first step.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
+import type { FactorService } from '../../auth/factors/factors.ts';
 import type { RequestContext } from '../../auth/request-context.ts';
-import { effectiveScope, parseScope } from '../../auth/scopes.ts';
-import type { TokenPair } from '../../auth/sessions.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { SessionService, TokenPair } from '../../auth/sessions.ts';
 import { csrfTokenFor, type SessionCookie } from '../cookies.ts';
 import { HttpClientError } from '../errors.ts';
 import { checkAnonymousWrite } from '../guards.ts';
@@ -82,12 +81,12 @@ export function parseAssertion(value: string | undefined, field = 'assertion'): 
 
 /** The token pair of a second-step grant of `POST /token`, or undefined when `grantType` is none. */
 export async function secondStepGrant(
-  gatehouse: Gatehouse,
+  services: { sessions: SessionService; factors: FactorService },
   grantType: string,
   body: SecondStepForm,
   ctx: RequestContext,
 ): Promise<TokenPair | undefined> {
-  const { factors, sessions } = gatehouse;
+  const { factors, sessions } = services;
   let done: Awaited<ReturnType<typeof factors.completeWithCode>>;
   if (grantType === MFA_OTP_GRANT || grantType === MFA_RECOVERY_CODE_GRANT) {
     const mfaToken = need(body.mfa_token, 'mfa_token');
@@ -101,7 +100,7 @@ export async function secondStepGrant(
     done = await factors.completeWithPasskey(mfaToken, 'token', parseAssertion(body.assertion), ctx);
   } else if (grantType === WEBAUTHN_GRANT) {
     const signedIn = await factors.signInWithPasskey(parseAssertion(body.assertion), ctx);
-    const scope = effectiveScope(gatehouse.roles.permissionsOf(signedIn.user.roles), parseScope(body.scope));
+    const scope = sessions.grantScope(signedIn.user, body.scope);
     return sessions.startTokenSession(signedIn.user, scope, body.client_id, ctx, 'webauthn', signedIn.amr);
   } else {
     return undefined;
@@ -116,22 +115,22 @@ export async function secondStepGrant(
   );
 }
 
-export async function mfaLoginRoutes(
-  app: FastifyInstance,
-  options: {
-    gatehouse: Gatehouse;
-    cookie: SessionCookie;
-    trustedOrigins: readonly string[];
-    /** The second step's page (GATEHOUSE_PAGES). */
-    form?: HtmlForm | undefined;
-  },
-): Promise<void> {
-  const { factors, sessions } = options.gatehouse;
+export interface MfaLoginRouteOptions {
+  readonly sessions: SessionService;
+  readonly factors: FactorService;
+  readonly cookie: SessionCookie;
+  readonly trustedOrigins: readonly string[];
+  /** The second step's page (GATEHOUSE_PAGES). */
+  readonly form?: HtmlForm | undefined;
+}
+
+export const mfaLoginRoutes: FastifyPluginAsyncTypebox<MfaLoginRouteOptions> = async (app, options) => {
+  const { factors, sessions } = options;
   const RequestOptions = Type.Object(
     {},
     { additionalProperties: true, description: 'PublicKeyCredentialRequestOptionsJSON' },
   );
-  app.post<{ Body: { mfa_token: string } }>(
+  app.post(
     '/mfa/webauthn/options',
     {
       config: { gatehouse: { noStore: true, rateLimit: 'login' } },
@@ -162,7 +161,7 @@ export async function mfaLoginRoutes(
     async () => factors.passwordlessOptions(),
   );
 
-  app.post<{ Body: { assertion: string } }>(
+  app.post(
     '/login/passkey',
     {
       config: { gatehouse: { noStore: true, rateLimit: 'login' } },
@@ -191,7 +190,7 @@ export async function mfaLoginRoutes(
     },
   );
 
-  app.post<{ Body: { mfa_token: string; otp?: string; recovery_code?: string; assertion?: string } }>(
+  app.post(
     '/login/mfa',
     {
       config: { gatehouse: { noStore: true, rateLimit: 'login', htmlForm: options.form } },
@@ -240,4 +239,4 @@ export async function mfaLoginRoutes(
       return { ...toPublicUser(done.user), csrf_token: csrfTokenFor(cookieValue) };
     },
   );
-}
+};

@@ -2,10 +2,12 @@
  * `POST /reauthenticate` (RFC 9470 step-up): a signed-in user proves the password again, which
  * renews the session's `auth_time` so actions that need a recent sign-in go through.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { AccountService } from '../../auth/accounts.ts';
 import { NotAuthenticatedError } from '../../auth/errors.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { FactorService } from '../../auth/factors/factors.ts';
+import type { SessionService } from '../../auth/sessions.ts';
 import { BEARER_SECURITY, type Guards, principalOf } from '../guards.ts';
 import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
@@ -21,13 +23,21 @@ const Reauthenticated = Type.Object({
   scope: Type.String({ description: 'The same scopes the request had, space-separated' }),
 });
 
-export async function reauthenticateRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards; forms?: PageForms | undefined },
-): Promise<void> {
-  const { sessions, accounts } = options.gatehouse;
-  const { factors } = options.gatehouse;
-  app.post<{ Body: { password: string; otp?: string; recovery_code?: string } }>(
+export interface ReauthenticateRouteOptions {
+  readonly sessions: SessionService;
+  readonly accounts: AccountService;
+  /** Proves a second factor given with the password (`otp` or `recovery_code`). */
+  readonly factors: Pick<FactorService, 'proveCode'>;
+  readonly guards: Guards;
+  readonly forms?: PageForms | undefined;
+}
+
+export const reauthenticateRoutes: FastifyPluginAsyncTypebox<ReauthenticateRouteOptions> = async (
+  app,
+  options,
+) => {
+  const { sessions, accounts, factors } = options;
+  app.post(
     '/reauthenticate',
     {
       onRequest: options.guards.requireUser,
@@ -95,4 +105,4 @@ export async function reauthenticateRoutes(
       };
     },
   );
-}
+};
