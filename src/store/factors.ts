@@ -103,10 +103,10 @@ export async function findFactorByCredentialId(
   return row === undefined ? undefined : toFactor(row);
 }
 
-/** Whether any TOTP secret is stored (the encryption key is then required to start). */
-export async function hasEncryptedFactors(db: Kysely<Database>): Promise<boolean> {
-  const row = await db.selectFrom('factors').select('id').where('secret', 'is not', null).executeTakeFirst();
-  return row !== undefined;
+/** Some factor with a stored TOTP secret, if any (the encryption key must read it to start). */
+export async function findEncryptedFactor(db: Kysely<Database>): Promise<FactorRecord | undefined> {
+  const row = await db.selectFrom('factors').selectAll().where('secret', 'is not', null).executeTakeFirst();
+  return row === undefined ? undefined : toFactor(row);
 }
 
 /**

@@ -49,7 +49,7 @@ test('GATEHOUSE_ENCRYPTION_KEY takes a comma-separated list of 256-bit keys; a m
   assert.deepEqual(loadConfig({ GATEHOUSE_ENCRYPTION_KEY: `${OLD}, ${NEW}` }).encryptionKeys, [OLD, NEW]);
 });
 
-test('without the key enrolling an app is 503 MFA_UNAVAILABLE; once an app secret is stored, the server refuses to start without it', async () => {
+test('without the key enrolling an app is 503 MFA_UNAVAILABLE; once an app secret is stored, the server refuses to start without a key that reads it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-encryption-'));
   const env = {
     GATEHOUSE_DATABASE_URL: `sqlite:${join(dir, 'gatehouse.db')}`,
@@ -85,6 +85,13 @@ test('without the key enrolling an app is 503 MFA_UNAVAILABLE; once an app secre
     await app.close();
     await keyed.close();
     await assert.rejects(createGatehouse(loadConfig(env)), /GATEHOUSE_ENCRYPTION_KEY is required/);
+    // Another key alone (a rotation that dropped the old one) is refused at start, not at sign-in.
+    const other = { ...env, GATEHOUSE_ENCRYPTION_KEY: OLD };
+    await assert.rejects(createGatehouse(loadConfig(other)), /put the new key first and keep the old one/);
+    const rotated = await createGatehouse(
+      loadConfig({ ...env, GATEHOUSE_ENCRYPTION_KEY: `${OLD},${ENCRYPTION_KEY}` }),
+    );
+    await rotated.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

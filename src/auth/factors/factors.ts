@@ -4,13 +4,13 @@ import type { Config } from '../../config.ts';
 import type { MailOutbox } from '../../mail/outbox.ts';
 import type { MailTemplates } from '../../mail/templates.ts';
 import type { Store } from '../../store/db.ts';
-import { hasEncryptedFactors } from '../../store/factors.ts';
+import { findEncryptedFactor } from '../../store/factors.ts';
 import type { UserRecord } from '../../store/users.ts';
 import type { AccountService } from '../accounts.ts';
 import { createSecretBox, type SecretBox } from '../encryption.ts';
 import type { LoginThrottle } from '../login-throttle.ts';
 import type { RoleService } from '../permissions.ts';
-import type { FactorKit, FactorOptions } from './factor-kit.ts';
+import { type FactorKit, type FactorOptions, totpAad } from './factor-kit.ts';
 import { createFactorManagement, type FactorManagement } from './factor-service.ts';
 import { createPasskeys, type Passkeys } from './passkeys.ts';
 import { createSecondStep, type SecondStep } from './second-step.ts';
@@ -63,11 +63,20 @@ export async function createFactorServiceFromConfig(
   });
 }
 
-/** Refuses to start when TOTP secrets are stored and no key can read them. */
+/** Refuses to start when TOTP secrets are stored and the configured keys cannot read them. */
 export async function checkEncryptionKey(store: Store, secretBox: SecretBox): Promise<void> {
-  if (!secretBox.enabled && (await hasEncryptedFactors(store.db))) {
+  const factor = await findEncryptedFactor(store.db);
+  if (factor?.secret == null) return;
+  if (!secretBox.enabled) {
     throw new Error(
       'GATEHOUSE_ENCRYPTION_KEY is required: authenticator-app secrets are stored encrypted and cannot be read without it',
+    );
+  }
+  try {
+    secretBox.decrypt(factor.secret, totpAad(factor));
+  } catch {
+    throw new Error(
+      'GATEHOUSE_ENCRYPTION_KEY does not read the stored authenticator-app secrets: to rotate, put the new key first and keep the old one in the list',
     );
   }
 }

@@ -31,6 +31,8 @@ export interface AccountView {
   readonly csrfToken: string;
   /** The session's sign-in is too old for changes that need a recent one (RFC 9470 step-up). */
   readonly needsReauth: boolean;
+  /** The user has an authenticator app: proving it again asks for its code too (MFA step-up). */
+  readonly reauthWithCode?: boolean | undefined;
 }
 
 const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
@@ -41,7 +43,12 @@ function describeAgent(userAgent: string | null): string {
 }
 
 /** Asks for the password inline when a change on this page needs a recent sign-in. */
-function reauthSection(user: PublicUser, csrfToken: string, failure: FormFailure): SafeHtml {
+function reauthSection(
+  user: PublicUser,
+  csrfToken: string,
+  failure: FormFailure,
+  withCode: boolean,
+): SafeHtml {
   return html`<section aria-labelledby="reauth-title">
 <h2 id="reauth-title">Confirm it is you</h2>
 <p>Changing your email address or password needs a recent sign-in. Enter your password to continue.</p>
@@ -49,6 +56,7 @@ function reauthSection(user: PublicUser, csrfToken: string, failure: FormFailure
 ${hidden('csrf_token', csrfToken)}
 <input type="hidden" name="username" value="${user.username}" autocomplete="username">
 ${field({ form: 'reauth', name: 'password', label: REAUTH_LABELS.password, type: 'password', autocomplete: 'current-password', maxLength: 1024 }, failure)}
+${withCode ? field({ form: 'reauth', name: 'otp', label: 'Code from your authenticator app', autocomplete: 'one-time-code', maxLength: 20 }, failure) : ''}
 <button type="submit">Confirm</button>
 </form>
 </section>`;
@@ -117,7 +125,7 @@ ${hidden('csrf_token', csrfToken)}
 </form>`
 }
 </section>
-${view.needsReauth || options.failedForm === 'reauth' ? reauthSection(user, csrfToken, reauthFailure) : ''}
+${view.needsReauth || options.failedForm === 'reauth' ? reauthSection(user, csrfToken, reauthFailure, view.reauthWithCode === true) : ''}
 <section aria-labelledby="email-title">
 <h2 id="email-title">Change email address</h2>
 <form method="post" action="/account/email" novalidate>

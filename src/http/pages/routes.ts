@@ -94,6 +94,9 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
             sessions: list,
             csrfToken: principal.csrfToken,
             needsReauth: options.needsReauth(principal.authTimeMs),
+            reauthWithCode: (await options.factors?.listFactors(principal.user.id))?.some(
+              (f) => f.type === 'totp' && f.confirmed,
+            ),
           },
           { notice, twoFactor },
         ),
