@@ -3,7 +3,7 @@
  * in rounds under the bench's pinning, so a busy machine weighs on both alike. "A" is the
  * checkout given (e.g. `git archive <commit> | tar -x -C /tmp/before`, with node_modules linked),
  * "B" this one. Prints req/s as a share of the bare Fastify app measured in the same rounds, and
- * the server's CPU time per request. BENCH_DURATION (default 5) seconds per run, BENCH_ROUNDS (3).
+ * the server's CPU time per request (for logins, the argon2id hash's included). BENCH_DURATION (default 5) seconds per run, BENCH_ROUNDS (3).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -95,6 +95,16 @@ try {
         await load({
           url: `${server.url}/users/me`,
           lines: { mode: 'bearer', values: cold },
+          serverPid: pid,
+        }),
+      );
+      add(
+        `login ${version}`,
+        await generator.run({
+          url: `${server.url}/token`,
+          connections: 8,
+          durationSeconds: DURATION_S,
+          lines: { mode: 'form', values: fixtures.users.map(fixtures.form) },
           serverPid: pid,
         }),
       );

@@ -54,20 +54,36 @@ function residentMiB(pid: number | undefined): number | undefined {
   }
 }
 
+interface Argon2Limit {
+  readonly perSecond: number;
+  /** CPU time of one verify (µs): what a login costs beyond its own work. */
+  readonly cpuUs: number;
+}
+
 /** argon2id verifies per second on `core`, in a process of its own (the server's core). */
-function argon2Limit(storedHash: string, core: number | undefined, concurrency: number): Promise<number> {
+function argon2Limit(
+  storedHash: string,
+  core: number | undefined,
+  concurrency: number,
+): Promise<Argon2Limit> {
   const node = [process.execPath, 'bench/argon2-limit.ts', storedHash, String(concurrency), '30'];
   const [command, ...args] = core === undefined ? node : ['taskset', '-c', String(core), ...node];
   return new Promise((resolve, reject) =>
     execFile(command ?? process.execPath, args, (error, stdout) =>
-      error ? reject(error) : resolve(Number(stdout.trim())),
+      error
+        ? reject(error)
+        : resolve({
+            perSecond: Number(stdout.trim().split(' ')[0]),
+            cpuUs: Number(stdout.trim().split(' ')[1]),
+          }),
     ),
   );
 }
 
 /** The best of one and two verifies at a time: what the core gives when it only hashes. */
-async function argon2CoreLimit(storedHash: string, core: number | undefined): Promise<number> {
-  return Math.max(await argon2Limit(storedHash, core, 1), await argon2Limit(storedHash, core, 2));
+async function argon2CoreLimit(storedHash: string, core: number | undefined): Promise<Argon2Limit> {
+  const [one, two] = [await argon2Limit(storedHash, core, 1), await argon2Limit(storedHash, core, 2)];
+  return { perSecond: Math.max(one.perSecond, two.perSecond), cpuUs: Math.min(one.cpuUs, two.cpuUs) };
 }
 
 /** Users `bulk0`… inserted in SQL into the server's SQLite file (no argon2: they never log in). */
@@ -139,15 +155,19 @@ async function runBench(): Promise<void> {
     const forms = { mode: 'form' as const, values: users.map(form) };
     // The machine's speed drifts (shared hosts): measure the limit right before and right after
     // the login run, on the server's core, and use the mean.
-    const limitBefore = await argon2CoreLimit(storedHash, serverCore);
+    const hashBefore = await argon2CoreLimit(storedHash, serverCore);
     const login = await load({
       url: `${server.url}/token`,
       connections: LOGIN_CONNECTIONS,
       lines: forms,
       serverPid: server.pid,
     });
-    const limitAfter = await argon2CoreLimit(storedHash, serverCore);
+    const hashAfter = await argon2CoreLimit(storedHash, serverCore);
+    const [limitBefore, limitAfter] = [hashBefore.perSecond, hashAfter.perSecond];
     const argon2Limit = (limitBefore + limitAfter) / 2;
+    // A login's own CPU time beside its hash (HTTP, throttle, SQLite, JWT, logs), which shares the core.
+    const hashCpuUs = (hashBefore.cpuUs + hashAfter.cpuUs) / 2;
+    const loginOwnCpuUs = login.cpuUsPerRequest === undefined ? undefined : login.cpuUsPerRequest - hashCpuUs;
     const [mixedWhoami, mixedLogin] = await Promise.all([
       load({ url: `${server.url}/users/me`, headers: bearer }),
       load({ url: `${server.url}/token`, connections: LOGIN_CONNECTIONS, lines: forms }),
@@ -220,6 +240,8 @@ async function runBench(): Promise<void> {
         ...login,
         argon2LimitPerSecond: argon2Limit,
         argon2LimitBeforeAfter: [limitBefore, limitAfter],
+        hashCpuUs,
+        loginOwnCpuUs,
         share: login.rps / argon2Limit,
       },
       mixed: { whoami: mixedWhoami, login: mixedLogin, p99RatioToUnloaded: mixedWhoami.p99 / hot.p99 },
@@ -329,7 +351,7 @@ async function runBench(): Promise<void> {
       'whoami during logins': row(mixedWhoami, `p99 ${f(results.mixed.p99RatioToUnloaded, 1)}× unloaded`, ''),
     });
     console.log(
-      `argon2id limit of the server's core (m=19456 t=2 p=1, verifies/s): ${f(limitBefore, 1)} before, ${f(limitAfter, 1)} after the login run`,
+      `argon2id limit of the server's core (m=19456 t=2 p=1, verifies/s): ${f(limitBefore, 1)} before, ${f(limitAfter, 1)} after the login run; CPU per verify ${f(hashCpuUs)} µs, per login beside its hash ${f(loginOwnCpuUs ?? Number.NaN)} µs`,
     );
     console.log(
       `resident memory of the server: ${f(rssBefore ?? Number.NaN)} MiB before, ${f(rssAfter ?? Number.NaN)} MiB after ${sent} whoami requests with ${MEMORY_TOKENS} distinct tokens of ${MEMORY_USERS} users (${refused} refused)`,
