@@ -34,7 +34,6 @@ const PARTS: readonly Part[] = [
     'metrics (ours + prom-client)',
     (url) => inSource('observability/metrics.ts')(url) || inModule('prom-client')(url),
   ],
-  ['security headers', inSource('http/security-headers.ts')],
   ['http/guards.ts', inSource('http/guards.ts')],
   ['auth/authenticate.ts', inSource('auth/authenticate.ts')],
   ['auth/tokens.ts', inSource('auth/tokens.ts')],
