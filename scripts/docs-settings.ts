@@ -1,5 +1,5 @@
 /**
- * docs/settings.md is generated from SETTINGS in src/config.ts: `npm run docs:settings` writes it,
+ * docs/settings.md is generated from SETTINGS (src/config/settings.ts): `npm run docs:settings` writes it,
  * and test/docs.test.ts fails when the committed page differs from what this renders.
  */
 import { writeFileSync } from 'node:fs';

@@ -48,7 +48,7 @@ describe('documentation stays true', () => {
   });
 
   test('docs/errors.md lists every error code with its status', () => {
-    const source = readFileSync('src/errors.ts', 'utf8');
+    const source = readFileSync('src/errors/base.ts', 'utf8');
     const union = source.slice(
       source.indexOf('export type GatehouseErrorCode'),
       source.indexOf(';', source.indexOf('export type GatehouseErrorCode')),
