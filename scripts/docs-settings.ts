@@ -3,6 +3,7 @@
  * and test/docs.test.ts fails when the committed page differs from what this renders.
  */
 import { writeFileSync } from 'node:fs';
+import { oidcSettingsDoc } from '../src/auth/external/settings.ts';
 import { SETTINGS } from '../src/config.ts';
 
 export const SETTINGS_DOC = 'docs/settings.md';
@@ -42,7 +43,9 @@ export function renderSettingsDoc(): string {
     '| Variable | Default | Plugin option | Meaning |',
     '| -------- | ------- | ------------- | ------- |',
     ...rows,
-    OUTRO,
+    '',
+    oidcSettingsDoc(),
+    OUTRO.trimStart(),
   ].join('\n');
 }
 

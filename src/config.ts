@@ -6,11 +6,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parse as parseDotenv } from 'dotenv';
+import {
+  EXTERNAL_SETTINGS,
+  ExternalSettingError,
+  type ExternalSettings,
+  isOidcProviderVariable,
+  oidcProvidersToEnv,
+  parseOidcProviders,
+} from './auth/external/settings.ts';
 
 export type JwtAlgorithm = 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
-export interface Config {
+export interface Config extends ExternalSettings {
   readonly host: string;
   readonly port: number;
   readonly databaseUrl: string;
@@ -797,6 +805,7 @@ export const SETTINGS: readonly Setting[] = [
     defaultText: 'false',
     parse: flag,
   },
+  ...EXTERNAL_SETTINGS,
 ];
 
 export class ConfigError extends Error {
@@ -829,13 +838,19 @@ export function loadConfig(given: Record<string, string | undefined> = readEnvir
     try {
       partial[setting.key] = setting.parse(env[setting.env], partial);
     } catch (error) {
-      if (!(error instanceof SettingError)) throw error;
+      if (!(error instanceof SettingError || error instanceof ExternalSettingError)) throw error;
       const name = setting.env === 'GATEHOUSE_PORT' && portFromPort ? 'PORT' : setting.env;
       problems.push(`${name} ${error.message}`);
     }
   }
+  partial.oidcProviders = parseOidcProviders(env, problems);
   for (const name of Object.keys(env)) {
-    if (name.startsWith('GATEHOUSE_') && !name.startsWith('GATEHOUSE_TEST_') && !known.has(name)) {
+    if (
+      name.startsWith('GATEHOUSE_') &&
+      !name.startsWith('GATEHOUSE_TEST_') &&
+      !known.has(name) &&
+      !isOidcProviderVariable(name)
+    ) {
       problems.push(`${name} is not a Gatehouse setting (see docs/settings.md)`);
     }
   }
@@ -862,6 +877,10 @@ export function configFromOptions(options: GatehouseOptions): Config {
   const byKey = new Map(SETTINGS.map((setting) => [setting.key as string, setting]));
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(options)) {
+    if (key === 'oidcProviders') {
+      if (value !== undefined) Object.assign(env, oidcProvidersToEnv(value));
+      continue;
+    }
     const setting = byKey.get(key);
     if (setting === undefined) throw new TypeError(`gatehouse: unknown option "${key}"`);
     if (value === undefined) continue;

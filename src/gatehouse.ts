@@ -7,6 +7,7 @@ import { type ApiKeyService, createApiKeyService } from './auth/api-keys.ts';
 import { type AuditLog, createAuditLog } from './auth/audit-log.ts';
 import { createEmailFlowService, type EmailFlowService } from './auth/email-flows.ts';
 import { DatabaseUnavailableError, EmailTakenError, UsernameTakenError } from './auth/errors.ts';
+import { createExternalSignIn, type ExternalSignInService } from './auth/external/sign-in.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
@@ -28,7 +29,7 @@ import { type ClusterEvent, createRedisLink, type RedisLink } from './cluster/re
 import type { Config } from './config.ts';
 import { createMailOutbox, type MailOutbox } from './mail/outbox.ts';
 import { loadMailTemplates } from './mail/templates.ts';
-import { instrumentSessions } from './observability/instrument-sessions.ts';
+import { instrumentSessions, loginOutcomeOf } from './observability/instrument-sessions.ts';
 import { createMetrics, type GatehouseMetrics } from './observability/metrics.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
 import { listSessionsRevokedSince } from './store/sessions.ts';
@@ -55,6 +56,8 @@ export interface Gatehouse {
   readonly mail: MailOutbox;
   /** Verification, password reset, magic links and email change. */
   readonly emailFlows: EmailFlowService;
+  /** Sign-in with Google, GitHub and OpenID Connect providers, and connected accounts. */
+  readonly externalSignIn: ExternalSignInService;
   /** The Redis link between processes, when `GATEHOUSE_REDIS_URL` is set. */
   readonly redis: RedisLink | undefined;
   /** Prometheus metrics of this Gatehouse, served at `GET /metrics`. */
@@ -255,6 +258,21 @@ export async function createGatehouse(
         registrationOpen: config.registration === 'open',
       },
     });
+    const externalSignIn = createExternalSignIn({
+      store,
+      accounts,
+      sessions,
+      revocation,
+      clock,
+      settings: config,
+      scopeFor: (user, requested) => effectiveScope(roles.permissionsOf(user.roles), requested),
+      countLogin: (error) =>
+        metrics.login('external', error === undefined ? 'success' : loginOutcomeOf(error)),
+      options: {
+        baseUrl: `${config.publicUrl}${basePath}`,
+        registrationOpen: config.registration === 'open',
+      },
+    });
     late.onEvent = async (event) => {
       if (event.type === 'sessions-revoked') localRevocation.markSessionsRevoked(event.ids, event.at);
       else if (event.type === 'users-changed') userCache.forget(event.ids);
@@ -292,6 +310,7 @@ export async function createGatehouse(
       rateLimits,
       mail,
       emailFlows,
+      externalSignIn,
       redis,
       metrics,
       runMaintenance: async () => {

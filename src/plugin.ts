@@ -26,9 +26,11 @@ import { adminUserRoutes } from './http/routes/admin-users.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { auditRoutes } from './http/routes/audit.ts';
 import { emailRoutes } from './http/routes/email.ts';
+import { identityRoutes } from './http/routes/identities.ts';
 import { loginRoutes } from './http/routes/login.ts';
 import { meRoutes } from './http/routes/me.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
+import { flowCookie, oauthRoutes } from './http/routes/oauth.ts';
 import { reauthenticateRoutes } from './http/routes/reauthenticate.ts';
 import { registerRoutes } from './http/routes/register.ts';
 import { roleRoutes } from './http/routes/roles.ts';
@@ -169,6 +171,9 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(apiKeyRoutes, { gatehouse, guards });
     await scope.register(wellKnownRoutes, { gatehouse });
     await scope.register(emailRoutes, { gatehouse, guards, forms });
+    const oauthCookie = flowCookie(config.issuer);
+    await scope.register(oauthRoutes, { gatehouse, cookie: cookieSettings, flowCookie: oauthCookie });
+    await scope.register(identityRoutes, { gatehouse, guards, flowCookie: oauthCookie, forms });
     if (forms !== undefined)
       await scope.register(pageRoutes, { gatehouse, guards, cookie: cookieSettings, forms });
     if (config.metrics === 'on' && (config.metricsToken !== undefined || options.openMetrics === true)) {

@@ -94,7 +94,8 @@ export interface RegisterInput {
   readonly username: string;
   readonly email: string;
   readonly fullName?: string | null;
-  readonly password: string;
+  /** Null: no password (an account made by an external sign-in); password login fails for it. */
+  readonly password: string | null;
   readonly roles?: readonly string[];
   /** The account is created by a link sent to this address, which proves it. */
   readonly emailVerified?: boolean;
@@ -107,7 +108,7 @@ export interface AccountServiceOptions {
 }
 
 /** How an account came to be, for its `user.created` event. */
-export type SignUpMethod = 'register' | 'admin' | 'magic_link' | 'cli' | 'bootstrap';
+export type SignUpMethod = 'register' | 'admin' | 'magic_link' | 'cli' | 'bootstrap' | 'external';
 
 export interface AccountService {
   /**
@@ -221,10 +222,12 @@ export function createAccountService(deps: {
     async register(input, ctx = NO_REQUEST, method) {
       const username = normalizeUsername(input.username);
       const email = normalizeEmail(input.email);
-      checkPasswordPolicy(input.password, options.passwordMinLength, {
-        username: username.display,
-        email: email.display,
-      });
+      if (input.password !== null) {
+        checkPasswordPolicy(input.password, options.passwordMinLength, {
+          username: username.display,
+          email: email.display,
+        });
+      }
       const roles = input.roles === undefined ? [DEFAULT_ROLE] : [...new Set(input.roles)];
       if (input.roles !== undefined) {
         const catalogue = new Set(await listRoleNames(db));
@@ -236,7 +239,7 @@ export function createAccountService(deps: {
       const known = await findUserConflict(db, username.key, email.key);
       if (known === 'username') throw new UsernameTakenError();
       if (known === 'email') throw new EmailTakenError();
-      const passwordHash = await hasher.hash(input.password);
+      const passwordHash = input.password === null ? null : await hasher.hash(input.password);
       const id = randomUUID();
       const now = clock.now();
       const fullName = input.fullName?.normalize('NFKC') ?? null;
@@ -260,7 +263,13 @@ export function createAccountService(deps: {
             userId: id,
             ...auditSource(ctx),
             details: {
-              fields: ['email', ...(fullName !== null ? ['full_name'] : []), 'password', 'roles', 'username'],
+              fields: [
+                'email',
+                ...(fullName !== null ? ['full_name'] : []),
+                ...(passwordHash !== null ? ['password'] : []),
+                'roles',
+                'username',
+              ],
               roles: roleList(roles),
               method: method ?? (ctx.actorId ? 'admin' : 'register'),
             },

@@ -51,6 +51,11 @@ export interface Reauthenticated {
   readonly authTimeMs: number;
 }
 
+/** How an external provider proved the user, for the audit event and the token's claims. */
+export interface ExternalSignInProof {
+  readonly provider: string;
+}
+
 export interface SessionServiceOptions {
   readonly sessionTtlSeconds: number;
   readonly idleTtlSeconds: number;
@@ -104,16 +109,25 @@ export interface SessionService {
     grant: { readonly scope: string; readonly clientId: string | undefined },
     ctx: RequestContext,
   ): Promise<Reauthenticated>;
-  /** A token session for a user already proven by other means (`method` names them in audit). */
+  /**
+   * A token session for a user already proven by other means (`method` names them in audit;
+   * `external` names the provider of an external sign-in, audited and claimed in the token).
+   */
   startTokenSession(
     user: UserRecord,
     scope: string,
     clientId: string | undefined,
     ctx: RequestContext,
     method: string,
+    external?: ExternalSignInProof,
   ): Promise<TokenPair>;
   /** A cookie session for a user already proven by other means. */
-  startCookieSession(user: UserRecord, ctx: RequestContext, method: string): Promise<CookieLogin>;
+  startCookieSession(
+    user: UserRecord,
+    ctx: RequestContext,
+    method: string,
+    external?: ExternalSignInProof,
+  ): Promise<CookieLogin>;
   /** Rotates a refresh token; `requestedScope` may only narrow the grant. */
   refresh(
     refreshToken: string,
@@ -176,6 +190,7 @@ export function createSessionService(deps: {
     scope: string,
     clientId: string | undefined,
     authTimeMs: number,
+    externalProvider?: string,
   ) {
     // The `roles` claim names only the roles whose every permission the scope carries: a token
     // narrowed below a role must not pass a resource server's role check (`requireRoles`).
@@ -191,6 +206,7 @@ export function createSessionService(deps: {
       sessionId,
       authTimeMs,
       ...(clientId ? { clientId } : {}),
+      ...(externalProvider ? { externalProvider } : {}),
     });
   }
 
@@ -208,6 +224,7 @@ export function createSessionService(deps: {
     clientId: string | undefined,
     ctx: RequestContext,
     method: string,
+    external?: ExternalSignInProof,
   ): Promise<TokenPair> {
     const now = clock.now();
     const sessionId = randomSecret(16);
@@ -240,10 +257,14 @@ export function createSessionService(deps: {
         userId: user.id,
         sessionId,
         ...auditSource(ctx),
-        details: { method, client_id: effectiveClientId },
+        details: {
+          method,
+          client_id: effectiveClientId,
+          ...(external ? { provider: external.provider } : {}),
+        },
       });
     });
-    const access = issueAccess(user, sessionId, scope, clientId, now);
+    const access = issueAccess(user, sessionId, scope, clientId, now, external?.provider);
     return {
       accessToken: access.token,
       expiresInSeconds: access.expiresInSeconds,
@@ -257,6 +278,7 @@ export function createSessionService(deps: {
     user: UserRecord,
     ctx: RequestContext,
     method: string,
+    external?: ExternalSignInProof,
   ): Promise<CookieLogin> {
     const now = clock.now();
     const secret = randomSecret();
@@ -281,7 +303,7 @@ export function createSessionService(deps: {
         userId: user.id,
         sessionId: session.id,
         ...auditSource(ctx),
-        details: { method },
+        details: { method, ...(external ? { provider: external.provider } : {}) },
       });
     });
     return { user, session, cookieValue: `${session.id}.${secret}` };

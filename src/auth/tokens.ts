@@ -24,6 +24,9 @@ export interface AccessTokenClaims {
   readonly sid?: string;
   /** RFC 9470 §3 / OIDC Core §2: when the user last proved a credential in this session (seconds). */
   readonly auth_time?: number;
+  /** RFC 8176 methods: `["ext"]` after a sign-in at an external provider, named by `provider`. */
+  readonly amr?: string[];
+  readonly provider?: string;
   readonly jti: string;
   readonly iat: number;
   readonly exp: number;
@@ -40,6 +43,8 @@ export interface IssueAccessTokenInput {
   readonly sessionId?: string;
   /** When the user last proved a credential in that session (ms); a refresh passes the session's on. */
   readonly authTimeMs?: number;
+  /** The external provider the user signed in with (`amr: ["ext"]` and `provider` claims). */
+  readonly externalProvider?: string;
 }
 
 export interface IssuedAccessToken {
@@ -163,6 +168,7 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
         scope: input.scope,
         ...(input.sessionId ? { sid: input.sessionId } : {}),
         ...(input.authTimeMs !== undefined ? { auth_time: Math.floor(input.authTimeMs / 1000) } : {}),
+        ...(input.externalProvider ? { amr: ['ext'], provider: input.externalProvider } : {}),
         jti: randomUUID(),
         iat,
         exp: iat + options.ttlSeconds,

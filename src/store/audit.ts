@@ -34,7 +34,9 @@ export type AuditEventName =
   | 'magic_link.requested'
   | 'email.change_requested'
   | 'email.changed'
-  | 'account.claimed';
+  | 'account.claimed'
+  | 'identity.linked'
+  | 'identity.unlinked';
 
 /** Never a secret or personal value: reasons, counts, ids, role and permission names, field names. */
 export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;

@@ -122,6 +122,34 @@ export interface EmailTokensTable {
   created_at: number;
 }
 
+export interface IdentitiesTable {
+  id: string;
+  provider: string;
+  subject: string;
+  user_id: string;
+  email: string | null;
+  email_verified: number;
+  created_at: number;
+  last_used_at: number;
+}
+
+export interface ExternalSignInFlowsTable {
+  handle_hash: string;
+  provider: string;
+  state: string;
+  code_verifier: string;
+  nonce: string | null;
+  return_to: string | null;
+  link_user_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface UsedIdTokensTable {
+  token_key: string;
+  expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   roles: RolesTable;
@@ -134,4 +162,7 @@ export interface Database {
   api_keys: ApiKeysTable;
   mail_outbox: MailOutboxTable;
   email_tokens: EmailTokensTable;
+  identities: IdentitiesTable;
+  external_sign_in_flows: ExternalSignInFlowsTable;
+  used_id_tokens: UsedIdTokensTable;
 }

@@ -1,5 +1,8 @@
 import type { PublicUser } from '../../auth/accounts.ts';
+import type { IdentityView } from '../../auth/external/sign-in.ts';
 import type { SessionView } from '../../auth/sessions.ts';
+import { EXTERNAL_ACCOUNT_NOTICES } from './external-notices.ts';
+import { connectedAccountsSection } from './external-pages.ts';
 import { errorSummary, type FormFailure, field, hidden, NO_FAILURE, notice } from './forms.ts';
 import { html, layout, type SafeHtml } from './layout.ts';
 import type { PageSettings } from './login-page.ts';
@@ -18,6 +21,7 @@ export const ACCOUNT_NOTICES: Readonly<Record<string, string>> = {
   'verification-sent': 'A new verification link is on its way. Check your email.',
   'email-change-sent': 'We sent a confirmation link to the new address. Your email changes when you open it.',
   reauthenticated: 'Thank you. You can now change your email address or password.',
+  ...EXTERNAL_ACCOUNT_NOTICES,
 };
 
 export interface AccountView {
@@ -28,6 +32,8 @@ export interface AccountView {
   readonly csrfToken: string;
   /** The session's sign-in is too old for changes that need a recent one (RFC 9470 step-up). */
   readonly needsReauth: boolean;
+  /** Accounts at external providers connected to this one. */
+  readonly identities: readonly IdentityView[];
 }
 
 const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
@@ -128,6 +134,7 @@ ${field({ form: 'password', name: 'new_password', label: PASSWORD_LABELS.new_pas
 <button type="submit">Change password</button>
 </form>
 </section>
+${connectedAccountsSection(settings.providers, view.identities, csrfToken)}
 <section aria-labelledby="sessions-title">
 <h2 id="sessions-title">Where you are signed in</h2>
 <ul class="sessions">${sessions.map((session) => sessionItem(session, csrfToken))}</ul>

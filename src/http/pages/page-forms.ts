@@ -47,6 +47,7 @@ export function pageSettings(gatehouse: Gatehouse): PageSettings {
     appName: config.appName,
     passwordMinLength: config.passwordMinLength,
     registrationOpen: config.registration === 'open',
+    providers: gatehouse.externalSignIn.providers(),
   };
 }
 
@@ -135,6 +136,7 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
           sessions,
           csrfToken: principal.csrfToken,
           needsReauth: needsReauth(gatehouse, principal.authTimeMs),
+          identities: await gatehouse.externalSignIn.listIdentities(principal.user.id),
         },
         { failure, failedForm },
       );

@@ -98,6 +98,7 @@ export async function pageRoutes(
             sessions: list,
             csrfToken: principal.csrfToken,
             needsReauth: needsReauth(gatehouse, principal.authTimeMs),
+            identities: await gatehouse.externalSignIn.listIdentities(principal.user.id),
           },
           { notice },
         ),
@@ -116,6 +117,20 @@ export async function pageRoutes(
       const principal = principalOf(request);
       await sessions.revokeSession(principal.user.id, request.params.id, requestContext(request));
       return reply.code(303).header('location', `${basePath}/account?notice=session-revoked`).send();
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/account/identities/:id/unlink',
+    {
+      onRequest: guards.requireScopes('profile:write'),
+      config: { gatehouse: { htmlForm: forms.account } },
+      schema: { ...hide, params: Type.Object({ id: Type.String({ maxLength: 64 }) }) },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      await gatehouse.externalSignIn.unlink(principal.user.id, request.params.id, requestContext(request));
+      return reply.code(303).header('location', `${basePath}/account?notice=identity-unlinked`).send();
     },
   );
 

@@ -5,6 +5,14 @@ import type { Gatehouse } from '../../gatehouse.ts';
 import { actorOf, type Guards } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
+import { IdentitySchema, toIdentityBody } from './identities.ts';
+
+const AdminUserSchema = Type.Intersect([
+  PublicUserSchema,
+  Type.Object({
+    identities: Type.Array(IdentitySchema, { description: 'Connected accounts at external providers' }),
+  }),
+]);
 
 const failures = { 400: ErrorDetail, 401: ErrorDetail, 403: ErrorDetail, 422: ValidationErrorBody };
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
@@ -30,7 +38,7 @@ export async function adminUserRoutes(
   app: FastifyInstance,
   options: { gatehouse: Gatehouse; guards: Guards },
 ): Promise<void> {
-  const { userAdmin, accounts } = options.gatehouse;
+  const { userAdmin, accounts, externalSignIn } = options.gatehouse;
   const { guards } = options;
 
   app.get<{ Querystring: ListQuery }>(
@@ -117,10 +125,13 @@ export async function adminUserRoutes(
         summary: 'A user',
         tags: ['admin'],
         params: IdParams,
-        response: { 200: PublicUserSchema, 404: ErrorDetail, ...failures },
+        response: { 200: AdminUserSchema, 404: ErrorDetail, ...failures },
       },
     },
-    async (request) => toPublicUser(await accounts.getUserOrThrow(request.params.id)),
+    async (request) => ({
+      ...toPublicUser(await accounts.getUserOrThrow(request.params.id)),
+      identities: (await externalSignIn.listIdentities(request.params.id)).map(toIdentityBody),
+    }),
   );
 
   app.patch<{

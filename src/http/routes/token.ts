@@ -9,12 +9,15 @@ import { OAuthError, ValidationErrorBody } from '../schemas.ts';
 
 /** A grant of our own for the token of an emailed sign-in link (RFC 6749 §4.5 extension grant). */
 export const MAGIC_LINK_GRANT = 'urn:gatehouse:grant-type:magic-link';
+/** RFC 8693: a provider's ID token (from its own SDK, in a native or single-page app) for our tokens. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 
 const TokenForm = Type.Object({
   grant_type: Type.Optional(
     Type.String({
       maxLength: 100,
-      description: `\`password\` (may be omitted), \`refresh_token\` or \`${MAGIC_LINK_GRANT}\``,
+      description: `\`password\` (may be omitted), \`refresh_token\`, \`${MAGIC_LINK_GRANT}\` or \`${TOKEN_EXCHANGE_GRANT}\``,
     }),
   ),
   username: Type.Optional(Type.String({ maxLength: 320, description: 'Password grant: username or email' })),
@@ -22,6 +25,15 @@ const TokenForm = Type.Object({
   refresh_token: Type.Optional(Type.String({ maxLength: 8192, description: 'Refresh grant' })),
   token: Type.Optional(
     Type.String({ maxLength: 200, description: 'Magic-link grant: the token of the link' }),
+  ),
+  subject_token: Type.Optional(
+    Type.String({ maxLength: 16384, description: "Token-exchange grant: the provider's ID token" }),
+  ),
+  subject_token_type: Type.Optional(
+    Type.String({ maxLength: 100, description: `Token-exchange grant: \`${ID_TOKEN_TYPE}\`` }),
+  ),
+  provider: Type.Optional(
+    Type.String({ maxLength: 40, description: 'Token-exchange grant: `google` or a generic provider' }),
   ),
   scope: Type.Optional(Type.String({ maxLength: 2000, description: 'Space-separated scopes to request' })),
   client_id: Type.Optional(Type.String({ maxLength: 200 })),
@@ -42,6 +54,9 @@ interface TokenFormBody {
   password?: string;
   refresh_token?: string;
   token?: string;
+  subject_token?: string;
+  subject_token_type?: string;
+  provider?: string;
   scope?: string;
   client_id?: string;
 }
@@ -60,7 +75,7 @@ function required<K extends keyof TokenFormBody>(body: TokenFormBody, ...fields:
 }
 
 export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Gatehouse }): Promise<void> {
-  const { sessions, roles, emailFlows } = options.gatehouse;
+  const { sessions, roles, emailFlows, externalSignIn } = options.gatehouse;
   app.post<{ Body: TokenFormBody }>(
     '/token',
     {
@@ -107,6 +122,18 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
       } else if (grantType === MAGIC_LINK_GRANT) {
         result = await emailFlows.signInWithMagicLinkTokens(
           required(body, 'token').token,
+          parseScope(body.scope),
+          body.client_id,
+          ctx,
+        );
+      } else if (grantType === TOKEN_EXCHANGE_GRANT) {
+        const fields = required(body, 'subject_token', 'subject_token_type', 'provider');
+        if (fields.subject_token_type !== ID_TOKEN_TYPE) {
+          throw new HttpClientError(400, `subject_token_type must be ${ID_TOKEN_TYPE}`);
+        }
+        result = await externalSignIn.exchangeIdToken(
+          fields.provider,
+          fields.subject_token,
           parseScope(body.scope),
           body.client_id,
           ctx,

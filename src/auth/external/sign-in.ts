@@ -1,0 +1,321 @@
+/**
+ * External sign-in (docs/external-sign-in.md): the browser redirect flow (RFC 9700: state, PKCE
+ * S256, nonce, RFC 9207 `iss`), the token-exchange grant for apps that signed in with the
+ * provider's own SDK (RFC 8693), and the user's connected accounts.
+ */
+import { errors as joseErrors } from 'jose';
+import * as oidc from 'openid-client';
+import type { Clock } from '../../clock.ts';
+import { recordAuditEvent } from '../../store/audit.ts';
+import type { Store } from '../../store/db.ts';
+import { insertExternalFlow, rememberUsedIdToken, takeExternalFlow } from '../../store/external-flows.ts';
+import { deleteIdentity, listUserIdentities } from '../../store/identities.ts';
+import { findUserById, type UserRecord } from '../../store/users.ts';
+import type { AccountService } from '../accounts.ts';
+import {
+  ExternalSignInError,
+  GatehouseError,
+  IdentityNotFoundError,
+  InvalidSubjectTokenError,
+  LastSignInMethodError,
+  UnknownProviderError,
+  UserNotFoundError,
+} from '../errors.ts';
+import { auditSource, type RequestContext } from '../request-context.ts';
+import type { RevocationState } from '../revocation.ts';
+import { constantTimeEqual, hashSecret, randomSecret } from '../secrets.ts';
+import type { CookieLogin, SessionService, TokenPair } from '../sessions.ts';
+import { createLinking } from './linking.ts';
+import { type ExternalProfile, githubProfile, profileFromIdToken } from './profile.ts';
+import { createProviderRegistry, type ExternalProvider } from './providers.ts';
+import type { ExternalSettings } from './settings.ts';
+
+/** How long a browser has to come back from the provider (and the state cookie's lifetime). */
+export const FLOW_TTL_SECONDS = 600;
+const MAX_ID_TOKEN_LENGTH = 16_384;
+
+export interface ProviderSummary {
+  readonly name: string;
+  readonly displayName: string;
+}
+
+export interface IdentityView {
+  readonly id: string;
+  readonly provider: string;
+  readonly displayName: string;
+  readonly email: string | null;
+  readonly emailVerified: boolean;
+  readonly createdAt: number;
+  readonly lastUsedAt: number;
+}
+
+export type FinishOutcome =
+  | { readonly kind: 'signed-in'; readonly login: CookieLogin; readonly returnTo: string | undefined }
+  | { readonly kind: 'linked'; readonly userId: string; readonly provider: string }
+  | { readonly kind: 'failed'; readonly error: GatehouseError; readonly linking: boolean };
+
+export interface ExternalSignInService {
+  /** The configured providers, in button order. */
+  providers(): readonly ProviderSummary[];
+  /**
+   * Starts the browser flow: the provider's authorization URL, and the handle the browser keeps
+   * in its state cookie. With `linkUserId`, the identity is linked to that (signed-in) user.
+   */
+  start(
+    provider: string,
+    options: { readonly returnTo?: string | undefined; readonly linkUserId?: string | undefined },
+  ): Promise<{ handle: string; authorizationUrl: string }>;
+  /** The callback: spends the flow, checks the provider's answer, signs in or links. */
+  finish(
+    provider: string,
+    handle: string | undefined,
+    query: URLSearchParams,
+    ctx: RequestContext,
+  ): Promise<FinishOutcome>;
+  /** RFC 8693: a provider's ID token (from its own SDK) for Gatehouse's tokens; each ID token once. */
+  exchangeIdToken(
+    provider: string,
+    idToken: string,
+    requestedScope: readonly string[] | undefined,
+    clientId: string | undefined,
+    ctx: RequestContext,
+  ): Promise<TokenPair>;
+  listIdentities(userId: string): Promise<IdentityView[]>;
+  /** LastSignInMethodError when the account would keep no way to sign in. */
+  unlink(userId: string, identityId: string, ctx: RequestContext): Promise<void>;
+}
+
+export function createExternalSignIn(deps: {
+  store: Store;
+  accounts: AccountService;
+  sessions: SessionService;
+  revocation: RevocationState;
+  clock: Clock;
+  settings: ExternalSettings;
+  scopeFor(user: UserRecord, requested: readonly string[] | undefined): string;
+  /** Counts a finished external sign-in: no error, or the refusal. */
+  countLogin?: (error: unknown) => void;
+  options: {
+    /** The public URL with the plugin's prefix: callbacks are `<this>/oauth/<provider>/callback`. */
+    readonly baseUrl: string;
+    readonly registrationOpen: boolean;
+  };
+}): ExternalSignInService {
+  const { store, accounts, sessions, clock, options } = deps;
+  const db = store.db;
+  const registry = createProviderRegistry(deps.settings);
+  const linking = createLinking({ ...deps, registrationOpen: options.registrationOpen });
+  const callbackUrl = (name: string) => `${options.baseUrl}/oauth/${name}/callback`;
+  const displayName = (name: string) => registry.get(name)?.displayName ?? name;
+
+  function providerOrThrow(name: string): ExternalProvider {
+    const provider = registry.get(name);
+    if (provider === undefined) throw new UnknownProviderError();
+    return provider;
+  }
+
+  async function configurationOf(provider: ExternalProvider): Promise<oidc.Configuration> {
+    try {
+      return await provider.configuration();
+    } catch (error) {
+      throw new ExternalSignInError(`discovery failed: ${String(error)}`, undefined, { cause: error });
+    }
+  }
+
+  /** The provider's answer, checked: the person it names. */
+  async function profileFrom(
+    provider: ExternalProvider,
+    flow: { state: string; codeVerifier: string; nonce: string | null },
+    query: URLSearchParams,
+  ): Promise<ExternalProfile> {
+    const config = await configurationOf(provider);
+    const currentUrl = new URL(callbackUrl(provider.name));
+    for (const [key, value] of query) currentUrl.searchParams.append(key, value);
+    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    try {
+      tokens = await oidc.authorizationCodeGrant(config, currentUrl, {
+        pkceCodeVerifier: flow.codeVerifier,
+        expectedState: flow.state,
+        ...(flow.nonce !== null ? { expectedNonce: flow.nonce } : {}),
+        idTokenExpected: provider.kind === 'oidc',
+      });
+    } catch (error) {
+      throw new ExternalSignInError(`code exchange refused: ${String(error)}`, undefined, { cause: error });
+    }
+    if (provider.kind === 'github') return githubProfile(provider, tokens.access_token);
+    const idToken = tokens.id_token;
+    if (idToken === undefined) throw new ExternalSignInError('no ID token');
+    const claims = await verifiedIdToken(provider, idToken);
+    if (flow.nonce === null || !constantTimeEqual(claims.nonce, flow.nonce)) {
+      throw new ExternalSignInError('nonce mismatch');
+    }
+    return profileFromIdToken(provider.name, claims);
+  }
+
+  async function verifiedIdToken(provider: ExternalProvider, token: string) {
+    try {
+      return await provider.verifyIdToken(token, clock.now());
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError)
+        throw new ExternalSignInError(`ID token refused: ${error.code}`);
+      throw new ExternalSignInError(`ID token not checked: ${String(error)}`, undefined, { cause: error });
+    }
+  }
+
+  function counted<T>(work: Promise<T>): Promise<T> {
+    return work.then(
+      (value) => {
+        deps.countLogin?.(undefined);
+        return value;
+      },
+      (error: unknown) => {
+        deps.countLogin?.(error);
+        throw error;
+      },
+    );
+  }
+
+  return {
+    providers: () => [...registry.values()].map((p) => ({ name: p.name, displayName: p.displayName })),
+
+    async start(name, { returnTo, linkUserId }) {
+      const provider = providerOrThrow(name);
+      const config = await configurationOf(provider);
+      const handle = randomSecret();
+      const state = oidc.randomState();
+      const codeVerifier = oidc.randomPKCECodeVerifier();
+      const nonce = provider.kind === 'oidc' ? oidc.randomNonce() : null;
+      const now = clock.now();
+      await insertExternalFlow(db, {
+        handleHash: hashSecret(handle),
+        provider: name,
+        state,
+        codeVerifier,
+        nonce,
+        returnTo: returnTo ?? null,
+        linkUserId: linkUserId ?? null,
+        createdAt: now,
+        expiresAt: now + FLOW_TTL_SECONDS * 1000,
+      });
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: callbackUrl(name),
+        scope: provider.scopes.join(' '),
+        state,
+        code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+        code_challenge_method: 'S256',
+        ...(nonce !== null ? { nonce } : {}),
+      });
+      return { handle, authorizationUrl: url.href };
+    },
+
+    async finish(name, handle, query, ctx) {
+      const provider = providerOrThrow(name);
+      const flow =
+        handle === undefined ? undefined : await takeExternalFlow(db, hashSecret(handle), clock.now());
+      const linking_ = flow?.linkUserId != null;
+      try {
+        if (flow === undefined)
+          throw new ExternalSignInError('no flow for this browser (missing, spent or expired)');
+        if (flow.provider !== name) throw new ExternalSignInError('flow started for another provider');
+        if (!constantTimeEqual(query.get('state'), flow.state))
+          throw new ExternalSignInError('state mismatch');
+        const providerError = query.get('error');
+        if (providerError !== null) {
+          throw new ExternalSignInError(
+            'the provider refused',
+            /^[a-z_]{1,64}$/.test(providerError) ? providerError : 'error',
+          );
+        }
+        const profile = await profileFrom(provider, flow, query);
+        if (flow.linkUserId !== null) {
+          const user = await accounts.findUser(flow.linkUserId);
+          if (user === undefined || user.disabled) throw new UserNotFoundError();
+          await linking.linkToUser(user.id, profile, ctx);
+          return { kind: 'linked', userId: user.id, provider: name };
+        }
+        const login = await counted(
+          (async () => {
+            const user = await linking.resolveSignIn(profile, provider.trustEmail, ctx);
+            return sessions.startCookieSession(user, ctx, 'external', { provider: name });
+          })(),
+        );
+        return { kind: 'signed-in', login, returnTo: flow.returnTo ?? undefined };
+      } catch (error) {
+        if (error instanceof GatehouseError && error.code !== 'DATABASE_UNAVAILABLE') {
+          return { kind: 'failed', error, linking: linking_ };
+        }
+        throw error;
+      }
+    },
+
+    async exchangeIdToken(name, idToken, requestedScope, clientId, ctx) {
+      const provider = registry.get(name);
+      if (provider?.kind !== 'oidc')
+        throw new InvalidSubjectTokenError(`no OpenID Connect provider "${name}"`);
+      if (idToken.length > MAX_ID_TOKEN_LENGTH) throw new InvalidSubjectTokenError('too long');
+      let claims: Awaited<ReturnType<ExternalProvider['verifyIdToken']>>;
+      try {
+        claims = await provider.verifyIdToken(idToken, clock.now());
+      } catch (error) {
+        if (error instanceof joseErrors.JOSEError) throw new InvalidSubjectTokenError(error.code);
+        throw new ExternalSignInError(`ID token not checked: ${String(error)}`, undefined, { cause: error });
+      }
+      const now = clock.now();
+      const key = `${name}:${typeof claims.jti === 'string' ? `jti:${claims.jti}` : hashSecret(idToken)}`;
+      const expiresAt = ((claims.exp as number) + 60) * 1000;
+      if (!(await rememberUsedIdToken(db, key, expiresAt, now, store.isUniqueViolation))) {
+        throw new InvalidSubjectTokenError('ID token used before');
+      }
+      const profile = profileFromIdToken(name, claims);
+      return counted(
+        (async () => {
+          const user = await linking.resolveSignIn(profile, provider.trustEmail, ctx);
+          return sessions.startTokenSession(
+            user,
+            deps.scopeFor(user, requestedScope),
+            clientId,
+            ctx,
+            'external',
+            {
+              provider: name,
+            },
+          );
+        })(),
+      );
+    },
+
+    async listIdentities(userId) {
+      return (await listUserIdentities(db, userId)).map((identity) => ({
+        id: identity.id,
+        provider: identity.provider,
+        displayName: displayName(identity.provider),
+        email: identity.email,
+        emailVerified: identity.emailVerified,
+        createdAt: identity.createdAt,
+        lastUsedAt: identity.lastUsedAt,
+      }));
+    },
+
+    async unlink(userId, identityId, ctx) {
+      const now = clock.now();
+      // One at a time per user: two unlinks racing must not leave the account without a way in.
+      await store.exclusiveTransaction(`identities:${userId}`, async (trx) => {
+        const identities = await listUserIdentities(trx, userId);
+        const target = identities.find((identity) => identity.id === identityId);
+        if (target === undefined) throw new IdentityNotFoundError();
+        const user = await findUserById(trx, userId);
+        if (user === undefined) throw new IdentityNotFoundError();
+        if (user.passwordHash === null && identities.length === 1) throw new LastSignInMethodError();
+        await deleteIdentity(trx, userId, identityId);
+        await recordAuditEvent(trx, {
+          event: 'identity.unlinked',
+          at: now,
+          userId,
+          ...auditSource(ctx),
+          target: identityId,
+          details: { provider: target.provider },
+        });
+      });
+    },
+  };
+}
