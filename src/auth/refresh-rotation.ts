@@ -101,7 +101,14 @@ export async function rotateRefreshToken(
   const held = options.permissionsOf(outcome.user);
   const grantedNow = effectiveScope(held, accessScope);
   // RFC 9470: a refresh proves no credential, so the session's auth_time carries over.
-  const access = kit.issueAccess(outcome.user, session.id, grantedNow, stored.clientId, session.authTime);
+  const access = kit.issueAccess(
+    outcome.user,
+    session.id,
+    grantedNow,
+    stored.clientId,
+    session.authTime,
+    session.externalProvider ?? undefined,
+  );
   return {
     accessToken: access.token,
     expiresInSeconds: access.expiresInSeconds,

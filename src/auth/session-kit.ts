@@ -30,6 +30,7 @@ export interface SessionKit {
     scope: string,
     clientId: string | undefined,
     authTimeMs: number,
+    externalProvider?: string,
   ): { token: string; expiresInSeconds: number };
   /** Revokes the sessions in `executor` (a transaction); returns their ids to mark once committed. */
   revokeAndRemember(executor: Kysely<Database>, where: SessionSelection, reason: string): Promise<string[]>;

@@ -242,6 +242,7 @@ export function createSessionService(deps: {
         lastUsedAt: now,
         expiresAt: now + options.sessionTtlSeconds * 1000,
         authTime: now,
+        externalProvider: external?.provider ?? null,
       });
       await insertRefreshToken(trx, {
         id: refresh.id,
@@ -294,6 +295,7 @@ export function createSessionService(deps: {
       expiresAt: now + options.sessionTtlSeconds * 1000,
       revokedAt: null,
       authTime: now,
+      externalProvider: external?.provider ?? null,
     };
     await db.transaction().execute(async (trx) => {
       await insertSession(trx, session);

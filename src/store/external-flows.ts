@@ -3,8 +3,8 @@
  * tokens already exchanged. Both are spent by one conditional write, so two processes (or two
  * requests) racing cannot both use one.
  */
-import type { Kysely } from 'kysely';
-import type { Database } from './schema.ts';
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, ExternalSignInFlowsTable } from './schema.ts';
 
 export interface ExternalFlowRecord {
   readonly handleHash: string;
@@ -36,6 +36,35 @@ export async function insertExternalFlow(db: Kysely<Database>, flow: ExternalFlo
     .execute();
 }
 
+/** The live flow behind a handle, left in place (to send its browser on to the provider). */
+export async function findExternalFlow(
+  db: Kysely<Database>,
+  handleHash: string,
+  now: number,
+): Promise<ExternalFlowRecord | undefined> {
+  const row = await db
+    .selectFrom('external_sign_in_flows')
+    .selectAll()
+    .where('handle_hash', '=', handleHash)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return row === undefined ? undefined : toFlow(row);
+}
+
+function toFlow(row: Selectable<ExternalSignInFlowsTable>): ExternalFlowRecord {
+  return {
+    handleHash: row.handle_hash,
+    provider: row.provider,
+    state: row.state,
+    codeVerifier: row.code_verifier,
+    nonce: row.nonce,
+    returnTo: row.return_to,
+    linkUserId: row.link_user_id,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+  };
+}
+
 /** Removes the flow and returns it: only the first caller gets it. Expired flows are not returned. */
 export async function takeExternalFlow(
   db: Kysely<Database>,
@@ -53,17 +82,7 @@ export async function takeExternalFlow(
     .where('handle_hash', '=', handleHash)
     .executeTakeFirst();
   if (Number(deleted.numDeletedRows) !== 1 || Number(row.expires_at) <= now) return undefined;
-  return {
-    handleHash: row.handle_hash,
-    provider: row.provider,
-    state: row.state,
-    codeVerifier: row.code_verifier,
-    nonce: row.nonce,
-    returnTo: row.return_to,
-    linkUserId: row.link_user_id,
-    createdAt: Number(row.created_at),
-    expiresAt: Number(row.expires_at),
-  };
+  return toFlow(row);
 }
 
 /**

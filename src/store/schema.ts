@@ -49,6 +49,8 @@ export interface SessionsTable {
   revoked_reason: string | null;
   /** When the user last proved a credential in this session (ms); null only before the migration ran. */
   auth_time: number | null;
+  /** The external provider a session was signed in with; null for every other sign-in. */
+  external_provider: string | null;
 }
 
 export interface RefreshTokensTable {

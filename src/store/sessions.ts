@@ -20,6 +20,8 @@ export interface SessionRecord {
   readonly revokedAt: number | null;
   /** When the user last proved a credential in this session (RFC 9470 `auth_time`), in ms. */
   readonly authTime: number;
+  /** The external provider the session was signed in with (`amr: ["ext"]` on its tokens). */
+  readonly externalProvider?: string | null;
 }
 
 export interface RefreshTokenRecord {
@@ -45,6 +47,7 @@ function toSession(row: SessionsTable): SessionRecord {
     expiresAt: Number(row.expires_at),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     authTime: Number(row.auth_time ?? row.created_at),
+    externalProvider: row.external_provider ?? null,
   };
 }
 
@@ -65,6 +68,7 @@ export async function insertSession(
       last_used_at: session.lastUsedAt,
       expires_at: session.expiresAt,
       auth_time: session.authTime,
+      external_provider: session.externalProvider ?? null,
     })
     .execute();
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { generateKeyPair, SignJWT } from 'jose';
 import {
   finishSignIn,
   type GithubUser,
@@ -77,6 +77,14 @@ for (const database of DATABASES) {
       });
     });
     after(async () => {
+      if (process.env.DUMP)
+        console.log(
+          t
+            .logs()
+            .split('\n')
+            .filter((l) => l.includes('refused'))
+            .join('\n'),
+        );
       await t.close();
       await oidc.close();
       await github.close();
@@ -225,11 +233,16 @@ for (const database of DATABASES) {
     });
 
     describe('attacks on the flow land on the login page, signed out', () => {
-      const refusedOntoLogin = (step: {
-        status: number;
-        location: string | undefined;
-        cookies: Record<string, string>;
-      }) => {
+      /** Refused onto the login page, for the reason the log gives (so each test fails for its attack). */
+      const refusedOntoLogin = (
+        step: { status: number; location: string | undefined; cookies: Record<string, string> },
+        reason: RegExp,
+      ) => {
+        const refusals = t
+          .logs()
+          .split('\n')
+          .filter((line) => line.includes('external sign-in refused'));
+        assert.match(JSON.parse(refusals.at(-1) ?? '{}').reason ?? '', reason);
         assert.equal(step.status, 303);
         assert.equal(step.location, '/login?notice=external-failed');
         assert.equal(sessionCookieOf(step), undefined);
@@ -238,7 +251,7 @@ for (const database of DATABASES) {
       test('a callback without the state cookie', async () => {
         person();
         const start = await startSignIn(t.app, 'test');
-        refusedOntoLogin(await finishSignIn(t.app, await visitProvider(start.location ?? ''), ''));
+        refusedOntoLogin(await finishSignIn(t.app, await visitProvider(start.location ?? ''), ''), /no flow/);
       });
 
       test("another browser's state cookie (login CSRF)", async () => {
@@ -246,14 +259,14 @@ for (const database of DATABASES) {
         const victim = await startSignIn(t.app, 'test');
         const attacker = await startSignIn(t.app, 'test');
         const attackerCallback = await visitProvider(attacker.location ?? '');
-        refusedOntoLogin(await finishSignIn(t.app, attackerCallback, victim.stateCookie));
+        refusedOntoLogin(await finishSignIn(t.app, attackerCallback, victim.stateCookie), /state mismatch/);
       });
 
       test('a wrong state parameter', async () => {
         person();
         const start = await startSignIn(t.app, 'test');
         const callback = (await visitProvider(start.location ?? '')).replace(/state=[^&]+/, 'state=forged');
-        refusedOntoLogin(await finishSignIn(t.app, callback, start.stateCookie));
+        refusedOntoLogin(await finishSignIn(t.app, callback, start.stateCookie), /state mismatch/);
       });
 
       test('a replayed callback: the state is spent by its first use', async () => {
@@ -261,7 +274,7 @@ for (const database of DATABASES) {
         const start = await startSignIn(t.app, 'test');
         const callback = await visitProvider(start.location ?? '');
         assert.equal((await finishSignIn(t.app, callback, start.stateCookie)).location, '/account');
-        refusedOntoLogin(await finishSignIn(t.app, callback, start.stateCookie));
+        refusedOntoLogin(await finishSignIn(t.app, callback, start.stateCookie), /no flow/);
       });
 
       test('an expired flow (over 10 minutes)', async () => {
@@ -269,7 +282,7 @@ for (const database of DATABASES) {
         const start = await startSignIn(t.app, 'test');
         const callback = await visitProvider(start.location ?? '');
         t.clock.advance(601_000);
-        refusedOntoLogin(await finishSignIn(t.app, callback, start.stateCookie));
+        refusedOntoLogin(await finishSignIn(t.app, callback, start.stateCookie), /no flow/);
       });
 
       test('a wrong PKCE verifier is refused by the provider', async () => {
@@ -280,59 +293,88 @@ for (const database of DATABASES) {
           .updateTable('external_sign_in_flows')
           .set({ code_verifier: 'x'.repeat(43) })
           .execute();
-        refusedOntoLogin(await finishSignIn(t.app, callback, start.stateCookie));
+        refusedOntoLogin(await finishSignIn(t.app, callback, start.stateCookie), /code exchange refused/);
       });
 
-      for (const [name, claims] of [
-        ['a wrong nonce', { nonce: 'not-the-one-we-sent' }],
-        ['an ID token for another audience', { aud: 'someone-else' }],
-        ['an ID token from another issuer', { iss: 'https://evil.example' }],
+      for (const [name, claims, reason] of [
+        ['a wrong nonce', { nonce: 'not-the-one-we-sent' }, /"nonce"/],
+        ['an ID token for another audience', { aud: 'someone-else' }, /"aud"/],
+        ['an ID token from another issuer', { iss: 'https://evil.example' }, /"iss"/],
         [
           'an expired ID token',
           { exp: Math.floor(Date.now() / 1000) - 3600, iat: Math.floor(Date.now() / 1000) - 7200 },
+          /"exp"/,
         ],
       ] as const) {
         test(name, async () => {
           person(claims);
-          refusedOntoLogin(await signInWith(t.app, 'test'));
+          refusedOntoLogin(await signInWith(t.app, 'test'), reason);
         });
       }
 
-      async function withIdToken(idToken: () => Promise<string>) {
-        // beforeResponse is synchronous in the mock: prepare the token first, then swap it in.
-        const token = await idToken();
+      /** The flow, with the provider's ID token replaced by `forge(nonce)` (the nonce the flow sent). */
+      async function withIdToken(forge: (claims: Record<string, unknown>) => Promise<string>) {
+        const start = await startSignIn(t.app, 'test');
+        const nonce = new URL(start.location ?? '').searchParams.get('nonce');
+        const now = Math.floor(Date.now() / 1000);
+        const token = await forge({
+          iss: oidc.issuer,
+          aud: 'gatehouse-test',
+          sub: 'sub-forged',
+          email: 'forged@example.com',
+          email_verified: true,
+          nonce,
+          iat: now,
+          exp: now + 600,
+        });
+        // beforeResponse is synchronous in the mock: the token is made first, then swapped in.
         const listener = (response: { body: Record<string, unknown> }) => {
           if (response.body.id_token) response.body.id_token = token;
         };
         oidc.server.service.on('beforeResponse', listener);
         try {
-          return await signInWith(t.app, 'test');
+          return await finishSignIn(t.app, await visitProvider(start.location ?? ''), start.stateCookie);
         } finally {
           oidc.server.service.removeListener('beforeResponse', listener);
         }
       }
 
-      const claimsNow = () => {
-        const now = Math.floor(Date.now() / 1000);
-        return { iss: oidc.issuer, aud: 'gatehouse-test', sub: 'sub-forged', iat: now, exp: now + 600 };
-      };
-
       test('an unsigned ID token (alg: none)', async () => {
         person();
-        const unsigned = () => {
-          const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-          return Promise.resolve(`${part({ alg: 'none' })}.${part(claimsNow())}.`);
-        };
-        refusedOntoLogin(await withIdToken(unsigned));
+        const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+        const step = await withIdToken(async (claims) => `${part({ alg: 'none' })}.${part(claims)}.`);
+        refusedOntoLogin(step, /"alg"|ERR_JOSE_ALG_NOT_ALLOWED/);
       });
 
       test('an ID token signed with a key the provider does not publish', async () => {
         person();
-        const { privateKey, publicKey } = await generateKeyPair('RS256');
-        const kid = (await exportJWK(publicKey)).n?.slice(0, 8) ?? 'stranger';
-        const forged = () =>
-          new SignJWT(claimsNow()).setProtectedHeader({ alg: 'RS256', kid }).sign(privateKey);
-        refusedOntoLogin(await withIdToken(forged));
+        const { privateKey } = await generateKeyPair('RS256');
+        const step = await withIdToken((claims) =>
+          new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'stranger' }).sign(privateKey),
+        );
+        refusedOntoLogin(step, /ERR_JWKS_NO_MATCHING_KEY/);
+      });
+
+      test("an ID token under the provider's key id but signed with another key", async () => {
+        person();
+        const { privateKey } = await generateKeyPair('RS256');
+        const kid = (oidc.server.issuer.keys.toJSON()[0] as { kid: string }).kid;
+        const step = await withIdToken((claims) =>
+          new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).sign(privateKey),
+        );
+        refusedOntoLogin(step, /ERR_JWS_SIGNATURE_VERIFICATION_FAILED/);
+      });
+
+      test('a genuine ID token passes the same path (the forgeries above fail for their forgery)', async () => {
+        person();
+        const done = await withIdToken(async (claims) =>
+          oidc.server.issuer.buildToken({
+            scopesOrTransform: (_header: unknown, payload: Record<string, unknown>) =>
+              Object.assign(payload, claims),
+          }),
+        );
+        assert.equal(done.status, 303);
+        assert.equal(done.location, '/account');
       });
 
       test('a mix-up: the response names another issuer (RFC 9207 iss)', async () => {
@@ -341,7 +383,7 @@ for (const database of DATABASES) {
           redirect.url.searchParams.set('iss', 'https://evil.example');
         oidc.server.service.on('beforeAuthorizeRedirect', listener);
         try {
-          refusedOntoLogin(await signInWith(t.app, 'test'));
+          refusedOntoLogin(await signInWith(t.app, 'test'), /"iss" \(issuer\) response parameter/);
         } finally {
           oidc.server.service.removeListener('beforeAuthorizeRedirect', listener);
         }

@@ -83,6 +83,25 @@ for (const database of DATABASES) {
       assert.equal(login?.details?.method, 'external');
       assert.equal(login?.details?.provider, 'google');
       assert.ok(events.some((e) => e.event === 'identity.linked'));
+      const refreshed = await t.app.inject({
+        method: 'POST',
+        url: '/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: body.refresh_token,
+        }).toString(),
+      });
+      assert.equal(refreshed.statusCode, 200);
+      const again = decodeJwt(refreshed.json().access_token);
+      assert.deepEqual(
+        [again.amr, again.provider],
+        [['ext'], 'google'],
+        'a refresh keeps how the session began',
+      );
+      const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
+      assert.match(metrics.body, /gatehouse_logins_total\{method="external",outcome="success"\} [1-9]/);
+      assert.match(metrics.body, /gatehouse_tokens_issued_total\{grant="token_exchange"\} [1-9]/);
     });
 
     test('the same ID token a second time is refused (replay)', async () => {

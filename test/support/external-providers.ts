@@ -47,8 +47,11 @@ export interface TestGithub {
   close(): Promise<void>;
 }
 
-/** GitHub's OAuth app endpoints and REST API, as far as sign-in uses them (PKCE checked). */
-export async function startGithubStandIn(): Promise<TestGithub> {
+/**
+ * GitHub's OAuth app endpoints and REST API, as far as sign-in uses them (PKCE checked). With
+ * `consentPage`, authorize shows a page whose button approves, as GitHub's does.
+ */
+export async function startGithubStandIn(options: { consentPage?: boolean } = {}): Promise<TestGithub> {
   const app: FastifyInstance = Fastify();
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -65,6 +68,14 @@ export async function startGithubStandIn(): Promise<TestGithub> {
   app.get<{ Querystring: Record<string, string> }>('/login/oauth/authorize', async (request, reply) => {
     const { redirect_uri, state, code_challenge, code_challenge_method } = request.query;
     if (!redirect_uri || code_challenge_method !== 'S256' || !code_challenge) return reply.code(400).send();
+    if (options.consentPage && request.query.approved !== 'yes') {
+      const approve = new URLSearchParams({ ...request.query, approved: 'yes' });
+      return reply
+        .type('text/html')
+        .send(
+          `<!doctype html><title>Authorize</title><h1>Authorize Gatehouse</h1><a href="/login/oauth/authorize?${approve.toString().replaceAll('&', '&amp;')}">Authorize</a>`,
+        );
+    }
     const code = randomBytes(10).toString('hex');
     codes.set(code, { user: standIn.user, challenge: code_challenge, redirectUri: redirect_uri });
     const back = new URL(redirect_uri);

@@ -8,7 +8,13 @@ import * as oidc from 'openid-client';
 import type { Clock } from '../../clock.ts';
 import { recordAuditEvent } from '../../store/audit.ts';
 import type { Store } from '../../store/db.ts';
-import { insertExternalFlow, rememberUsedIdToken, takeExternalFlow } from '../../store/external-flows.ts';
+import {
+  type ExternalFlowRecord,
+  findExternalFlow,
+  insertExternalFlow,
+  rememberUsedIdToken,
+  takeExternalFlow,
+} from '../../store/external-flows.ts';
 import { deleteIdentity, listUserIdentities } from '../../store/identities.ts';
 import { findUserById, type UserRecord } from '../../store/users.ts';
 import type { AccountService } from '../accounts.ts';
@@ -29,6 +35,12 @@ import { createLinking } from './linking.ts';
 import { type ExternalProfile, githubProfile, profileFromIdToken } from './profile.ts';
 import { createProviderRegistry, type ExternalProvider } from './providers.ts';
 import type { ExternalSettings } from './settings.ts';
+
+/** An error and what caused it, for the log (openid-client wraps the specific reason). */
+function describe(error: unknown): string {
+  const cause = (error as { cause?: unknown })?.cause;
+  return cause instanceof Error ? `${String(error)} (${cause.message})` : String(error);
+}
 
 /** How long a browser has to come back from the provider (and the state cookie's lifetime). */
 export const FLOW_TTL_SECONDS = 600;
@@ -65,6 +77,11 @@ export interface ExternalSignInService {
     provider: string,
     options: { readonly returnTo?: string | undefined; readonly linkUserId?: string | undefined },
   ): Promise<{ handle: string; authorizationUrl: string }>;
+  /**
+   * The provider's authorization URL of this browser's flow, again (for a page that sends the
+   * browser on after a form post); undefined when the flow is gone.
+   */
+  authorizationUrlOf(provider: string, handle: string | undefined): Promise<string | undefined>;
   /** The callback: spends the flow, checks the provider's answer, signs in or links. */
   finish(
     provider: string,
@@ -140,7 +157,7 @@ export function createExternalSignIn(deps: {
         idTokenExpected: provider.kind === 'oidc',
       });
     } catch (error) {
-      throw new ExternalSignInError(`code exchange refused: ${String(error)}`, undefined, { cause: error });
+      throw new ExternalSignInError(`code exchange refused: ${describe(error)}`, undefined, { cause: error });
     }
     if (provider.kind === 'github') return githubProfile(provider, tokens.access_token);
     const idToken = tokens.id_token;
@@ -162,6 +179,18 @@ export function createExternalSignIn(deps: {
     }
   }
 
+  async function authorizationUrl(provider: ExternalProvider, flow: ExternalFlowRecord): Promise<string> {
+    const config = await configurationOf(provider);
+    return oidc.buildAuthorizationUrl(config, {
+      redirect_uri: callbackUrl(provider.name),
+      scope: provider.scopes.join(' '),
+      state: flow.state,
+      code_challenge: await oidc.calculatePKCECodeChallenge(flow.codeVerifier),
+      code_challenge_method: 'S256',
+      ...(flow.nonce !== null ? { nonce: flow.nonce } : {}),
+    }).href;
+  }
+
   function counted<T>(work: Promise<T>): Promise<T> {
     return work.then(
       (value) => {
@@ -180,13 +209,13 @@ export function createExternalSignIn(deps: {
 
     async start(name, { returnTo, linkUserId }) {
       const provider = providerOrThrow(name);
-      const config = await configurationOf(provider);
+      await configurationOf(provider);
       const handle = randomSecret();
       const state = oidc.randomState();
       const codeVerifier = oidc.randomPKCECodeVerifier();
       const nonce = provider.kind === 'oidc' ? oidc.randomNonce() : null;
       const now = clock.now();
-      await insertExternalFlow(db, {
+      const flow: ExternalFlowRecord = {
         handleHash: hashSecret(handle),
         provider: name,
         state,
@@ -196,16 +225,16 @@ export function createExternalSignIn(deps: {
         linkUserId: linkUserId ?? null,
         createdAt: now,
         expiresAt: now + FLOW_TTL_SECONDS * 1000,
-      });
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: callbackUrl(name),
-        scope: provider.scopes.join(' '),
-        state,
-        code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
-        code_challenge_method: 'S256',
-        ...(nonce !== null ? { nonce } : {}),
-      });
-      return { handle, authorizationUrl: url.href };
+      };
+      await insertExternalFlow(db, flow);
+      return { handle, authorizationUrl: await authorizationUrl(provider, flow) };
+    },
+
+    async authorizationUrlOf(name, handle) {
+      const provider = providerOrThrow(name);
+      if (handle === undefined) return undefined;
+      const flow = await findExternalFlow(db, hashSecret(handle), clock.now());
+      return flow?.provider === name ? authorizationUrl(provider, flow) : undefined;
     },
 
     async finish(name, handle, query, ctx) {

@@ -80,7 +80,13 @@ export async function identityRoutes(
         returnTo: `${basePath}/account`,
       });
       flowCookie.set(reply, started.handle);
-      if (prefersHtml(request)) return reply.code(303).header('location', started.authorizationUrl).send();
+      // A browser's form post goes on from a page of ours (see /oauth/{provider}/continue).
+      if (prefersHtml(request)) {
+        return reply
+          .code(303)
+          .header('location', `${basePath}/oauth/${request.params.provider}/continue`)
+          .send();
+      }
       return { authorization_url: started.authorizationUrl };
     },
   );

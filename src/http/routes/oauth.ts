@@ -12,6 +12,8 @@ import type { Gatehouse } from '../../gatehouse.ts';
 import { cookieOf, isPlainHttpLocalhost, type SessionCookie } from '../cookies.ts';
 import { sendDomainError } from '../errors.ts';
 import { noticeFor } from '../pages/external-notices.ts';
+import { renderContinuePage } from '../pages/external-pages.ts';
+import { sendPage } from '../pages/html-form.ts';
 import { safeReturnPath } from '../pages/negotiation.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail } from '../schemas.ts';
@@ -91,6 +93,22 @@ export async function oauthRoutes(
       }
       stateCookie.set(reply, started.handle);
       return reply.code(302).header('location', started.authorizationUrl).send();
+    },
+  );
+
+  // A form post may not redirect to another site (CSP `form-action 'self'` covers redirects), so a
+  // link started by the account page's form lands here first and goes on by `Refresh`.
+  app.get<{ Params: { provider: string } }>(
+    '/oauth/:provider/continue',
+    { config: { gatehouse: { noStore: true } }, schema: { hide: true, params: ProviderParams } },
+    async (request, reply) => {
+      const { provider } = request.params;
+      const url = await externalSignIn.authorizationUrlOf(provider, cookieOf(request, stateCookie.name));
+      if (url === undefined)
+        return reply.code(303).header('location', `${basePath}/account?notice=external-failed`).send();
+      const name = externalSignIn.providers().find((p) => p.name === provider)?.displayName ?? provider;
+      reply.header('refresh', `0; url=${url}`);
+      return sendPage(reply, 200, renderContinuePage(config.appName, name, url));
     },
   );
 

@@ -9,6 +9,8 @@ import type { Kysely } from 'kysely';
 type AnyDb = Kysely<any>;
 
 export async function up(db: AnyDb): Promise<void> {
+  // A token session signed in at a provider: its refreshed tokens keep `amr: ["ext"]`.
+  await db.schema.alterTable('sessions').addColumn('external_provider', 'text').execute();
   await db.schema
     .createTable('identities')
     .addColumn('id', 'text', (c) => c.primaryKey())
@@ -57,4 +59,5 @@ export async function down(db: AnyDb): Promise<void> {
   await db.schema.dropTable('used_id_tokens').execute();
   await db.schema.dropTable('external_sign_in_flows').execute();
   await db.schema.dropTable('identities').execute();
+  await db.schema.alterTable('sessions').dropColumn('external_provider').execute();
 }
