@@ -1,9 +1,8 @@
 /**
- * docs/settings.md is generated from SETTINGS in src/config.ts: `npm run docs:settings` writes it,
+ * docs/settings.md is generated from SETTINGS (src/config/settings.ts): `npm run docs:settings` writes it,
  * and test/docs.test.ts fails when the committed page differs from what this renders.
  */
 import { writeFileSync } from 'node:fs';
-import { oidcSettingsDoc } from '../src/auth/external/settings.ts';
 import { SETTINGS } from '../src/config.ts';
 
 export const SETTINGS_DOC = 'docs/settings.md';
@@ -43,9 +42,7 @@ export function renderSettingsDoc(): string {
     '| Variable | Default | Plugin option | Meaning |',
     '| -------- | ------- | ------------- | ------- |',
     ...rows,
-    '',
-    oidcSettingsDoc(),
-    OUTRO.trimStart(),
+    OUTRO,
   ].join('\n');
 }
 

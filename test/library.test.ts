@@ -100,6 +100,10 @@ describe('Gatehouse embedded with options', () => {
       ],
       [{ databaseUrl: 'sqlite::memory:', colour: 'blue' }, /unknown option "colour"/],
       [{ databaseUrl: 'sqlite::memory:', jwtAlg: 'HS256' }, /option "jwtSecret" is required/],
+      [
+        { databaseUrl: 'sqlite::memory:', port: '8000' },
+        /option "port" must be a whole number from 0 to 65535/,
+      ],
     ] as const) {
       const host = Fastify();
       await assert.rejects(

@@ -6,6 +6,7 @@ import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import type { Database } from '../store/schema.ts';
 import { revokeSessions } from '../store/sessions.ts';
+import { listUsers } from '../store/user-lists.ts';
 import {
   findUserById,
   findUserByLogin,
@@ -13,7 +14,6 @@ import {
   findUserConflict,
   insertUser,
   listRoleNames,
-  listUsers,
   setPasswordHash,
   setUserDisabled,
   setUserRoles,

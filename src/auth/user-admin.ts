@@ -12,12 +12,14 @@ import { revokeSessions } from '../store/sessions.ts';
 import {
   countEnabledUsersWithRole,
   countUsersMatching,
+  searchUsers,
+  type UserFilter,
+} from '../store/user-lists.ts';
+import {
   deleteUser,
   findUserById,
   listRoleNames,
-  searchUsers,
   setUserRoles,
-  type UserFilter,
   type UserRecord,
   updateUserProfile,
 } from '../store/users.ts';

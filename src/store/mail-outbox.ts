@@ -3,7 +3,7 @@
  * sharing a PostgreSQL database never send the same message at once: a claim moves the row's
  * `next_attempt_at` past a lease, and only the process whose update matched owns it.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 
@@ -20,8 +20,29 @@ export interface ClaimedMail extends OutgoingMail {
   readonly attempts: number;
 }
 
+let lastMs = -1;
+let sequence = 0;
+
+/**
+ * A UUIDv7 (RFC 9562) from the clock's `now`, with a counter in its 12 `rand_a` bits (method 1):
+ * messages queued by one process in the same millisecond sort in the order they were queued, so
+ * the outbox sends them in that order (a registration's verification mail before the sign-in
+ * link asked for right after it).
+ */
+export function timeOrderedId(now: number): string {
+  sequence = now === lastMs ? (sequence + 1) & 0xfff : 0;
+  lastMs = now;
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(Math.max(0, Math.trunc(now)) % 2 ** 48, 0, 6);
+  bytes[6] = 0x70 | (sequence >> 8);
+  bytes[7] = sequence & 0xff;
+  bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 export async function insertMail(db: Kysely<Database>, mail: OutgoingMail, now: number): Promise<string> {
-  const id = randomUUID();
+  const id = timeOrderedId(now);
   await db
     .insertInto('mail_outbox')
     .values({
@@ -54,6 +75,7 @@ export async function claimDueMail(
     .where('status', '=', 'pending')
     .where('next_attempt_at', '<=', now)
     .orderBy('next_attempt_at')
+    .orderBy('id')
     .limit(limit)
     .execute();
   const claimed: ClaimedMail[] = [];

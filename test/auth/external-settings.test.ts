@@ -19,7 +19,7 @@ describe('external sign-in settings', () => {
       'GATEHOUSE_GOOGLE_CLIENT_SECRET is required when GATEHOUSE_GOOGLE_CLIENT_ID is set',
     ]);
     assert.deepEqual(problemsOf({ GATEHOUSE_GITHUB_CLIENT_SECRET: 'secret' }), [
-      'GATEHOUSE_GITHUB_CLIENT_SECRET needs GATEHOUSE_GITHUB_CLIENT_ID too (GATEHOUSE_GITHUB_CLIENT_SECRET alone configures nothing)',
+      'GATEHOUSE_GITHUB_CLIENT_SECRET needs GATEHOUSE_GITHUB_CLIENT_ID too',
     ]);
     const config = loadConfig({
       GATEHOUSE_GOOGLE_CLIENT_ID: 'web, android',
@@ -80,7 +80,8 @@ describe('external sign-in settings', () => {
           oidcProviders: { gitlab: { issuer: 'https://gitlab.com', clientId: 'c' } as never },
         }),
       (error: unknown) =>
-        error instanceof TypeError && /GATEHOUSE_OIDC_GITLAB_CLIENT_SECRET is required/.test(error.message),
+        error instanceof TypeError &&
+        /option "oidcProviders" gitlab.clientSecret is required/.test(error.message),
     );
   });
 });

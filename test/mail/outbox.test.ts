@@ -6,7 +6,14 @@ import { after, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { loadConfig, maskSmtpUrl } from '../../src/config.ts';
 import { MAIL_MAX_ATTEMPTS, MAIL_RETRY_BASE_MS } from '../../src/mail/outbox.ts';
-import { createTestApp, registerUser, TEST_DATABASE_URL, type TestApp } from '../support/gatehouse.ts';
+import { timeOrderedId } from '../../src/store/mail-outbox.ts';
+import {
+  createTestApp,
+  DATABASES,
+  registerUser,
+  TEST_DATABASE_URL,
+  type TestApp,
+} from '../support/gatehouse.ts';
 import { mailTo, startSmtpServer, tokenFrom } from '../support/smtp.ts';
 
 const dirs: string[] = [];
@@ -218,4 +225,38 @@ describe('mail delivery', () => {
       await smtp.close();
     }
   });
+
+  test('outbox ids sort in the order they were made: by time, then by a counter within a millisecond', () => {
+    const base = Date.UTC(2026, 11, 2);
+    // 250 messages in each millisecond, the milliseconds a step apart.
+    const made = Array.from({ length: 5000 }, (_, i) => timeOrderedId(base + Math.floor(i / 250) * 7));
+    assert.ok(
+      [...made].sort().every((id, i) => id === made[i]),
+      'sorting keeps the order they were made in',
+    );
+    assert.equal(new Set(made).size, made.length);
+    for (const id of made.slice(0, 20))
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUIDv7');
+  });
+
+  for (const database of DATABASES) {
+    test(`messages queued in the same millisecond are sent in the order they were queued (${database.name})`, async () => {
+      const smtp = await startSmtpServer();
+      const t = await createTestApp({ databaseUrl: database.url, env: { GATEHOUSE_SMTP_URL: smtp.url } });
+      try {
+        const subjects = Array.from({ length: 12 }, (_, i) => `message ${i}`);
+        // The clock stands still: every message has the same time.
+        for (const subject of subjects)
+          await t.gatehouse.mail.enqueue({ to: 'queue@example.com', subject, text: subject, html: subject });
+        await t.gatehouse.mail.runOnce();
+        assert.deepEqual(
+          smtp.messages.map((m) => m.subject),
+          subjects,
+        );
+      } finally {
+        await t.close();
+        await smtp.close();
+      }
+    });
+  }
 });

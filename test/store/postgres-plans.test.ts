@@ -13,7 +13,8 @@ import { listAuditEvents } from '../../src/store/audit.ts';
 import type { Store } from '../../src/store/db.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { findRefreshToken, findSession, listSessionsRevokedSince } from '../../src/store/sessions.ts';
-import { findUserById, findUserByLogin, searchUsers } from '../../src/store/users.ts';
+import { searchUsers } from '../../src/store/user-lists.ts';
+import { findUserById, findUserByLogin } from '../../src/store/users.ts';
 import { createTestApp, TEST_DATABASE_URL, type TestApp } from '../support/gatehouse.ts';
 
 const ROWS = 3000;

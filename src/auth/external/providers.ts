@@ -7,7 +7,20 @@
  */
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
-import type { ExternalSettings } from './settings.ts';
+import type { Config } from '../../config.ts';
+
+/** The settings of external sign-in. */
+export type ExternalSettings = Pick<
+  Config,
+  | 'googleClientId'
+  | 'googleClientSecret'
+  | 'googleIssuer'
+  | 'githubClientId'
+  | 'githubClientSecret'
+  | 'githubUrl'
+  | 'githubApiUrl'
+  | 'oidcProviders'
+>;
 
 /** Asymmetric algorithms only: a symmetric one would make the client secret a signing key. */
 export const ID_TOKEN_ALGORITHMS = [

@@ -33,8 +33,7 @@ import { constantTimeEqual, hashSecret, randomSecret } from '../secrets.ts';
 import type { CookieLogin, SessionService, TokenPair } from '../sessions.ts';
 import { createLinking } from './linking.ts';
 import { type ExternalProfile, githubProfile, profileFromIdToken } from './profile.ts';
-import { createProviderRegistry, type ExternalProvider } from './providers.ts';
-import type { ExternalSettings } from './settings.ts';
+import { createProviderRegistry, type ExternalProvider, type ExternalSettings } from './providers.ts';
 
 /** An error and what caused it, for the log (openid-client wraps the specific reason). */
 function describe(error: unknown): string {

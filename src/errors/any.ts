@@ -1,0 +1,87 @@
+/** Every concrete domain error: `switch (error.code)` narrows it to one class. */
+import type {
+  EmailNotVerifiedError,
+  EmailTakenError,
+  InvalidEmailTokenError,
+  InvalidFieldError,
+  RegistrationClosedError,
+  UserNotFoundError,
+  UsernameTakenError,
+} from './accounts.ts';
+import type {
+  ApiKeyNotFoundError,
+  BuiltinRoleError,
+  LastAdminError,
+  PrivilegeEscalationError,
+  RoleExistsError,
+  RoleInUseError,
+  RoleNotFoundError,
+} from './administration.ts';
+import type {
+  DatabaseUnavailableError,
+  LoginThrottledError,
+  OverloadedError,
+  RateLimitedError,
+} from './availability.ts';
+import type {
+  CsrfError,
+  InactiveUserError,
+  IncorrectPasswordError,
+  InsufficientScopeError,
+  InvalidCredentialsError,
+  InvalidRefreshTokenError,
+  InvalidScopeError,
+  InvalidTokenError,
+  NotAuthenticatedError,
+  ReauthRequiredError,
+  SessionNotFoundError,
+  UnsupportedGrantTypeError,
+} from './credentials.ts';
+import type {
+  ExternalAccountExistsError,
+  ExternalSignInError,
+  IdentityLinkedElsewhereError,
+  IdentityNotFoundError,
+  InvalidSubjectTokenError,
+  LastSignInMethodError,
+  UnknownProviderError,
+} from './external-sign-in.ts';
+
+export type AnyGatehouseError =
+  | InvalidCredentialsError
+  | InactiveUserError
+  | NotAuthenticatedError
+  | InvalidTokenError
+  | UsernameTakenError
+  | EmailTakenError
+  | InvalidFieldError
+  | RegistrationClosedError
+  | UnsupportedGrantTypeError
+  | UserNotFoundError
+  | InvalidRefreshTokenError
+  | InvalidScopeError
+  | SessionNotFoundError
+  | IncorrectPasswordError
+  | CsrfError
+  | InsufficientScopeError
+  | RoleNotFoundError
+  | RoleExistsError
+  | RoleInUseError
+  | BuiltinRoleError
+  | LastAdminError
+  | ApiKeyNotFoundError
+  | RateLimitedError
+  | LoginThrottledError
+  | OverloadedError
+  | EmailNotVerifiedError
+  | InvalidEmailTokenError
+  | DatabaseUnavailableError
+  | PrivilegeEscalationError
+  | ReauthRequiredError
+  | UnknownProviderError
+  | ExternalSignInError
+  | ExternalAccountExistsError
+  | IdentityLinkedElsewhereError
+  | IdentityNotFoundError
+  | LastSignInMethodError
+  | InvalidSubjectTokenError;
