@@ -80,6 +80,10 @@ export interface Config {
   readonly githubApiUrl: string;
   /** Generic OpenID Connect providers by name (lower case). */
   readonly oidcProviders: Readonly<Record<string, OidcProviderOptions>>;
+  /** Keep providers' access and refresh tokens, encrypted with `encryptionKey`. */
+  readonly oauthStoreTokens: boolean;
+  /** 32 bytes (AES-256-GCM), as base64 or 64 hex digits. */
+  readonly encryptionKey: string | undefined;
 }
 
 /** A generic OpenID Connect provider, as a plugin option (`oidcProviders: { keycloak: {…} }`). */

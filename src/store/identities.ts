@@ -88,3 +88,25 @@ export async function deleteIdentity(db: Kysely<Database>, userId: string, id: s
     .executeTakeFirst();
   return Number(result.numDeletedRows) === 1;
 }
+
+/** Replaces the identity's stored provider tokens (already encrypted). */
+export async function setIdentityTokens(db: Kysely<Database>, id: string, sealed: string): Promise<void> {
+  await db.updateTable('identities').set({ provider_tokens: sealed }).where('id', '=', id).execute();
+}
+
+/** The identity of `userId` at `provider` with its sealed tokens, when there are any. */
+export async function findIdentityTokens(
+  db: Kysely<Database>,
+  userId: string,
+  provider: string,
+): Promise<{ id: string; sealed: string } | undefined> {
+  const row = await db
+    .selectFrom('identities')
+    .select(['id', 'provider_tokens'])
+    .where('user_id', '=', userId)
+    .where('provider', '=', provider)
+    .where('provider_tokens', 'is not', null)
+    .orderBy('last_used_at', 'desc')
+    .executeTakeFirst();
+  return row?.provider_tokens ? { id: row.id, sealed: row.provider_tokens } : undefined;
+}

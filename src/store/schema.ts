@@ -133,6 +133,8 @@ export interface IdentitiesTable {
   email_verified: number;
   created_at: number;
   last_used_at: number;
+  /** Encrypted (GATEHOUSE_OAUTH_STORE_TOKENS); null when not stored. */
+  provider_tokens: string | null;
 }
 
 export interface ExternalSignInFlowsTable {

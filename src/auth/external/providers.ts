@@ -20,6 +20,8 @@ export type ExternalSettings = Pick<
   | 'githubUrl'
   | 'githubApiUrl'
   | 'oidcProviders'
+  | 'oauthStoreTokens'
+  | 'encryptionKey'
 >;
 
 /** Asymmetric algorithms only: a symmetric one would make the client secret a signing key. */

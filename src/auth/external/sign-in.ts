@@ -6,6 +6,7 @@
 import { errors as joseErrors } from 'jose';
 import * as oidc from 'openid-client';
 import type { Clock } from '../../clock.ts';
+import { encryptionKeyBytes } from '../../config/settings/external-sign-in.ts';
 import { recordAuditEvent } from '../../store/audit.ts';
 import type { Store } from '../../store/db.ts';
 import {
@@ -15,7 +16,13 @@ import {
   rememberUsedIdToken,
   takeExternalFlow,
 } from '../../store/external-flows.ts';
-import { deleteIdentity, listUserIdentities } from '../../store/identities.ts';
+import {
+  deleteIdentity,
+  findIdentity,
+  findIdentityTokens,
+  listUserIdentities,
+  setIdentityTokens,
+} from '../../store/identities.ts';
 import { findUserById, type UserRecord } from '../../store/users.ts';
 import type { AccountService } from '../accounts.ts';
 import {
@@ -34,6 +41,7 @@ import type { CookieLogin, SessionService, TokenPair } from '../sessions.ts';
 import { createLinking } from './linking.ts';
 import { type ExternalProfile, githubProfile, profileFromIdToken } from './profile.ts';
 import { createProviderRegistry, type ExternalProvider, type ExternalSettings } from './providers.ts';
+import { createTokenVault, type ProviderTokens } from './token-vault.ts';
 
 /** An error and what caused it, for the log (openid-client wraps the specific reason). */
 function describe(error: unknown): string {
@@ -97,6 +105,11 @@ export interface ExternalSignInService {
     ctx: RequestContext,
   ): Promise<TokenPair>;
   listIdentities(userId: string): Promise<IdentityView[]>;
+  /**
+   * The provider's tokens from the user's last browser sign-in or link there, with
+   * GATEHOUSE_OAUTH_STORE_TOKENS=true (for calling the provider's API); never served over HTTP.
+   */
+  providerTokens(userId: string, provider: string): Promise<ProviderTokens | undefined>;
   /** LastSignInMethodError when the account would keep no way to sign in. */
   unlink(userId: string, identityId: string, ctx: RequestContext): Promise<void>;
 }
@@ -121,6 +134,18 @@ export function createExternalSignIn(deps: {
   const db = store.db;
   const registry = createProviderRegistry(deps.settings);
   const linking = createLinking({ ...deps, registrationOpen: options.registrationOpen });
+  const vault =
+    deps.settings.oauthStoreTokens && deps.settings.encryptionKey !== undefined
+      ? createTokenVault(encryptionKeyBytes(deps.settings.encryptionKey))
+      : undefined;
+
+  /** Keeps the provider's tokens on the identity, when configured to. */
+  async function storeTokens(profile: ExternalProfile, tokens: ProviderTokens): Promise<void> {
+    if (vault === undefined) return;
+    const identity = await findIdentity(db, profile.provider, profile.subject);
+    if (identity !== undefined) await setIdentityTokens(db, identity.id, vault.seal(identity.id, tokens));
+  }
+
   const callbackUrl = (name: string) => `${options.baseUrl}/oauth/${name}/callback`;
   const displayName = (name: string) => registry.get(name)?.displayName ?? name;
 
@@ -143,7 +168,7 @@ export function createExternalSignIn(deps: {
     provider: ExternalProvider,
     flow: { state: string; codeVerifier: string; nonce: string | null },
     query: URLSearchParams,
-  ): Promise<ExternalProfile> {
+  ): Promise<{ profile: ExternalProfile; tokens: ProviderTokens }> {
     const config = await configurationOf(provider);
     const currentUrl = new URL(callbackUrl(provider.name));
     for (const [key, value] of query) currentUrl.searchParams.append(key, value);
@@ -158,14 +183,22 @@ export function createExternalSignIn(deps: {
     } catch (error) {
       throw new ExternalSignInError(`code exchange refused: ${describe(error)}`, undefined, { cause: error });
     }
-    if (provider.kind === 'github') return githubProfile(provider, tokens.access_token);
+    const kept: ProviderTokens = {
+      accessToken: tokens.access_token,
+      refreshToken: tokens.refresh_token ?? null,
+      expiresAt: tokens.expires_in === undefined ? null : clock.now() + tokens.expires_in * 1000,
+      scope: tokens.scope ?? null,
+    };
+    if (provider.kind === 'github') {
+      return { profile: await githubProfile(provider, tokens.access_token), tokens: kept };
+    }
     const idToken = tokens.id_token;
     if (idToken === undefined) throw new ExternalSignInError('no ID token');
     const claims = await verifiedIdToken(provider, idToken);
     if (flow.nonce === null || !constantTimeEqual(claims.nonce, flow.nonce)) {
       throw new ExternalSignInError('nonce mismatch');
     }
-    return profileFromIdToken(provider.name, claims);
+    return { profile: profileFromIdToken(provider.name, claims), tokens: kept };
   }
 
   async function verifiedIdToken(provider: ExternalProvider, token: string) {
@@ -254,16 +287,18 @@ export function createExternalSignIn(deps: {
             /^[a-z_]{1,64}$/.test(providerError) ? providerError : 'error',
           );
         }
-        const profile = await profileFrom(provider, flow, query);
+        const { profile, tokens } = await profileFrom(provider, flow, query);
         if (flow.linkUserId !== null) {
           const user = await accounts.findUser(flow.linkUserId);
           if (user === undefined || user.disabled) throw new UserNotFoundError();
           await linking.linkToUser(user.id, profile, ctx);
+          await storeTokens(profile, tokens);
           return { kind: 'linked', userId: user.id, provider: name };
         }
         const login = await counted(
           (async () => {
             const user = await linking.resolveSignIn(profile, provider.trustEmail, ctx);
+            await storeTokens(profile, tokens);
             return sessions.startCookieSession(user, ctx, 'external', { provider: name });
           })(),
         );
@@ -322,6 +357,12 @@ export function createExternalSignIn(deps: {
         createdAt: identity.createdAt,
         lastUsedAt: identity.lastUsedAt,
       }));
+    },
+
+    async providerTokens(userId, provider) {
+      if (vault === undefined) return undefined;
+      const found = await findIdentityTokens(db, userId, provider);
+      return found === undefined ? undefined : vault.open(found.id, found.sealed);
     },
 
     async unlink(userId, identityId, ctx) {

@@ -33,6 +33,23 @@ function clientId(trimmed: string): string {
   return trimmed;
 }
 
+/** 32 bytes, as base64 (or base64url) or hex; the message never repeats the value. */
+export function encryptionKeyBytes(value: string): Buffer {
+  const trimmed = value.trim();
+  const bytes = /^[0-9a-f]{64}$/i.test(trimmed)
+    ? Buffer.from(trimmed, 'hex')
+    : /^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed)
+      ? Buffer.from(trimmed, 'base64')
+      : undefined;
+  if (bytes?.length !== 32) throw new SettingError('must be 32 bytes as base64 or 64 hex digits');
+  return bytes;
+}
+
+function encryptionKey(value: string): string {
+  encryptionKeyBytes(value);
+  return value.trim();
+}
+
 /** The secret of a client whose id is set, and only then. */
 function pairedSecret(idKey: 'googleClientId' | 'githubClientId', idEnv: string) {
   return (value: string | undefined, settled: Settled): void => {
@@ -203,4 +220,26 @@ export const EXTERNAL_SIGN_IN_SETTINGS = [
     type: text(baseUrl),
   }),
   OIDC_PROVIDERS,
+  setting({
+    env: 'GATEHOUSE_OAUTH_STORE_TOKENS',
+    key: 'oauthStoreTokens',
+    description:
+      "`true` keeps each provider's access and refresh tokens from the last browser sign-in, encrypted with `GATEHOUSE_ENCRYPTION_KEY`, for an app that calls the provider's API later (`gatehouse.externalSignIn.providerTokens()`; never over HTTP). `false`: they are not stored.",
+    defaultText: 'false',
+    type: flag,
+  }),
+  setting({
+    env: 'GATEHOUSE_ENCRYPTION_KEY',
+    key: 'encryptionKey',
+    description:
+      'The key that encrypts stored provider tokens (AES-256-GCM): 32 random bytes as base64 or 64 hex digits (`openssl rand -base64 32`). Required with `GATEHOUSE_OAUTH_STORE_TOKENS=true`. Never logged.',
+    defaultText: '(unset)',
+    type: text(encryptionKey),
+    default: () => undefined,
+    check: (value, settled) => {
+      if (value === undefined && settled.oauthStoreTokens === true) {
+        throw new SettingError('is required when GATEHOUSE_OAUTH_STORE_TOKENS=true');
+      }
+    },
+  }),
 ];

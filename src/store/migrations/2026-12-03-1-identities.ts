@@ -21,6 +21,8 @@ export async function up(db: AnyDb): Promise<void> {
     .addColumn('email_verified', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addColumn('last_used_at', 'bigint', (c) => c.notNull())
+    // The provider's tokens, only with GATEHOUSE_OAUTH_STORE_TOKENS: AES-256-GCM, bound to the row's id.
+    .addColumn('provider_tokens', 'text')
     .addUniqueConstraint('identities_provider_subject', ['provider', 'subject'])
     .execute();
   await db.schema.createIndex('identities_user').on('identities').column('user_id').execute();
