@@ -42,11 +42,30 @@ export async function findExternalFlow(
   handleHash: string,
   now: number,
 ): Promise<ExternalFlowRecord | undefined> {
+  const flow = await selectFlow(db, handleHash);
+  return flow !== undefined && flow.expiresAt > now ? flow : undefined;
+}
+
+/** Removes the flow and returns it: only the first caller gets it. Expired flows are not returned. */
+export async function takeExternalFlow(
+  db: Kysely<Database>,
+  handleHash: string,
+  now: number,
+): Promise<ExternalFlowRecord | undefined> {
+  const flow = await selectFlow(db, handleHash);
+  if (flow === undefined) return undefined;
+  const deleted = await db
+    .deleteFrom('external_sign_in_flows')
+    .where('handle_hash', '=', handleHash)
+    .executeTakeFirst();
+  return Number(deleted.numDeletedRows) === 1 && flow.expiresAt > now ? flow : undefined;
+}
+
+async function selectFlow(db: Kysely<Database>, handleHash: string): Promise<ExternalFlowRecord | undefined> {
   const row = await db
     .selectFrom('external_sign_in_flows')
     .selectAll()
     .where('handle_hash', '=', handleHash)
-    .where('expires_at', '>', now)
     .executeTakeFirst();
   return row === undefined ? undefined : toFlow(row);
 }
@@ -63,26 +82,6 @@ function toFlow(row: Selectable<ExternalSignInFlowsTable>): ExternalFlowRecord {
     createdAt: Number(row.created_at),
     expiresAt: Number(row.expires_at),
   };
-}
-
-/** Removes the flow and returns it: only the first caller gets it. Expired flows are not returned. */
-export async function takeExternalFlow(
-  db: Kysely<Database>,
-  handleHash: string,
-  now: number,
-): Promise<ExternalFlowRecord | undefined> {
-  const row = await db
-    .selectFrom('external_sign_in_flows')
-    .selectAll()
-    .where('handle_hash', '=', handleHash)
-    .executeTakeFirst();
-  if (row === undefined) return undefined;
-  const deleted = await db
-    .deleteFrom('external_sign_in_flows')
-    .where('handle_hash', '=', handleHash)
-    .executeTakeFirst();
-  if (Number(deleted.numDeletedRows) !== 1 || Number(row.expires_at) <= now) return undefined;
-  return toFlow(row);
 }
 
 /**

@@ -414,3 +414,49 @@ for (const database of DATABASES) {
     });
   });
 }
+
+describe('external sign-in while registration is closed', () => {
+  let oidc: TestOidcProvider;
+  let t: TestApp;
+  before(async () => {
+    oidc = await startOidcProvider();
+    t = await createTestApp({
+      env: {
+        GATEHOUSE_ISSUER: 'http://localhost:8000',
+        GATEHOUSE_REGISTRATION: 'closed',
+        GATEHOUSE_OIDC_TEST_ISSUER: oidc.issuer,
+        GATEHOUSE_OIDC_TEST_CLIENT_ID: 'closed-client',
+        GATEHOUSE_OIDC_TEST_CLIENT_SECRET: 'closed-secret',
+        GATEHOUSE_OIDC_TEST_TRUST_EMAIL: 'true',
+      },
+    });
+  });
+  after(async () => {
+    await t.close();
+    await oidc.close();
+  });
+
+  test('an unknown person gets a clear page and no account; a linked-by-address one still signs in', async () => {
+    oidc.claims = { sub: 'stranger', email: 'stranger@example.com', email_verified: true };
+    const refused = await signInWith(t.app, 'test');
+    assert.equal(refused.location, '/login?notice=external-registration-closed');
+    const page = await t.app.inject({ method: 'GET', url: refused.location ?? '' });
+    assert.match(page.body, /new accounts cannot be created here/);
+    assert.equal(await t.gatehouse.accounts.findByLogin('stranger@example.com'), undefined);
+
+    const member = await t.gatehouse.accounts.register({
+      username: 'member',
+      email: 'member@example.com',
+      password: PASSWORD,
+      emailVerified: true,
+    });
+    oidc.claims = { sub: 'member-sub', email: 'member@example.com', email_verified: true };
+    const done = await signInWith(t.app, 'test');
+    const me = await t.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: { cookie: done.cookies.gatehouse_session ?? '' },
+    });
+    assert.equal(me.json().id, member.id);
+  });
+});

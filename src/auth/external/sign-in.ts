@@ -7,7 +7,6 @@ import { errors as joseErrors } from 'jose';
 import * as oidc from 'openid-client';
 import type { Clock } from '../../clock.ts';
 import { encryptionKeyBytes } from '../../config/settings/external-sign-in.ts';
-import { recordAuditEvent } from '../../store/audit.ts';
 import type { Store } from '../../store/db.ts';
 import {
   type ExternalFlowRecord,
@@ -16,28 +15,21 @@ import {
   rememberUsedIdToken,
   takeExternalFlow,
 } from '../../store/external-flows.ts';
-import {
-  deleteIdentity,
-  findIdentity,
-  findIdentityTokens,
-  listUserIdentities,
-  setIdentityTokens,
-} from '../../store/identities.ts';
-import { findUserById, type UserRecord } from '../../store/users.ts';
+import { findIdentity, setIdentityTokens } from '../../store/identities.ts';
+import type { UserRecord } from '../../store/users.ts';
 import type { AccountService } from '../accounts.ts';
 import {
   ExternalSignInError,
   GatehouseError,
-  IdentityNotFoundError,
   InvalidSubjectTokenError,
-  LastSignInMethodError,
   UnknownProviderError,
   UserNotFoundError,
 } from '../errors.ts';
-import { auditSource, type RequestContext } from '../request-context.ts';
+import type { RequestContext } from '../request-context.ts';
 import type { RevocationState } from '../revocation.ts';
 import { constantTimeEqual, hashSecret, randomSecret } from '../secrets.ts';
 import type { CookieLogin, SessionService, TokenPair } from '../sessions.ts';
+import { createConnectedAccounts } from './connected-accounts.ts';
 import { createLinking } from './linking.ts';
 import { type ExternalProfile, githubProfile, profileFromIdToken } from './profile.ts';
 import { createProviderRegistry, type ExternalProvider, type ExternalSettings } from './providers.ts';
@@ -347,44 +339,6 @@ export function createExternalSignIn(deps: {
       );
     },
 
-    async listIdentities(userId) {
-      return (await listUserIdentities(db, userId)).map((identity) => ({
-        id: identity.id,
-        provider: identity.provider,
-        displayName: displayName(identity.provider),
-        email: identity.email,
-        emailVerified: identity.emailVerified,
-        createdAt: identity.createdAt,
-        lastUsedAt: identity.lastUsedAt,
-      }));
-    },
-
-    async providerTokens(userId, provider) {
-      if (vault === undefined) return undefined;
-      const found = await findIdentityTokens(db, userId, provider);
-      return found === undefined ? undefined : vault.open(found.id, found.sealed);
-    },
-
-    async unlink(userId, identityId, ctx) {
-      const now = clock.now();
-      // One at a time per user: two unlinks racing must not leave the account without a way in.
-      await store.exclusiveTransaction(`identities:${userId}`, async (trx) => {
-        const identities = await listUserIdentities(trx, userId);
-        const target = identities.find((identity) => identity.id === identityId);
-        if (target === undefined) throw new IdentityNotFoundError();
-        const user = await findUserById(trx, userId);
-        if (user === undefined) throw new IdentityNotFoundError();
-        if (user.passwordHash === null && identities.length === 1) throw new LastSignInMethodError();
-        await deleteIdentity(trx, userId, identityId);
-        await recordAuditEvent(trx, {
-          event: 'identity.unlinked',
-          at: now,
-          userId,
-          ...auditSource(ctx),
-          target: identityId,
-          details: { provider: target.provider },
-        });
-      });
-    },
+    ...createConnectedAccounts({ store, clock, vault, displayName }),
   };
 }
