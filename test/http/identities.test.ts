@@ -151,6 +151,21 @@ for (const database of DATABASES) {
       assert.equal(removed.statusCode, 204);
     });
 
+    test('a passwordless account whose sign-in is old is asked to sign in again with its provider', async () => {
+      person();
+      const first = await signInWith(t.app, 'test');
+      t.clock.advance(11 * 60_000);
+      const page = await t.app.inject({
+        method: 'GET',
+        url: '/account',
+        headers: { cookie: first.cookies.gatehouse_session ?? '' },
+      });
+      assert.equal(page.statusCode, 200);
+      assert.match(page.body, /Sign in again with Test/);
+      assert.match(page.body, /href="\/oauth\/test\/authorize\?return_to=%2Faccount"/);
+      assert.doesNotMatch(page.body, /name="password"/);
+    });
+
     test('an admin sees the linked providers; deleting the user deletes its identities', async () => {
       await t.gatehouse.accounts.register({
         username: 'boss',

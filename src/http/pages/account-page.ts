@@ -2,7 +2,7 @@ import type { PublicUser } from '../../auth/accounts.ts';
 import type { IdentityView } from '../../auth/external/sign-in.ts';
 import type { SessionView } from '../../auth/sessions.ts';
 import { EXTERNAL_ACCOUNT_NOTICES } from './external-notices.ts';
-import { connectedAccountsSection } from './external-pages.ts';
+import { connectedAccountsSection, signInAgainSection } from './external-pages.ts';
 import { errorSummary, type FormFailure, field, hidden, NO_FAILURE, notice } from './forms.ts';
 import { html, layout, type SafeHtml } from './layout.ts';
 import type { PageSettings } from './login-page.ts';
@@ -114,7 +114,13 @@ ${hidden('csrf_token', csrfToken)}
 </form>`
 }
 </section>
-${view.needsReauth || options.failedForm === 'reauth' ? reauthSection(user, csrfToken, reauthFailure) : ''}
+${
+  view.needsReauth && !view.hasPassword && view.identities.length > 0
+    ? signInAgainSection(view.identities)
+    : view.needsReauth || options.failedForm === 'reauth'
+      ? reauthSection(user, csrfToken, reauthFailure)
+      : ''
+}
 <section aria-labelledby="email-title">
 <h2 id="email-title">Change email address</h2>
 <form method="post" action="/account/email" novalidate>

@@ -77,3 +77,20 @@ export function renderContinuePage(appName: string, providerName: string, author
 <p><a class="provider-button" href="${authorizationUrl}">Continue to ${providerName}</a></p>`,
   );
 }
+
+/** A passwordless account proves a recent sign-in by signing in with one of its providers again. */
+export function signInAgainSection(identities: readonly IdentityView[]): SafeHtml {
+  const providers = [
+    ...new Map(
+      identities.map((i) => [i.provider, { name: i.provider, displayName: i.displayName }]),
+    ).values(),
+  ];
+  return html`<section aria-labelledby="reauth-title">
+<h2 id="reauth-title">Confirm it is you</h2>
+<p>Changing your email address or connected accounts needs a recent sign-in. Sign in again to continue.</p>
+<ul class="provider-buttons">${providers.map(
+    (provider) =>
+      html`<li><a class="provider-button" href="/oauth/${encodeURIComponent(provider.name)}/authorize?return_to=%2Faccount">${markOf(provider.name)}<span>Sign in again with ${provider.displayName}</span></a></li>`,
+  )}</ul>
+</section>`;
+}
