@@ -3,13 +3,15 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { toPublicUser } from './auth/accounts.ts';
 import { DatabaseUnavailableError, GatehouseError, InvalidFieldError } from './auth/errors.ts';
+import { startMaintenance } from './auth/maintenance.ts';
 import { operatorActor } from './auth/privilege-ceiling.ts';
 import { CLI_REQUEST } from './auth/request-context.ts';
+import { bootstrapAdmin } from './bootstrap-admin.ts';
 import { type CommandShape, parseInvocation, UsageError, type Values } from './cli/arguments.ts';
 import { CliError, EXIT } from './cli/exit-codes.ts';
 import { checkDatabasePath, checkListenAddress, listenError } from './cli/preflight.ts';
 import { type Config, ConfigError, loadConfig, maskSmtpUrl, readEnvironment } from './config.ts';
-import { bootstrapAdmin, createGatehouse, type Gatehouse } from './gatehouse.ts';
+import { createGatehouse, type Gatehouse } from './gatehouse.ts';
 import { buildServer } from './server.ts';
 import { migrateToLatest, openStore } from './store/db.ts';
 
@@ -42,16 +44,7 @@ async function serve(config: Config): Promise<void> {
   if (await bootstrapAdmin(gatehouse)) app.log.info({ username: config.adminUsername }, 'admin user created');
   // Rotates the signing key when due (at start, then checked every minute) and picks up
   // keys rotated by `gatehouse keys rotate` or another process.
-  await gatehouse.runMaintenance();
-  const maintenance = setInterval(() => {
-    gatehouse.runMaintenance().catch((error: unknown) => {
-      // A database outage is reported by /readyz and every request; the next run retries.
-      if (error instanceof DatabaseUnavailableError)
-        app.log.warn({ reason: error.reason }, 'maintenance skipped: database unavailable');
-      else app.log.error({ err: error }, 'maintenance failed');
-    });
-  }, 60_000);
-  maintenance.unref();
+  const maintenance = await startMaintenance(gatehouse.runMaintenance, app.log);
   let closing = false;
   // Stop accepting, let in-flight requests finish (Fastify answers requests arriving on open
   // keep-alive connections with 503 and `Connection: close`, and closes idle ones), then close
@@ -61,7 +54,7 @@ async function serve(config: Config): Promise<void> {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'finishing in-flight requests, then exiting');
-    clearInterval(maintenance);
+    maintenance.stop();
     setTimeout(() => {
       app.log.error({ afterMs: SHUTDOWN_DEADLINE_MS }, 'shutdown did not finish in time; exiting');
       process.exit(1);

@@ -5,13 +5,14 @@
  * so the augmentation ships in the package's declarations.
  */
 import type { RateLimitedRoute } from './auth/rate-limits.ts';
-import type { Gatehouse } from './gatehouse.ts';
+import type { GatehouseServices } from './gatehouse.ts';
 import type { Guards, Principal } from './http/guards.ts';
 import type { FormPost, HtmlForm } from './http/pages/html-form.ts';
 
 /** `app.gatehouse`: the services and the guards for the host app's own routes. */
 export interface GatehouseDecorator {
-  readonly services: Gatehouse;
+  /** The public services (never the store, key ring or password hasher). */
+  readonly services: GatehouseServices;
   readonly guards: Guards;
   /** Where Gatehouse's routes are mounted (`''` or a `prefix` such as `/auth`). */
   readonly basePath: string;

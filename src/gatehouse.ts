@@ -6,20 +6,20 @@ import { type AccountService, createAccountService } from './auth/accounts.ts';
 import { type ApiKeyService, createApiKeyService } from './auth/api-keys.ts';
 import { type AuditLog, createAuditLog } from './auth/audit-log.ts';
 import { createEmailFlowService, type EmailFlowService } from './auth/email-flows.ts';
-import { DatabaseUnavailableError, EmailTakenError, UsernameTakenError } from './auth/errors.ts';
+import { createEmailLinks } from './auth/email-links.ts';
+import { DatabaseUnavailableError } from './auth/errors.ts';
 import { createExternalSignIn, type ExternalSignInService } from './auth/external/sign-in.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
+import { createMaintenanceRun } from './auth/maintenance.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService, type RoleService } from './auth/permissions.ts';
 import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
-import { NO_REQUEST } from './auth/request-context.ts';
 import {
   createMemoryRevocationState,
   createSharedRevocationState,
   type RevocationState,
 } from './auth/revocation.ts';
-import { effectiveScope } from './auth/scopes.ts';
 import { createSessionService, type SessionService } from './auth/sessions.ts';
 import { CLOCK_SKEW_SECONDS, createTokenService, type TokenService } from './auth/tokens.ts';
 import { createUserAdminService, type UserAdminService } from './auth/user-admin.ts';
@@ -34,7 +34,45 @@ import { createMetrics, type GatehouseMetrics } from './observability/metrics.ts
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
 import { listSessionsRevokedSince } from './store/sessions.ts';
 
-export interface Gatehouse {
+/**
+ * The services an embedding app calls in-process, as `app.gatehouse.services`: each applies the
+ * same rules, audit and mail as its HTTP route. The store, key ring and password hasher stay
+ * inside (`createGatehouse()` returns them to the plugin, the server and the CLI).
+ */
+export interface GatehouseServices {
+  readonly accounts: AccountService;
+  readonly sessions: SessionService;
+  readonly roles: RoleService;
+  readonly apiKeys: ApiKeyService;
+  readonly userAdmin: UserAdminService;
+  /** The audit log, to read (`GET /audit`). */
+  readonly audit: AuditLog;
+  /** Verification, password reset, magic links and email change. */
+  readonly emailFlows: EmailFlowService;
+  /** Sign-in with Google, GitHub and OpenID Connect providers; connected accounts and their tokens. */
+  readonly externalSignIn: ExternalSignInService;
+  /** Prometheus metrics of this Gatehouse, served at `GET /metrics`. */
+  readonly metrics: GatehouseMetrics;
+}
+
+/** The public services of a Gatehouse, and nothing else. */
+export function publicServices(gatehouse: Gatehouse): GatehouseServices {
+  const { accounts, sessions, roles, apiKeys, userAdmin, audit, emailFlows, externalSignIn, metrics } =
+    gatehouse;
+  return Object.freeze({
+    accounts,
+    sessions,
+    roles,
+    apiKeys,
+    userAdmin,
+    audit,
+    emailFlows,
+    externalSignIn,
+    metrics,
+  });
+}
+
+export interface Gatehouse extends GatehouseServices {
   readonly config: Config;
   /** Where the routes are mounted (`''`, or the plugin's `prefix`): the path part of every link. */
   readonly basePath: string;
@@ -43,26 +81,16 @@ export interface Gatehouse {
   readonly keys: KeyRing;
   readonly hasher: PasswordHasher;
   readonly tokens: TokenService;
-  readonly accounts: AccountService;
-  readonly sessions: SessionService;
   readonly revocation: RevocationState;
-  readonly roles: RoleService;
-  readonly apiKeys: ApiKeyService;
   readonly rateLimits: RateLimits;
-  readonly userAdmin: UserAdminService;
-  /** The audit log, to read (`GET /audit`). */
-  readonly audit: AuditLog;
   /** The mail outbox and its worker (`start()` in `serve` and the plugin; stopped by `close()`). */
   readonly mail: MailOutbox;
-  /** Verification, password reset, magic links and email change. */
-  readonly emailFlows: EmailFlowService;
-  /** Sign-in with Google, GitHub and OpenID Connect providers, and connected accounts. */
-  readonly externalSignIn: ExternalSignInService;
   /** The Redis link between processes, when `GATEHOUSE_REDIS_URL` is set. */
   readonly redis: RedisLink | undefined;
-  /** Prometheus metrics of this Gatehouse, served at `GET /metrics`. */
-  readonly metrics: GatehouseMetrics;
-  /** Periodic upkeep: rotates the signing key when due and picks up keys rotated elsewhere. */
+  /**
+   * One run of the periodic upkeep (`auth/maintenance.ts`): rotates the signing key when due and
+   * picks up keys and roles changed elsewhere.
+   */
   runMaintenance(): Promise<void>;
   close(): Promise<void>;
 }
@@ -197,6 +225,24 @@ export async function createGatehouse(
               ipv6PrefixBits: config.rateLimitIpv6Prefix,
             },
           });
+    const mail = createMailOutbox({
+      store,
+      clock,
+      options: { smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: config.outboxDir },
+    });
+    const links = createEmailLinks({
+      store,
+      mail,
+      templates: loadMailTemplates(config.mailTemplatesDir),
+      clock,
+      options: {
+        publicUrl: `${config.publicUrl}${basePath}`,
+        appName: config.appName,
+        verifyTokenTtlSeconds: config.verifyTokenTtlSeconds,
+        resetTokenTtlSeconds: config.resetTokenTtlSeconds,
+        magicLinkTtlSeconds: config.magicLinkTtlSeconds,
+      },
+    });
     const accounts = createAccountService({
       store,
       hasher,
@@ -207,6 +253,8 @@ export async function createGatehouse(
         passwordMinLength: config.passwordMinLength,
         requireVerifiedEmail: config.requireVerifiedEmail,
       },
+      sendVerification: links.sendVerification,
+      onBackgroundError,
     });
     const metrics = createMetrics({ store, redis });
     const uncountedSessions = createSessionService({
@@ -230,11 +278,6 @@ export async function createGatehouse(
     // Counted wherever a login or grant starts: the routes, email flows and in-process callers.
     const sessions = instrumentSessions(uncountedSessions, metrics);
     const userAdmin = createUserAdminService({ accounts, roles, sessions, store, revocation, clock });
-    const mail = createMailOutbox({
-      store,
-      clock,
-      options: { smtpUrl: config.smtpUrl, from: config.mailFrom, outboxDir: config.outboxDir },
-    });
     const emailFlows = createEmailFlowService({
       store,
       accounts,
@@ -242,18 +285,11 @@ export async function createGatehouse(
       hasher,
       revocation,
       rateLimits,
-      mail,
-      templates: loadMailTemplates(config.mailTemplatesDir),
+      links,
       clock,
-      scopeFor: (user, requested) => effectiveScope(roles.permissionsOf(user.roles), requested),
       onBackgroundError,
       options: {
-        publicUrl: `${config.publicUrl}${basePath}`,
-        appName: config.appName,
         passwordMinLength: config.passwordMinLength,
-        verifyTokenTtlSeconds: config.verifyTokenTtlSeconds,
-        resetTokenTtlSeconds: config.resetTokenTtlSeconds,
-        magicLinkTtlSeconds: config.magicLinkTtlSeconds,
         magicLinkSignup: config.magicLinkSignup,
         registrationOpen: config.registration === 'open',
       },
@@ -265,7 +301,6 @@ export async function createGatehouse(
       revocation,
       clock,
       settings: config,
-      scopeFor: (user, requested) => effectiveScope(roles.permissionsOf(user.roles), requested),
       countLogin: (error) =>
         metrics.login('external', error === undefined ? 'success' : loginOutcomeOf(error)),
       options: {
@@ -313,10 +348,7 @@ export async function createGatehouse(
       externalSignIn,
       redis,
       metrics,
-      runMaintenance: async () => {
-        await keys.rotateIfOlderThan(config.keyRotationDays);
-        await roles.reload();
-      },
+      runMaintenance: createMaintenanceRun({ keys, roles, keyRotationDays: config.keyRotationDays }),
       close: async () => {
         await emailFlows.settled();
         await mail.stop();
@@ -329,31 +361,4 @@ export async function createGatehouse(
     await store.close();
     throw error;
   }
-}
-
-/** Creates the configured admin when no user has that username. Returns true when created. */
-export async function bootstrapAdmin(gatehouse: Gatehouse): Promise<boolean> {
-  const { adminUsername, adminEmail, adminPassword } = gatehouse.config;
-  if (adminUsername === undefined || adminEmail === undefined || adminPassword === undefined) return false;
-  if (await gatehouse.accounts.findByUsername(adminUsername)) return false;
-  try {
-    await gatehouse.accounts.register(
-      {
-        username: adminUsername,
-        email: adminEmail,
-        password: adminPassword,
-        roles: ['user', 'admin'],
-        // The operator configured the address: it counts as verified, so with
-        // GATEHOUSE_REQUIRE_VERIFIED_EMAIL=true the administrator can still log in.
-        emailVerified: true,
-      },
-      NO_REQUEST,
-      'bootstrap',
-    );
-  } catch (error) {
-    // Several processes starting at once: one of them created it.
-    if (error instanceof UsernameTakenError || error instanceof EmailTakenError) return false;
-    throw error;
-  }
-  return true;
 }

@@ -26,13 +26,14 @@ export {
 export type { Actor, OperatorActor, UserActor } from './auth/privilege-ceiling.ts';
 export { operatorActor } from './auth/privilege-ceiling.ts';
 export type { AccessTokenClaims } from './auth/tokens.ts';
+export { bootstrapAdmin } from './bootstrap-admin.ts';
 export type { Clock } from './clock.ts';
 export { createManualClock, systemClock } from './clock.ts';
 export type { Config, GatehouseOptions } from './config.ts';
 export { ConfigError, configFromOptions, loadConfig } from './config.ts';
 export type { GatehouseDecorator, GatehouseRouteConfig } from './fastify-types.ts';
-export type { CreateGatehouseOptions, Gatehouse } from './gatehouse.ts';
-export { bootstrapAdmin, createGatehouse } from './gatehouse.ts';
+export type { CreateGatehouseOptions, Gatehouse, GatehouseServices } from './gatehouse.ts';
+export { createGatehouse } from './gatehouse.ts';
 export type { Guard, Guards, RecentAuthOptions } from './http/guards.ts';
 export { actorOf } from './http/guards.ts';
 export type { GatehouseMetrics } from './observability/metrics.ts';

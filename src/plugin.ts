@@ -10,16 +10,17 @@ import cookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { CsrfError, DatabaseUnavailableError } from './auth/errors.ts';
+import { startMaintenance } from './auth/maintenance.ts';
 import type { Clock } from './clock.ts';
 import { configFromOptions, type GatehouseOptions } from './config.ts';
-import { createGatehouse, type Gatehouse, normalizeBasePath } from './gatehouse.ts';
+import { createGatehouse, type Gatehouse, normalizeBasePath, publicServices } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers, logRefusal, sendRefusal } from './http/errors.ts';
 import { checkFormCsrfToken, createGuards, guardSecurityOf } from './http/guards.ts';
 import { installPageBasePath } from './http/pages/base-path.ts';
 import { installHtmlForms } from './http/pages/form-hooks.ts';
-import { createPageForms } from './http/pages/page-forms.ts';
+import { createPageForms, needsReauth, type PageContext } from './http/pages/page-forms.ts';
 import { pageRoutes } from './http/pages/routes.ts';
 import { clientIp } from './http/request-context.ts';
 import { adminUserRoutes } from './http/routes/admin-users.ts';
@@ -109,7 +110,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       (route.schema as { security?: unknown }).security = security;
     }
   });
-  app.decorate('gatehouse', { services: gatehouse, guards, basePath });
+  app.decorate('gatehouse', { services: publicServices(gatehouse), guards, basePath });
   gatehouse.mail.useLogger(app.log);
   if (config.metrics === 'on') {
     // On the host app's context, so its own routes are counted too, by route pattern.
@@ -158,24 +159,69 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       }
       done(null, payload);
     });
-    const forms = config.pages ? createPageForms(gatehouse) : undefined;
-    await scope.register(registerRoutes, { gatehouse, forms });
-    await scope.register(tokenRoutes, { gatehouse });
+    const { accounts, sessions, emailFlows, externalSignIn, userAdmin, roles, apiKeys, audit, clock } =
+      gatehouse;
+    const pages: PageContext = {
+      sessions,
+      accounts,
+      emailFlows,
+      externalSignIn,
+      basePath,
+      settings: {
+        appName: config.appName,
+        passwordMinLength: config.passwordMinLength,
+        registrationOpen: config.registration === 'open',
+        providers: externalSignIn.providers(),
+      },
+      needsReauth: (authTimeMs) => needsReauth(authTimeMs, config.reauthMaxAgeSeconds, clock.now()),
+    };
+    const forms = config.pages ? createPageForms(pages) : undefined;
+    await scope.register(registerRoutes, {
+      accounts,
+      registrationOpen: config.registration === 'open',
+      forms,
+    });
+    await scope.register(tokenRoutes, { sessions, emailFlows, externalSignIn });
     await scope.register(meRoutes, { guards });
-    await scope.register(loginRoutes, { gatehouse, cookie: cookieSettings, trustedOrigins, forms });
-    await scope.register(sessionRoutes, { gatehouse, guards, cookie: cookieSettings, forms });
-    await scope.register(reauthenticateRoutes, { gatehouse, guards, forms });
-    await scope.register(adminUserRoutes, { gatehouse, guards });
-    await scope.register(roleRoutes, { gatehouse, guards });
-    await scope.register(auditRoutes, { gatehouse, guards });
-    await scope.register(apiKeyRoutes, { gatehouse, guards });
-    await scope.register(wellKnownRoutes, { gatehouse });
-    await scope.register(emailRoutes, { gatehouse, guards, forms });
+    await scope.register(loginRoutes, { sessions, cookie: cookieSettings, trustedOrigins, forms });
+    await scope.register(sessionRoutes, { sessions, guards, cookie: cookieSettings, forms });
+    await scope.register(reauthenticateRoutes, { sessions, accounts, guards, forms });
+    await scope.register(adminUserRoutes, { userAdmin, accounts, externalSignIn, guards });
+    await scope.register(roleRoutes, { roles, guards });
+    await scope.register(auditRoutes, { audit, guards });
+    await scope.register(apiKeyRoutes, {
+      apiKeys,
+      guards,
+      apiKeyTtlSeconds: config.apiKeyTtlSeconds,
+      apiKeyMaxTtlSeconds: config.apiKeyMaxTtlSeconds,
+    });
+    await scope.register(wellKnownRoutes, {
+      keys: gatehouse.keys,
+      roles,
+      issuer: config.issuer,
+      basePath,
+      jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+    });
+    await scope.register(emailRoutes, { emailFlows, userAdmin, accounts, guards, forms });
     const oauthCookie = flowCookie(config.issuer);
-    await scope.register(oauthRoutes, { gatehouse, cookie: cookieSettings, flowCookie: oauthCookie });
-    await scope.register(identityRoutes, { gatehouse, guards, flowCookie: oauthCookie, forms });
-    if (forms !== undefined)
-      await scope.register(pageRoutes, { gatehouse, guards, cookie: cookieSettings, forms });
+    await scope.register(oauthRoutes, {
+      externalSignIn,
+      basePath,
+      pages: config.pages,
+      appName: config.appName,
+      cookie: cookieSettings,
+      flowCookie: oauthCookie,
+    });
+    await scope.register(identityRoutes, {
+      externalSignIn,
+      basePath,
+      guards,
+      flowCookie: oauthCookie,
+      forms,
+    });
+    if (forms !== undefined) {
+      await scope.register(pageRoutes, { ...pages, guards, cookie: cookieSettings, forms });
+    }
     if (config.metrics === 'on' && (config.metricsToken !== undefined || options.openMetrics === true)) {
       await scope.register(metricsRoutes, { metrics: gatehouse.metrics, token: config.metricsToken });
     }
@@ -220,15 +266,9 @@ export const gatehouse = fp(
     });
     // As `gatehouse serve` does: rotate the signing key when due and pick up keys and roles
     // changed by another process, at start and every minute.
-    await services.runMaintenance();
-    const maintenance = setInterval(() => {
-      services
-        .runMaintenance()
-        .catch((error: unknown) => app.log.error({ err: error }, 'gatehouse maintenance failed'));
-    }, 60_000);
-    maintenance.unref();
+    const maintenance = await startMaintenance(services.runMaintenance, app.log);
     app.addHook('onClose', async () => {
-      clearInterval(maintenance);
+      maintenance.stop();
       await services.close();
     });
     await app.register(gatehousePlugin, { gatehouse: services, ...(prefix ? { prefix } : {}) });

@@ -118,3 +118,41 @@ describe('import rules between layers', () => {
     );
   });
 });
+
+describe('thin routes', () => {
+  // The files that declare routes (hooks that read a body that failed validation are not routes).
+  const routeFiles = [
+    ...sourceFiles(join(SRC, 'http', 'routes')),
+    ...sourceFiles(join(SRC, 'http', 'pages')),
+  ].filter((path) => /\bapp\.(?:get|post|put|patch|delete|route)\s*[<(]/.test(readFileSync(path, 'utf8')));
+
+  test('http/ never imports the composition root: a route plugin receives the services it uses', () => {
+    assert.deepEqual(
+      violations('http', (t) => t === 'gatehouse.ts'),
+      [],
+    );
+  });
+
+  test('routes take their request types from their schemas, never a hand-written restatement', () => {
+    const restated = routeFiles.flatMap((path) => {
+      const source = readFileSync(path, 'utf8');
+      return [
+        ...source.matchAll(/\bapp\.(?:get|post|put|patch|delete|route)\s*<\s*\{/g),
+        ...source.matchAll(/\b(?:Body|Querystring|Params|Headers)\s*:\s*[A-Z{]/g),
+        ...source.matchAll(/\brequest\.(?:body|query|params)\s+as\b/g),
+      ].map((m) => `${relative(ROOT, path)}: ${m[0]}`);
+    });
+    assert.ok(routeFiles.length >= 15, 'the route files are found');
+    assert.deepEqual(restated, []);
+  });
+
+  test('the files of auth/ and http/ stay under ~350 lines', () => {
+    const long = [...sourceFiles(join(SRC, 'auth')), ...sourceFiles(join(SRC, 'http'))]
+      .map((path) => ({
+        path: relative(ROOT, path),
+        lines: readFileSync(path, 'utf8').split('\n').length - 1,
+      }))
+      .filter((file) => file.lines > 350);
+    assert.deepEqual(long, []);
+  });
+});

@@ -47,7 +47,8 @@ export interface PublicUser {
   readonly full_name: string | null;
   readonly disabled: boolean;
   readonly email_verified: boolean;
-  readonly roles: readonly string[];
+  /** A copy: changing it changes no cached user. */
+  readonly roles: string[];
   readonly created_at: string;
 }
 
@@ -59,7 +60,7 @@ export function toPublicUser(user: UserRecord): PublicUser {
     full_name: user.fullName,
     disabled: user.disabled,
     email_verified: user.emailVerified,
-    roles: user.roles,
+    roles: [...user.roles],
     created_at: new Date(user.createdAt).toISOString(),
   };
 }
@@ -94,7 +95,6 @@ export interface RegisterInput {
   readonly username: string;
   readonly email: string;
   readonly fullName?: string | null;
-  /** Null: no password (an account made by an external sign-in); password login fails for it. */
   readonly password: string | null;
   readonly roles?: readonly string[];
   /** The account is created by a link sent to this address, which proves it. */
@@ -115,7 +115,9 @@ export interface AccountService {
    * Creates a user with `input.roles` (default `user`), as self-registration or the host app's own
    * code does: no privilege ceiling. For a user creating users, `userAdmin.create(actor, …)`.
    * Writes `user.created`; `method` defaults to `admin` when `ctx` names a signed-in actor, else
-   * `register`.
+   * `register`. A self-registration (`register`) with an unverified address queues the
+   * verification mail, as `POST /register` does; a failure to queue it never fails the
+   * registration (the person can ask for another link).
    */
   register(input: RegisterInput, ctx?: RequestContext, method?: SignUpMethod): Promise<UserRecord>;
   /**
@@ -208,6 +210,10 @@ export function createAccountService(deps: {
   userCache: UserCache;
   clock: Clock;
   options: AccountServiceOptions;
+  /** Queues the verification mail of a self-registered user. */
+  sendVerification?: (user: UserRecord) => Promise<void>;
+  /** Errors of work that must not fail the call (the verification mail). */
+  onBackgroundError?: (error: unknown) => void;
 }): AccountService {
   const { store, hasher, revocation, userCache, clock, options } = deps;
   const { db } = store;
@@ -222,12 +228,8 @@ export function createAccountService(deps: {
     async register(input, ctx = NO_REQUEST, method) {
       const username = normalizeUsername(input.username);
       const email = normalizeEmail(input.email);
-      if (input.password !== null) {
-        checkPasswordPolicy(input.password, options.passwordMinLength, {
-          username: username.display,
-          email: email.display,
-        });
-      }
+      const named = { username: username.display, email: email.display };
+      if (input.password !== null) checkPasswordPolicy(input.password, options.passwordMinLength, named);
       const roles = input.roles === undefined ? [DEFAULT_ROLE] : [...new Set(input.roles)];
       if (input.roles !== undefined) {
         const catalogue = new Set(await listRoleNames(db));
@@ -243,6 +245,8 @@ export function createAccountService(deps: {
       const id = randomUUID();
       const now = clock.now();
       const fullName = input.fullName?.normalize('NFKC') ?? null;
+      const given: Record<string, unknown> = { full_name: fullName, password: passwordHash };
+      const signUpMethod = method ?? (ctx.actorId ? 'admin' : 'register');
       try {
         await store.db.transaction().execute(async (trx) => {
           await insertUser(trx, {
@@ -263,15 +267,9 @@ export function createAccountService(deps: {
             userId: id,
             ...auditSource(ctx),
             details: {
-              fields: [
-                'email',
-                ...(fullName !== null ? ['full_name'] : []),
-                ...(passwordHash !== null ? ['password'] : []),
-                'roles',
-                'username',
-              ],
+              fields: ['email', 'full_name', 'password', 'roles', 'username'].filter((f) => given[f] != null),
               roles: roleList(roles),
-              method: method ?? (ctx.actorId ? 'admin' : 'register'),
+              method: signUpMethod,
             },
           });
         });
@@ -282,7 +280,15 @@ export function createAccountService(deps: {
         if (conflict === 'email') throw new EmailTakenError();
         throw error;
       }
-      return getUserOrThrow(id);
+      const user = await getUserOrThrow(id);
+      if (signUpMethod === 'register' && deps.sendVerification !== undefined) {
+        try {
+          await deps.sendVerification(user);
+        } catch (error) {
+          deps.onBackgroundError?.(error);
+        }
+      }
+      return user;
     },
 
     async authenticate(user, password) {

@@ -16,7 +16,7 @@ import {
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import { findUserById } from '../store/users.ts';
-import { describeDuration } from './email-flows.ts';
+import { describeDuration } from './email-links.ts';
 import { ApiKeyNotFoundError, InsufficientScopeError, InvalidFieldError } from './errors.ts';
 import { checkPermissions, type RoleService } from './permissions.ts';
 import type { Actor } from './privilege-ceiling.ts';

@@ -1,13 +1,13 @@
 /** What the emailed-link flows share: built once by `createEmailFlowService`. */
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
-import type { MailTemplateName, TemplateVars } from '../mail/templates.ts';
 import type { Store } from '../store/db.ts';
 import type { EmailTokenRecord } from '../store/email-tokens.ts';
 import type { Database, EmailTokenPurpose } from '../store/schema.ts';
 import type { UserRecord } from '../store/users.ts';
 import type { AccountService } from './accounts.ts';
 import type { EmailFlowOptions } from './email-flows.ts';
+import type { EmailLinks } from './email-links.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { RevocationState } from './revocation.ts';
 import type { SessionService } from './sessions.ts';
@@ -15,7 +15,7 @@ import type { SessionService } from './sessions.ts';
 /** Addresses compare case-insensitively. */
 export const emailKey = (email: string): string => email.toLowerCase();
 
-export interface EmailFlowKit {
+export interface EmailFlowKit extends Pick<EmailLinks, 'enqueueTemplate' | 'sendLink'> {
   readonly store: Store;
   readonly db: Kysely<Database>;
   readonly clock: Clock;
@@ -24,19 +24,8 @@ export interface EmailFlowKit {
   readonly revocation: RevocationState;
   readonly rateLimits: RateLimits;
   readonly options: EmailFlowOptions;
-  /** The scope a token grant gets: what was asked for, among what the user may hold. */
-  scopeFor(user: UserRecord, requested: readonly string[] | undefined): string;
   /** Work whose duration must not show in the response (it would tell whether an account exists). */
   inBackground(task: () => Promise<void>): void;
-  enqueueTemplate(to: string, name: MailTemplateName, vars: TemplateVars): Promise<void>;
-  /** Stores a new token and queues its link to `to`. */
-  sendLink(
-    purpose: EmailTokenPurpose,
-    to: string,
-    binding: { userId: string | null; email: string; newEmail?: string },
-    username: string,
-    extra?: TemplateVars,
-  ): Promise<void>;
   /** The usable token and its user; InvalidEmailTokenError otherwise. */
   resolve(
     token: string,

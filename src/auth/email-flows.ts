@@ -5,15 +5,12 @@
  * atomic update, so it works once however many requests race with it.
  */
 import type { Clock } from '../clock.ts';
-import type { MailOutbox } from '../mail/outbox.ts';
-import type { MailTemplateName, MailTemplates, TemplateVars } from '../mail/templates.ts';
 import { countLiveApiKeys, revokeUserApiKeys } from '../store/api-keys.ts';
 import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import {
   type EmailTokenRecord,
   findUsableEmailToken,
-  insertEmailToken,
   spendEmailToken,
   spendUserEmailTokens,
 } from '../store/email-tokens.ts';
@@ -24,6 +21,7 @@ import { claimAccount } from './account-claim.ts';
 import { type AccountService, normalizeEmail } from './accounts.ts';
 import { createEmailChange } from './email-change.ts';
 import { type EmailFlowKit, emailKey } from './email-flow-kit.ts';
+import { type EmailLinks, hashEmailToken } from './email-links.ts';
 import { InvalidEmailTokenError } from './errors.ts';
 import { createMagicLinks } from './magic-links.ts';
 import { hashNewPassword } from './password-change.ts';
@@ -31,7 +29,6 @@ import type { PasswordHasher } from './passwords.ts';
 import type { RateLimits } from './rate-limits.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
-import { hashSecret, randomSecret } from './secrets.ts';
 import type { CookieLogin, SessionService, TokenPair } from './sessions.ts';
 
 export type { EmailTokenPurpose } from '../store/schema.ts';
@@ -43,21 +40,15 @@ export interface ResetLinkInfo {
   readonly claimsAccount: boolean;
 }
 
+/** The flows' own settings; where links point and how long they live is `EmailLinkOptions`. */
 export interface EmailFlowOptions {
-  readonly publicUrl: string;
-  readonly appName: string;
   readonly passwordMinLength: number;
-  readonly verifyTokenTtlSeconds: number;
-  readonly resetTokenTtlSeconds: number;
-  readonly magicLinkTtlSeconds: number;
   /** A magic link asked for an unknown address creates the account when used. */
   readonly magicLinkSignup: boolean;
   readonly registrationOpen: boolean;
 }
 
 export interface EmailFlowService {
-  /** After registration: queues the verification mail; never fails the registration. */
-  onRegistered(user: UserRecord, ctx: RequestContext): Promise<void>;
   /** Queues a verification mail (nothing when already verified); limited per address. */
   requestVerification(userId: string, ctx: RequestContext): Promise<void>;
   /** Throws InvalidEmailTokenError (400 `Invalid or expired token`). */
@@ -80,9 +71,10 @@ export interface EmailFlowService {
   /** Never reveals whether an account has the address. */
   requestMagicLink(email: string, ctx: RequestContext): Promise<void>;
   signInWithMagicLinkCookie(token: string, ctx: RequestContext): Promise<CookieLogin>;
+  /** `requestedScope`: the grant's space-separated `scope`, narrowed to what the user holds. */
   signInWithMagicLinkTokens(
     token: string,
-    requestedScope: readonly string[] | undefined,
+    requestedScope: string | undefined,
     clientId: string | undefined,
     ctx: RequestContext,
   ): Promise<TokenPair>;
@@ -95,34 +87,6 @@ export interface EmailFlowService {
   settled(): Promise<void>;
 }
 
-const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-
-function hashToken(token: string): string | undefined {
-  if (!TOKEN_PATTERN.test(token)) return undefined;
-  return hashSecret(token);
-}
-
-function newToken(): { value: string; hash: string } {
-  const value = randomSecret();
-  return { value, hash: hashSecret(value) };
-}
-
-/** `30 minutes`, `24 hours`, `1 day`: for the mail's "expires in". */
-export function describeDuration(seconds: number): string {
-  const units: [number, string][] = [
-    [86400, 'day'],
-    [3600, 'hour'],
-    [60, 'minute'],
-  ];
-  for (const [size, name] of units) {
-    if (seconds % size === 0) {
-      const n = seconds / size;
-      return `${n} ${name}${n === 1 ? '' : 's'}`;
-    }
-  }
-  return `${seconds} seconds`;
-}
-
 export function createEmailFlowService(deps: {
   store: Store;
   accounts: AccountService;
@@ -130,74 +94,21 @@ export function createEmailFlowService(deps: {
   hasher: PasswordHasher;
   revocation: RevocationState;
   rateLimits: RateLimits;
-  mail: MailOutbox;
-  templates: MailTemplates;
+  links: EmailLinks;
   clock: Clock;
-  /** The scope a token grant gets: what was asked for, among what the user may hold. */
-  scopeFor: (user: UserRecord, requested: readonly string[] | undefined) => string;
   onBackgroundError: (error: unknown) => void;
   options: EmailFlowOptions;
 }): EmailFlowService {
-  const { store, accounts, sessions, hasher, revocation, rateLimits, mail, templates, clock, options } = deps;
+  const { store, accounts, sessions, hasher, revocation, rateLimits, links, clock, options } = deps;
+  const { enqueueTemplate, sendLink, sendVerification } = links;
   const db = store.db;
   const pending = new Set<Promise<void>>();
-
-  const ttlSeconds: Record<EmailTokenPurpose, number> = {
-    verify: options.verifyTokenTtlSeconds,
-    reset: options.resetTokenTtlSeconds,
-    magic: options.magicLinkTtlSeconds,
-    email_change: options.verifyTokenTtlSeconds,
-  };
-  const linkPath: Record<EmailTokenPurpose, string> = {
-    verify: '/verify-email',
-    reset: '/reset-password',
-    magic: '/magic-link',
-    email_change: '/confirm-email',
-  };
-  const templateOf: Record<EmailTokenPurpose, MailTemplateName> = {
-    verify: 'verify-email',
-    reset: 'reset-password',
-    magic: 'magic-link',
-    email_change: 'confirm-email',
-  };
 
   /** Work whose duration must not show in the response (it would tell whether an account exists). */
   function inBackground(task: () => Promise<void>): void {
     const run = task().catch((error: unknown) => deps.onBackgroundError(error));
     pending.add(run);
     void run.finally(() => pending.delete(run));
-  }
-
-  async function enqueueTemplate(to: string, name: MailTemplateName, vars: TemplateVars): Promise<void> {
-    await mail.enqueue({ to, ...templates.render(name, { app_name: options.appName, ...vars }) });
-  }
-
-  /** Stores a new token and queues its link to `to`. */
-  async function sendLink(
-    purpose: EmailTokenPurpose,
-    to: string,
-    binding: { userId: string | null; email: string; newEmail?: string },
-    username: string,
-    extra: TemplateVars = {},
-  ): Promise<void> {
-    const token = newToken();
-    const now = clock.now();
-    const ttl = ttlSeconds[purpose];
-    await insertEmailToken(db, {
-      tokenHash: token.hash,
-      purpose,
-      userId: binding.userId,
-      email: binding.email,
-      newEmail: binding.newEmail ?? null,
-      expiresAt: now + ttl * 1000,
-      createdAt: now,
-    });
-    await enqueueTemplate(to, templateOf[purpose], {
-      link: `${options.publicUrl}${linkPath[purpose]}?token=${token.value}`,
-      username,
-      expires_in: describeDuration(ttl),
-      ...extra,
-    });
   }
 
   /**
@@ -208,7 +119,7 @@ export function createEmailFlowService(deps: {
     token: string,
     purpose: EmailTokenPurpose,
   ): Promise<{ hash: string; row: EmailTokenRecord; user: UserRecord | undefined }> {
-    const hash = hashToken(token);
+    const hash = hashEmailToken(token);
     if (hash === undefined) throw new InvalidEmailTokenError('malformed');
     const row = await findUsableEmailToken(db, hash, purpose, clock.now());
     if (row === undefined) throw new InvalidEmailTokenError('unknown, spent, expired or other purpose');
@@ -225,14 +136,6 @@ export function createEmailFlowService(deps: {
     return user !== undefined && emailKey(user.email) === key ? user : undefined;
   }
 
-  async function sendVerification(user: UserRecord): Promise<void> {
-    if (user.emailVerified) return;
-    await sendLink('verify', user.email, { userId: user.id, email: user.email }, user.username, {
-      // The reader may not be who registered: the mail tells them how to take the account over.
-      forgot_link: `${options.publicUrl}/forgot-password`,
-    });
-  }
-
   const kit: EmailFlowKit = {
     store,
     db,
@@ -242,7 +145,6 @@ export function createEmailFlowService(deps: {
     revocation,
     rateLimits,
     options,
-    scopeFor: deps.scopeFor,
     inBackground,
     enqueueTemplate,
     sendLink,
@@ -253,15 +155,6 @@ export function createEmailFlowService(deps: {
   return {
     ...createMagicLinks(kit),
     ...createEmailChange(kit),
-
-    async onRegistered(user) {
-      try {
-        await sendVerification(user);
-      } catch (error) {
-        // The account exists; the person can ask for another link.
-        deps.onBackgroundError(error);
-      }
-    },
 
     async requestVerification(userId, ctx) {
       const user = await accounts.getUserOrThrow(userId);

@@ -48,13 +48,16 @@ export interface KeyInfo {
   readonly state: KeyState;
 }
 
+/** A public key as `/.well-known/jwks.json` lists it: always with its `kid`, `alg` and `use`. */
+export type PublicSigningJwk = JWK & { readonly kid: string; readonly alg: string; readonly use: 'sig' };
+
 export interface KeyRing {
   readonly alg: JwtAlgorithm;
   activeKey(): SigningKey;
   /** The key for `kid`, or undefined when it is unknown, expired, or of another algorithm. */
   findVerificationKey(kid: string): VerificationKey | undefined;
   /** Public keys for `/.well-known/jwks.json`: active and retired-but-unexpired; empty for HS256. */
-  publicJwks(): { keys: JWK[] };
+  publicJwks(): { keys: PublicSigningJwk[] };
   /** Re-reads the keys from the store (another process may have rotated them). */
   reload(): Promise<void>;
   /** Makes a new key active; the old one verifies until the tokens it signed have expired. */
@@ -148,7 +151,7 @@ export async function loadKeyRing(
   interface LoadedKey {
     readonly info: Omit<KeyInfo, 'state'>;
     readonly verification: VerificationKey;
-    readonly jwk: JWK;
+    readonly jwk: PublicSigningJwk;
   }
   let active: { signing: SigningKey; createdAt: number } | undefined;
   let loaded: LoadedKey[] = [];

@@ -124,7 +124,7 @@ export function createMagicLinks(
       const user = await spendMagicLink(token, ctx);
       return sessions.startTokenSession(
         user,
-        kit.scopeFor(user, requestedScope),
+        sessions.grantScope(user, requestedScope),
         clientId,
         ctx,
         'magic_link',

@@ -5,31 +5,23 @@
  * transaction.
  */
 import type { Clock } from '../clock.ts';
-import { recordAuditEvent } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
-import {
-  findSession,
-  insertRefreshToken,
-  insertSession,
-  revokeSessions,
-  type SessionKind,
-  type SessionRecord,
-  setSessionAuthTime,
-  touchSession,
-} from '../store/sessions.ts';
+import { findSession, revokeSessions, type SessionRecord, touchSession } from '../store/sessions.ts';
 import type { UserRecord } from '../store/users.ts';
 import type { AccountService } from './accounts.ts';
-import { InvalidTokenError } from './errors.ts';
 import type { LoginThrottle } from './login-throttle.ts';
 import { changePassword } from './password-change.ts';
 import { createPasswordCheck } from './password-check.ts';
 import type { PasswordHasher } from './passwords.ts';
+import { reauthenticate } from './reauthentication.ts';
 import { rotateRefreshToken } from './refresh-rotation.ts';
-import { auditSource, type RequestContext } from './request-context.ts';
+import type { RequestContext } from './request-context.ts';
 import type { RevocationState } from './revocation.ts';
-import { hashSecret, newOpaqueToken, randomSecret, secretMatches, splitOpaqueToken } from './secrets.ts';
+import { effectiveScope, parseScope } from './scopes.ts';
+import { secretMatches, splitOpaqueToken } from './secrets.ts';
 import type { SessionKit } from './session-kit.ts';
 import { createSessionRevocation } from './session-revocation.ts';
+import { startCookieSession as startCookie, startTokenSession as startToken } from './session-start.ts';
 import type { TokenService } from './tokens.ts';
 
 export type { RequestContext } from './request-context.ts';
@@ -40,6 +32,13 @@ export interface TokenPair {
   readonly refreshToken: string;
   readonly scope: string;
   readonly sessionId: string;
+}
+
+/** What a token request asks for besides the credential. */
+export interface TokenGrant {
+  /** The request's space-separated `scope`; absent: every permission the user holds. */
+  readonly scope?: string | undefined;
+  readonly clientId?: string | undefined;
 }
 
 export interface Reauthenticated {
@@ -84,14 +83,23 @@ export interface CookieLogin {
 }
 
 export interface SessionService {
-  /** Password login: a new session with an access and a refresh token; `scopeFor` picks the grant. */
+  /**
+   * Password login (`POST /token`, RFC 6749 §4.3): a new session with an access and a refresh
+   * token. `grant.scope` is the request's space-separated `scope`: the token gets what of it the
+   * user holds (all their permissions when absent; see `grantScope`).
+   */
   loginWithPassword(
     login: string,
     password: string,
-    scopeFor: (user: UserRecord) => string,
-    clientId: string | undefined,
+    grant: TokenGrant,
     ctx: RequestContext,
   ): Promise<{ user: UserRecord; tokens: TokenPair }>;
+  /**
+   * The scope a new grant of `user` gets for a requested space-separated `scope` (RFC 6749 §3.3):
+   * the well-formed scopes asked for that the user's roles hold now, or every one of them when
+   * none is asked for. Scopes the user lacks are left out, not refused.
+   */
+  grantScope(user: UserRecord, requestedScope: string | undefined): string;
   /** Password login for browsers: a new cookie session. */
   loginWithCookie(login: string, password: string, ctx: RequestContext): Promise<CookieLogin>;
   /** A password check without a session (HTTP Basic), throttled and audited like a login. */
@@ -128,12 +136,11 @@ export interface SessionService {
     method: string,
     external?: ExternalSignInProof,
   ): Promise<CookieLogin>;
-  /** Rotates a refresh token; `requestedScope` may only narrow the grant. */
-  refresh(
-    refreshToken: string,
-    requestedScope: readonly string[] | undefined,
-    ctx: RequestContext,
-  ): Promise<TokenPair>;
+  /**
+   * Rotates a refresh token (RFC 6749 §6). `requestedScope`, the request's space-separated
+   * `scope`, may only narrow the grant: a scope beyond it is InvalidScopeError (`invalid_scope`).
+   */
+  refresh(refreshToken: string, requestedScope: string | undefined, ctx: RequestContext): Promise<TokenPair>;
   /** The live cookie session and its user for a cookie value, or undefined. */
   authenticateCookie(cookieValue: string): Promise<{ user: UserRecord; session: SessionRecord } | undefined>;
   /** Whether the session is live now (not revoked, not past absolute or idle expiry). */
@@ -179,6 +186,9 @@ export function createSessionService(deps: {
     );
   }
 
+  const grantScope = (user: UserRecord, requestedScope: string | undefined) =>
+    effectiveScope(options.permissionsOf(user), parseScope(requestedScope));
+
   const passwords = createPasswordCheck({ accounts, throttle, store, clock });
   const authenticateOrAudit = async (login: string, password: string, ctx: RequestContext) =>
     passwords.check(await accounts.findByLogin(login), login, password, ctx, 'login');
@@ -218,99 +228,6 @@ export function createSessionService(deps: {
     return revokeSessions(executor, where, clock.now(), reason);
   }
 
-  async function startTokenSession(
-    user: UserRecord,
-    scope: string,
-    clientId: string | undefined,
-    ctx: RequestContext,
-    method: string,
-    external?: ExternalSignInProof,
-  ): Promise<TokenPair> {
-    const now = clock.now();
-    const sessionId = randomSecret(16);
-    const refresh = newOpaqueToken();
-    const effectiveClientId = clientId ?? 'gatehouse';
-    await db.transaction().execute(async (trx) => {
-      await insertSession(trx, {
-        id: sessionId,
-        userId: user.id,
-        kind: 'token',
-        secretHash: null,
-        ip: ctx.ip,
-        userAgent: ctx.userAgent,
-        createdAt: now,
-        lastUsedAt: now,
-        expiresAt: now + options.sessionTtlSeconds * 1000,
-        authTime: now,
-        externalProvider: external?.provider ?? null,
-      });
-      await insertRefreshToken(trx, {
-        id: refresh.id,
-        sessionId,
-        secretHash: hashSecret(refresh.secret),
-        scope,
-        clientId: effectiveClientId,
-        createdAt: now,
-      });
-      await recordAuditEvent(trx, {
-        event: 'login.succeeded',
-        at: now,
-        userId: user.id,
-        sessionId,
-        ...auditSource(ctx),
-        details: {
-          method,
-          client_id: effectiveClientId,
-          ...(external ? { provider: external.provider } : {}),
-        },
-      });
-    });
-    const access = issueAccess(user, sessionId, scope, clientId, now, external?.provider);
-    return {
-      accessToken: access.token,
-      expiresInSeconds: access.expiresInSeconds,
-      refreshToken: refresh.value,
-      scope,
-      sessionId,
-    };
-  }
-
-  async function startCookieSession(
-    user: UserRecord,
-    ctx: RequestContext,
-    method: string,
-    external?: ExternalSignInProof,
-  ): Promise<CookieLogin> {
-    const now = clock.now();
-    const secret = randomSecret();
-    const session: SessionRecord = {
-      id: randomSecret(16),
-      userId: user.id,
-      kind: 'cookie' as SessionKind,
-      secretHash: hashSecret(secret),
-      ip: ctx.ip,
-      userAgent: ctx.userAgent,
-      createdAt: now,
-      lastUsedAt: now,
-      expiresAt: now + options.sessionTtlSeconds * 1000,
-      revokedAt: null,
-      authTime: now,
-      externalProvider: external?.provider ?? null,
-    };
-    await db.transaction().execute(async (trx) => {
-      await insertSession(trx, session);
-      await recordAuditEvent(trx, {
-        event: 'login.succeeded',
-        at: now,
-        userId: user.id,
-        sessionId: session.id,
-        ...auditSource(ctx),
-        details: { method, ...(external ? { provider: external.provider } : {}) },
-      });
-    });
-    return { user, session, cookieValue: `${session.id}.${secret}` };
-  }
-
   const kit: SessionKit = {
     db,
     clock,
@@ -324,15 +241,20 @@ export function createSessionService(deps: {
     checkCurrentPassword,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   };
+  const startTokenSession: SessionService['startTokenSession'] = (...args) => startToken(kit, ...args);
+  const startCookieSession: SessionService['startCookieSession'] = (...args) => startCookie(kit, ...args);
 
   return {
     isSessionLive,
     verifyPassword: authenticateOrAudit,
 
-    async loginWithPassword(login, password, scopeFor, clientId, ctx) {
+    async loginWithPassword(login, password, grant, ctx) {
       const user = await authenticateOrAudit(login, password, ctx);
-      return { user, tokens: await startTokenSession(user, scopeFor(user), clientId, ctx, 'password') };
+      const scope = grantScope(user, grant.scope);
+      return { user, tokens: await startTokenSession(user, scope, grant.clientId, ctx, 'password') };
     },
+
+    grantScope,
 
     async loginWithCookie(login, password, ctx) {
       const user = await authenticateOrAudit(login, password, ctx);
@@ -342,50 +264,11 @@ export function createSessionService(deps: {
     startTokenSession,
     startCookieSession,
 
-    async reauthenticate(user, sessionId, password, grant, ctx) {
-      const session = await findSession(db, sessionId);
-      if (session === undefined || session.userId !== user.id || !isSessionLive(session)) {
-        throw new InvalidTokenError('session ended');
-      }
-      await checkCurrentPassword(user, password, ctx, 'reauthenticate');
-      const now = clock.now();
-      const refresh = session.kind === 'token' ? newOpaqueToken() : undefined;
-      const clientId = grant.clientId ?? 'gatehouse';
-      const renewed = await db.transaction().execute(async (trx) => {
-        if (!(await setSessionAuthTime(trx, session.id, now))) return false;
-        if (refresh !== undefined) {
-          await insertRefreshToken(trx, {
-            id: refresh.id,
-            sessionId: session.id,
-            secretHash: hashSecret(refresh.secret),
-            scope: grant.scope,
-            clientId,
-            createdAt: now,
-          });
-        }
-        await recordAuditEvent(trx, {
-          event: 'user.reauthenticated',
-          at: now,
-          userId: user.id,
-          sessionId: session.id,
-          ...auditSource(ctx),
-          details: { method: 'password', session_kind: session.kind },
-        });
-        return true;
-      });
-      if (!renewed) throw new InvalidTokenError('session ended');
-      const access = issueAccess(user, session.id, grant.scope, grant.clientId, now);
-      return {
-        accessToken: access.token,
-        expiresInSeconds: access.expiresInSeconds,
-        refreshToken: refresh?.value,
-        scope: grant.scope,
-        authTimeMs: now,
-      };
-    },
+    reauthenticate: (user, sessionId, password, grant, ctx) =>
+      reauthenticate(kit, user, sessionId, password, grant, ctx),
 
     refresh: (refreshToken, requestedScope, ctx) =>
-      rotateRefreshToken(kit, refreshToken, requestedScope, ctx),
+      rotateRefreshToken(kit, refreshToken, parseScope(requestedScope), ctx),
 
     async authenticateCookie(cookieValue) {
       const parts = splitOpaqueToken(cookieValue);

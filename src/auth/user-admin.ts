@@ -142,8 +142,14 @@ export function createUserAdminService(deps: {
     const fullName =
       changes.fullName === undefined ? undefined : (changes.fullName?.normalize('NFKC') ?? null);
     const now = clock.now();
-    // Profile, roles and `disabled` change together or not at all.
-    const revoked = await store.exclusiveTransaction('admins', async (trx) => {
+    // Profile, roles and `disabled` change together or not at all. Only a change of roles or of
+    // `disabled` can leave no enabled admin: it alone waits for the `admins` lock (a name or an
+    // address changes in a plain transaction).
+    const inTransaction: typeof store.exclusiveTransaction =
+      changes.roles !== undefined || changes.disabled !== undefined
+        ? store.exclusiveTransaction
+        : (_name, work) => store.db.transaction().execute(work);
+    const revoked = await inTransaction('admins', async (trx) => {
       const target = await targetFor(trx, actor, id);
       if (changes.roles !== undefined) await checkRolesExist(trx, changes.roles);
       const removesAdmin =

@@ -1,7 +1,7 @@
 /** The administrator created from GATEHOUSE_ADMIN_* can log in even when addresses must be verified. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { bootstrapAdmin } from '../../src/gatehouse.ts';
+import { bootstrapAdmin } from '../../src/bootstrap-admin.ts';
 import { createTestApp, DATABASES, login, PASSWORD, registerUser } from '../support/gatehouse.ts';
 
 for (const database of DATABASES) {

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import Fastify from 'fastify';
-import { sql } from 'kysely';
 import { gatehouse } from '../../src/index.ts';
 import { registerUser } from '../support/gatehouse.ts';
 import { eventually } from '../support/tcp-proxy.ts';
@@ -32,7 +32,7 @@ test('mail and background failures are logged by the host app’s logger', async
   try {
     await app.register(gatehouse, {
       outboxDir,
-      databaseUrl: 'sqlite::memory:',
+      databaseUrl: `sqlite:${join(outboxDir, 'gatehouse.db')}`,
       issuer: 'https://api.example.com',
       argon2MemoryKib: 1024,
       argon2Iterations: 1,
@@ -40,8 +40,11 @@ test('mail and background failures are logged by the host app’s logger', async
     await app.ready();
     await registerUser(app, 'alice');
     await eventually(() => logged.includes('mail written to the outbox'), 10_000, 'the outbox logs the mail');
-    // Without its table, the reset link's background send fails.
-    await sql`alter table email_tokens rename to email_tokens_gone`.execute(app.gatehouse.services.store.db);
+    // Without its table, the reset link's background send fails (renamed by another connection:
+    // the plugin exposes no store).
+    const other = new DatabaseSync(join(outboxDir, 'gatehouse.db'));
+    other.exec('alter table email_tokens rename to email_tokens_gone');
+    other.close();
     const forgot = await app.inject({
       method: 'POST',
       url: '/forgot-password',

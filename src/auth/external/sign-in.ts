@@ -16,7 +16,6 @@ import {
   takeExternalFlow,
 } from '../../store/external-flows.ts';
 import { findIdentity, setIdentityTokens } from '../../store/identities.ts';
-import type { UserRecord } from '../../store/users.ts';
 import type { AccountService } from '../accounts.ts';
 import {
   ExternalSignInError,
@@ -92,7 +91,8 @@ export interface ExternalSignInService {
   exchangeIdToken(
     provider: string,
     idToken: string,
-    requestedScope: readonly string[] | undefined,
+    /** The request's space-separated `scope`; absent: everything the user may hold. */
+    requestedScope: string | undefined,
     clientId: string | undefined,
     ctx: RequestContext,
   ): Promise<TokenPair>;
@@ -113,7 +113,6 @@ export function createExternalSignIn(deps: {
   revocation: RevocationState;
   clock: Clock;
   settings: ExternalSettings;
-  scopeFor(user: UserRecord, requested: readonly string[] | undefined): string;
   /** Counts a finished external sign-in: no error, or the refusal. */
   countLogin?: (error: unknown) => void;
   options: {
@@ -327,7 +326,7 @@ export function createExternalSignIn(deps: {
           const user = await linking.resolveSignIn(profile, provider.trustEmail, ctx);
           return sessions.startTokenSession(
             user,
-            deps.scopeFor(user, requestedScope),
+            sessions.grantScope(user, requestedScope),
             clientId,
             ctx,
             'external',

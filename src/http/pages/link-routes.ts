@@ -3,10 +3,9 @@
  * and link previews fetch links too — it only looks at it (`peekToken`) and shows a button that
  * posts the token to the route that spends it.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { EmailTokenPurpose } from '../../auth/email-flows.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { EmailFlowService, EmailTokenPurpose } from '../../auth/email-flows.ts';
 import type { SessionCookie } from '../cookies.ts';
 import { requestContext } from '../request-context.ts';
 import {
@@ -18,22 +17,26 @@ import {
 } from './email-pages.ts';
 import { sendPage } from './html-form.ts';
 import { html } from './layout.ts';
-import { DEFAULT_RETURN_PATH, LINK_PAGES, type PageForms, pageSettings } from './page-forms.ts';
+import type { PageSettings } from './login-page.ts';
+import { DEFAULT_RETURN_PATH, LINK_PAGES, type PageForms } from './page-forms.ts';
 
 const LinkQuery = Type.Object({
   token: Type.Optional(Type.String({ maxLength: 200 })),
   status: Type.Optional(Type.String({ maxLength: 32 })),
   notice: Type.Optional(Type.String({ maxLength: 32 })),
 });
-type LinkQueryType = { token?: string; status?: string; notice?: string };
 
-export async function linkRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; cookie: SessionCookie; forms: PageForms },
-): Promise<void> {
-  const { gatehouse, cookie, forms } = options;
-  const { emailFlows } = gatehouse;
-  const settings = pageSettings(gatehouse);
+export interface LinkRouteOptions {
+  readonly emailFlows: EmailFlowService;
+  readonly cookie: SessionCookie;
+  readonly forms: PageForms;
+  readonly settings: PageSettings;
+  /** Where the routes are mounted (`''` or the plugin's prefix). */
+  readonly basePath: string;
+}
+
+export const linkRoutes: FastifyPluginAsyncTypebox<LinkRouteOptions> = async (app, options) => {
+  const { emailFlows, cookie, forms, settings } = options;
   const schema = { hide: true, querystring: LinkQuery };
 
   const look = async (token: string | undefined, purpose: EmailTokenPurpose): Promise<LinkState> => ({
@@ -42,18 +45,18 @@ export async function linkRoutes(
   });
   const statusOf = (link: LinkState) => (link.usable ? 200 : 400);
 
-  app.get<{ Querystring: LinkQueryType }>('/forgot-password', { schema }, async (request, reply) =>
+  app.get('/forgot-password', { schema }, async (request, reply) =>
     sendPage(reply, 200, renderForgotPasswordPage(settings, { sent: request.query.notice === 'sent' })),
   );
 
-  app.get<{ Querystring: LinkQueryType }>('/reset-password', { schema }, async (request, reply) => {
+  app.get('/reset-password', { schema }, async (request, reply) => {
     const token = request.query.token ?? '';
     const reset = token === '' ? undefined : await emailFlows.describeResetLink(token);
     const link = { token, usable: reset !== undefined, reset };
     return sendPage(reply, statusOf(link), renderResetPasswordPage(settings, link));
   });
 
-  app.get<{ Querystring: LinkQueryType }>('/verify-email', { schema }, async (request, reply) => {
+  app.get('/verify-email', { schema }, async (request, reply) => {
     if (request.query.status === 'verified') {
       return sendPage(
         reply,
@@ -70,12 +73,12 @@ export async function linkRoutes(
     return sendPage(reply, statusOf(link), renderConfirmLinkPage(settings, link, LINK_PAGES.verify));
   });
 
-  app.get<{ Querystring: LinkQueryType }>('/magic-link', { schema }, async (request, reply) => {
+  app.get('/magic-link', { schema }, async (request, reply) => {
     const link = await look(request.query.token, 'magic');
     return sendPage(reply, statusOf(link), renderConfirmLinkPage(settings, link, LINK_PAGES.magic));
   });
 
-  app.get<{ Querystring: LinkQueryType }>('/confirm-email', { schema }, async (request, reply) => {
+  app.get('/confirm-email', { schema }, async (request, reply) => {
     if (request.query.status === 'confirmed') {
       return sendPage(
         reply,
@@ -93,7 +96,7 @@ export async function linkRoutes(
   });
 
   // The magic link's button: signs in with a session cookie, exactly as POST /login does.
-  app.post<{ Body: { token: string } }>(
+  app.post(
     '/magic-link/sign-in',
     {
       config: { gatehouse: { noStore: true, htmlForm: forms.magicLinkSignIn } },
@@ -107,8 +110,8 @@ export async function linkRoutes(
       reply.setCookie(cookie.name, cookieValue, cookie.options);
       return reply
         .code(303)
-        .header('location', request.formPost?.returnTo ?? `${gatehouse.basePath}${DEFAULT_RETURN_PATH}`)
+        .header('location', request.formPost?.returnTo ?? `${options.basePath}${DEFAULT_RETURN_PATH}`)
         .send();
     },
   );
-}
+};

@@ -3,10 +3,12 @@
  * where success sends the browser. `undefined` for every route when GATEHOUSE_PAGES is off.
  */
 import type { FastifyRequest } from 'fastify';
-import type { EmailTokenPurpose } from '../../auth/email-flows.ts';
+import type { AccountService } from '../../auth/accounts.ts';
+import type { EmailFlowService, EmailTokenPurpose } from '../../auth/email-flows.ts';
 import { ReauthRequiredError } from '../../auth/errors.ts';
+import type { ExternalSignInService } from '../../auth/external/sign-in.ts';
 import { assertRecentAuth } from '../../auth/recent-auth.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { SessionService } from '../../auth/sessions.ts';
 import { type AccountForm, renderAccountPage } from './account-page.ts';
 import {
   type LinkState,
@@ -41,20 +43,23 @@ export interface PageForms {
 
 export const DEFAULT_RETURN_PATH = '/account';
 
-export function pageSettings(gatehouse: Gatehouse): PageSettings {
-  const { config } = gatehouse;
-  return {
-    appName: config.appName,
-    passwordMinLength: config.passwordMinLength,
-    registrationOpen: config.registration === 'open',
-    providers: gatehouse.externalSignIn.providers(),
-  };
+/** What the hosted pages read: the services they call and a few settings. */
+export interface PageContext {
+  readonly sessions: SessionService;
+  readonly accounts: AccountService;
+  readonly emailFlows: EmailFlowService;
+  readonly externalSignIn: ExternalSignInService;
+  readonly settings: PageSettings;
+  /** Where the routes are mounted (`''` or the plugin's prefix). */
+  readonly basePath: string;
+  /** Whether the account page must ask for the password again (GATEHOUSE_REAUTH_MAX_AGE). */
+  needsReauth(authTimeMs: number | undefined): boolean;
 }
 
 /** Whether the account page must ask for the password before its changes go through. */
-export function needsReauth(gatehouse: Gatehouse, authTimeMs: number | undefined): boolean {
+export function needsReauth(authTimeMs: number | undefined, maxAgeSeconds: number, nowMs: number): boolean {
   try {
-    assertRecentAuth(authTimeMs, gatehouse.config.reauthMaxAgeSeconds, gatehouse.clock.now());
+    assertRecentAuth(authTimeMs, maxAgeSeconds, nowMs);
     return false;
   } catch (error) {
     if (error instanceof ReauthRequiredError) return true;
@@ -99,9 +104,8 @@ export const LINK_PAGES = {
   },
 } as const;
 
-export function createPageForms(gatehouse: Gatehouse): PageForms {
-  const settings = pageSettings(gatehouse);
-  const { emailFlows, basePath } = gatehouse;
+export function createPageForms(pages: PageContext): PageForms {
+  const { settings, emailFlows, basePath } = pages;
   // Gatehouse's own pages, under the plugin's prefix; `return_to` is a path of the whole site.
   const at = (path: string) => `${basePath}${path}`;
   const home = at(DEFAULT_RETURN_PATH);
@@ -126,8 +130,8 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
           returnTo: home,
         });
       }
-      const sessions = await gatehouse.sessions.listSessions(principal.user.id, principal.sessionId);
-      const hasPassword = (await gatehouse.accounts.findUser(principal.user.id))?.passwordHash != null;
+      const sessions = await pages.sessions.listSessions(principal.user.id, principal.sessionId);
+      const hasPassword = (await pages.accounts.findUser(principal.user.id))?.passwordHash != null;
       return renderAccountPage(
         settings,
         {
@@ -135,8 +139,8 @@ export function createPageForms(gatehouse: Gatehouse): PageForms {
           hasPassword,
           sessions,
           csrfToken: principal.csrfToken,
-          needsReauth: needsReauth(gatehouse, principal.authTimeMs),
-          identities: await gatehouse.externalSignIn.listIdentities(principal.user.id),
+          needsReauth: pages.needsReauth(principal.authTimeMs),
+          identities: await pages.externalSignIn.listIdentities(principal.user.id),
         },
         { failure, failedForm },
       );

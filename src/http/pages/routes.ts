@@ -2,9 +2,8 @@
  * The hosted pages (GATEHOUSE_PAGES): server-rendered forms that post to the same routes as API
  * clients, plus the few page-only posts a form needs where the API uses DELETE.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Gatehouse } from '../../gatehouse.ts';
 import { clearSessionCookie, type SessionCookie } from '../cookies.ts';
 import { type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
@@ -14,7 +13,7 @@ import { STYLESHEET, STYLESHEET_PATH, STYLESHEET_VERSION } from './layout.ts';
 import { linkRoutes } from './link-routes.ts';
 import { LOGIN_NOTICES, renderLoginPage } from './login-page.ts';
 import { safeReturnPath } from './negotiation.ts';
-import { needsReauth, type PageForms, pageSettings } from './page-forms.ts';
+import type { PageContext, PageForms } from './page-forms.ts';
 import { renderRegisterPage } from './register-page.ts';
 
 const PageQuery = Type.Object({
@@ -22,18 +21,19 @@ const PageQuery = Type.Object({
   return_to: Type.Optional(Type.String()),
   notice: Type.Optional(Type.String({ maxLength: 64 })),
 });
-type PageQueryType = { return_to?: string; notice?: string };
 
-export async function pageRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards; cookie: SessionCookie; forms: PageForms },
-): Promise<void> {
-  const { gatehouse, guards, cookie, forms } = options;
-  const { sessions, accounts, basePath } = gatehouse;
-  const settings = pageSettings(gatehouse);
+export interface PageRouteOptions extends PageContext {
+  readonly guards: Guards;
+  readonly cookie: SessionCookie;
+  readonly forms: PageForms;
+}
+
+export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (app, options) => {
+  const { sessions, accounts, emailFlows, externalSignIn, guards, cookie, forms, settings, basePath } =
+    options;
   const hide = { hide: true };
 
-  app.get<{ Querystring: { v?: string } }>(
+  app.get(
     STYLESHEET_PATH,
     { schema: { ...hide, querystring: Type.Object({ v: Type.Optional(Type.String({ maxLength: 64 })) }) } },
     async (request, reply) =>
@@ -50,30 +50,18 @@ export async function pageRoutes(
         .send(STYLESHEET),
   );
 
-  app.get<{ Querystring: PageQueryType }>(
-    '/login',
-    { schema: { ...hide, querystring: PageQuery } },
-    async (request, reply) => {
-      const returnTo = safeReturnPath(request.query.return_to);
-      const notice = request.query.notice === undefined ? undefined : LOGIN_NOTICES[request.query.notice];
-      return sendPage(reply, 200, renderLoginPage(settings, { returnTo, notice }));
-    },
-  );
+  app.get('/login', { schema: { ...hide, querystring: PageQuery } }, async (request, reply) => {
+    const returnTo = safeReturnPath(request.query.return_to);
+    const notice = request.query.notice === undefined ? undefined : LOGIN_NOTICES[request.query.notice];
+    return sendPage(reply, 200, renderLoginPage(settings, { returnTo, notice }));
+  });
 
-  app.get<{ Querystring: PageQueryType }>(
-    '/register',
-    { schema: { ...hide, querystring: PageQuery } },
-    async (request, reply) => {
-      const returnTo = safeReturnPath(request.query.return_to);
-      return sendPage(
-        reply,
-        settings.registrationOpen ? 200 : 403,
-        renderRegisterPage(settings, { returnTo }),
-      );
-    },
-  );
+  app.get('/register', { schema: { ...hide, querystring: PageQuery } }, async (request, reply) => {
+    const returnTo = safeReturnPath(request.query.return_to);
+    return sendPage(reply, settings.registrationOpen ? 200 : 403, renderRegisterPage(settings, { returnTo }));
+  });
 
-  app.get<{ Querystring: PageQueryType }>(
+  app.get(
     '/account',
     { onRequest: guards.optionalUser, schema: { ...hide, querystring: PageQuery } },
     async (request, reply) => {
@@ -97,8 +85,8 @@ export async function pageRoutes(
             hasPassword,
             sessions: list,
             csrfToken: principal.csrfToken,
-            needsReauth: needsReauth(gatehouse, principal.authTimeMs),
-            identities: await gatehouse.externalSignIn.listIdentities(principal.user.id),
+            needsReauth: options.needsReauth(principal.authTimeMs),
+            identities: await externalSignIn.listIdentities(principal.user.id),
           },
           { notice },
         ),
@@ -106,7 +94,7 @@ export async function pageRoutes(
     },
   );
 
-  app.post<{ Params: { id: string } }>(
+  app.post(
     '/account/sessions/:id/revoke',
     {
       onRequest: guards.requireUser,
@@ -120,7 +108,7 @@ export async function pageRoutes(
     },
   );
 
-  app.post<{ Params: { id: string } }>(
+  app.post(
     '/account/identities/:id/unlink',
     {
       onRequest: guards.requireScopes('profile:write'),
@@ -129,7 +117,7 @@ export async function pageRoutes(
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      await gatehouse.externalSignIn.unlink(principal.user.id, request.params.id, requestContext(request));
+      await externalSignIn.unlink(principal.user.id, request.params.id, requestContext(request));
       return reply.code(303).header('location', `${basePath}/account?notice=identity-unlinked`).send();
     },
   );
@@ -145,7 +133,7 @@ export async function pageRoutes(
     },
   );
 
-  app.post<{ Body: { email: string } }>(
+  app.post(
     '/account/email',
     {
       config: { gatehouse: { rateLimit: 'mail', htmlForm: forms.emailChange } },
@@ -157,14 +145,10 @@ export async function pageRoutes(
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      await gatehouse.emailFlows.requestEmailChange(
-        principal.user.id,
-        request.body.email,
-        requestContext(request),
-      );
+      await emailFlows.requestEmailChange(principal.user.id, request.body.email, requestContext(request));
       return reply.code(303).header('location', `${basePath}/account?notice=email-change-sent`).send();
     },
   );
 
-  await app.register(linkRoutes, { gatehouse, cookie, forms });
-}
+  await app.register(linkRoutes, { emailFlows, cookie, forms, settings, basePath });
+};

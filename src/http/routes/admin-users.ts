@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { toPublicUser } from '../../auth/accounts.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import { type AccountService, toPublicUser } from '../../auth/accounts.ts';
+import type { ExternalSignInService } from '../../auth/external/sign-in.ts';
+import type { UserAdminService } from '../../auth/user-admin.ts';
 import { actorOf, type Guards } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
@@ -25,23 +26,17 @@ const UserList = Type.Object({
   }),
 });
 
-interface ListQuery {
-  skip?: number;
-  limit?: number;
-  cursor?: string;
-  q?: string;
-  role?: string;
-  disabled?: 'true' | 'false';
+export interface AdminUserRouteOptions {
+  readonly userAdmin: UserAdminService;
+  readonly accounts: AccountService;
+  readonly externalSignIn: ExternalSignInService;
+  readonly guards: Guards;
 }
 
-export async function adminUserRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards },
-): Promise<void> {
-  const { userAdmin, accounts, externalSignIn } = options.gatehouse;
-  const { guards } = options;
+export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminUserRouteOptions> = async (app, options) => {
+  const { userAdmin, accounts, externalSignIn, guards } = options;
 
-  app.get<{ Querystring: ListQuery }>(
+  app.get(
     '/users',
     {
       onRequest: guards.requirePermission('users:read'),
@@ -75,9 +70,7 @@ export async function adminUserRoutes(
     },
   );
 
-  app.post<{
-    Body: { username: string; email: string; full_name?: string | null; password: string; roles?: string[] };
-  }>(
+  app.post(
     '/users',
     {
       onRequest: guards.requirePermission('users:write'),
@@ -117,7 +110,7 @@ export async function adminUserRoutes(
     },
   );
 
-  app.get<{ Params: { id: string } }>(
+  app.get(
     '/users/:id',
     {
       onRequest: guards.requirePermission('users:read'),
@@ -134,10 +127,7 @@ export async function adminUserRoutes(
     }),
   );
 
-  app.patch<{
-    Params: { id: string };
-    Body: { full_name?: string | null; email?: string; disabled?: boolean; roles?: string[] };
-  }>(
+  app.patch(
     '/users/:id',
     {
       onRequest: guards.requirePermission('users:write'),
@@ -178,7 +168,7 @@ export async function adminUserRoutes(
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     '/users/:id',
     {
       onRequest: guards.requirePermission('users:write'),
@@ -193,11 +183,11 @@ export async function adminUserRoutes(
     },
     async (request, reply) => {
       await userAdmin.delete(actorOf(request), request.params.id, requestContext(request));
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     '/users/:id/sessions',
     {
       onRequest: guards.requirePermission('sessions:revoke'),
@@ -212,7 +202,7 @@ export async function adminUserRoutes(
     },
     async (request, reply) => {
       await userAdmin.revokeSessions(actorOf(request), request.params.id, requestContext(request));
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
-}
+};

@@ -1,8 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { ApiKeyRecord } from '../../auth/api-keys.ts';
+import type { ApiKeyRecord, ApiKeyService } from '../../auth/api-keys.ts';
 import { InsufficientScopeError } from '../../auth/errors.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
 import { actorOf, type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
@@ -40,17 +40,17 @@ function requireKeyAdmin(request: FastifyRequest): void {
   if (!principalOf(request).scopes.has('apikeys:write')) throw new InsufficientScopeError(['apikeys:write']);
 }
 
-export async function apiKeyRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards },
-): Promise<void> {
-  const { apiKeys } = options.gatehouse;
-  const { guards } = options;
+export interface ApiKeyRouteOptions {
+  readonly apiKeys: ApiKeyService;
+  readonly guards: Guards;
+  /** GATEHOUSE_API_KEY_TTL and GATEHOUSE_API_KEY_MAX_TTL, for the route's description. */
+  readonly apiKeyTtlSeconds: number;
+  readonly apiKeyMaxTtlSeconds: number | null;
+}
 
-  const { apiKeyTtlSeconds, apiKeyMaxTtlSeconds } = options.gatehouse.config;
-  app.post<{
-    Body: { name: string; scopes: string[]; expires_in?: number | null; expires_at?: string | null };
-  }>(
+export const apiKeyRoutes: FastifyPluginAsyncTypebox<ApiKeyRouteOptions> = async (app, options) => {
+  const { apiKeys, guards, apiKeyTtlSeconds, apiKeyMaxTtlSeconds } = options;
+  app.post(
     '/api-keys',
     {
       // A key outlives a session and a password reset: minting one needs a recent sign-in.
@@ -98,7 +98,7 @@ export async function apiKeyRoutes(
     },
   );
 
-  app.get<{ Querystring: { user_id?: string } }>(
+  app.get(
     '/api-keys',
     {
       onRequest: guards.requireUser,
@@ -120,7 +120,7 @@ export async function apiKeyRoutes(
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     '/api-keys/:id',
     {
       onRequest: guards.requireUser,
@@ -142,7 +142,7 @@ export async function apiKeyRoutes(
         anyones ? undefined : principal.user.id,
         requestContext(request),
       );
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
-}
+};

@@ -1,7 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { AuditLog, AuditRecord } from '../../auth/audit-log.ts';
 import { decodeCursor, encodeCursor } from '../../auth/page-cursor.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
 import type { Guards } from '../guards.ts';
 import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
 
@@ -26,14 +26,23 @@ const AuditEvent = Type.Object({
   ),
 });
 
-export async function auditRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards },
-): Promise<void> {
-  const { audit } = options.gatehouse;
-  app.get<{
-    Querystring: { user_id?: string; actor_id?: string; event?: string; cursor?: string; limit?: number };
-  }>(
+/** The event's details as the response types them: its lists copied (the record's are read-only). */
+function detailsOf(record: AuditRecord): Record<string, string | number | boolean | null | string[]> {
+  const details: Record<string, string | number | boolean | null | string[]> = {};
+  for (const [key, value] of Object.entries(record.details ?? {})) {
+    details[key] = typeof value === 'object' && value !== null ? [...value] : value;
+  }
+  return details;
+}
+
+export interface AuditRouteOptions {
+  readonly audit: AuditLog;
+  readonly guards: Guards;
+}
+
+export const auditRoutes: FastifyPluginAsyncTypebox<AuditRouteOptions> = async (app, options) => {
+  const { audit } = options;
+  app.get(
     '/audit',
     {
       onRequest: options.guards.requirePermission('audit:read'),
@@ -81,10 +90,10 @@ export async function auditRoutes(
           target: e.target ?? null,
           ip: e.ip ?? null,
           user_agent: e.userAgent ?? null,
-          details: e.details ?? {},
+          details: detailsOf(e),
         })),
         next_cursor: rows.length > limit && last ? encodeCursor(last) : null,
       };
     },
   );
-}
+};

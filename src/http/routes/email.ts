@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { toPublicUser } from '../../auth/accounts.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import { type AccountService, toPublicUser } from '../../auth/accounts.ts';
+import type { EmailFlowService } from '../../auth/email-flows.ts';
+import type { UserAdminService } from '../../auth/user-admin.ts';
 import { type Guards, principalOf } from '../guards.ts';
 import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
@@ -22,12 +23,16 @@ const failures = { 400: ErrorDetail, 422: ValidationErrorBody, 429: ErrorDetail 
 const RESET_ACCEPTED = { message: 'If an account has this address, a reset link is on its way' };
 const MAGIC_ACCEPTED = { message: 'If this address can sign in, a sign-in link is on its way' };
 
-export async function emailRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards; forms?: PageForms | undefined },
-): Promise<void> {
-  const { emailFlows, userAdmin, accounts } = options.gatehouse;
-  const { guards, forms } = options;
+export interface EmailRouteOptions {
+  readonly emailFlows: EmailFlowService;
+  readonly userAdmin: UserAdminService;
+  readonly accounts: AccountService;
+  readonly guards: Guards;
+  readonly forms?: PageForms | undefined;
+}
+
+export const emailRoutes: FastifyPluginAsyncTypebox<EmailRouteOptions> = async (app, options) => {
+  const { emailFlows, userAdmin, accounts, guards, forms } = options;
 
   app.post(
     '/verify/request',
@@ -47,7 +52,7 @@ export async function emailRoutes(
     },
   );
 
-  app.post<{ Body: { token: string } }>(
+  app.post(
     '/verify',
     {
       config: { gatehouse: { htmlForm: forms?.verifyEmail } },
@@ -60,11 +65,11 @@ export async function emailRoutes(
     },
     async (request, reply) => {
       await emailFlows.verifyEmail(request.body.token, requestContext(request));
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
-  app.post<{ Body: { email: string } }>(
+  app.post(
     '/forgot-password',
     {
       config: { gatehouse: { rateLimit: 'mail', htmlForm: forms?.forgotPassword } },
@@ -83,7 +88,7 @@ export async function emailRoutes(
     },
   );
 
-  app.post<{ Body: { token: string; new_password: string; keep_api_keys?: boolean } }>(
+  app.post(
     '/reset-password',
     {
       config: { gatehouse: { htmlForm: forms?.resetPassword } },
@@ -110,11 +115,11 @@ export async function emailRoutes(
       await emailFlows.resetPassword(token, new_password, requestContext(request), {
         keepApiKeys: keep_api_keys === true,
       });
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
-  app.post<{ Body: { email: string } }>(
+  app.post(
     '/magic-link',
     {
       config: { gatehouse: { rateLimit: 'mail', htmlForm: forms?.magicLinkRequest } },
@@ -133,7 +138,7 @@ export async function emailRoutes(
     },
   );
 
-  app.patch<{ Body: { email?: string; full_name?: string | null } }>(
+  app.patch(
     '/users/me',
     {
       config: { gatehouse: { rateLimit: 'mail' } },
@@ -171,7 +176,7 @@ export async function emailRoutes(
     },
   );
 
-  app.post<{ Body: { token: string } }>(
+  app.post(
     '/users/me/email/confirm',
     {
       config: { gatehouse: { htmlForm: forms?.confirmEmail } },
@@ -186,7 +191,7 @@ export async function emailRoutes(
     },
     async (request, reply) => {
       await emailFlows.confirmEmailChange(request.body.token, requestContext(request));
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
-}
+};

@@ -1,8 +1,7 @@
 /** The signed-in user's connected accounts at external providers: list, link, unlink. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { IdentityView } from '../../auth/external/sign-in.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { ExternalSignInService, IdentityView } from '../../auth/external/sign-in.ts';
 import { type Guards, principalOf } from '../guards.ts';
 import { prefersHtml } from '../pages/negotiation.ts';
 import type { PageForms } from '../pages/page-forms.ts';
@@ -32,12 +31,16 @@ export function toIdentityBody(identity: IdentityView) {
   };
 }
 
-export async function identityRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards; flowCookie: FlowCookie; forms?: PageForms | undefined },
-): Promise<void> {
-  const { gatehouse, guards, flowCookie } = options;
-  const { externalSignIn, basePath } = gatehouse;
+export interface IdentityRouteOptions {
+  readonly externalSignIn: ExternalSignInService;
+  readonly basePath: string;
+  readonly guards: Guards;
+  readonly flowCookie: FlowCookie;
+  readonly forms?: PageForms | undefined;
+}
+
+export const identityRoutes: FastifyPluginAsyncTypebox<IdentityRouteOptions> = async (app, options) => {
+  const { externalSignIn, basePath, guards, flowCookie } = options;
   const failures = { 401: ErrorDetail, 403: ErrorDetail };
 
   app.get(
@@ -54,7 +57,7 @@ export async function identityRoutes(
       (await externalSignIn.listIdentities(principalOf(request).user.id)).map(toIdentityBody),
   );
 
-  app.post<{ Params: { provider: string } }>(
+  app.post(
     '/users/me/identities/:provider',
     {
       onRequest: [guards.requireScopes('profile:write'), guards.requireRecentAuth()],
@@ -85,13 +88,13 @@ export async function identityRoutes(
         return reply
           .code(303)
           .header('location', `${basePath}/oauth/${request.params.provider}/continue`)
-          .send();
+          .send(null);
       }
       return { authorization_url: started.authorizationUrl };
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     '/users/me/identities/:id',
     {
       onRequest: guards.requireScopes('profile:write'),
@@ -106,7 +109,7 @@ export async function identityRoutes(
     },
     async (request, reply) => {
       await externalSignIn.unlink(principalOf(request).user.id, request.params.id, requestContext(request));
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
-}
+};

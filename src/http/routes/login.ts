@@ -1,7 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { SessionService } from '../../auth/sessions.ts';
 import { csrfTokenFor, type SessionCookie } from '../cookies.ts';
 import { checkAnonymousWrite } from '../guards.ts';
 import type { PageForms } from '../pages/page-forms.ts';
@@ -20,18 +20,16 @@ const LoginResponse = Type.Intersect([
   }),
 ]);
 
-export async function loginRoutes(
-  app: FastifyInstance,
-  options: {
-    gatehouse: Gatehouse;
-    cookie: SessionCookie;
-    trustedOrigins: readonly string[];
-    forms?: PageForms | undefined;
-  },
-): Promise<void> {
-  const { sessions } = options.gatehouse;
-  const { cookie } = options;
-  app.post<{ Body: { username: string; password: string } }>(
+export interface LoginRouteOptions {
+  readonly sessions: SessionService;
+  readonly cookie: SessionCookie;
+  readonly trustedOrigins: readonly string[];
+  readonly forms?: PageForms | undefined;
+}
+
+export const loginRoutes: FastifyPluginAsyncTypebox<LoginRouteOptions> = async (app, options) => {
+  const { sessions, cookie } = options;
+  app.post(
     '/login',
     {
       config: { gatehouse: { noStore: true, rateLimit: 'login', htmlForm: options.forms?.login } },
@@ -63,4 +61,4 @@ export async function loginRoutes(
       return { ...toPublicUser(user), csrf_token: csrfTokenFor(cookieValue) };
     },
   );
-}
+};

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { BASIC_SECURITY, BEARER_SECURITY, type Guards, principalOf } from '../guards.ts';
 import { ErrorDetail, Message, PublicUserSchema } from '../schemas.ts';
 
@@ -8,7 +8,7 @@ function greeting(principal: { user: { full_name: string | null; username: strin
   };
 }
 
-export async function meRoutes(app: FastifyInstance, options: { guards: Guards }): Promise<void> {
+export const meRoutes: FastifyPluginAsyncTypebox<{ readonly guards: Guards }> = async (app, options) => {
   const { guards } = options;
   const failures = { 400: ErrorDetail, 401: ErrorDetail };
   app.get(
@@ -53,4 +53,4 @@ export async function meRoutes(app: FastifyInstance, options: { guards: Guards }
     },
     async (request) => greeting(principalOf(request)),
   );
-}
+};

@@ -4,11 +4,12 @@
  * and signs the browser in with a session cookie. A refusal lands on the login page (or the
  * account page, for a link) with a message, never a 500.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { GatehouseError } from '../../auth/errors.ts';
+import type { ExternalSignInService } from '../../auth/external/sign-in.ts';
 import { FLOW_TTL_SECONDS } from '../../auth/external/sign-in.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
 import { cookieOf, isPlainHttpLocalhost, type SessionCookie } from '../cookies.ts';
 import { sendDomainError } from '../errors.ts';
 import { noticeFor } from '../pages/external-notices.ts';
@@ -38,13 +39,19 @@ export function flowCookie(issuer: string): FlowCookie {
 
 const ProviderParams = Type.Object({ provider: Type.String({ pattern: '^[a-z0-9]{1,40}$' }) });
 
-export async function oauthRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; cookie: SessionCookie; flowCookie: FlowCookie },
-): Promise<void> {
-  const { gatehouse, cookie, flowCookie: stateCookie } = options;
-  const { externalSignIn, basePath, config } = gatehouse;
-  const home = config.pages ? `${basePath}/account` : `${basePath}/`;
+export interface OauthRouteOptions {
+  readonly externalSignIn: ExternalSignInService;
+  readonly basePath: string;
+  /** GATEHOUSE_PAGES: refusals land on the login page; without pages they are JSON. */
+  readonly pages: boolean;
+  readonly appName: string;
+  readonly cookie: SessionCookie;
+  readonly flowCookie: FlowCookie;
+}
+
+export const oauthRoutes: FastifyPluginAsyncTypebox<OauthRouteOptions> = async (app, options) => {
+  const { externalSignIn, basePath, cookie, flowCookie: stateCookie } = options;
+  const home = options.pages ? `${basePath}/account` : `${basePath}/`;
 
   /** A refusal: back to the page the person started from, with a message; JSON without pages. */
   function refuse(
@@ -57,15 +64,16 @@ export async function oauthRoutes(
       { code: error.code, reason: (error as { reason?: string }).reason },
       'external sign-in refused',
     );
-    if (!config.pages) return sendDomainError(error as Parameters<typeof sendDomainError>[0], request, reply);
+    if (!options.pages)
+      return sendDomainError(error as Parameters<typeof sendDomainError>[0], request, reply);
     const page = linking ? 'account' : 'login';
     return reply
       .code(303)
       .header('location', `${basePath}/${page}?notice=${noticeFor(error)}`)
-      .send();
+      .send(null);
   }
 
-  app.get<{ Params: { provider: string }; Querystring: { return_to?: string } }>(
+  app.get(
     '/oauth/:provider/authorize',
     {
       config: { gatehouse: { noStore: true, rateLimit: 'login' } },
@@ -92,27 +100,27 @@ export async function oauthRoutes(
         throw error;
       }
       stateCookie.set(reply, started.handle);
-      return reply.code(302).header('location', started.authorizationUrl).send();
+      return reply.code(302).header('location', started.authorizationUrl).send(null);
     },
   );
 
   // A form post may not redirect to another site (CSP `form-action 'self'` covers redirects), so a
   // link started by the account page's form lands here first and goes on by `Refresh`.
-  app.get<{ Params: { provider: string } }>(
+  app.get(
     '/oauth/:provider/continue',
     { config: { gatehouse: { noStore: true } }, schema: { hide: true, params: ProviderParams } },
     async (request, reply) => {
       const { provider } = request.params;
       const url = await externalSignIn.authorizationUrlOf(provider, cookieOf(request, stateCookie.name));
       if (url === undefined)
-        return reply.code(303).header('location', `${basePath}/account?notice=external-failed`).send();
+        return reply.code(303).header('location', `${basePath}/account?notice=external-failed`).send(null);
       const name = externalSignIn.providers().find((p) => p.name === provider)?.displayName ?? provider;
       reply.header('refresh', `0; url=${url}`);
-      return sendPage(reply, 200, renderContinuePage(config.appName, name, url));
+      return sendPage(reply, 200, renderContinuePage(options.appName, name, url));
     },
   );
 
-  app.get<{ Params: { provider: string } }>(
+  app.get(
     '/oauth/:provider/callback',
     {
       config: { gatehouse: { noStore: true, rateLimit: 'login' } },
@@ -137,13 +145,13 @@ export async function oauthRoutes(
       );
       if (outcome.kind === 'failed') return refuse(request, reply, outcome.error, outcome.linking);
       if (outcome.kind === 'linked') {
-        return reply.code(303).header('location', `${basePath}/account?notice=identity-linked`).send();
+        return reply.code(303).header('location', `${basePath}/account?notice=identity-linked`).send(null);
       }
       reply.setCookie(cookie.name, outcome.login.cookieValue, cookie.options);
       return reply
         .code(303)
         .header('location', outcome.returnTo ?? home)
-        .send();
+        .send(null);
     },
   );
-}
+};

@@ -2,10 +2,11 @@
  * `POST /reauthenticate` (RFC 9470 step-up): a signed-in user proves the password again, which
  * renews the session's `auth_time` so actions that need a recent sign-in go through.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { AccountService } from '../../auth/accounts.ts';
 import { NotAuthenticatedError } from '../../auth/errors.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { SessionService } from '../../auth/sessions.ts';
 import { BEARER_SECURITY, type Guards, principalOf } from '../guards.ts';
 import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
@@ -21,12 +22,19 @@ const Reauthenticated = Type.Object({
   scope: Type.String({ description: 'The same scopes the request had, space-separated' }),
 });
 
-export async function reauthenticateRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards; forms?: PageForms | undefined },
-): Promise<void> {
-  const { sessions, accounts } = options.gatehouse;
-  app.post<{ Body: { password: string } }>(
+export interface ReauthenticateRouteOptions {
+  readonly sessions: SessionService;
+  readonly accounts: AccountService;
+  readonly guards: Guards;
+  readonly forms?: PageForms | undefined;
+}
+
+export const reauthenticateRoutes: FastifyPluginAsyncTypebox<ReauthenticateRouteOptions> = async (
+  app,
+  options,
+) => {
+  const { sessions, accounts } = options;
+  app.post(
     '/reauthenticate',
     {
       onRequest: options.guards.requireUser,
@@ -79,4 +87,4 @@ export async function reauthenticateRoutes(
       };
     },
   );
-}
+};

@@ -1,8 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { toPublicUser } from '../../auth/accounts.ts';
+import { type AccountService, toPublicUser } from '../../auth/accounts.ts';
 import { RegistrationClosedError } from '../../auth/errors.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
 import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
@@ -24,12 +23,16 @@ const RegisterBody = Type.Object(
   { additionalProperties: false },
 );
 
-export async function registerRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; forms?: PageForms | undefined },
-): Promise<void> {
-  const { accounts, config, emailFlows } = options.gatehouse;
-  app.post<{ Body: { username: string; email: string; full_name?: string | null; password: string } }>(
+export interface RegisterRouteOptions {
+  readonly accounts: AccountService;
+  /** GATEHOUSE_REGISTRATION: `closed` refuses self-registration (403). */
+  readonly registrationOpen: boolean;
+  readonly forms?: PageForms | undefined;
+}
+
+export const registerRoutes: FastifyPluginAsyncTypebox<RegisterRouteOptions> = async (app, options) => {
+  const { accounts, registrationOpen } = options;
+  app.post(
     '/register',
     {
       config: { gatehouse: { rateLimit: 'register', htmlForm: options.forms?.register } },
@@ -41,14 +44,14 @@ export async function registerRoutes(
       },
     },
     async (request, reply) => {
-      if (config.registration === 'closed') throw new RegistrationClosedError();
+      if (!registrationOpen) throw new RegistrationClosedError();
       const { username, email, full_name, password } = request.body;
+      // The account service queues the verification mail, as for any self-registration.
       const user = await accounts.register(
         { username, email, fullName: full_name ?? null, password },
         requestContext(request),
       );
-      await emailFlows.onRegistered(user, requestContext(request));
       return reply.code(201).send(toPublicUser(user));
     },
   );
-}
+};

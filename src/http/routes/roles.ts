@@ -1,7 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { RoleRecord } from '../../auth/permissions.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { RoleRecord, RoleService } from '../../auth/permissions.ts';
 import { actorOf, type Guards } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
@@ -17,12 +16,13 @@ const NameParams = Type.Object({ name: Type.String({ maxLength: 32 }) });
 const Permissions = Type.Array(Type.String({ maxLength: 128 }), { maxItems: 200 });
 const show = (role: RoleRecord) => ({ ...role, permissions: [...role.permissions] });
 
-export async function roleRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards },
-): Promise<void> {
-  const { roles } = options.gatehouse;
-  const { guards } = options;
+export interface RoleRouteOptions {
+  readonly roles: RoleService;
+  readonly guards: Guards;
+}
+
+export const roleRoutes: FastifyPluginAsyncTypebox<RoleRouteOptions> = async (app, options) => {
+  const { roles, guards } = options;
 
   app.get(
     '/roles',
@@ -37,7 +37,7 @@ export async function roleRoutes(
     async () => ({ items: (await roles.listRoles()).map(show) }),
   );
 
-  app.post<{ Body: { name: string; description?: string; permissions?: string[] } }>(
+  app.post(
     '/roles',
     {
       onRequest: guards.requirePermission('roles:write'),
@@ -69,7 +69,7 @@ export async function roleRoutes(
     },
   );
 
-  app.patch<{ Params: { name: string }; Body: { description?: string; permissions?: string[] } }>(
+  app.patch(
     '/roles/:name',
     {
       onRequest: guards.requirePermission('roles:write'),
@@ -95,7 +95,7 @@ export async function roleRoutes(
       ),
   );
 
-  app.delete<{ Params: { name: string }; Querystring: { force?: 'true' | 'false' } }>(
+  app.delete(
     '/roles/:name',
     {
       onRequest: guards.requirePermission('roles:write'),
@@ -118,7 +118,7 @@ export async function roleRoutes(
         request.query.force === 'true',
         requestContext(request),
       );
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
-}
+};

@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { SessionService } from '../../auth/sessions.ts';
 import { clearSessionCookie, type SessionCookie } from '../cookies.ts';
 import { BEARER_SECURITY, type Guards, principalOf } from '../guards.ts';
 import type { PageForms } from '../pages/page-forms.ts';
@@ -19,12 +19,15 @@ const SessionItem = Type.Object({
 const failures = { 400: ErrorDetail, 401: ErrorDetail, 403: ErrorDetail };
 const iso = (ms: number) => new Date(ms).toISOString();
 
-export async function sessionRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse; guards: Guards; cookie: SessionCookie; forms?: PageForms | undefined },
-): Promise<void> {
-  const { sessions } = options.gatehouse;
-  const { guards, cookie } = options;
+export interface SessionRouteOptions {
+  readonly sessions: SessionService;
+  readonly guards: Guards;
+  readonly cookie: SessionCookie;
+  readonly forms?: PageForms | undefined;
+}
+
+export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRouteOptions> = async (app, options) => {
+  const { sessions, guards, cookie } = options;
 
   app.post(
     '/logout',
@@ -45,7 +48,7 @@ export async function sessionRoutes(
         await sessions.logout(principal.sessionId, principal.user.id, requestContext(request));
       }
       clearSessionCookie(reply, cookie);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -106,7 +109,7 @@ export async function sessionRoutes(
     },
   );
 
-  app.delete<{ Params: { id: string } }>(
+  app.delete(
     '/sessions/:id',
     {
       onRequest: guards.requireUser,
@@ -121,7 +124,7 @@ export async function sessionRoutes(
     async (request, reply) => {
       const principal = principalOf(request);
       await sessions.revokeSession(principal.user.id, request.params.id, requestContext(request));
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -140,11 +143,11 @@ export async function sessionRoutes(
       const principal = principalOf(request);
       await sessions.revokeAllSessions(principal.user.id, requestContext(request));
       clearSessionCookie(reply, cookie);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
-  app.post<{ Body: { current_password: string; new_password: string } }>(
+  app.post(
     '/users/me/password',
     {
       onRequest: [guards.requireScopes('profile:write'), guards.requireRecentAuth()],
@@ -170,7 +173,7 @@ export async function sessionRoutes(
         principal.sessionId,
         requestContext(request),
       );
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
-}
+};

@@ -1,8 +1,9 @@
-import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type Static, Type } from 'typebox';
+import type { EmailFlowService } from '../../auth/email-flows.ts';
 import { UnsupportedGrantTypeError } from '../../auth/errors.ts';
-import { effectiveScope, parseScope } from '../../auth/scopes.ts';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { ExternalSignInService } from '../../auth/external/sign-in.ts';
+import type { SessionService } from '../../auth/sessions.ts';
 import { HttpClientError } from '../errors.ts';
 import { requestContext } from '../request-context.ts';
 import { OAuthError, ValidationErrorBody } from '../schemas.ts';
@@ -48,18 +49,7 @@ const TokenResponse = Type.Object({
   scope: Type.String({ description: 'The granted scopes, space-separated' }),
 });
 
-interface TokenFormBody {
-  grant_type?: string;
-  username?: string;
-  password?: string;
-  refresh_token?: string;
-  token?: string;
-  subject_token?: string;
-  subject_token_type?: string;
-  provider?: string;
-  scope?: string;
-  client_id?: string;
-}
+type TokenFormBody = Static<typeof TokenForm>;
 
 /** The grant's fields; every one missing is reported at once, as FastAPI does. */
 function required<K extends keyof TokenFormBody>(body: TokenFormBody, ...fields: K[]): Record<K, string> {
@@ -74,9 +64,15 @@ function required<K extends keyof TokenFormBody>(body: TokenFormBody, ...fields:
   return body as Record<K, string>;
 }
 
-export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Gatehouse }): Promise<void> {
-  const { sessions, roles, emailFlows, externalSignIn } = options.gatehouse;
-  app.post<{ Body: TokenFormBody }>(
+export interface TokenRouteOptions {
+  readonly sessions: SessionService;
+  readonly emailFlows: EmailFlowService;
+  readonly externalSignIn: ExternalSignInService;
+}
+
+export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (app, options) => {
+  const { sessions, emailFlows, externalSignIn } = options;
+  app.post(
     '/token',
     {
       config: { gatehouse: { oauthErrors: true, noStore: true, rateLimit: 'token' } },
@@ -102,27 +98,14 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
       let result: { accessToken: string; expiresInSeconds: number; refreshToken: string; scope: string };
       if (grantType === 'password') {
         const { username, password } = required(body, 'username', 'password');
-        // The scope depends on the user's permissions, known only after the password checks out.
-        const requested = parseScope(body.scope);
-        result = (
-          await sessions.loginWithPassword(
-            username,
-            password,
-            (user) => effectiveScope(roles.permissionsOf(user.roles), requested),
-            body.client_id,
-            ctx,
-          )
-        ).tokens;
+        const grant = { scope: body.scope, clientId: body.client_id };
+        result = (await sessions.loginWithPassword(username, password, grant, ctx)).tokens;
       } else if (grantType === 'refresh_token') {
-        result = await sessions.refresh(
-          required(body, 'refresh_token').refresh_token,
-          parseScope(body.scope),
-          ctx,
-        );
+        result = await sessions.refresh(required(body, 'refresh_token').refresh_token, body.scope, ctx);
       } else if (grantType === MAGIC_LINK_GRANT) {
         result = await emailFlows.signInWithMagicLinkTokens(
           required(body, 'token').token,
-          parseScope(body.scope),
+          body.scope,
           body.client_id,
           ctx,
         );
@@ -134,7 +117,7 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
         result = await externalSignIn.exchangeIdToken(
           fields.provider,
           fields.subject_token,
-          parseScope(body.scope),
+          body.scope,
           body.client_id,
           ctx,
         );
@@ -150,4 +133,4 @@ export async function tokenRoutes(app: FastifyInstance, options: { gatehouse: Ga
       };
     },
   );
-}
+};

@@ -1,6 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Gatehouse } from '../../gatehouse.ts';
+import type { KeyRing } from '../../auth/keys.ts';
+import type { RoleService } from '../../auth/permissions.ts';
 import { MAGIC_LINK_GRANT } from './token.ts';
 
 const Jwks = Type.Object({
@@ -12,15 +13,23 @@ const Jwks = Type.Object({
   ),
 });
 
-export async function wellKnownRoutes(
-  app: FastifyInstance,
-  options: { gatehouse: Gatehouse },
-): Promise<void> {
-  const { keys, config, roles, basePath } = options.gatehouse;
+export interface WellKnownRouteOptions {
+  /** The public signing keys. */
+  readonly keys: Pick<KeyRing, 'publicJwks'>;
+  /** The permissions there are: `scopes_supported`. */
+  readonly roles: Pick<RoleService, 'knownPermissions'>;
+  readonly issuer: string;
+  /** Where the routes are mounted (`''` or the plugin's prefix). */
+  readonly basePath: string;
+  readonly jwksMaxAgeSeconds: number;
+}
+
+export const wellKnownRoutes: FastifyPluginAsyncTypebox<WellKnownRouteOptions> = async (app, options) => {
+  const { keys, issuer, roles, basePath, jwksMaxAgeSeconds } = options;
   // The issuer names the host API; its endpoints sit where the plugin is mounted.
-  const base = `${config.issuer.replace(/\/+$/, '')}${basePath}`;
+  const base = `${issuer.replace(/\/+$/, '')}${basePath}`;
   const metadata = {
-    issuer: config.issuer,
+    issuer,
     token_endpoint: `${base}/token`,
     jwks_uri: `${base}/.well-known/jwks.json`,
     grant_types_supported: ['password', 'refresh_token', MAGIC_LINK_GRANT],
@@ -32,7 +41,7 @@ export async function wellKnownRoutes(
     '/.well-known/jwks.json',
     { schema: { summary: 'Public signing keys (JWKS)', tags: ['meta'], response: { 200: Jwks } } },
     async (_request, reply) => {
-      reply.header('cache-control', `public, max-age=${config.jwksMaxAgeSeconds}`);
+      reply.header('cache-control', `public, max-age=${jwksMaxAgeSeconds}`);
       return keys.publicJwks();
     },
   );
@@ -47,4 +56,4 @@ export async function wellKnownRoutes(
     },
     async () => ({ ...metadata, scopes_supported: roles.knownPermissions() }),
   );
-}
+};

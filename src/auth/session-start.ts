@@ -1,0 +1,108 @@
+/** A new session for a user whose credential checked out: a token session or a cookie session. */
+import { recordAuditEvent } from '../store/audit.ts';
+import {
+  insertRefreshToken,
+  insertSession,
+  type SessionKind,
+  type SessionRecord,
+} from '../store/sessions.ts';
+import type { UserRecord } from '../store/users.ts';
+import { auditSource, type RequestContext } from './request-context.ts';
+import { hashSecret, newOpaqueToken, randomSecret } from './secrets.ts';
+import type { SessionKit } from './session-kit.ts';
+import type { CookieLogin, ExternalSignInProof, TokenPair } from './sessions.ts';
+
+export async function startTokenSession(
+  kit: SessionKit,
+  user: UserRecord,
+  scope: string,
+  clientId: string | undefined,
+  ctx: RequestContext,
+  method: string,
+  external?: ExternalSignInProof,
+): Promise<TokenPair> {
+  const now = kit.clock.now();
+  const sessionId = randomSecret(16);
+  const refresh = newOpaqueToken();
+  const effectiveClientId = clientId ?? 'gatehouse';
+  await kit.db.transaction().execute(async (trx) => {
+    await insertSession(trx, {
+      id: sessionId,
+      userId: user.id,
+      kind: 'token',
+      secretHash: null,
+      ip: ctx.ip,
+      userAgent: ctx.userAgent,
+      createdAt: now,
+      lastUsedAt: now,
+      expiresAt: now + kit.options.sessionTtlSeconds * 1000,
+      authTime: now,
+      externalProvider: external?.provider ?? null,
+    });
+    await insertRefreshToken(trx, {
+      id: refresh.id,
+      sessionId,
+      secretHash: hashSecret(refresh.secret),
+      scope,
+      clientId: effectiveClientId,
+      createdAt: now,
+    });
+    await recordAuditEvent(trx, {
+      event: 'login.succeeded',
+      at: now,
+      userId: user.id,
+      sessionId,
+      ...auditSource(ctx),
+      details: {
+        method,
+        client_id: effectiveClientId,
+        ...(external ? { provider: external.provider } : {}),
+      },
+    });
+  });
+  const access = kit.issueAccess(user, sessionId, scope, clientId, now, external?.provider);
+  return {
+    accessToken: access.token,
+    expiresInSeconds: access.expiresInSeconds,
+    refreshToken: refresh.value,
+    scope,
+    sessionId,
+  };
+}
+
+export async function startCookieSession(
+  kit: SessionKit,
+  user: UserRecord,
+  ctx: RequestContext,
+  method: string,
+  external?: ExternalSignInProof,
+): Promise<CookieLogin> {
+  const now = kit.clock.now();
+  const secret = randomSecret();
+  const session: SessionRecord = {
+    id: randomSecret(16),
+    userId: user.id,
+    kind: 'cookie' as SessionKind,
+    secretHash: hashSecret(secret),
+    ip: ctx.ip,
+    userAgent: ctx.userAgent,
+    createdAt: now,
+    lastUsedAt: now,
+    expiresAt: now + kit.options.sessionTtlSeconds * 1000,
+    revokedAt: null,
+    authTime: now,
+    externalProvider: external?.provider ?? null,
+  };
+  await kit.db.transaction().execute(async (trx) => {
+    await insertSession(trx, session);
+    await recordAuditEvent(trx, {
+      event: 'login.succeeded',
+      at: now,
+      userId: user.id,
+      sessionId: session.id,
+      ...auditSource(ctx),
+      details: { method, ...(external ? { provider: external.provider } : {}) },
+    });
+  });
+  return { user, session, cookieValue: `${session.id}.${secret}` };
+}
