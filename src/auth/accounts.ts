@@ -245,7 +245,7 @@ export function createAccountService(deps: {
       const id = randomUUID();
       const now = clock.now();
       const fullName = input.fullName?.normalize('NFKC') ?? null;
-      const given: Record<string, unknown> = { full_name: fullName, password: passwordHash };
+      const had: Record<string, unknown> = { full_name: fullName, password: passwordHash };
       const signUpMethod = method ?? (ctx.actorId ? 'admin' : 'register');
       try {
         await store.db.transaction().execute(async (trx) => {
@@ -267,7 +267,7 @@ export function createAccountService(deps: {
             userId: id,
             ...auditSource(ctx),
             details: {
-              fields: ['email', 'full_name', 'password', 'roles', 'username'].filter((f) => given[f] != null),
+              fields: ['email', 'full_name', 'password', 'roles', 'username'].filter((f) => had[f] !== null),
               roles: roleList(roles),
               method: signUpMethod,
             },

@@ -232,6 +232,21 @@ for (const database of DATABASES) {
       assert.equal(refused.location, '/login?notice=external-account-exists');
     });
 
+    test("GitHub's API failing lands on the login page with a message, never a 500", async () => {
+      github.user = {
+        id: 6161,
+        login: 'down',
+        emails: [{ email: 'down@example.com', primary: true, verified: true }],
+      };
+      github.apiDown = true;
+      try {
+        const refused = await signInWith(t.app, 'github');
+        assert.equal(refused.location, '/login?notice=external-failed');
+      } finally {
+        github.apiDown = false;
+      }
+    });
+
     describe('attacks on the flow land on the login page, signed out', () => {
       /** Refused onto the login page, for the reason the log gives (so each test fails for its attack). */
       const refusedOntoLogin = (

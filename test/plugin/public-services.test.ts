@@ -23,6 +23,7 @@ test('app.gatehouse.services lists the public services only, never the store, ke
       'apiKeys',
       'audit',
       'emailFlows',
+      'externalSignIn',
       'metrics',
       'roles',
       'sessions',

@@ -44,6 +44,8 @@ export interface TestGithub {
   readonly url: string;
   /** Who signs in at the stand-in's authorize endpoint next. */
   user: GithubUser;
+  /** The REST API answers with a proxy's HTML error page (502) instead. */
+  apiDown: boolean;
   close(): Promise<void>;
 }
 
@@ -63,8 +65,14 @@ export async function startGithubStandIn(options: { consentPage?: boolean } = {}
   const standIn = {
     url: '',
     user: { id: 1, login: 'octocat', emails: [] } as GithubUser,
+    apiDown: false,
     close: () => app.close(),
   };
+  app.addHook('onRequest', async (request, reply) => {
+    if (standIn.apiDown && request.url.startsWith('/api/')) {
+      return reply.code(502).type('text/html').send('<html><body>Bad gateway</body></html>');
+    }
+  });
   app.get<{ Querystring: Record<string, string> }>('/login/oauth/authorize', async (request, reply) => {
     const { redirect_uri, state, code_challenge, code_challenge_method } = request.query;
     if (!redirect_uri || code_challenge_method !== 'S256' || !code_challenge) return reply.code(400).send();

@@ -39,17 +39,27 @@ interface GithubEmail {
 }
 
 async function githubGet(provider: ExternalProvider, path: string, accessToken: string): Promise<unknown> {
-  const response = await fetch(`${provider.apiUrl}${path}`, {
-    headers: {
-      accept: 'application/vnd.github+json',
-      authorization: `Bearer ${accessToken}`,
-      'user-agent': 'Gatehouse',
-      'x-github-api-version': '2022-11-28',
-    },
-    signal: AbortSignal.timeout(10_000),
-  });
+  let response: Response;
+  try {
+    response = await fetch(`${provider.apiUrl}${path}`, {
+      headers: {
+        accept: 'application/vnd.github+json',
+        authorization: `Bearer ${accessToken}`,
+        'user-agent': 'Gatehouse',
+        'x-github-api-version': '2022-11-28',
+      },
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (error) {
+    throw new ExternalSignInError(`GitHub ${path} unreachable: ${String(error)}`, undefined, {
+      cause: error,
+    });
+  }
   if (!response.ok) throw new ExternalSignInError(`GitHub ${path} answered ${response.status}`);
-  return response.json();
+  // A proxy's error page instead of JSON is the provider failing, not us.
+  return response.json().catch((error: unknown) => {
+    throw new ExternalSignInError(`GitHub ${path} answered no JSON`, undefined, { cause: error });
+  });
 }
 
 /** GitHub's user, and its primary address counted as verified only when GitHub says it is. */
