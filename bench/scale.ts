@@ -44,6 +44,8 @@ export interface ScaleOptions {
 
 export interface ScaleResults {
   readonly date: string;
+  /** The databases the run created (and dropped at its end). */
+  readonly databases: readonly string[];
   readonly machine: { cores: number; node: string; durationSeconds: number };
   readonly users: {
     small: number;
@@ -359,6 +361,7 @@ export async function runScaleBench(options: ScaleOptions): Promise<ScaleResults
     };
     return {
       date: new Date().toISOString(),
+      databases: Object.values(databases),
       machine: { cores: availableParallelism(), node: process.version, durationSeconds: duration },
       users: {
         small,

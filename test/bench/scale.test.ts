@@ -66,8 +66,10 @@ describe('the scale run', { skip }, () => {
       assert.equal(typeof target.met, 'boolean');
       assert.ok(Number.isFinite(target.ratio));
     }
-    // Only what this run added counts: another run on the same server may drop its own meanwhile.
-    const left = (await benchDatabases()).filter((name) => !before.includes(name));
+    // Only this run's own: other runs on the same server create and drop theirs meanwhile.
+    assert.equal(results.databases.length, 2);
+    assert.ok(results.databases.every((name) => !before.includes(name)));
+    const left = (await benchDatabases()).filter((name) => results.databases.includes(name));
     assert.deepEqual(left, [], 'its databases are dropped afterwards');
   });
 });
