@@ -3,7 +3,7 @@
  * one thread, pinned to the core the servers do not use; autocannon when wrk cannot be had.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 
@@ -14,6 +14,11 @@ export interface Load {
   readonly non2xx: number;
   readonly errors: number;
   readonly requests: number;
+  /**
+   * CPU time (user + system) the server process spent per request answered, in microseconds,
+   * when `serverPid` was given: unlike req/s, it hardly moves when other work shares the core.
+   */
+  readonly cpuUsPerRequest?: number;
 }
 
 export interface LoadRequest {
@@ -23,6 +28,8 @@ export interface LoadRequest {
   /** One bearer token per request, in turn (`bearer`), or one form body per POST (`form`). */
   readonly lines?: { readonly mode: 'bearer' | 'form'; readonly values: readonly string[] };
   readonly headers?: Readonly<Record<string, string>>;
+  /** The server's process, whose CPU time per request is then measured (Linux `/proc`). */
+  readonly serverPid?: number | undefined;
 }
 
 export interface LoadGenerator {
@@ -52,7 +59,44 @@ function ensureWrk(log: (line: string) => void): boolean {
   return has('wrk');
 }
 
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** User + system CPU seconds of a process so far (`/proc/<pid>/stat`), or undefined. */
+function cpuSecondsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // The fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Adds `cpuUsPerRequest` to a generator's runs that name their server's process. */
+function measuringCpu(generator: LoadGenerator): LoadGenerator {
+  return {
+    name: generator.name,
+    async run(request) {
+      const before = cpuSecondsOf(request.serverPid);
+      const load = await generator.run(request);
+      const after = cpuSecondsOf(request.serverPid);
+      if (before === undefined || after === undefined || load.requests === 0) return load;
+      return { ...load, cpuUsPerRequest: ((after - before) * 1e6) / load.requests };
+    },
+  };
+}
+
 export function createLoadGenerator(options: {
+  readonly core: number | undefined;
+  readonly workDir: string;
+  readonly log: (line: string) => void;
+}): LoadGenerator {
+  return measuringCpu(createGenerator(options));
+}
+
+function createGenerator(options: {
   /** The core wrk runs on (`taskset -c`), or undefined. */
   readonly core: number | undefined;
   readonly workDir: string;

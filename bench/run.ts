@@ -9,26 +9,21 @@
  * `-- --scale-only` runs only that. BENCH_DURATION (seconds per run, default 6);
  * BENCH_LOAD=autocannon to use autocannon instead of wrk.
  */
-import { type ChildProcess, execFile, execFileSync } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { hash as rsHash } from '@node-rs/argon2';
-import { loadKeyRing } from '../src/auth/keys.ts';
-import { createTokenService } from '../src/auth/tokens.ts';
-import { systemClock } from '../src/clock.ts';
-import { openStore } from '../src/store/db.ts';
-import { freePort } from '../test/support/process.ts';
+import { PASSWORD, prepareServer } from './fixtures.ts';
 import { createLoadGenerator, type Load, type LoadRequest } from './load.ts';
 import { runScaleFromEnvironment } from './scale.ts';
-import { spawnNode, startServer, stopProcess, waitUntilServing } from './server.ts';
+import { pinCores, startApp, startServer, stopProcess } from './server.ts';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 6);
 const CONNECTIONS = 32;
 const LOGIN_CONNECTIONS = 8;
-const PASSWORD = 'correct horse battery staple';
 const OWASP = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
 const MEMORY_TOKENS = 100_000;
 const MEMORY_USERS = 10_000;
@@ -42,16 +37,12 @@ const TARGETS = {
   login: 0.9,
 } as const;
 
-function hasTaskset(): boolean {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+/** The mean CPU time per request of runs that measured it, or undefined. */
+const meanCpu = (runs: readonly Load[]) => {
+  const costs = runs.flatMap((r) => (r.cpuUsPerRequest === undefined ? [] : [r.cpuUsPerRequest]));
+  return costs.length === runs.length && costs.length > 0 ? mean(costs) : undefined;
+};
 
 function residentMiB(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
@@ -63,33 +54,36 @@ function residentMiB(pid: number | undefined): number | undefined {
   }
 }
 
-/** A reference app of bench/apps.ts in its own process, pinned like the Gatehouse server. */
-async function startApp(
-  kind: 'bare' | 'host' | 'host-gatehouse',
-  dir: string,
-  core: number | undefined,
-): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawnNode(['bench/apps.ts', kind, String(port), dir], core, { PATH: process.env.PATH ?? '' });
-  await waitUntilServing(`${url}${kind === 'bare' ? '/' : '/items'}`, child);
-  return { url, child };
+interface Argon2Limit {
+  readonly perSecond: number;
+  /** CPU time of one verify (µs): what a login costs beyond its own work. */
+  readonly cpuUs: number;
 }
 
 /** argon2id verifies per second on `core`, in a process of its own (the server's core). */
-function argon2Limit(storedHash: string, core: number | undefined, concurrency: number): Promise<number> {
+function argon2Limit(
+  storedHash: string,
+  core: number | undefined,
+  concurrency: number,
+): Promise<Argon2Limit> {
   const node = [process.execPath, 'bench/argon2-limit.ts', storedHash, String(concurrency), '30'];
   const [command, ...args] = core === undefined ? node : ['taskset', '-c', String(core), ...node];
   return new Promise((resolve, reject) =>
     execFile(command ?? process.execPath, args, (error, stdout) =>
-      error ? reject(error) : resolve(Number(stdout.trim())),
+      error
+        ? reject(error)
+        : resolve({
+            perSecond: Number(stdout.trim().split(' ')[0]),
+            cpuUs: Number(stdout.trim().split(' ')[1]),
+          }),
     ),
   );
 }
 
 /** The best of one and two verifies at a time: what the core gives when it only hashes. */
-async function argon2CoreLimit(storedHash: string, core: number | undefined): Promise<number> {
-  return Math.max(await argon2Limit(storedHash, core, 1), await argon2Limit(storedHash, core, 2));
+async function argon2CoreLimit(storedHash: string, core: number | undefined): Promise<Argon2Limit> {
+  const [one, two] = [await argon2Limit(storedHash, core, 1), await argon2Limit(storedHash, core, 2)];
+  return { perSecond: Math.max(one.perSecond, two.perSecond), cpuUs: Math.min(one.cpuUs, two.cpuUs) };
 }
 
 /** Users `bulk0`… inserted in SQL into the server's SQLite file (no argon2: they never log in). */
@@ -116,11 +110,7 @@ function insertUsers(databaseFile: string, count: number): string[] {
 
 async function runBench(): Promise<void> {
   const cores = availableParallelism();
-  const pinned = cores >= 2 && hasTaskset();
-  const serverCore = pinned ? 0 : undefined;
-  const loadCore = pinned ? 1 : undefined;
-  // This process (token minting, bookkeeping) stays off the servers' core too.
-  if (pinned) execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
+  const { pinned, serverCore, loadCore } = pinCores();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   const t0 = performance.now();
   const log = (line: string) => console.log(`[${((performance.now() - t0) / 1000).toFixed(0)}s] ${line}`);
@@ -132,73 +122,52 @@ async function runBench(): Promise<void> {
   try {
     const bare = await startApp('bare', dir, serverCore);
     children.push(bare.child);
-    const post = (path: string, body: string, type: string) =>
-      fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': type }, body });
-    const users = Array.from({ length: 20 }, (_, i) => `bench${i}`);
-    for (const username of users) {
-      const response = await post(
-        '/register',
-        JSON.stringify({ username, email: `${username}@example.com`, password: PASSWORD }),
-        'application/json',
-      );
-      if (response.status !== 201) throw new Error(`register: ${response.status} ${await response.text()}`);
-    }
-    const form = (username: string) => new URLSearchParams({ username, password: PASSWORD }).toString();
-    const tokenResponse = await post('/token', form('bench0'), 'application/x-www-form-urlencoded');
-    const { access_token: hotToken } = (await tokenResponse.json()) as { access_token: string };
-
-    // Cold tokens: minted with the server's own key from its database, exactly as /token would
-    // (logging in tens of thousands of times would measure argon2, not verification).
-    const store = openStore(server.databaseUrl);
-    const keys = await loadKeyRing(store, 'EdDSA', undefined, systemClock, { retainRetiredMs: 930_000 });
-    const minter = createTokenService(keys, systemClock, {
-      issuer: server.issuer,
-      audience: server.issuer,
-      ttlSeconds: 900,
-      cacheSize: 0,
-    });
-    await store.close();
-    const me = (await (
-      await fetch(`${server.url}/users/me`, { headers: { authorization: `Bearer ${hotToken}` } })
-    ).json()) as { id: string };
-    const mint = (userId: string, username: string) =>
-      minter.issueAccessToken({ userId, username, roles: ['user'], scope: 'profile:read profile:write' })
-        .token;
+    const { users, form, hotToken, userId, mint } = await prepareServer(server);
     const COLD_TOKENS = Math.max(60_000, DURATION_S * 10_000);
-    const coldTokens = Array.from({ length: COLD_TOKENS }, () => mint(me.id, 'bench0'));
+    const coldTokens = Array.from({ length: COLD_TOKENS }, () => mint(userId, 'bench0'));
     const bearer = { authorization: `Bearer ${hotToken}` };
 
     log(`measuring (${generator.name}${pinned ? ', servers on core 0, load on core 1' : ', unpinned'})…`);
     const baselineRuns: Load[] = [];
-    baselineRuns.push(await load({ url: `${bare.url}/` }));
-    const healthz = await load({ url: `${server.url}/healthz` });
-    const hot = await load({ url: `${server.url}/users/me`, headers: bearer });
-    baselineRuns.push(await load({ url: `${bare.url}/` }));
+    baselineRuns.push(await load({ url: `${bare.url}/`, serverPid: bare.child.pid }));
+    const healthz = await load({ url: `${server.url}/healthz`, serverPid: server.pid });
+    const hot = await load({ url: `${server.url}/users/me`, headers: bearer, serverPid: server.pid });
+    baselineRuns.push(await load({ url: `${bare.url}/`, serverPid: bare.child.pid }));
     const cold = await load({
       url: `${server.url}/users/me`,
       lines: { mode: 'bearer', values: coldTokens },
+      serverPid: server.pid,
     });
 
     log('host app with and without the plugin…');
     const host = await startApp('host', dir, serverCore);
     const hostGatehouse = await startApp('host-gatehouse', dir, serverCore);
     children.push(host.child, hostGatehouse.child);
-    const hostWithout = [await load({ url: `${host.url}/items` })];
-    const hostWith = [await load({ url: `${hostGatehouse.url}/items` })];
-    hostWith.push(await load({ url: `${hostGatehouse.url}/items` }));
-    hostWithout.push(await load({ url: `${host.url}/items` }));
+    const hostWithout = [await load({ url: `${host.url}/items`, serverPid: host.child.pid })];
+    const hostWith = [await load({ url: `${hostGatehouse.url}/items`, serverPid: hostGatehouse.child.pid })];
+    hostWith.push(await load({ url: `${hostGatehouse.url}/items`, serverPid: hostGatehouse.child.pid }));
+    hostWithout.push(await load({ url: `${host.url}/items`, serverPid: host.child.pid }));
     await Promise.all([stopProcess(host.child), stopProcess(hostGatehouse.child)]);
-    baselineRuns.push(await load({ url: `${bare.url}/` }));
+    baselineRuns.push(await load({ url: `${bare.url}/`, serverPid: bare.child.pid }));
 
     log('login against the argon2id limit…');
     const storedHash = await rsHash(PASSWORD, { ...OWASP, algorithm: 2 });
     const forms = { mode: 'form' as const, values: users.map(form) };
     // The machine's speed drifts (shared hosts): measure the limit right before and right after
     // the login run, on the server's core, and use the mean.
-    const limitBefore = await argon2CoreLimit(storedHash, serverCore);
-    const login = await load({ url: `${server.url}/token`, connections: LOGIN_CONNECTIONS, lines: forms });
-    const limitAfter = await argon2CoreLimit(storedHash, serverCore);
+    const hashBefore = await argon2CoreLimit(storedHash, serverCore);
+    const login = await load({
+      url: `${server.url}/token`,
+      connections: LOGIN_CONNECTIONS,
+      lines: forms,
+      serverPid: server.pid,
+    });
+    const hashAfter = await argon2CoreLimit(storedHash, serverCore);
+    const [limitBefore, limitAfter] = [hashBefore.perSecond, hashAfter.perSecond];
     const argon2Limit = (limitBefore + limitAfter) / 2;
+    // A login's own CPU time beside its hash (HTTP, throttle, SQLite, JWT, logs), which shares the core.
+    const hashCpuUs = (hashBefore.cpuUs + hashAfter.cpuUs) / 2;
+    const loginOwnCpuUs = login.cpuUsPerRequest === undefined ? undefined : login.cpuUsPerRequest - hashCpuUs;
     const [mixedWhoami, mixedLogin] = await Promise.all([
       load({ url: `${server.url}/users/me`, headers: bearer }),
       load({ url: `${server.url}/token`, connections: LOGIN_CONNECTIONS, lines: forms }),
@@ -227,7 +196,13 @@ async function runBench(): Promise<void> {
       rps: mean(baselineRuns.map((r) => r.rps)),
       p50: mean(baselineRuns.map((r) => r.p50)),
       p99: mean(baselineRuns.map((r) => r.p99)),
+      cpuUsPerRequest: meanCpu(baselineRuns),
       runs: baselineRuns,
+    };
+    // The same figures by CPU time per request (a share above 1 would cost less than the baseline).
+    const cpuShare = (runs: readonly Load[], of = baseline.cpuUsPerRequest) => {
+      const cost = meanCpu(runs);
+      return of === undefined || cost === undefined ? undefined : of / cost;
     };
     const share = (rps: number) => rps / baseline.rps;
     const hostShare = mean(hostWith.map((r) => r.rps)) / mean(hostWithout.map((r) => r.rps));
@@ -242,14 +217,31 @@ async function runBench(): Promise<void> {
         connections: CONNECTIONS,
       },
       baseline,
-      healthz: { ...healthz, share: share(healthz.rps) },
-      whoamiHot: { ...hot, share: share(hot.rps), p99RatioToBaseline: hot.p99 / baseline.p99 },
-      whoamiCold: { ...cold, share: share(cold.rps), distinctTokens: Math.min(cold.requests, COLD_TOKENS) },
-      hostRoute: { without: hostWithout, with: hostWith, share: hostShare },
+      healthz: { ...healthz, share: share(healthz.rps), cpuShare: cpuShare([healthz]) },
+      whoamiHot: {
+        ...hot,
+        share: share(hot.rps),
+        cpuShare: cpuShare([hot]),
+        p99RatioToBaseline: hot.p99 / baseline.p99,
+      },
+      whoamiCold: {
+        ...cold,
+        share: share(cold.rps),
+        cpuShare: cpuShare([cold]),
+        distinctTokens: Math.min(cold.requests, COLD_TOKENS),
+      },
+      hostRoute: {
+        without: hostWithout,
+        with: hostWith,
+        share: hostShare,
+        cpuShare: cpuShare(hostWith, meanCpu(hostWithout)),
+      },
       login: {
         ...login,
         argon2LimitPerSecond: argon2Limit,
         argon2LimitBeforeAfter: [limitBefore, limitAfter],
+        hashCpuUs,
+        loginOwnCpuUs,
         share: login.rps / argon2Limit,
       },
       mixed: { whoami: mixedWhoami, login: mixedLogin, p99RatioToUnloaded: mixedWhoami.p99 / hot.p99 },
@@ -290,11 +282,13 @@ async function runBench(): Promise<void> {
 
     const f = (n: number, digits = 0) => n.toFixed(digits);
     const pct = (n: number) => `${f(100 * n)}%`;
-    const row = (r: Load, shareText: string, target: string, met?: boolean) => ({
+    const row = (r: Load, shareText: string, target: string, met?: boolean, cpu?: number) => ({
       'req/s': f(r.rps, r.rps < 100 ? 1 : 0),
       p50_ms: f(r.p50, 1),
       p99_ms: f(r.p99, 1),
       share: shareText,
+      'cpu µs/req': r.cpuUsPerRequest === undefined ? '' : f(r.cpuUsPerRequest),
+      'cpu share': cpu === undefined ? '' : pct(cpu),
       target,
       met: met === undefined ? '' : met ? 'yes' : 'NO',
     });
@@ -311,6 +305,7 @@ async function runBench(): Promise<void> {
       non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
       errors: runs.reduce((a, r) => a + r.errors, 0),
       requests: runs.reduce((a, r) => a + r.requests, 0),
+      ...(meanCpu(runs) === undefined ? {} : { cpuUsPerRequest: meanCpu(runs) }),
     });
     console.table({
       'bare Fastify GET / (baseline)': row(
@@ -318,20 +313,34 @@ async function runBench(): Promise<void> {
         '100%',
         `runs: ${baselineRuns.map((r) => f(r.rps)).join(', ')}`,
       ),
-      'GET /healthz': row(healthz, pct(targets.healthz.share), '≥ 80%', targets.healthz.met),
+      'GET /healthz': row(
+        healthz,
+        pct(targets.healthz.share),
+        '≥ 80%',
+        targets.healthz.met,
+        results.healthz.cpuShare,
+      ),
       'whoami hot': row(
         hot,
         `${pct(targets.whoamiHot.share)}, p99 ${f(targets.whoamiHot.p99Ratio, 1)}×`,
         '≥ 50%, p99 ≤ 3×',
         targets.whoamiHot.met,
+        results.whoamiHot.cpuShare,
       ),
-      'whoami cold': row(cold, pct(targets.whoamiCold.share), '≥ 30%', targets.whoamiCold.met),
+      'whoami cold': row(
+        cold,
+        pct(targets.whoamiCold.share),
+        '≥ 30%',
+        targets.whoamiCold.met,
+        results.whoamiCold.cpuShare,
+      ),
       'host route, no plugin': row(avg(hostWithout), '', ''),
       'host route, plugin': row(
         avg(hostWith),
         `${pct(hostShare)} of no plugin`,
         '≥ 95%',
         targets.hostRoute.met,
+        results.hostRoute.cpuShare,
       ),
       'login POST /token': row(
         login,
@@ -342,7 +351,7 @@ async function runBench(): Promise<void> {
       'whoami during logins': row(mixedWhoami, `p99 ${f(results.mixed.p99RatioToUnloaded, 1)}× unloaded`, ''),
     });
     console.log(
-      `argon2id limit of the server's core (m=19456 t=2 p=1, verifies/s): ${f(limitBefore, 1)} before, ${f(limitAfter, 1)} after the login run`,
+      `argon2id limit of the server's core (m=19456 t=2 p=1, verifies/s): ${f(limitBefore, 1)} before, ${f(limitAfter, 1)} after the login run; CPU per verify ${f(hashCpuUs)} µs, per login beside its hash ${f(loginOwnCpuUs ?? Number.NaN)} µs`,
     );
     console.log(
       `resident memory of the server: ${f(rssBefore ?? Number.NaN)} MiB before, ${f(rssAfter ?? Number.NaN)} MiB after ${sent} whoami requests with ${MEMORY_TOKENS} distinct tokens of ${MEMORY_USERS} users (${refused} refused)`,

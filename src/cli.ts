@@ -72,8 +72,9 @@ async function serve(config: Config): Promise<void> {
   };
   // A response finished after the signal tells its client to close the connection: a keep-alive
   // socket left open would hold the server open until the client lets go of it.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -7,7 +7,7 @@
  * app.get('/items', { onRequest: app.gatehouse.guards.requireUser }, async (req) => req.principal?.user.id);
  */
 import cookie from '@fastify/cookie';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler, onSendHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import { CsrfError, DatabaseUnavailableError } from './auth/errors.ts';
 import { startMaintenance } from './auth/maintenance.ts';
@@ -23,6 +23,7 @@ import { installHtmlForms } from './http/pages/form-hooks.ts';
 import { createPageForms, needsReauth, type PageContext } from './http/pages/page-forms.ts';
 import { pageRoutes } from './http/pages/routes.ts';
 import { clientIp } from './http/request-context.ts';
+import { onRoutesWith, prependRouteHook } from './http/route-hooks.ts';
 import { adminUserRoutes } from './http/routes/admin-users.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { auditRoutes } from './http/routes/audit.ts';
@@ -147,17 +148,20 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     installErrorHandlers(scope);
     installHtmlForms(scope, trustedOrigins);
     installPageBasePath(scope, basePath);
-    scope.addHook('onRequest', (request, _reply, done) => {
-      const route = request.routeOptions.config?.gatehouse?.rateLimit;
-      if (route === undefined) return done();
-      gatehouse.rateLimits.consume(route, clientIp(request)).then(() => done(), done);
+    // Only on the routes that ask for them (see http/route-hooks.ts).
+    onRoutesWith(scope, 'rateLimit', (route, limited) => {
+      const consume: onRequestHookHandler = (request, _reply, done) => {
+        gatehouse.rateLimits.consume(limited, clientIp(request)).then(() => done(), done);
+      };
+      prependRouteHook(route, 'onRequest', consume);
     });
-    scope.addHook('onSend', (request, reply, payload, done) => {
-      if (request.routeOptions.config?.gatehouse?.noStore) {
+    onRoutesWith(scope, 'noStore', (route) => {
+      const noStore: onSendHookHandler = (_request, reply, payload, done) => {
         reply.header('cache-control', 'no-store');
         reply.header('pragma', 'no-cache');
-      }
-      done(null, payload);
+        done(null, payload);
+      };
+      prependRouteHook(route, 'onSend', noStore);
     });
     const { accounts, sessions, emailFlows, externalSignIn, userAdmin, roles, apiKeys, audit, clock } =
       gatehouse;

@@ -4,6 +4,7 @@
  * HTTP guards only read headers, check CSRF and declare OpenAPI security.
  */
 import type { Clock } from '../clock.ts';
+import type { UserRecord } from '../store/users.ts';
 import { type AccountService, type PublicUser, toPublicUser } from './accounts.ts';
 import type { ApiKeyService } from './api-keys.ts';
 import { InactiveUserError, InvalidTokenError } from './errors.ts';
@@ -70,28 +71,54 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticator {
 
   const permissionsOf = (user: PublicUser): ReadonlySet<string> => roles.permissionsOf(user.roles);
 
+  // The user cache hands out the same record while it is fresh (and a token's claims stay the
+  // same object in the token cache): what is derived from them is built once, not per request.
+  const publicUsers = new WeakMap<UserRecord, PublicUser>();
+  const tokenScopes = new WeakMap<
+    AccessTokenClaims,
+    { held: ReadonlySet<string>; scopes: ReadonlySet<string> }
+  >();
+
   async function enabledUser(id: string, gone: string): Promise<PublicUser> {
     const user = await accounts.findUserForRequest(id);
     if (user === undefined) throw new InvalidTokenError(gone);
     if (user.disabled) throw new InactiveUserError();
-    return toPublicUser(user);
+    let shown = publicUsers.get(user);
+    if (shown === undefined) {
+      shown = toPublicUser(user);
+      publicUsers.set(user, shown);
+    }
+    return shown;
   }
 
-  async function isRevoked(sessionId: string | undefined): Promise<boolean> {
+  /** The token's scopes narrowed to what the user holds now (the role catalogue's set, when one role). */
+  function scopesOfToken(held: ReadonlySet<string>, claims: AccessTokenClaims): ReadonlySet<string> {
+    const known = tokenScopes.get(claims);
+    if (known !== undefined && known.held === held) return known.scopes;
+    const scopes = effectiveScopes(held, claims.scope ?? '');
+    tokenScopes.set(claims, { held, scopes });
+    return scopes;
+  }
+
+  /** Synchronous while the in-memory revocation state is complete (always, but right after start). */
+  function isRevoked(sessionId: string | undefined): boolean | Promise<boolean> {
     if (sessionId === undefined) return false;
     if (revocation.isSessionRevoked(sessionId)) return true;
-    return !revocation.isComplete() && (await sessions.isRevokedInStore(sessionId));
+    return !revocation.isComplete() && sessions.isRevokedInStore(sessionId);
   }
 
   return {
     async bearer(token) {
       const claims = tokens.verifyAccessToken(token);
-      if (await isRevoked(claims.sid)) throw new InvalidTokenError('session revoked');
+      const revoked = isRevoked(claims.sid);
+      if (revoked === true || (revoked !== false && (await revoked))) {
+        throw new InvalidTokenError('session revoked');
+      }
       const user = await enabledUser(claims.sub, 'user no longer exists');
       return {
         user,
         method: 'bearer',
-        scopes: effectiveScopes(permissionsOf(user), claims.scope ?? ''),
+        scopes: scopesOfToken(permissionsOf(user), claims),
         apiKeyId: undefined,
         claims,
         sessionId: claims.sid,

@@ -4,7 +4,7 @@
  * it has verified (keyed by a hash of the token) so a client reusing its token pays one
  * signature check per token, not per request.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { InvalidTokenError } from './errors.ts';
 import type { KeyRing } from './keys.ts';
@@ -183,7 +183,8 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
       if (token.length > MAX_TOKEN_BYTES || Buffer.byteLength(token, 'utf8') > MAX_TOKEN_BYTES) {
         throw new InvalidTokenError('token too large');
       }
-      const cacheKey = createHash('sha256').update(token).digest('base64url');
+      // One-shot hash: no Hash object per request.
+      const cacheKey = hash('sha256', token, 'base64url');
       const cached = cache.get(cacheKey);
       if (cached !== undefined) {
         if (cached.exp > Math.floor(clock.now() / 1000) - CLOCK_SKEW_SECONDS) return cached;

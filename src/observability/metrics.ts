@@ -7,9 +7,10 @@
  * histogram that hold their registry forever). So they are collected once per process, at the
  * first scrape, in a registry of their own that every scrape appends.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { RedisLink } from '../cluster/redis-link.ts';
 import type { Store } from '../store/db.ts';
+import { createRequestTallies } from './request-tallies.ts';
 
 export const METRIC_PREFIX = 'gatehouse_';
 
@@ -72,17 +73,15 @@ export function createMetrics(deps: { store: Store; redis: RedisLink | undefined
   const registers = [registry];
   const name = (suffix: string) => `${METRIC_PREFIX}${suffix}`;
 
-  const requests = new Counter({
-    name: name('http_requests_total'),
-    help: 'HTTP requests answered, by method, route pattern and status.',
-    labelNames: ['method', 'route', 'status'] as const,
-    registers,
-  });
-  const durations = new Histogram({
-    name: name('http_request_duration_seconds'),
-    help: 'Time from receiving a request to finishing its response, by method and route pattern.',
-    labelNames: ['method', 'route'] as const,
-    registers,
+  const requests = createRequestTallies(registry, {
+    requests: {
+      name: name('http_requests_total'),
+      help: 'HTTP requests answered, by method, route pattern and status.',
+    },
+    durations: {
+      name: name('http_request_duration_seconds'),
+      help: 'Time from receiving a request to finishing its response, by method and route pattern.',
+    },
   });
   const rateLimitBlocks = new Counter({
     name: name('rate_limit_blocks_total'),
@@ -150,8 +149,7 @@ export function createMetrics(deps: { store: Store; redis: RedisLink | undefined
     },
     observeRequest(method, route, status, seconds) {
       const pattern = route ?? UNMATCHED_ROUTE;
-      requests.inc({ method, route: pattern, status: String(status) });
-      durations.observe({ method, route: pattern }, seconds);
+      requests.observe(method, pattern, status, seconds);
       if (status === 429) rateLimitBlocks.inc({ route: pattern });
     },
     login: (method, outcome) => logins.inc({ method, outcome }),

@@ -98,20 +98,23 @@ export async function findUserById(db: Kysely<Database>, id: string): Promise<Us
   return toRecords(result.rows)[0];
 }
 
+// Every password login looks its user up this way: compiled once per database handle too.
+const byLoginQueries = new WeakMap<Kysely<Database>, CompiledQuery>();
+
 /** By normalized username or normalized email. */
 export async function findUserByLogin(
   db: Kysely<Database>,
   normalized: string,
 ): Promise<UserRecord | undefined> {
-  const rows = await userWithRoles(db)
-    .where((eb) =>
-      eb.or([
-        eb('users.username_normalized', '=', normalized),
-        eb('users.email_normalized', '=', normalized),
-      ]),
-    )
-    .execute();
-  return toRecords(rows)[0];
+  let query = byLoginQueries.get(db);
+  if (query === undefined) {
+    query = userWithRoles(db)
+      .where((eb) => eb.or([eb('users.username_normalized', '=', ''), eb('users.email_normalized', '=', '')]))
+      .compile();
+    byLoginQueries.set(db, query);
+  }
+  const result = await db.executeQuery<UserRow>({ ...query, parameters: [normalized, normalized] });
+  return toRecords(result.rows)[0];
 }
 
 export async function findUserByUsername(

@@ -3,9 +3,11 @@
  * (same-origin, plus the session's token in a `csrf_token` field once signed in), the page-only
  * fields taken out of the body before validation, and success turned into `303 See Other`.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CsrfError } from '../../auth/errors.ts';
 import { checkAnonymousWrite } from '../guards.ts';
+import { onRoutesWith, prependRouteHook } from '../route-hooks.ts';
+import type { HtmlForm } from './html-form.ts';
 import { isFormPost, prefersHtml, safeReturnPath } from './negotiation.ts';
 
 /** Fields the page adds to a form; the API routes behind the form never see them. */
@@ -20,9 +22,15 @@ const SENT_ONLY_BY_SCRIPTS = new Set(['bearer', 'api_key']);
 export function installHtmlForms(scope: FastifyInstance, trustedOrigins: readonly string[]): void {
   scope.decorateRequest('formPost', null);
 
-  scope.addHook('preValidation', async (request) => {
-    const form = request.routeOptions.config?.gatehouse?.htmlForm;
-    if (form === undefined) return;
+  // On the routes with `config.gatehouse.htmlForm` only (see ../route-hooks.ts).
+  onRoutesWith(scope, 'htmlForm', (route, form) => {
+    prependRouteHook(route, 'preValidation', (request: FastifyRequest) => handleFormPost(request, form));
+    prependRouteHook(route, 'onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown) =>
+      answerFormPost(request, reply, payload, form),
+    );
+  });
+
+  async function handleFormPost(request: FastifyRequest, form: HtmlForm): Promise<void> {
     const html = prefersHtml(request);
     // A bearer token or API key is no CSRF risk. Before sign-in there is no session to tie a
     // token to: a cross-site form post is refused by Fetch Metadata and Origin, which every
@@ -49,14 +57,18 @@ export function installHtmlForms(scope: FastifyInstance, trustedOrigins: readonl
     } else if (html) {
       request.formPost = { returnTo: undefined };
     }
-  });
+  }
+}
 
-  scope.addHook('onSend', async (request, reply, payload) => {
-    const form = request.routeOptions.config?.gatehouse?.htmlForm;
-    if (form === undefined || request.formPost === null) return payload;
-    if (reply.statusCode < 200 || reply.statusCode >= 300) return payload;
-    reply.code(303).header('location', form.successLocation(request));
-    reply.removeHeader('content-type');
-    return '';
-  });
+async function answerFormPost(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  form: HtmlForm,
+): Promise<unknown> {
+  if (request.formPost === null) return payload;
+  if (reply.statusCode < 200 || reply.statusCode >= 300) return payload;
+  reply.code(303).header('location', form.successLocation(request));
+  reply.removeHeader('content-type');
+  return '';
 }
