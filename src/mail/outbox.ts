@@ -6,7 +6,7 @@
  * Delivery is SMTP through nodemailer when `GATEHOUSE_SMTP_URL` is set; otherwise each message is
  * written as an RFC 822 `.eml` file and its link is logged, for local development.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { link as hardLink, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { DatabaseUnavailableError } from '../auth/errors.ts';
@@ -97,13 +97,19 @@ function createDeliverer(options: MailOutboxOptions, clock: Clock, log: () => Ma
     async deliver(mail) {
       const info = await transport.sendMail({ from: options.from, ...mail });
       await mkdir(options.outboxDir, { recursive: true });
+      // Written whole under a hidden name, then linked into place: a reader of the directory never
+      // sees a partial message, and a name already taken is never overwritten.
+      const partial = join(options.outboxDir, `.${info.messageId.replace(/[^A-Za-z0-9.@-]/g, '')}.partial`);
+      await writeFile(partial, info.message as Buffer, { flag: 'wx' });
       let path = join(options.outboxDir, fileName(clock.now(), mail.to, ''));
       try {
-        await writeFile(path, info.message as Buffer, { flag: 'wx' });
+        await hardLink(partial, path);
       } catch (error) {
         if ((error as { code?: string }).code !== 'EEXIST') throw error;
         path = join(options.outboxDir, fileName(clock.now(), mail.to, `-${info.messageId.slice(1, 9)}`));
-        await writeFile(path, info.message as Buffer, { flag: 'wx' });
+        await hardLink(partial, path);
+      } finally {
+        await unlink(partial);
       }
       // Development only (no SMTP configured): the spec asks for the link in the log so a
       // developer can click through. With SMTP, no part of a message is ever logged.
