@@ -5,4 +5,11 @@
 export { ConfigError, configFromOptions, loadConfig, readEnvironment } from './config/load.ts';
 export { maskSmtpUrl, parseDurationSeconds } from './config/parsers.ts';
 export { SETTINGS } from './config/settings.ts';
-export type { Config, GatehouseOptions, JwtAlgorithm, LogLevel, RateLimit } from './config/types.ts';
+export type {
+  Config,
+  GatehouseOptions,
+  JwtAlgorithm,
+  LogLevel,
+  OidcProviderOptions,
+  RateLimit,
+} from './config/types.ts';

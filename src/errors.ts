@@ -45,11 +45,19 @@ export {
   UnsupportedGrantTypeError,
 } from './errors/credentials.ts';
 export {
+  ExternalAccountExistsError,
+  ExternalSignInError,
+  IdentityLinkedElsewhereError,
+  IdentityNotFoundError,
+  InvalidSubjectTokenError,
+  LastSignInMethodError,
+  UnknownProviderError,
+} from './errors/external-sign-in.ts';
+export {
   FactorNotFoundError,
   type FactorSummary,
   InvalidFactorCodeError,
   InvalidMfaTokenError,
-  LastSignInMethodError,
   MFA_ACR,
   MfaEnrollmentRequiredError,
   MfaRequiredError,

@@ -8,6 +8,7 @@ import { type AuditLog, createAuditLog } from './auth/audit-log.ts';
 import { createEmailFlowService, type EmailFlowService } from './auth/email-flows.ts';
 import { createEmailLinks } from './auth/email-links.ts';
 import { DatabaseUnavailableError } from './auth/errors.ts';
+import { createExternalSignIn, type ExternalSignInService } from './auth/external/sign-in.ts';
 import { createFactorServiceFromConfig, type FactorService } from './auth/factors/factors.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
@@ -29,7 +30,7 @@ import { type ClusterEvent, createRedisLink, type RedisLink } from './cluster/re
 import type { Config } from './config.ts';
 import { createMailOutbox, type MailOutbox } from './mail/outbox.ts';
 import { loadMailTemplates } from './mail/templates.ts';
-import { instrumentSessions } from './observability/instrument-sessions.ts';
+import { instrumentSessions, loginOutcomeOf } from './observability/instrument-sessions.ts';
 import { createMetrics, type GatehouseMetrics } from './observability/metrics.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
 import { listSessionsRevokedSince } from './store/sessions.ts';
@@ -51,13 +52,26 @@ export interface GatehouseServices {
   readonly emailFlows: EmailFlowService;
   /** Second factors, recovery codes, the second sign-in step and passkeys. */
   readonly factors: FactorService;
+  /** Sign-in with Google, GitHub and OpenID Connect providers; connected accounts and their tokens. */
+  readonly externalSignIn: ExternalSignInService;
   /** Prometheus metrics of this Gatehouse, served at `GET /metrics`. */
   readonly metrics: GatehouseMetrics;
 }
 
 /** The public services of a Gatehouse, and nothing else. */
 export function publicServices(gatehouse: Gatehouse): GatehouseServices {
-  const { accounts, sessions, roles, apiKeys, userAdmin, audit, emailFlows, factors, metrics } = gatehouse;
+  const {
+    accounts,
+    sessions,
+    roles,
+    apiKeys,
+    userAdmin,
+    audit,
+    emailFlows,
+    factors,
+    externalSignIn,
+    metrics,
+  } = gatehouse;
   return Object.freeze({
     accounts,
     sessions,
@@ -67,6 +81,7 @@ export function publicServices(gatehouse: Gatehouse): GatehouseServices {
     audit,
     emailFlows,
     factors,
+    externalSignIn,
     metrics,
   });
 }
@@ -304,6 +319,20 @@ export async function createGatehouse(
         registrationOpen: config.registration === 'open',
       },
     });
+    const externalSignIn = createExternalSignIn({
+      store,
+      accounts,
+      sessions,
+      revocation,
+      clock,
+      settings: config,
+      countLogin: (error) =>
+        metrics.login('external', error === undefined ? 'success' : loginOutcomeOf(error)),
+      options: {
+        baseUrl: `${config.publicUrl}${basePath}`,
+        registrationOpen: config.registration === 'open',
+      },
+    });
     late.onEvent = async (event) => {
       if (event.type === 'sessions-revoked') localRevocation.markSessionsRevoked(event.ids, event.at);
       else if (event.type === 'users-changed') userCache.forget(event.ids);
@@ -342,6 +371,7 @@ export async function createGatehouse(
       mail,
       emailFlows,
       factors,
+      externalSignIn,
       redis,
       metrics,
       runMaintenance: createMaintenanceRun({ keys, roles, keyRotationDays: config.keyRotationDays }),

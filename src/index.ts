@@ -23,13 +23,19 @@ export {
   UserNotFoundError,
   UsernameTakenError,
 } from './auth/errors.ts';
+export type {
+  ExternalSignInService,
+  IdentityView,
+  ProviderSummary,
+} from './auth/external/sign-in.ts';
+export type { ProviderTokens } from './auth/external/token-vault.ts';
 export type { Actor, OperatorActor, UserActor } from './auth/privilege-ceiling.ts';
 export { operatorActor } from './auth/privilege-ceiling.ts';
 export type { AccessTokenClaims } from './auth/tokens.ts';
 export { bootstrapAdmin } from './bootstrap-admin.ts';
 export type { Clock } from './clock.ts';
 export { createManualClock, systemClock } from './clock.ts';
-export type { Config, GatehouseOptions } from './config.ts';
+export type { Config, GatehouseOptions, OidcProviderOptions } from './config.ts';
 export { ConfigError, configFromOptions, loadConfig } from './config.ts';
 export type { GatehouseDecorator, GatehouseRouteConfig } from './fastify-types.ts';
 export type { CreateGatehouseOptions, Gatehouse, GatehouseServices } from './gatehouse.ts';

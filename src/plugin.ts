@@ -30,10 +30,12 @@ import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { auditRoutes } from './http/routes/audit.ts';
 import { emailRoutes } from './http/routes/email.ts';
 import { factorAccess, factorRoutes } from './http/routes/factors.ts';
+import { identityRoutes } from './http/routes/identities.ts';
 import { loginRoutes } from './http/routes/login.ts';
 import { meRoutes } from './http/routes/me.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { mfaLoginRoutes } from './http/routes/mfa.ts';
+import { flowCookie, oauthRoutes } from './http/routes/oauth.ts';
 import { reauthenticateRoutes } from './http/routes/reauthenticate.ts';
 import { registerRoutes } from './http/routes/register.ts';
 import { roleRoutes } from './http/routes/roles.ts';
@@ -165,16 +167,29 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       };
       prependRouteHook(route, 'onSend', noStore);
     });
-    const { accounts, sessions, emailFlows, userAdmin, roles, apiKeys, audit, clock, factors } = gatehouse;
+    const {
+      accounts,
+      sessions,
+      emailFlows,
+      externalSignIn,
+      userAdmin,
+      roles,
+      apiKeys,
+      audit,
+      clock,
+      factors,
+    } = gatehouse;
     const pages: PageContext = {
       sessions,
       accounts,
       emailFlows,
+      externalSignIn,
       basePath,
       settings: {
         appName: config.appName,
         passwordMinLength: config.passwordMinLength,
         registrationOpen: config.registration === 'open',
+        providers: externalSignIn.providers(),
       },
       needsReauth: (authTimeMs) => needsReauth(authTimeMs, config.reauthMaxAgeSeconds, clock.now()),
       factors,
@@ -186,12 +201,12 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       registrationOpen: config.registration === 'open',
       forms,
     });
-    await scope.register(tokenRoutes, { sessions, emailFlows, factors });
+    await scope.register(tokenRoutes, { sessions, emailFlows, factors, externalSignIn });
     await scope.register(meRoutes, { guards });
     await scope.register(loginRoutes, { sessions, cookie: cookieSettings, trustedOrigins, forms, mfaPages });
     await scope.register(sessionRoutes, { sessions, guards, cookie: cookieSettings, forms });
     await scope.register(reauthenticateRoutes, { sessions, accounts, factors, guards, forms });
-    await scope.register(adminUserRoutes, { userAdmin, accounts, guards });
+    await scope.register(adminUserRoutes, { userAdmin, accounts, externalSignIn, guards });
     await scope.register(roleRoutes, { roles, guards });
     await scope.register(auditRoutes, { audit, guards });
     await scope.register(apiKeyRoutes, {
@@ -220,6 +235,22 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       cookie: cookieSettings,
       trustedOrigins,
       form: mfaPages === undefined ? undefined : secondStepForm(mfaPages),
+    });
+    const oauthCookie = flowCookie(config.issuer);
+    await scope.register(oauthRoutes, {
+      externalSignIn,
+      basePath,
+      pages: config.pages,
+      appName: config.appName,
+      cookie: cookieSettings,
+      flowCookie: oauthCookie,
+    });
+    await scope.register(identityRoutes, {
+      externalSignIn,
+      basePath,
+      guards,
+      flowCookie: oauthCookie,
+      forms,
     });
     if (forms !== undefined) {
       await scope.register(pageRoutes, { ...pages, guards, cookie: cookieSettings, forms });

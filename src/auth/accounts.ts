@@ -95,7 +95,7 @@ export interface RegisterInput {
   readonly username: string;
   readonly email: string;
   readonly fullName?: string | null;
-  readonly password: string;
+  readonly password: string | null;
   readonly roles?: readonly string[];
   /** The account is created by a link sent to this address, which proves it. */
   readonly emailVerified?: boolean;
@@ -108,7 +108,7 @@ export interface AccountServiceOptions {
 }
 
 /** How an account came to be, for its `user.created` event. */
-export type SignUpMethod = 'register' | 'admin' | 'magic_link' | 'cli' | 'bootstrap';
+export type SignUpMethod = 'register' | 'admin' | 'magic_link' | 'cli' | 'bootstrap' | 'external';
 
 export interface AccountService {
   /**
@@ -228,10 +228,8 @@ export function createAccountService(deps: {
     async register(input, ctx = NO_REQUEST, method) {
       const username = normalizeUsername(input.username);
       const email = normalizeEmail(input.email);
-      checkPasswordPolicy(input.password, options.passwordMinLength, {
-        username: username.display,
-        email: email.display,
-      });
+      const named = { username: username.display, email: email.display };
+      if (input.password !== null) checkPasswordPolicy(input.password, options.passwordMinLength, named);
       const roles = input.roles === undefined ? [DEFAULT_ROLE] : [...new Set(input.roles)];
       if (input.roles !== undefined) {
         const catalogue = new Set(await listRoleNames(db));
@@ -243,10 +241,11 @@ export function createAccountService(deps: {
       const known = await findUserConflict(db, username.key, email.key);
       if (known === 'username') throw new UsernameTakenError();
       if (known === 'email') throw new EmailTakenError();
-      const passwordHash = await hasher.hash(input.password);
+      const passwordHash = input.password === null ? null : await hasher.hash(input.password);
       const id = randomUUID();
       const now = clock.now();
       const fullName = input.fullName?.normalize('NFKC') ?? null;
+      const had: Record<string, unknown> = { full_name: fullName, password: passwordHash };
       const signUpMethod = method ?? (ctx.actorId ? 'admin' : 'register');
       try {
         await store.db.transaction().execute(async (trx) => {
@@ -268,7 +267,7 @@ export function createAccountService(deps: {
             userId: id,
             ...auditSource(ctx),
             details: {
-              fields: ['email', ...(fullName !== null ? ['full_name'] : []), 'password', 'roles', 'username'],
+              fields: ['email', 'full_name', 'password', 'roles', 'username'].filter((f) => had[f] !== null),
               roles: roleList(roles),
               method: signUpMethod,
             },

@@ -108,6 +108,7 @@ export async function rotateRefreshToken(
     stored.clientId,
     session.authTime,
     session.amr,
+    session.externalProvider ?? undefined,
   );
   return {
     accessToken: access.token,

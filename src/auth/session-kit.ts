@@ -31,6 +31,7 @@ export interface SessionKit {
     clientId: string | undefined,
     authTimeMs: number,
     amr?: readonly string[],
+    externalProvider?: string,
   ): { token: string; expiresInSeconds: number };
   /** Revokes the sessions in `executor` (a transaction); returns their ids to mark once committed. */
   revokeAndRemember(executor: Kysely<Database>, where: SessionSelection, reason: string): Promise<string[]>;

@@ -10,7 +10,7 @@ import type { UserRecord } from '../store/users.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 import { hashSecret, newOpaqueToken, randomSecret } from './secrets.ts';
 import type { SessionKit } from './session-kit.ts';
-import type { CookieLogin, TokenPair } from './sessions.ts';
+import type { CookieLogin, ExternalSignInProof, TokenPair } from './sessions.ts';
 
 export async function startTokenSession(
   kit: SessionKit,
@@ -20,6 +20,7 @@ export async function startTokenSession(
   ctx: RequestContext,
   method: string,
   amr?: readonly string[],
+  external?: ExternalSignInProof,
 ): Promise<TokenPair> {
   const now = kit.clock.now();
   const sessionId = randomSecret(16);
@@ -38,6 +39,7 @@ export async function startTokenSession(
       expiresAt: now + kit.options.sessionTtlSeconds * 1000,
       authTime: now,
       amr,
+      externalProvider: external?.provider ?? null,
     });
     await insertRefreshToken(trx, {
       id: refresh.id,
@@ -53,10 +55,14 @@ export async function startTokenSession(
       userId: user.id,
       sessionId,
       ...auditSource(ctx),
-      details: { method, client_id: effectiveClientId },
+      details: {
+        method,
+        client_id: effectiveClientId,
+        ...(external ? { provider: external.provider } : {}),
+      },
     });
   });
-  const access = kit.issueAccess(user, sessionId, scope, clientId, now, amr);
+  const access = kit.issueAccess(user, sessionId, scope, clientId, now, amr, external?.provider);
   return {
     accessToken: access.token,
     expiresInSeconds: access.expiresInSeconds,
@@ -72,6 +78,7 @@ export async function startCookieSession(
   ctx: RequestContext,
   method: string,
   amr?: readonly string[],
+  external?: ExternalSignInProof,
 ): Promise<CookieLogin> {
   const now = kit.clock.now();
   const secret = randomSecret();
@@ -88,6 +95,7 @@ export async function startCookieSession(
     revokedAt: null,
     authTime: now,
     amr,
+    externalProvider: external?.provider ?? null,
   };
   await kit.db.transaction().execute(async (trx) => {
     await insertSession(trx, session);
@@ -97,7 +105,7 @@ export async function startCookieSession(
       userId: user.id,
       sessionId: session.id,
       ...auditSource(ctx),
-      details: { method },
+      details: { method, ...(external ? { provider: external.provider } : {}) },
     });
   });
   return { user, session, cookieValue: `${session.id}.${secret}` };

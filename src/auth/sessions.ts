@@ -31,6 +31,8 @@ const FIRST_STEP_AMR: Readonly<Record<string, readonly string[]>> = {
   password: ['pwd'],
   cookie: ['pwd'],
   magic_link: ['email'],
+  // A provider's sign-in is one factor here: an account with a second factor is asked for it.
+  external: ['ext'],
 };
 
 export type { RequestContext } from './request-context.ts';
@@ -57,6 +59,11 @@ export interface Reauthenticated {
   readonly refreshToken: string | undefined;
   readonly scope: string;
   readonly authTimeMs: number;
+}
+
+/** How an external provider proved the user, for the audit event and the token's claims. */
+export interface ExternalSignInProof {
+  readonly provider: string;
 }
 
 export interface SessionServiceOptions {
@@ -126,7 +133,8 @@ export interface SessionService {
   /**
    * A token session for a user already proven by other means (`method` names them in audit).
    * Without `amr` this is a first step: an account with a second factor gets MfaRequiredError.
-   * With `amr` (RFC 8176) the sign-in is complete (the second step, a passkey).
+   * With `amr` (RFC 8176) the sign-in is complete (the second step, a passkey, a provider).
+   * `external` names the provider of an external sign-in, audited and claimed in the token.
    */
   startTokenSession(
     user: UserRecord,
@@ -135,13 +143,15 @@ export interface SessionService {
     ctx: RequestContext,
     method: string,
     amr?: readonly string[],
+    external?: ExternalSignInProof,
   ): Promise<TokenPair>;
-  /** A cookie session for a user already proven by other means; `amr` as for tokens. */
+  /** A cookie session for a user already proven by other means; `amr` and `external` as for tokens. */
   startCookieSession(
     user: UserRecord,
     ctx: RequestContext,
     method: string,
     amr?: readonly string[],
+    external?: ExternalSignInProof,
   ): Promise<CookieLogin>;
   /**
    * Rotates a refresh token (RFC 6749 §6). `requestedScope`, the request's space-separated
@@ -213,6 +223,7 @@ export function createSessionService(deps: {
     clientId: string | undefined,
     authTimeMs: number,
     amr?: readonly string[],
+    externalProvider?: string,
   ) {
     // The `roles` claim names only the roles whose every permission the scope carries: a token
     // narrowed below a role must not pass a resource server's role check (`requireRoles`).
@@ -229,6 +240,7 @@ export function createSessionService(deps: {
       authTimeMs,
       ...(amr ? { amr } : {}),
       ...(clientId ? { clientId } : {}),
+      ...(externalProvider ? { externalProvider } : {}),
     });
   }
 
@@ -260,21 +272,28 @@ export function createSessionService(deps: {
     ctx,
     method,
     completeAmr,
+    external,
   ) => {
     const amr = completeAmr ?? FIRST_STEP_AMR[method];
     if (completeAmr === undefined) {
       const step = { kind: 'token' as const, method, amr: amr ?? [], scope, clientId };
       await deps.secondStep?.requireSecondStep(user, step);
     }
-    return startToken(kit, user, scope, clientId, ctx, method, amr);
+    return startToken(kit, user, scope, clientId, ctx, method, amr, external);
   };
-  const startCookieSession: SessionService['startCookieSession'] = async (user, ctx, method, completeAmr) => {
+  const startCookieSession: SessionService['startCookieSession'] = async (
+    user,
+    ctx,
+    method,
+    completeAmr,
+    external,
+  ) => {
     const amr = completeAmr ?? FIRST_STEP_AMR[method];
     if (completeAmr === undefined) {
       const step = { kind: 'cookie' as const, method, amr: amr ?? [], scope: '', clientId: undefined };
       await deps.secondStep?.requireSecondStep(user, step);
     }
-    return startCookie(kit, user, ctx, method, amr);
+    return startCookie(kit, user, ctx, method, amr, external);
   };
 
   return {

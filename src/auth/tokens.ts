@@ -24,10 +24,12 @@ export interface AccessTokenClaims {
   readonly sid?: string;
   /** RFC 9470 §3 / OIDC Core §2: when the user last proved a credential in this session (seconds). */
   readonly auth_time?: number;
-  /** RFC 8176 methods the session was proven with (`pwd`, `otp`, `hwk`, `mfa`, …). */
+  /** RFC 8176 methods the session was proven with (`pwd`, `otp`, `hwk`, `mfa`, `ext`, …). */
   readonly amr?: string[];
   /** `urn:gatehouse:acr:mfa` when two factors were proven (RFC 9470 §3). */
   readonly acr?: string;
+  /** The external provider of an external sign-in (`amr` then includes `ext`). */
+  readonly provider?: string;
   readonly jti: string;
   readonly iat: number;
   readonly exp: number;
@@ -46,6 +48,8 @@ export interface IssueAccessTokenInput {
   readonly authTimeMs?: number;
   /** RFC 8176 methods of the session; `mfa` among them makes the `acr` the MFA one. */
   readonly amr?: readonly string[];
+  /** The external provider the user signed in with (`amr: ["ext"]` and `provider` claims). */
+  readonly externalProvider?: string;
 }
 
 export interface IssuedAccessToken {
@@ -169,8 +173,11 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
         scope: input.scope,
         ...(input.sessionId ? { sid: input.sessionId } : {}),
         ...(input.authTimeMs !== undefined ? { auth_time: Math.floor(input.authTimeMs / 1000) } : {}),
-        ...(input.amr ? { amr: [...input.amr] } : {}),
+        ...(input.amr || input.externalProvider
+          ? { amr: [...new Set([...(input.amr ?? []), ...(input.externalProvider ? ['ext'] : [])])] }
+          : {}),
         ...(input.amr?.includes('mfa') ? { acr: MFA_ACR } : {}),
+        ...(input.externalProvider ? { provider: input.externalProvider } : {}),
         jti: randomUUID(),
         iat,
         exp: iat + options.ttlSeconds,

@@ -76,6 +76,29 @@ export interface Config {
   readonly apiKeyTtlSeconds: number;
   /** Null: keys may be created without expiry. */
   readonly apiKeyMaxTtlSeconds: number | null;
+  /** Several client ids: the first signs browsers in; ID tokens for any of them are accepted. */
+  readonly googleClientId: readonly string[];
+  readonly googleClientSecret: string | undefined;
+  readonly googleIssuer: string;
+  readonly githubClientId: string | undefined;
+  readonly githubClientSecret: string | undefined;
+  readonly githubUrl: string;
+  readonly githubApiUrl: string;
+  /** Generic OpenID Connect providers by name (lower case). */
+  readonly oidcProviders: Readonly<Record<string, OidcProviderOptions>>;
+  /** Keep providers' access and refresh tokens, encrypted with `encryptionKeys`. */
+  readonly oauthStoreTokens: boolean;
+}
+
+/** A generic OpenID Connect provider, as a plugin option (`oidcProviders: { keycloak: {…} }`). */
+export interface OidcProviderOptions {
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly scopes?: readonly string[] | undefined;
+  readonly displayName?: string | undefined;
+  /** The provider verifies addresses: its verified address may link to, or claim, a local account. */
+  readonly trustEmail?: boolean | undefined;
 }
 
 /** At most `points` requests per `durationSeconds` from one client IP. */

@@ -38,10 +38,18 @@ import type {
   UnsupportedGrantTypeError,
 } from './credentials.ts';
 import type {
+  ExternalAccountExistsError,
+  ExternalSignInError,
+  IdentityLinkedElsewhereError,
+  IdentityNotFoundError,
+  InvalidSubjectTokenError,
+  LastSignInMethodError,
+  UnknownProviderError,
+} from './external-sign-in.ts';
+import type {
   FactorNotFoundError,
   InvalidFactorCodeError,
   InvalidMfaTokenError,
-  LastSignInMethodError,
   MfaEnrollmentRequiredError,
   MfaRequiredError,
   MfaStepUpRequiredError,
@@ -88,4 +96,10 @@ export type AnyGatehouseError =
   | FactorNotFoundError
   | MfaStepUpRequiredError
   | MfaUnavailableError
-  | LastSignInMethodError;
+  | UnknownProviderError
+  | ExternalSignInError
+  | ExternalAccountExistsError
+  | IdentityLinkedElsewhereError
+  | IdentityNotFoundError
+  | LastSignInMethodError
+  | InvalidSubjectTokenError;

@@ -97,11 +97,3 @@ export class MfaUnavailableError extends GatehouseError {
     super('Authenticator apps are not available: the server has no GATEHOUSE_ENCRYPTION_KEY');
   }
 }
-
-/** The change would leave the account with no way to sign in. */
-export class LastSignInMethodError extends GatehouseError {
-  readonly code = 'LAST_SIGN_IN_METHOD' as const;
-  constructor(message = 'This is the last way to sign in to this account') {
-    super(message);
-  }
-}

@@ -55,7 +55,23 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   MFA_STEP_UP_REQUIRED: 401,
   MFA_UNAVAILABLE: 503,
   LAST_SIGN_IN_METHOD: 409,
+  UNKNOWN_PROVIDER: 404,
+  EXTERNAL_SIGN_IN_FAILED: 400,
+  EXTERNAL_ACCOUNT_EXISTS: 409,
+  IDENTITY_LINKED_ELSEWHERE: 409,
+  IDENTITY_NOT_FOUND: 404,
+  INVALID_SUBJECT_TOKEN: 400,
 };
+
+/** Codes whose body names them: `{"detail": …, "code": …}`. */
+const CODED = new Set<GatehouseErrorCode>([
+  'UNKNOWN_PROVIDER',
+  'EXTERNAL_SIGN_IN_FAILED',
+  'EXTERNAL_ACCOUNT_EXISTS',
+  'IDENTITY_LINKED_ELSEWHERE',
+  'IDENTITY_NOT_FOUND',
+  'LAST_SIGN_IN_METHOD',
+]);
 
 /** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
 const OAUTH_ERROR: Partial<Record<GatehouseErrorCode, string>> = {
@@ -69,6 +85,10 @@ const OAUTH_ERROR: Partial<Record<GatehouseErrorCode, string>> = {
   INVALID_MFA_TOKEN: 'invalid_grant',
   INVALID_FACTOR_CODE: 'invalid_grant',
   WEBAUTHN_FAILED: 'invalid_grant',
+  // RFC 8693 §2.2.2: an invalid subject_token is invalid_request.
+  INVALID_SUBJECT_TOKEN: 'invalid_request',
+  EXTERNAL_SIGN_IN_FAILED: 'invalid_request',
+  EXTERNAL_ACCOUNT_EXISTS: 'invalid_grant',
 };
 
 export interface ValidationIssue {
@@ -151,6 +171,12 @@ export function sendDomainError(
   }
   if (error.code === 'PRIVILEGE_ESCALATION') {
     request.log.info({ missing: error.missing }, 'privilege escalation refused');
+    return reply.code(status).send({ detail: error.message, code: error.code });
+  }
+  if (error.code === 'INVALID_SUBJECT_TOKEN' || error.code === 'EXTERNAL_SIGN_IN_FAILED') {
+    request.log.info({ reason: error.reason }, 'external sign-in refused');
+  }
+  if (CODED.has(error.code) && !request.routeOptions.config?.gatehouse?.oauthErrors) {
     return reply.code(status).send({ detail: error.message, code: error.code });
   }
   if (error instanceof RetryLaterError) {

@@ -46,6 +46,7 @@ export function instrumentSessions(sessions: SessionService, metrics: GatehouseM
       // Logins by password count in loginWithPassword; a token session started here was proven
       // by other means, named by its method.
       if (args[4] === 'magic_link') metrics.tokenIssued('magic_link');
+      if (args[4] === 'external') metrics.tokenIssued('token_exchange');
       return pair;
     },
     async refresh(...args) {

@@ -19,7 +19,7 @@ export const UNMATCHED_ROUTE = 'unmatched';
 
 const DATABASE_PING_TIMEOUT_MS = 1000;
 
-export type LoginMethod = 'password' | 'cookie';
+export type LoginMethod = 'password' | 'cookie' | 'external';
 export type LoginOutcome =
   | 'success'
   | 'invalid_credentials'
@@ -27,7 +27,7 @@ export type LoginOutcome =
   | 'blocked'
   | 'overloaded'
   | 'error';
-export type TokenGrant = 'password' | 'refresh_token' | 'magic_link';
+export type TokenGrant = 'password' | 'refresh_token' | 'magic_link' | 'token_exchange';
 
 export interface GatehouseMetrics {
   /** This Gatehouse's metrics only; a host app may merge it into its own registry. */
@@ -91,7 +91,7 @@ export function createMetrics(deps: { store: Store; redis: RedisLink | undefined
   });
   const logins = new Counter({
     name: name('logins_total'),
-    help: 'Password logins by method (password: POST /token, cookie: POST /login) and outcome.',
+    help: 'Logins by method (password: POST /token, cookie: POST /login, external: a Google, GitHub or OpenID Connect sign-in) and outcome.',
     labelNames: ['method', 'outcome'] as const,
     registers,
   });

@@ -40,7 +40,9 @@ export type AuditEventName =
   | 'factors.reset'
   | 'recovery_codes.generated'
   | 'recovery_code.used'
-  | 'webauthn.sign_count_regressed';
+  | 'webauthn.sign_count_regressed'
+  | 'identity.linked'
+  | 'identity.unlinked';
 
 /** Never a secret or personal value: reasons, counts, ids, role and permission names, field names. */
 export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;

@@ -30,6 +30,7 @@ import * as indexes from './migrations/2026-11-29-2-indexes.ts';
 import * as auditActor from './migrations/2026-12-02-1-audit-actor.ts';
 import * as optionalPassword from './migrations/2026-12-02-2-optional-password.ts';
 import * as sessionAuthTime from './migrations/2026-12-02-3-session-auth-time.ts';
+import * as identities from './migrations/2026-12-03-1-identities.ts';
 import * as factors from './migrations/2026-12-03-5-factors.ts';
 import { OwnSchemaPostgresDialect } from './pg-introspector.ts';
 import type { Database } from './schema.ts';
@@ -75,6 +76,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-02-1-audit-actor': auditActor,
   '2026-12-02-2-optional-password': optionalPassword,
   '2026-12-02-3-session-auth-time': sessionAuthTime,
+  '2026-12-03-1-identities': identities,
   '2026-12-03-5-factors': factors,
 };
 

@@ -51,6 +51,8 @@ export interface SessionsTable {
   auth_time: number | null;
   /** RFC 8176 methods the session was proven with, space-separated; null before the factors migration. */
   amr: string | null;
+  /** The external provider a session was signed in with; null for every other sign-in. */
+  external_provider: string | null;
 }
 
 export interface RefreshTokensTable {
@@ -174,6 +176,36 @@ export interface MfaChallengesTable {
   used_at: number | null;
 }
 
+export interface IdentitiesTable {
+  id: string;
+  provider: string;
+  subject: string;
+  user_id: string;
+  email: string | null;
+  email_verified: number;
+  created_at: number;
+  last_used_at: number;
+  /** Encrypted (GATEHOUSE_OAUTH_STORE_TOKENS); null when not stored. */
+  provider_tokens: string | null;
+}
+
+export interface ExternalSignInFlowsTable {
+  handle_hash: string;
+  provider: string;
+  state: string;
+  code_verifier: string;
+  nonce: string | null;
+  return_to: string | null;
+  link_user_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface UsedIdTokensTable {
+  token_key: string;
+  expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   roles: RolesTable;
@@ -189,4 +221,7 @@ export interface Database {
   factors: FactorsTable;
   recovery_codes: RecoveryCodesTable;
   mfa_challenges: MfaChallengesTable;
+  identities: IdentitiesTable;
+  external_sign_in_flows: ExternalSignInFlowsTable;
+  used_id_tokens: UsedIdTokensTable;
 }

@@ -22,6 +22,8 @@ export interface SessionRecord {
   readonly authTime: number;
   /** RFC 8176 methods the session was proven with; undefined for sessions older than factors. */
   readonly amr?: readonly string[] | undefined;
+  /** The external provider the session was signed in with (`amr: ["ext"]` on its tokens). */
+  readonly externalProvider?: string | null;
 }
 
 export interface RefreshTokenRecord {
@@ -48,6 +50,7 @@ function toSession(row: SessionsTable): SessionRecord {
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     authTime: Number(row.auth_time ?? row.created_at),
     amr: row.amr ? row.amr.split(' ') : undefined,
+    externalProvider: row.external_provider ?? null,
   };
 }
 
@@ -69,6 +72,7 @@ export async function insertSession(
       expires_at: session.expiresAt,
       auth_time: session.authTime,
       amr: session.amr ? session.amr.join(' ') : null,
+      external_provider: session.externalProvider ?? null,
     })
     .execute();
 }

@@ -11,7 +11,9 @@ import { after, before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { totpCode } from '../../src/auth/factors/totp.ts';
 import { operatorActor } from '../../src/auth/privilege-ceiling.ts';
+import { insertIdentity } from '../../src/store/identities.ts';
 import { ENCRYPTION_KEY } from '../factors/support.ts';
+import { startOidcProvider, type TestOidcProvider } from '../support/external-providers.ts';
 import {
   createTestApp,
   DATABASES,
@@ -53,6 +55,7 @@ const caseKey = (operation: string, name: string) => `${operation} | ${name}`;
 
 interface Api {
   readonly t: TestApp;
+  readonly oidc: TestOidcProvider;
   readonly smtp: TestSmtpServer;
   readonly admin: { id: string; token: string };
   /** A new user (registered by the API, address unverified) with a fresh full-scope token. */
@@ -453,6 +456,50 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
       secrets: [created.json().key],
     };
   },
+  'POST /token | token-exchange grant, new person': async (api) => {
+    const idToken = await api.oidc.server.issuer.buildToken({
+      scopesOrTransform: (_header: unknown, payload: Record<string, unknown>) => {
+        Object.assign(payload, {
+          sub: 'exchanged',
+          aud: 'audit-client',
+          email: 'exchanged@example.com',
+          email_verified: true,
+        });
+      },
+    });
+    return {
+      request: form({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: idToken,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        provider: 'google',
+      }),
+      actor: null,
+      secrets: [idToken],
+    };
+  },
+  'POST /users/me/identities/{provider} | start a link': async (api) => {
+    const user = await api.user();
+    return { request: json('POST', '/users/me/identities/google', user.token), actor: user.id };
+  },
+  'DELETE /users/me/identities/{id} | one of two ways in': async (api) => {
+    const user = await api.user();
+    const now = api.t.clock.now();
+    await insertIdentity(api.t.gatehouse.store.db, {
+      id: `identity-${user.id}`,
+      provider: 'google',
+      subject: `subject-${user.id}`,
+      userId: user.id,
+      email: null,
+      emailVerified: false,
+      createdAt: now,
+      lastUsedAt: now,
+    });
+    return {
+      request: json('DELETE', `/users/me/identities/identity-${user.id}`, user.token),
+      actor: user.id,
+    };
+  },
   'POST /verify/request | unverified address': async (api) => {
     const user = await api.user();
     return { request: json('POST', '/verify/request', user.token), actor: user.id };
@@ -533,6 +580,7 @@ for (const database of DATABASES) {
 
     before(async () => {
       const smtp = await startSmtpServer();
+      const oidc = await startOidcProvider();
       const t = await createTestApp({
         databaseUrl: database.url,
         env: {
@@ -540,6 +588,9 @@ for (const database of DATABASES) {
           GATEHOUSE_PUBLIC_URL: 'http://app.test',
           GATEHOUSE_MAGIC_LINK_SIGNUP: 'true',
           GATEHOUSE_ENCRYPTION_KEY: ENCRYPTION_KEY,
+          GATEHOUSE_GOOGLE_ISSUER: oidc.issuer,
+          GATEHOUSE_GOOGLE_CLIENT_ID: 'audit-client',
+          GATEHOUSE_GOOGLE_CLIENT_SECRET: 'audit-secret',
         },
       });
       const root = await t.gatehouse.accounts.register({
@@ -551,6 +602,7 @@ for (const database of DATABASES) {
       const send = (request: InjectOptions) => t.app.inject(request);
       api = {
         t,
+        oidc,
         smtp,
         admin: { id: root.id, token: await login(t.app, 'root') },
         async user() {
@@ -570,6 +622,7 @@ for (const database of DATABASES) {
       closeAll = async () => {
         await t.close();
         await smtp.close();
+        await oidc.close();
       };
     });
     after(() => closeAll());

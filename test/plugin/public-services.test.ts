@@ -24,6 +24,7 @@ test('app.gatehouse.services lists the public services only, never the store, ke
       'audit',
       'emailFlows',
       'factors',
+      'externalSignIn',
       'metrics',
       'roles',
       'sessions',

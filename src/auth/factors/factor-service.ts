@@ -3,6 +3,7 @@
  * factors, recovery codes, and an administrator's reset. Every change is audited in its
  * transaction and mails the user a notice.
  */
+
 import { randomUUID } from 'node:crypto';
 import QRCode from 'qrcode';
 import { recordAuditEvent } from '../../store/audit.ts';
@@ -17,6 +18,7 @@ import {
   replaceRecoveryCodes,
   spendTotpStep,
 } from '../../store/factors.ts';
+import { listUserIdentities } from '../../store/identities.ts';
 import type { UserRecord } from '../../store/users.ts';
 import {
   FactorNotFoundError,
@@ -189,7 +191,13 @@ export function createFactorManagement(kit: FactorKit): FactorManagement {
       const factor = factors.find((f) => f.id === factorId);
       if (factor === undefined) throw new FactorNotFoundError();
       const passkeysLeft = factors.filter((f) => f.type === 'webauthn' && f.id !== factorId).length;
-      if (factor.type === 'webauthn' && user.passwordHash === null && passkeysLeft === 0) {
+      const identities = await listUserIdentities(db, user.id);
+      if (
+        factor.type === 'webauthn' &&
+        user.passwordHash === null &&
+        passkeysLeft === 0 &&
+        identities.length === 0
+      ) {
         throw new LastSignInMethodError('This passkey is the only way to sign in: set a password first');
       }
       const now = clock.now();

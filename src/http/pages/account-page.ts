@@ -1,5 +1,8 @@
 import type { PublicUser } from '../../auth/accounts.ts';
+import type { IdentityView } from '../../auth/external/sign-in.ts';
 import type { SessionView } from '../../auth/sessions.ts';
+import { EXTERNAL_ACCOUNT_NOTICES } from './external-notices.ts';
+import { connectedAccountsSection, signInAgainSection } from './external-pages.ts';
 import { errorSummary, type FormFailure, field, hidden, NO_FAILURE, notice } from './forms.ts';
 import { html, layout, type SafeHtml } from './layout.ts';
 import type { PageSettings } from './login-page.ts';
@@ -21,6 +24,7 @@ export const ACCOUNT_NOTICES: Readonly<Record<string, string>> = {
   'factor-added': 'Your second factor is ready.',
   'factor-removed': 'That second factor has been removed.',
   'passkey-added': 'Your passkey is ready.',
+  ...EXTERNAL_ACCOUNT_NOTICES,
 };
 
 export interface AccountView {
@@ -33,6 +37,8 @@ export interface AccountView {
   readonly needsReauth: boolean;
   /** The user has an authenticator app: proving it again asks for its code too (MFA step-up). */
   readonly reauthWithCode?: boolean | undefined;
+  /** Accounts at external providers connected to this one. */
+  readonly identities: readonly IdentityView[];
 }
 
 const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
@@ -125,7 +131,13 @@ ${hidden('csrf_token', csrfToken)}
 </form>`
 }
 </section>
-${view.needsReauth || options.failedForm === 'reauth' ? reauthSection(user, csrfToken, reauthFailure, view.reauthWithCode === true) : ''}
+${
+  view.needsReauth && !view.hasPassword && view.identities.length > 0
+    ? signInAgainSection(view.identities)
+    : view.needsReauth || options.failedForm === 'reauth'
+      ? reauthSection(user, csrfToken, reauthFailure, view.reauthWithCode === true)
+      : ''
+}
 <section aria-labelledby="email-title">
 <h2 id="email-title">Change email address</h2>
 <form method="post" action="/account/email" novalidate>
@@ -146,6 +158,7 @@ ${field({ form: 'password', name: 'new_password', label: PASSWORD_LABELS.new_pas
 </form>
 </section>
 ${options.twoFactor ?? ''}
+${connectedAccountsSection(settings.providers, view.identities, csrfToken)}
 <section aria-labelledby="sessions-title">
 <h2 id="sessions-title">Where you are signed in</h2>
 <ul class="sessions">${sessions.map((session) => sessionItem(session, csrfToken))}</ul>

@@ -1,3 +1,6 @@
+import type { ProviderSummary } from '../../auth/external/sign-in.ts';
+import { EXTERNAL_LOGIN_NOTICES } from './external-notices.ts';
+import { externalSignInButtons } from './external-pages.ts';
 import { errorSummary, type FormFailure, field, hidden, NO_FAILURE, notice } from './forms.ts';
 import { html, layout, type SafeHtml } from './layout.ts';
 
@@ -5,6 +8,8 @@ export interface PageSettings {
   readonly appName: string;
   readonly passwordMinLength: number;
   readonly registrationOpen: boolean;
+  /** External sign-in providers, for the "Continue with …" buttons. */
+  readonly providers: readonly ProviderSummary[];
 }
 
 const LABELS = { username: 'Username or email', password: 'Password' };
@@ -18,6 +23,7 @@ export const LOGIN_NOTICES: Readonly<Record<string, string>> = {
   'signed-out-everywhere': 'You have signed out on every device.',
   'password-reset': 'Your password has been changed and every session signed out. Sign in with the new one.',
   'magic-link-sent': 'If this address can sign in, a sign-in link is on its way. Check your email.',
+  ...EXTERNAL_LOGIN_NOTICES,
 };
 
 export function renderLoginPage(
@@ -45,6 +51,7 @@ ${field({ name: 'password', label: LABELS.password, type: 'password', autocomple
 </form>
 <p class="links"><a href="/forgot-password">Forgot your password?</a></p>
 ${options.passkey ?? ''}
+${externalSignInButtons(settings.providers, options.returnTo)}
 <section aria-labelledby="magic-title" class="alternative">
 <h2 id="magic-title">Or sign in with a link</h2>
 <form method="post" action="/magic-link" novalidate>

@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import type { AccountService } from '../../auth/accounts.ts';
 import type { EmailFlowService, EmailTokenPurpose } from '../../auth/email-flows.ts';
 import { ReauthRequiredError } from '../../auth/errors.ts';
+import type { ExternalSignInService } from '../../auth/external/sign-in.ts';
 import type { FactorService } from '../../auth/factors/factors.ts';
 import { assertRecentAuth } from '../../auth/recent-auth.ts';
 import type { SessionService } from '../../auth/sessions.ts';
@@ -48,6 +49,7 @@ export interface PageContext {
   readonly sessions: SessionService;
   readonly accounts: AccountService;
   readonly emailFlows: EmailFlowService;
+  readonly externalSignIn: ExternalSignInService;
   readonly settings: PageSettings;
   /** Where the routes are mounted (`''` or the plugin's prefix). */
   readonly basePath: string;
@@ -141,6 +143,7 @@ export function createPageForms(pages: PageContext): PageForms {
           sessions,
           csrfToken: principal.csrfToken,
           needsReauth: pages.needsReauth(principal.authTimeMs),
+          identities: await pages.externalSignIn.listIdentities(principal.user.id),
         },
         { failure, failedForm },
       );

@@ -1,3 +1,4 @@
+import { externalSignInButtons } from './external-pages.ts';
 import { errorSummary, type FormFailure, field, hidden, NO_FAILURE } from './forms.ts';
 import { html, layout } from './layout.ts';
 import type { PageSettings } from './login-page.ts';
@@ -32,6 +33,7 @@ ${field({ name: 'full_name', label: LABELS.full_name, autocomplete: 'name', requ
 ${field({ name: 'password', label: LABELS.password, type: 'password', autocomplete: 'new-password', hint: `At least ${settings.passwordMinLength} characters. A long phrase is easiest to remember.`, maxLength: 1024 }, failure)}
 <button type="submit">Create account</button>
 </form>
+${externalSignInButtons(settings.providers, options.returnTo)}
 <p class="links">Already have an account? <a href="/login">Sign in</a></p>`,
   );
 }

@@ -30,7 +30,8 @@ export interface PageRouteOptions extends PageContext {
 }
 
 export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (app, options) => {
-  const { sessions, accounts, emailFlows, guards, cookie, forms, settings, basePath } = options;
+  const { sessions, accounts, emailFlows, externalSignIn, guards, cookie, forms, settings, basePath } =
+    options;
   const hide = { hide: true };
 
   app.get(
@@ -97,6 +98,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
             reauthWithCode: (await options.factors?.listFactors(principal.user.id))?.some(
               (f) => f.type === 'totp' && f.confirmed,
             ),
+            identities: await externalSignIn.listIdentities(principal.user.id),
           },
           { notice, twoFactor },
         ),
@@ -115,6 +117,20 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
       const principal = principalOf(request);
       await sessions.revokeSession(principal.user.id, request.params.id, requestContext(request));
       return reply.code(303).header('location', `${basePath}/account?notice=session-revoked`).send();
+    },
+  );
+
+  app.post(
+    '/account/identities/:id/unlink',
+    {
+      onRequest: guards.requireScopes('profile:write'),
+      config: { gatehouse: { htmlForm: forms.account } },
+      schema: { ...hide, params: Type.Object({ id: Type.String({ maxLength: 64 }) }) },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      await externalSignIn.unlink(principal.user.id, request.params.id, requestContext(request));
+      return reply.code(303).header('location', `${basePath}/account?notice=identity-unlinked`).send();
     },
   );
 

@@ -1,10 +1,19 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { type AccountService, toPublicUser } from '../../auth/accounts.ts';
+import type { ExternalSignInService } from '../../auth/external/sign-in.ts';
 import type { UserAdminService } from '../../auth/user-admin.ts';
 import { actorOf, type Guards } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail, PublicUserSchema, ValidationErrorBody } from '../schemas.ts';
+import { IdentitySchema, toIdentityBody } from './identities.ts';
+
+const AdminUserSchema = Type.Intersect([
+  PublicUserSchema,
+  Type.Object({
+    identities: Type.Array(IdentitySchema, { description: 'Connected accounts at external providers' }),
+  }),
+]);
 
 const failures = { 400: ErrorDetail, 401: ErrorDetail, 403: ErrorDetail, 422: ValidationErrorBody };
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
@@ -20,11 +29,12 @@ const UserList = Type.Object({
 export interface AdminUserRouteOptions {
   readonly userAdmin: UserAdminService;
   readonly accounts: AccountService;
+  readonly externalSignIn: ExternalSignInService;
   readonly guards: Guards;
 }
 
 export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminUserRouteOptions> = async (app, options) => {
-  const { userAdmin, accounts, guards } = options;
+  const { userAdmin, accounts, externalSignIn, guards } = options;
 
   app.get(
     '/users',
@@ -108,10 +118,13 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<AdminUserRouteOptions> =
         summary: 'A user',
         tags: ['admin'],
         params: IdParams,
-        response: { 200: PublicUserSchema, 404: ErrorDetail, ...failures },
+        response: { 200: AdminUserSchema, 404: ErrorDetail, ...failures },
       },
     },
-    async (request) => toPublicUser(await accounts.getUserOrThrow(request.params.id)),
+    async (request) => ({
+      ...toPublicUser(await accounts.getUserOrThrow(request.params.id)),
+      identities: (await externalSignIn.listIdentities(request.params.id)).map(toIdentityBody),
+    }),
   );
 
   app.patch(

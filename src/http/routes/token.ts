@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
 import type { EmailFlowService } from '../../auth/email-flows.ts';
 import { UnsupportedGrantTypeError } from '../../auth/errors.ts';
+import type { ExternalSignInService } from '../../auth/external/sign-in.ts';
 import type { FactorService } from '../../auth/factors/factors.ts';
 import type { SessionService } from '../../auth/sessions.ts';
 import { HttpClientError } from '../errors.ts';
@@ -11,12 +12,15 @@ import { MfaChallengeBody, secondStepGrant } from './mfa.ts';
 
 /** A grant of our own for the token of an emailed sign-in link (RFC 6749 §4.5 extension grant). */
 export const MAGIC_LINK_GRANT = 'urn:gatehouse:grant-type:magic-link';
+/** RFC 8693: a provider's ID token (from its own SDK, in a native or single-page app) for our tokens. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 
 const TokenForm = Type.Object({
   grant_type: Type.Optional(
     Type.String({
       maxLength: 100,
-      description: `\`password\` (may be omitted), \`refresh_token\` or \`${MAGIC_LINK_GRANT}\``,
+      description: `\`password\` (may be omitted), \`refresh_token\`, \`${MAGIC_LINK_GRANT}\` or \`${TOKEN_EXCHANGE_GRANT}\``,
     }),
   ),
   username: Type.Optional(Type.String({ maxLength: 320, description: 'Password grant: username or email' })),
@@ -37,6 +41,15 @@ const TokenForm = Type.Object({
       maxLength: 20_000,
       description: '`…:mfa-webauthn` and `…:webauthn`: the AuthenticationResponseJSON',
     }),
+  ),
+  subject_token: Type.Optional(
+    Type.String({ maxLength: 16384, description: "Token-exchange grant: the provider's ID token" }),
+  ),
+  subject_token_type: Type.Optional(
+    Type.String({ maxLength: 100, description: `Token-exchange grant: \`${ID_TOKEN_TYPE}\`` }),
+  ),
+  provider: Type.Optional(
+    Type.String({ maxLength: 40, description: 'Token-exchange grant: `google` or a generic provider' }),
   ),
   scope: Type.Optional(Type.String({ maxLength: 2000, description: 'Space-separated scopes to request' })),
   client_id: Type.Optional(Type.String({ maxLength: 200 })),
@@ -70,10 +83,11 @@ export interface TokenRouteOptions {
   readonly sessions: SessionService;
   readonly emailFlows: EmailFlowService;
   readonly factors: FactorService;
+  readonly externalSignIn: ExternalSignInService;
 }
 
 export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (app, options) => {
-  const { sessions, emailFlows } = options;
+  const { sessions, emailFlows, externalSignIn } = options;
   app.post(
     '/token',
     {
@@ -113,6 +127,18 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (
       } else if (grantType === MAGIC_LINK_GRANT) {
         result = await emailFlows.signInWithMagicLinkTokens(
           required(body, 'token').token,
+          body.scope,
+          body.client_id,
+          ctx,
+        );
+      } else if (grantType === TOKEN_EXCHANGE_GRANT) {
+        const fields = required(body, 'subject_token', 'subject_token_type', 'provider');
+        if (fields.subject_token_type !== ID_TOKEN_TYPE) {
+          throw new HttpClientError(400, `subject_token_type must be ${ID_TOKEN_TYPE}`);
+        }
+        result = await externalSignIn.exchangeIdToken(
+          fields.provider,
+          fields.subject_token,
           body.scope,
           body.client_id,
           ctx,
