@@ -211,7 +211,8 @@ export const EXTERNAL_SIGN_IN_SETTINGS = [
     defaultText: 'false',
     type: flag,
     check: (value, settled) => {
-      if (value === true && (settled.encryptionKeys?.length ?? 0) === 0) {
+      // Only when the key setting itself was read (a bad key is reported on its own).
+      if (value === true && settled.encryptionKeys?.length === 0) {
         throw new SettingError('needs GATEHOUSE_ENCRYPTION_KEY to encrypt the tokens it keeps');
       }
     },
