@@ -2,28 +2,28 @@
  * The composition root: builds every service once from a Config. The plugin, the standalone
  * server and the CLI all start here; nothing else constructs services.
  */
-import { type AccountService, createAccountService } from './auth/accounts.ts';
-import { type ApiKeyService, createApiKeyService } from './auth/api-keys.ts';
-import { type AuditLog, createAuditLog } from './auth/audit-log.ts';
-import { createEmailFlowService, type EmailFlowService } from './auth/email-flows.ts';
+import { createAccountService } from './auth/accounts.ts';
+import { createApiKeyService } from './auth/api-keys.ts';
+import { createAuditLog } from './auth/audit-log.ts';
+import { createEmailFlowService } from './auth/email-flows.ts';
 import { createEmailLinks } from './auth/email-links.ts';
 import { DatabaseUnavailableError } from './auth/errors.ts';
-import { createExternalSignIn, type ExternalSignInService } from './auth/external/sign-in.ts';
-import { createFactorServiceFromConfig, type FactorService } from './auth/factors/factors.ts';
+import { createExternalSignIn } from './auth/external/sign-in.ts';
+import { createFactorServiceFromConfig } from './auth/factors/factors.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createMaintenanceRun } from './auth/maintenance.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
-import { createRoleService, type RoleService } from './auth/permissions.ts';
+import { createRoleService } from './auth/permissions.ts';
 import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
 import {
   createMemoryRevocationState,
   createSharedRevocationState,
   type RevocationState,
 } from './auth/revocation.ts';
-import { createSessionService, type SessionService } from './auth/sessions.ts';
+import { createSessionService } from './auth/sessions.ts';
 import { CLOCK_SKEW_SECONDS, createTokenService, type TokenService } from './auth/tokens.ts';
-import { createUserAdminService, type UserAdminService } from './auth/user-admin.ts';
+import { createUserAdminService } from './auth/user-admin.ts';
 import { createUserCache, USER_CACHE_MAX_AGE_MS } from './auth/user-cache.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type ClusterEvent, createRedisLink, type RedisLink } from './cluster/redis-link.ts';
@@ -31,60 +31,12 @@ import type { Config } from './config.ts';
 import { createMailOutbox, type MailOutbox } from './mail/outbox.ts';
 import { loadMailTemplates } from './mail/templates.ts';
 import { instrumentSessions, loginOutcomeOf } from './observability/instrument-sessions.ts';
-import { createMetrics, type GatehouseMetrics } from './observability/metrics.ts';
+import { createMetrics } from './observability/metrics.ts';
+import type { GatehouseServices } from './public-services.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
 import { listSessionsRevokedSince } from './store/sessions.ts';
 
-/**
- * The services an embedding app calls in-process, as `app.gatehouse.services`: each applies the
- * same rules, audit and mail as its HTTP route. The store, key ring and password hasher stay
- * inside (`createGatehouse()` returns them to the plugin, the server and the CLI).
- */
-export interface GatehouseServices {
-  readonly accounts: AccountService;
-  readonly sessions: SessionService;
-  readonly roles: RoleService;
-  readonly apiKeys: ApiKeyService;
-  readonly userAdmin: UserAdminService;
-  /** The audit log, to read (`GET /audit`). */
-  readonly audit: AuditLog;
-  /** Verification, password reset, magic links and email change. */
-  readonly emailFlows: EmailFlowService;
-  /** Second factors, recovery codes, the second sign-in step and passkeys. */
-  readonly factors: FactorService;
-  /** Sign-in with Google, GitHub and OpenID Connect providers; connected accounts and their tokens. */
-  readonly externalSignIn: ExternalSignInService;
-  /** Prometheus metrics of this Gatehouse, served at `GET /metrics`. */
-  readonly metrics: GatehouseMetrics;
-}
-
-/** The public services of a Gatehouse, and nothing else. */
-export function publicServices(gatehouse: Gatehouse): GatehouseServices {
-  const {
-    accounts,
-    sessions,
-    roles,
-    apiKeys,
-    userAdmin,
-    audit,
-    emailFlows,
-    factors,
-    externalSignIn,
-    metrics,
-  } = gatehouse;
-  return Object.freeze({
-    accounts,
-    sessions,
-    roles,
-    apiKeys,
-    userAdmin,
-    audit,
-    emailFlows,
-    factors,
-    externalSignIn,
-    metrics,
-  });
-}
+export { type GatehouseServices, publicServices } from './public-services.ts';
 
 export interface Gatehouse extends GatehouseServices {
   readonly config: Config;

@@ -1,3 +1,11 @@
+/** RFC 8176 methods a first step proves (a magic link: control of the mailbox). */
+export const FIRST_STEP_AMR: Readonly<Record<string, readonly string[]>> = {
+  password: ['pwd'],
+  cookie: ['pwd'],
+  magic_link: ['email'],
+  external: ['ext'], // one factor: an account with a second factor is asked for it
+};
+
 /** A new session for a user whose credential checked out: a token session or a cookie session. */
 import { recordAuditEvent } from '../store/audit.ts';
 import {

@@ -23,17 +23,12 @@ import { effectiveScope, parseScope } from './scopes.ts';
 import { secretMatches, splitOpaqueToken } from './secrets.ts';
 import type { SessionKit } from './session-kit.ts';
 import { createSessionRevocation } from './session-revocation.ts';
-import { startCookieSession as startCookie, startTokenSession as startToken } from './session-start.ts';
+import {
+  FIRST_STEP_AMR,
+  startCookieSession as startCookie,
+  startTokenSession as startToken,
+} from './session-start.ts';
 import type { TokenService } from './tokens.ts';
-
-/** RFC 8176 methods a first step proves (a magic link: control of the mailbox). */
-const FIRST_STEP_AMR: Readonly<Record<string, readonly string[]>> = {
-  password: ['pwd'],
-  cookie: ['pwd'],
-  magic_link: ['email'],
-  // A provider's sign-in is one factor here: an account with a second factor is asked for it.
-  external: ['ext'],
-};
 
 export type { RequestContext } from './request-context.ts';
 
@@ -133,8 +128,8 @@ export interface SessionService {
   /**
    * A token session for a user already proven by other means (`method` names them in audit).
    * Without `amr` this is a first step: an account with a second factor gets MfaRequiredError.
-   * With `amr` (RFC 8176) the sign-in is complete (the second step, a passkey, a provider).
-   * `external` names the provider of an external sign-in, audited and claimed in the token.
+   * With `amr` (RFC 8176) the sign-in is complete (the second step, a passkey). `external` names
+   * the provider of an external sign-in, audited and claimed in the token.
    */
   startTokenSession(
     user: UserRecord,
