@@ -41,12 +41,12 @@ export type GatehouseErrorCode =
   | 'FACTOR_NOT_FOUND'
   | 'MFA_STEP_UP_REQUIRED'
   | 'MFA_UNAVAILABLE'
-  | 'LAST_SIGN_IN_METHOD'
   | 'UNKNOWN_PROVIDER'
   | 'EXTERNAL_SIGN_IN_FAILED'
   | 'EXTERNAL_ACCOUNT_EXISTS'
   | 'IDENTITY_LINKED_ELSEWHERE'
   | 'IDENTITY_NOT_FOUND'
+  | 'LAST_SIGN_IN_METHOD'
   | 'INVALID_SUBJECT_TOKEN';
 
 export abstract class GatehouseError extends Error {
