@@ -6,6 +6,7 @@
 import { loadKeyRing } from '../src/auth/keys.ts';
 import { createTokenService } from '../src/auth/tokens.ts';
 import { systemClock } from '../src/clock.ts';
+import type { JwtAlgorithm } from '../src/config.ts';
 import { openStore } from '../src/store/db.ts';
 import type { BenchServer } from './server.ts';
 
@@ -41,7 +42,13 @@ export async function prepareServer(server: BenchServer): Promise<BenchFixtures>
   const { access_token: hotToken } = (await tokenResponse.json()) as { access_token: string };
 
   const store = openStore(server.databaseUrl);
-  const keys = await loadKeyRing(store, 'EdDSA', undefined, systemClock, { retainRetiredMs: 930_000 });
+  const keys = await loadKeyRing(
+    store,
+    (process.env.GATEHOUSE_JWT_ALG ?? 'EdDSA') as JwtAlgorithm,
+    undefined,
+    systemClock,
+    { retainRetiredMs: 930_000 },
+  );
   const minter = createTokenService(keys, systemClock, {
     issuer: server.issuer,
     audience: server.issuer,
