@@ -35,28 +35,17 @@ export interface GatehouseServices {
 
 /** The public services of a Gatehouse, and nothing else. */
 export function publicServices(gatehouse: Gatehouse): GatehouseServices {
-  const {
-    accounts,
-    sessions,
-    roles,
-    apiKeys,
-    userAdmin,
-    audit,
-    emailFlows,
-    factors,
-    externalSignIn,
-    metrics,
-  } = gatehouse;
+  const g = gatehouse;
   return Object.freeze({
-    accounts,
-    sessions,
-    roles,
-    apiKeys,
-    userAdmin,
-    audit,
-    emailFlows,
-    factors,
-    externalSignIn,
-    metrics,
+    accounts: g.accounts,
+    sessions: g.sessions,
+    roles: g.roles,
+    apiKeys: g.apiKeys,
+    userAdmin: g.userAdmin,
+    audit: g.audit,
+    emailFlows: g.emailFlows,
+    factors: g.factors,
+    externalSignIn: g.externalSignIn,
+    metrics: g.metrics,
   });
 }

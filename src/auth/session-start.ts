@@ -1,12 +1,27 @@
 /** RFC 8176 methods a first step proves (a magic link: control of the mailbox). */
-export const FIRST_STEP_AMR: Readonly<Record<string, readonly string[]>> = {
+const FIRST_STEP_AMR: Readonly<Record<string, readonly string[]>> = {
   password: ['pwd'],
   cookie: ['pwd'],
   magic_link: ['email'],
   external: ['ext'], // one factor: an account with a second factor is asked for it
 };
 
-/** A new session for a user whose credential checked out: a token session or a cookie session. */
+/**
+ * The methods a sign-in proved. Without `given` it is a first step: an account with a second
+ * factor gets MfaRequiredError from `secondStep`.
+ */
+export async function provenMethods(
+  secondStep: { requireSecondStep(user: UserRecord, step: FirstStep): Promise<void> } | undefined,
+  user: UserRecord,
+  given: readonly string[] | undefined,
+  step: Omit<FirstStep, 'amr'>,
+): Promise<readonly string[] | undefined> {
+  if (given !== undefined) return given;
+  const amr = FIRST_STEP_AMR[step.method];
+  await secondStep?.requireSecondStep(user, { ...step, amr: amr ?? [] });
+  return amr;
+}
+
 import { recordAuditEvent } from '../store/audit.ts';
 import {
   insertRefreshToken,
@@ -15,6 +30,8 @@ import {
   type SessionRecord,
 } from '../store/sessions.ts';
 import type { UserRecord } from '../store/users.ts';
+/** A new session for a user whose credential checked out: a token session or a cookie session. */
+import type { FirstStep } from './factors/mfa-tokens.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 import { hashSecret, newOpaqueToken, randomSecret } from './secrets.ts';
 import type { SessionKit } from './session-kit.ts';

@@ -24,7 +24,7 @@ import { secretMatches, splitOpaqueToken } from './secrets.ts';
 import type { SessionKit } from './session-kit.ts';
 import { createSessionRevocation } from './session-revocation.ts';
 import {
-  FIRST_STEP_AMR,
+  provenMethods,
   startCookieSession as startCookie,
   startTokenSession as startToken,
 } from './session-start.ts';
@@ -269,11 +269,8 @@ export function createSessionService(deps: {
     completeAmr,
     external,
   ) => {
-    const amr = completeAmr ?? FIRST_STEP_AMR[method];
-    if (completeAmr === undefined) {
-      const step = { kind: 'token' as const, method, amr: amr ?? [], scope, clientId };
-      await deps.secondStep?.requireSecondStep(user, step);
-    }
+    const step = { kind: 'token', method, scope, clientId } as const;
+    const amr = await provenMethods(deps.secondStep, user, completeAmr, step);
     return startToken(kit, user, scope, clientId, ctx, method, amr, external);
   };
   const startCookieSession: SessionService['startCookieSession'] = async (
@@ -283,11 +280,8 @@ export function createSessionService(deps: {
     completeAmr,
     external,
   ) => {
-    const amr = completeAmr ?? FIRST_STEP_AMR[method];
-    if (completeAmr === undefined) {
-      const step = { kind: 'cookie' as const, method, amr: amr ?? [], scope: '', clientId: undefined };
-      await deps.secondStep?.requireSecondStep(user, step);
-    }
+    const step = { kind: 'cookie', method, scope: '', clientId: undefined } as const;
+    const amr = await provenMethods(deps.secondStep, user, completeAmr, step);
     return startCookie(kit, user, ctx, method, amr, external);
   };
 
