@@ -9,6 +9,11 @@ import { CLI_REQUEST } from './auth/request-context.ts';
 import { bootstrapAdmin } from './bootstrap-admin.ts';
 import { type CommandShape, parseInvocation, UsageError, type Values } from './cli/arguments.ts';
 import { CliError, EXIT } from './cli/exit-codes.ts';
+import {
+  encryptionKeyNotice,
+  type LocalEncryptionKey,
+  withLocalEncryptionKey,
+} from './cli/local-encryption-key.ts';
 import { checkDatabasePath, checkListenAddress, listenError } from './cli/preflight.ts';
 import { type Config, ConfigError, loadConfig, maskSmtpUrl, readEnvironment } from './config.ts';
 import { createGatehouse, type Gatehouse } from './gatehouse.ts';
@@ -29,10 +34,12 @@ async function withGatehouse<T>(config: Config, run: (gatehouse: Gatehouse) => P
   }
 }
 
-async function serve(config: Config): Promise<void> {
+async function serve(config: Config, localKey: LocalEncryptionKey | undefined): Promise<void> {
   const gatehouse = await createGatehouse(config);
   const app = await buildServer(gatehouse);
   gatehouse.mail.start();
+  const keyNotice = encryptionKeyNotice(config.encryptionKeys, localKey);
+  if (keyNotice !== undefined) app.log.info({ encryption_key_file: localKey?.path }, keyNotice);
   app.log.info(
     gatehouse.mail.mode === 'smtp'
       ? { smtp: maskSmtpUrl(config.smtpUrl ?? '') }
@@ -91,7 +98,7 @@ async function findUserOrFail(gatehouse: Gatehouse, username: string | undefined
 interface Command extends CommandShape {
   /** It may create a new SQLite database (and its directory); the others open an existing one. */
   readonly createsDatabase: boolean;
-  run(config: Config, values: Values, positionals: string[]): Promise<number>;
+  run(config: Config, values: Values, positionals: string[], localKey?: LocalEncryptionKey): Promise<number>;
 }
 
 const text = (value: string | boolean | undefined) => (typeof value === 'string' ? value : undefined);
@@ -110,8 +117,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     options: { port: { type: 'string' }, host: { type: 'string' } },
     positionals: 0,
     createsDatabase: true,
-    run: async (config) => {
-      await serve(config);
+    run: async (config, _values, _positionals, localKey) => {
+      await serve(config, localKey);
       return -1;
     },
   },
@@ -268,15 +275,16 @@ export async function main(argv: string[], env?: Record<string, string | undefin
       return invocation.exitCode;
     }
     const command = COMMANDS[invocation.words] as Command;
-    const config = configFor(env ?? readEnvironment(), invocation.values);
+    const configured = configFor(env ?? readEnvironment(), invocation.values);
     // Everything that can be checked is, before a migration runs or a file is created.
     if (invocation.words === 'serve') {
-      listening = { host: config.host, port: config.port };
-      await checkListenAddress(config.host, config.port);
+      listening = { host: configured.host, port: configured.port };
+      await checkListenAddress(configured.host, configured.port);
     }
-    const note = checkDatabasePath(config.databaseUrl, command.createsDatabase);
+    const note = checkDatabasePath(configured.databaseUrl, command.createsDatabase);
     if (note !== undefined) console.error(`gatehouse: ${note}`);
-    return await command.run(config, invocation.values, invocation.positionals);
+    const { config, localKey } = withLocalEncryptionKey(configured, invocation.words === 'serve');
+    return await command.run(config, invocation.values, invocation.positionals, localKey);
   } catch (error) {
     return report(error, listening);
   }

@@ -18,6 +18,7 @@ import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers, logRefusal, sendRefusal } from './http/errors.ts';
 import { checkFormCsrfToken, createGuards, guardSecurityOf } from './http/guards.ts';
+import { installLocalhostRedirect } from './http/localhost-redirect.ts';
 import { installPageBasePath } from './http/pages/base-path.ts';
 import { secondStepForm } from './http/pages/factor-pages.ts';
 import { installHtmlForms } from './http/pages/form-hooks.ts';
@@ -253,7 +254,10 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       forms,
     });
     if (forms !== undefined) {
-      await scope.register(pageRoutes, { ...pages, guards, cookie: cookieSettings, forms });
+      await scope.register(async (pageScope) => {
+        installLocalhostRedirect(pageScope, config.publicUrl);
+        await pageScope.register(pageRoutes, { ...pages, guards, cookie: cookieSettings, forms });
+      });
     }
     if (config.metrics === 'on' && (config.metricsToken !== undefined || options.openMetrics === true)) {
       await scope.register(metricsRoutes, { metrics: gatehouse.metrics, token: config.metricsToken });

@@ -10,6 +10,7 @@ import type { Gatehouse } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers, installNotFoundHandler } from './http/errors.ts';
+import { installLocalhostRedirect } from './http/localhost-redirect.ts';
 import { docsRoutes } from './http/routes/docs.ts';
 import { rootRoutes } from './http/routes/root.ts';
 import { installSecurityHeaders } from './http/security-headers.ts';
@@ -170,10 +171,13 @@ export async function buildServer(
   });
   await app.register(gatehousePlugin, { gatehouse, openMetrics: true });
   await app.register(rootRoutes, { store: gatehouse.store });
-  await app.register(swaggerUi, {
-    routePrefix: '/docs',
-    uiConfig: { persistAuthorization: false, tryItOutEnabled: false },
+  await app.register(async (docsScope) => {
+    installLocalhostRedirect(docsScope, config.publicUrl);
+    await docsScope.register(swaggerUi, {
+      routePrefix: '/docs',
+      uiConfig: { persistAuthorization: false, tryItOutEnabled: false },
+    });
+    await docsScope.register(docsRoutes);
   });
-  await app.register(docsRoutes);
   return app;
 }

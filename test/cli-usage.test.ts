@@ -171,7 +171,7 @@ describe('one-line errors with their own exit statuses', () => {
       ] as const) {
         const result = await run(t, [...argv], { GATEHOUSE_DATABASE_URL: `sqlite:${path}`, ...env });
         assert.equal(result.code, 69, `${argv.join(' ')} ${JSON.stringify(env)}: ${result.stderr}`);
-        assert.match(oneLine(result.stderr), new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
+        assert.match(oneLine(result.stderr), new RegExp(`port ${port} on localhost is already in use`));
       }
       assert.equal(existsSync(join(dir, 'busy')), false, 'nothing was created');
     } finally {
@@ -206,7 +206,7 @@ describe('one-line errors with their own exit statuses', () => {
 describe('PORT', () => {
   test('is the port when GATEHOUSE_PORT is unset, and GATEHOUSE_PORT wins when both are', () => {
     assert.equal(loadConfig({ PORT: '3000' }).port, 3000);
-    assert.equal(loadConfig({ PORT: '3000' }).issuer, 'http://127.0.0.1:3000');
+    assert.equal(loadConfig({ PORT: '3000' }).issuer, 'http://localhost:3000');
     assert.equal(loadConfig({ PORT: '3000', GATEHOUSE_PORT: '4000' }).port, 4000);
     assert.equal(loadConfig({}).port, 8000);
   });

@@ -23,12 +23,13 @@ const problemsOf = (env: Record<string, string>): readonly string[] => {
 };
 
 describe('configuration', () => {
-  test('defaults serve on 127.0.0.1:8000 with SQLite in ./data and EdDSA tokens for 15 minutes', () => {
+  test('defaults serve on localhost:8000 (issuer and public URL, where passkeys work) with SQLite in ./data and EdDSA tokens for 15 minutes', () => {
     const config = loadConfig({});
-    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.host, 'localhost');
     assert.equal(config.port, 8000);
     assert.equal(config.databaseUrl, 'sqlite:./data/gatehouse.db');
-    assert.equal(config.issuer, 'http://127.0.0.1:8000');
+    assert.equal(config.issuer, 'http://localhost:8000');
+    assert.equal(config.publicUrl, config.issuer);
     assert.equal(config.audience, config.issuer);
     assert.equal(config.jwtAlg, 'EdDSA');
     assert.equal(config.accessTokenTtlSeconds, 900);

@@ -192,7 +192,7 @@ describe('README and docs examples', () => {
     after(() => t?.close());
 
     test('/reports: 401 without a token or with a forged one, 403 without the scope, 200 with it', async () => {
-      assert.ok(VERIFIER.includes("'http://127.0.0.1:8000'") && VERIFIER.includes('port: 3001'));
+      assert.ok(VERIFIER.includes("'http://localhost:8000'") && VERIFIER.includes('port: 3001'));
       await registerUser(t.app, 'alice');
       const bob = await registerUser(t.app, 'bob');
       await t.gatehouse.roles.createRole(operatorActor(), 'reporter', 'Reads reports', ['reports:read']);
@@ -204,7 +204,7 @@ describe('README and docs examples', () => {
       const url = `http://127.0.0.1:${port}/reports`;
       await run(
         'verifier.mjs',
-        VERIFIER.replace("'http://127.0.0.1:8000'", `'${issuer}'`).replace(
+        VERIFIER.replace("'http://localhost:8000'", `'${issuer}'`).replace(
           'port: 3001',
           `host: '127.0.0.1', port: ${port}`,
         ),
@@ -235,7 +235,7 @@ describe('README and docs examples', () => {
       const url = `http://127.0.0.1:${port}/reports`;
       const program =
         'const req = { headers: {} };\n' +
-        VERIFIER_IN_FULL.replace("'http://127.0.0.1:8000'", `'${issuer}'`) +
+        VERIFIER_IN_FULL.replace("'http://localhost:8000'", `'${issuer}'`) +
         `if (principal !== null) throw new Error('a principal without a token');\n` +
         `await app.listen({ host: '127.0.0.1', port: ${port} });\n`;
       await run('library-verifier.mjs', program, url);

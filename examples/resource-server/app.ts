@@ -6,7 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createVerifier } from 'gatehouse/verify';
 
 export interface ResourceServerOptions {
-  /** The Gatehouse server's issuer URL, e.g. http://127.0.0.1:8000. */
+  /** The Gatehouse server's issuer URL, e.g. http://localhost:8000. */
   readonly issuer: string;
   /** Milliseconds between JWKS fetches for an unknown `kid` (default 30 000). */
   readonly jwksCooldownMs?: number;

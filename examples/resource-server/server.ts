@@ -1,10 +1,10 @@
 /**
- * `GATEHOUSE_ISSUER=http://127.0.0.1:8000 npm run example:resource-server` — serves on
+ * `GATEHOUSE_ISSUER=http://localhost:8000 npm run example:resource-server` — serves on
  * http://127.0.0.1:8001 (`PORT`), trusting tokens from that Gatehouse server.
  */
 import { buildResourceServer } from './app.ts';
 
-const issuer = process.env.GATEHOUSE_ISSUER ?? 'http://127.0.0.1:8000';
+const issuer = process.env.GATEHOUSE_ISSUER ?? 'http://localhost:8000';
 const port = Number(process.env.PORT ?? 8001);
 const cooldown = process.env.JWKS_COOLDOWN_MS;
 const app = buildResourceServer({

@@ -3,6 +3,7 @@
  * for commands that only read, that the database exists) and that `serve` can listen where it
  * is told to. Each failure is a CliError with its own exit status and a one-line reason.
  */
+import { lookup } from 'node:dns/promises';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createServer, isIP } from 'node:net';
 import { dirname } from 'node:path';
@@ -66,11 +67,17 @@ export async function checkListenAddress(host: string, port: number): Promise<vo
       `cannot listen on host "${host}": not an IP address or host name (GATEHOUSE_HOST or --host)`,
     );
   }
-  await new Promise<void>((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)));
-    probe.listen({ host: bare, port, exclusive: true }, () => probe.close(() => resolve()));
-  });
+  // Fastify listens on every address of `localhost` and ignores the ones it cannot take: each is
+  // checked here, so a port taken on one of them is reported, not half-served.
+  const addresses =
+    bare === 'localhost' ? (await lookup(bare, { all: true }).catch(() => [])).map((a) => a.address) : [];
+  for (const address of addresses.length > 0 ? addresses : [bare]) {
+    await new Promise<void>((resolve, reject) => {
+      const probe = createServer();
+      probe.once('error', (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)));
+      probe.listen({ host: address, port, exclusive: true }, () => probe.close(() => resolve()));
+    });
+  }
 }
 
 /** The CliError for a failed listen, or the error itself when it is none of the expected ones. */

@@ -9,15 +9,23 @@ const TEST_OUTBOX_DIR = join(tmpdir(), 'gatehouse-test-outbox');
 
 export interface Running {
   readonly url: string;
+  /** Everything the process wrote up to the listening line. */
+  readonly output: string;
   stop(): Promise<void>;
 }
 
-/** Spawns a server and resolves with the URL its first matching output line names. */
-export function start(args: string[], env: Record<string, string>, listening: RegExp): Promise<Running> {
+/** Spawns a server (in `cwd`, default this one) and resolves with the URL its first matching output line names. */
+export function start(
+  args: string[],
+  env: Record<string, string>,
+  listening: RegExp,
+  cwd?: string,
+): Promise<Running> {
   // `gatehouse` imported by self-reference (the examples) resolves to src/, not to a build.
   const child: ChildProcess = spawn(process.execPath, ['--conditions=gatehouse-source', ...args], {
     env: { PATH: process.env.PATH ?? '', GATEHOUSE_OUTBOX_DIR: TEST_OUTBOX_DIR, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(cwd === undefined ? {} : { cwd }),
   });
   let output = '';
   return new Promise((resolveStart, reject) => {
@@ -31,6 +39,7 @@ export function start(args: string[], env: Record<string, string>, listening: Re
         child.stderr?.resume();
         resolveStart({
           url: match[1],
+          output,
           stop: () =>
             new Promise<void>((resolveStop) => {
               if (child.exitCode !== null) return resolveStop();

@@ -23,7 +23,7 @@ export const FACTOR_SETTINGS = [
     env: 'GATEHOUSE_ENCRYPTION_KEY',
     key: 'encryptionKeys',
     description:
-      'Comma-separated 256-bit keys (64 hex digits or base64; make one with `openssl rand -hex 32`) that encrypt stored secrets such as authenticator-app secrets (AES-256-GCM). The first encrypts, all decrypt: rotate by putting a new key first. Required once any authenticator app is enrolled; the server refuses to start without it then.',
+      'Comma-separated 256-bit keys (64 hex digits or base64; make one with `openssl rand -hex 32`) that encrypt stored secrets such as authenticator-app secrets (AES-256-GCM). The first encrypts, all decrypt: rotate by putting a new key first. Required once any authenticator app is enrolled; the server refuses to start without it then. Unset on a SQLite file, `gatehouse` keeps one in `encryption.key` beside the database (made by the first `serve`, mode 0600); unset on PostgreSQL, authenticator apps are unavailable (503 `MFA_UNAVAILABLE`).',
     defaultText: '(unset)',
     type: list(encryptionKey),
     default: () => [],

@@ -32,8 +32,9 @@ export const SERVER_SETTINGS = [
   setting({
     env: 'GATEHOUSE_HOST',
     key: 'host',
-    description: 'Interface the server listens on.',
-    defaultText: '127.0.0.1',
+    description:
+      'Interface the server listens on. `localhost` listens on every loopback address the name resolves to (127.0.0.1 and ::1 on most machines); `0.0.0.0` on every IPv4 interface.',
+    defaultText: 'localhost',
     type: text(),
   }),
   setting({
@@ -102,7 +103,8 @@ export const SERVER_SETTINGS = [
   setting({
     env: 'GATEHOUSE_PUBLIC_URL',
     key: 'publicUrl',
-    description: 'The base of every link Gatehouse sends by email or redirects a browser to.',
+    description:
+      "The base of every link Gatehouse sends by email or redirects a browser to; its host is the passkeys' relying party. When its host is `localhost`, a browser opening a page at 127.0.0.1 or [::1] is sent to the same page here (browsers refuse passkeys on an IP address).",
     defaultText: 'the issuer',
     type: text(httpUrl),
     default: (settled) => String(settled.issuer),
