@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { totpCode } from '../../src/auth/factors/totp.ts';
+import { PAIR_BLOCK_FIRST_MS } from '../../src/auth/login-throttle.ts';
 import { listAuditEvents } from '../../src/store/audit.ts';
 import { storeEmailToken } from '../support/email-token.ts';
 import { createTestApp, DATABASES, PASSWORD, registerUser, type TestApp } from '../support/gatehouse.ts';
@@ -30,7 +31,12 @@ for (const database of DATABASES) {
     before(async () => {
       t = await createTestApp({
         databaseUrl: database.url,
-        env: { GATEHOUSE_ENCRYPTION_KEY: ENCRYPTION_KEY, GATEHOUSE_LOGIN_MAX_FAILURES: '5' },
+        env: {
+          GATEHOUSE_ENCRYPTION_KEY: ENCRYPTION_KEY,
+          GATEHOUSE_LOGIN_MAX_FAILURES: '5',
+          // X-Forwarded-For from the loopback (where inject's requests come from) names the client.
+          GATEHOUSE_TRUST_PROXY: 'loopback',
+        },
       });
     });
     after(() => t.close());
@@ -242,27 +248,50 @@ for (const database of DATABASES) {
       assert.deepEqual(decodeJwt(done.json().access_token).amr, ['email', 'otp', 'mfa']);
     });
 
-    test('wrong codes count in the failed-login throttle per account: after 5, even the right code from another address is refused (429)', async () => {
-      const { username, secret } = await enrolledUser();
+    /** A `/token` request as a client at `ip` (the test app trusts the loopback proxy that says so). */
+    const tokenFrom = (ip: string, fields: Record<string, string>) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+        payload: new URLSearchParams(fields).toString(),
+      });
+
+    test('wrong codes count per account from any address: five from five addresses, and the sixth from a sixth waits as long as a sixth wrong password does', async () => {
+      const { username, user, secret } = await enrolledUser();
       const token = await mfaToken(t.app, username);
       const right = totpCode(secret, t.clock.now());
       const wrongCode = right === '123456' ? '654321' : '123456';
-      for (let i = 0; i < 5; i++) {
-        const response = await tokenRequest(t.app, { grant_type: OTP, mfa_token: token, otp: wrongCode });
-        assert.equal(response.statusCode, 400, `attempt ${i + 1}`);
+      const addresses = ['203.0.113.1', '203.0.113.2', '198.51.100.3', '2001:db8:1::4', '2001:db8:2::5'];
+      for (const ip of addresses) {
+        const response = await tokenFrom(ip, { grant_type: OTP, mfa_token: token, otp: wrongCode });
+        assert.equal(response.statusCode, 400, `from ${ip}: ${response.body}`);
       }
-      const blocked = await t.app.inject({
-        method: 'POST',
-        url: '/token',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': '203.0.113.9' },
-        payload: new URLSearchParams({ grant_type: OTP, mfa_token: token, otp: right }).toString(),
-      });
-      assert.equal(blocked.statusCode, 429, blocked.body);
-      const user = await t.gatehouse.accounts.findByUsername(username);
       const failures = (
         await listAuditEvents(t.gatehouse.store.db, { event: 'login.failed', limit: 1000 })
-      ).filter((e) => e.userId === user?.id && e.details?.reason === 'wrong_otp');
-      assert.equal(failures.length, 5);
+      ).filter((e) => e.userId === user.id && e.details?.reason === 'wrong_otp');
+      assert.deepEqual(
+        failures.map((e) => e.ip).sort(),
+        [...addresses].sort(),
+        'each came from its own address',
+      );
+      const sixth = await tokenFrom('192.0.2.6', { grant_type: OTP, mfa_token: token, otp: wrongCode });
+      assert.equal(sixth.statusCode, 429, sixth.body);
+      const rightCode = await tokenFrom('192.0.2.7', { grant_type: OTP, mfa_token: token, otp: right });
+      assert.equal(rightCode.statusCode, 429, 'even the right code waits');
+
+      // Passwords, for comparison: five wrong ones from one address, then the sixth.
+      const other = `pw${++n}`;
+      await registerUser(t.app, other);
+      for (let i = 0; i < 5; i++) {
+        const response = await tokenFrom('192.0.2.50', { username: other, password: 'not the password' });
+        assert.equal(response.statusCode, 401, `password ${i + 1}`);
+      }
+      const sixthPassword = await tokenFrom('192.0.2.50', { username: other, password: 'not the password' });
+      assert.equal(sixthPassword.statusCode, 429);
+      assert.equal(sixth.headers['retry-after'], sixthPassword.headers['retry-after'], 'the same backoff');
+      assert.equal(Number(sixth.headers['retry-after']), PAIR_BLOCK_FIRST_MS / 1000);
+
       t.clock.advance(2 * 60_000);
       const after = await tokenRequest(t.app, {
         grant_type: OTP,
