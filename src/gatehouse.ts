@@ -283,6 +283,7 @@ export async function createGatehouse(
       options: {
         baseUrl: `${config.publicUrl}${basePath}`,
         registrationOpen: config.registration === 'open',
+        requireVerifiedEmail: config.requireVerifiedEmail,
       },
     });
     late.onEvent = async (event) => {

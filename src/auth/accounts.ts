@@ -281,7 +281,8 @@ export function createAccountService(deps: {
         throw error;
       }
       const user = await getUserOrThrow(id);
-      if (signUpMethod === 'register' && deps.sendVerification !== undefined) {
+      const mustVerify = signUpMethod === 'external' && options.requireVerifiedEmail && !user.emailVerified;
+      if ((signUpMethod === 'register' || mustVerify) && deps.sendVerification !== undefined) {
         try {
           await deps.sendVerification(user);
         } catch (error) {

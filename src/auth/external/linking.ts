@@ -7,6 +7,8 @@
  * 3. with no account of that address, a new passwordless account (while registration is open);
  * 4. an address the provider did not verify, or from a provider not trusted to, links to and
  *    claims nothing: the person signs in with the password and connects the provider afterwards.
+ * With GATEHOUSE_REQUIRE_VERIFIED_EMAIL, the user signed in must have a verified address, or one
+ * this provider vouches for now (trusted to, and verified): else EMAIL_NOT_VERIFIED.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Clock } from '../../clock.ts';
@@ -17,6 +19,7 @@ import { deleteUser, type UserRecord } from '../../store/users.ts';
 import { claimAccount } from '../account-claim.ts';
 import { type AccountService, normalizeEmail } from '../accounts.ts';
 import {
+  EmailNotVerifiedError,
   EmailTakenError,
   ExternalAccountExistsError,
   ExternalSignInError,
@@ -35,6 +38,7 @@ export interface LinkingDeps {
   readonly revocation: RevocationState;
   readonly clock: Clock;
   readonly registrationOpen: boolean;
+  readonly requireVerifiedEmail: boolean;
 }
 
 /** The provider's address in its normalized form, or null when it is none Gatehouse accepts. */
@@ -61,6 +65,14 @@ function usernameCandidate(profile: ExternalProfile, attempt: number): string {
 export function createLinking(deps: LinkingDeps) {
   const { store, accounts, revocation, clock } = deps;
   const db = store.db;
+
+  function checkVerified(user: UserRecord, profile: ExternalProfile, trustEmail: boolean): UserRecord {
+    if (!deps.requireVerifiedEmail || user.emailVerified) return user;
+    const vouched =
+      trustEmail && profile.emailVerified && addressOf(profile)?.key === user.email.toLowerCase();
+    if (!vouched) throw new EmailNotVerifiedError();
+    return user;
+  }
 
   async function writeLink(
     executor: typeof db,
@@ -143,7 +155,7 @@ export function createLinking(deps: LinkingDeps) {
         if (user === undefined) throw new ExternalSignInError('linked user is gone');
         if (user.disabled) throw new InactiveUserError();
         await touchIdentity(db, linked.id, profile, clock.now());
-        return user;
+        return checkVerified(user, profile, trustEmail);
       }
       const address = addressOf(profile);
       const local =
@@ -156,7 +168,7 @@ export function createLinking(deps: LinkingDeps) {
               );
       if (local === undefined) {
         if (!deps.registrationOpen) throw new RegistrationClosedError();
-        return createAccount(profile, trustEmail, ctx);
+        return checkVerified(await createAccount(profile, trustEmail, ctx), profile, trustEmail);
       }
       // Rule 4: only an address the provider verified, from a provider trusted to verify it.
       if (!trustEmail || !profile.emailVerified || address === null) throw new ExternalAccountExistsError();

@@ -119,12 +119,13 @@ export function createExternalSignIn(deps: {
     /** The public URL with the plugin's prefix: callbacks are `<this>/oauth/<provider>/callback`. */
     readonly baseUrl: string;
     readonly registrationOpen: boolean;
+    readonly requireVerifiedEmail: boolean;
   };
 }): ExternalSignInService {
   const { store, accounts, sessions, clock, options } = deps;
   const db = store.db;
   const registry = createProviderRegistry(deps.settings);
-  const linking = createLinking({ ...deps, registrationOpen: options.registrationOpen });
+  const linking = createLinking({ ...deps, ...options });
   const vault =
     deps.settings.oauthStoreTokens && deps.settings.encryptionKeys.length > 0
       ? createTokenVault(createSecretBox(deps.settings.encryptionKeys))

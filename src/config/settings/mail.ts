@@ -47,7 +47,8 @@ export const MAIL_SETTINGS = [
   setting({
     env: 'GATEHOUSE_REQUIRE_VERIFIED_EMAIL',
     key: 'requireVerifiedEmail',
-    description: '`true` refuses login until the email is verified (400 `Email not verified`).',
+    description:
+      '`true` refuses login until the email is verified (400 `Email not verified`). External sign-in too, where an address the provider vouches for (trusted to verify, and verified) counts as verified; an account made from another address is sent a verification link.',
     defaultText: 'false',
     type: flag,
   }),
