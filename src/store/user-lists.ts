@@ -107,11 +107,3 @@ export async function countEnabledUsersWithRole(db: Kysely<Database>, role: stri
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
-
-export async function countUsers(db: Kysely<Database>): Promise<number> {
-  const row = await db
-    .selectFrom('users')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
