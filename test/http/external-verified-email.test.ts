@@ -6,10 +6,10 @@
  * browser flow (auth/external/linking.ts).
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { tokenRequest } from '../factors/support.ts';
 import { storeEmailToken } from '../support/email-token.ts';
-import { startOidcProvider, type TestOidcProvider } from '../support/external-providers.ts';
+import { providerIdToken, startOidcProvider, type TestOidcProvider } from '../support/external-providers.ts';
 import { createTestApp, DATABASES, type TestApp } from '../support/gatehouse.ts';
 
 for (const database of DATABASES) {
@@ -37,26 +37,14 @@ for (const database of DATABASES) {
       await oidc.close();
     });
 
-    /** Signs in at `provider` with an ID token for `sub` and `email`, as its SDK would hand an app. */
-    async function exchange(provider: 'google' | 'corp', claims: Record<string, unknown>) {
-      const idToken = await oidc.server.issuer.buildToken({
-        scopesOrTransform: (_header: unknown, payload: Record<string, unknown>) => {
-          // Its own jti: two tokens of one second would otherwise be one token, refused as a replay.
-          Object.assign(payload, { aud: `${provider}-client`, jti: randomUUID(), ...claims });
-        },
+    /** Signs in at `provider` with an ID token of `claims`, as the app its SDK signed in would. */
+    const exchange = async (provider: 'google' | 'corp', claims: Record<string, unknown>) =>
+      tokenRequest(t.app, {
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: await providerIdToken(oidc, { aud: `${provider}-client`, ...claims }),
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        provider,
       });
-      return t.app.inject({
-        method: 'POST',
-        url: '/token',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: new URLSearchParams({
-          grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-          subject_token: idToken,
-          subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
-          provider,
-        }).toString(),
-      });
-    }
 
     const assertNotVerified = (response: { statusCode: number; json(): Record<string, unknown> }) => {
       assert.equal(response.statusCode, 400);

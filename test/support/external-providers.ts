@@ -33,6 +33,19 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
   return provider;
 }
 
+/** An ID token of `provider` as its SDK hands one to an app: `claims` over a jti of its own (two alike would be one replayed). */
+export function providerIdToken(
+  provider: TestOidcProvider,
+  claims: Record<string, unknown>,
+): Promise<string> {
+  return provider.server.issuer.buildToken({
+    expiresIn: 600,
+    scopesOrTransform: (_header: unknown, payload: Record<string, unknown>) => {
+      Object.assign(payload, { jti: randomBytes(12).toString('hex'), ...claims });
+    },
+  });
+}
+
 export interface GithubUser {
   id: number;
   login: string;
