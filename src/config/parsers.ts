@@ -191,6 +191,25 @@ export function list(entry: (trimmed: string) => string): ValueType<readonly str
   };
 }
 
+/** A name people read (titles, buttons): trimmed, at most `maxLength` characters, no control characters. */
+export function displayName(maxLength: number): (raw: string) => string {
+  return (raw) => {
+    const value = raw.trim();
+    if (value.length > maxLength || /\p{Cc}/u.test(value))
+      throw new SettingError(`must be at most ${maxLength} characters, no control characters`);
+    return value;
+  };
+}
+
+/** Printable ASCII without spaces, `min` to `max` characters (ids, tokens); `message` never repeats it. */
+export function visibleAscii(min: number, max: number, message: string): (value: string) => string {
+  const pattern = new RegExp(`^[\\x21-\\x7e]{${min},${max}}$`);
+  return (value) => {
+    if (!pattern.test(value)) throw new SettingError(message);
+    return value;
+  };
+}
+
 export function httpUrl(raw: string): string {
   try {
     const parsed = new URL(raw);

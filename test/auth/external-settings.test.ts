@@ -54,6 +54,36 @@ describe('external sign-in settings', () => {
     }
   });
 
+  test('client ids, display names and base URLs follow the shared rules of the other settings', () => {
+    const base = { GATEHOUSE_OIDC_KC_ISSUER: 'https://id.example.com', GATEHOUSE_OIDC_KC_CLIENT_SECRET: 's' };
+    assert.deepEqual(
+      problemsOf({
+        ...base,
+        GATEHOUSE_OIDC_KC_CLIENT_ID: 'c',
+        GATEHOUSE_OIDC_KC_DISPLAY_NAME: 'x'.repeat(41),
+      }),
+      ['GATEHOUSE_OIDC_KC_DISPLAY_NAME must be at most 40 characters, no control characters'],
+    );
+    assert.deepEqual(problemsOf({ GATEHOUSE_APP_NAME: 'a\u0007b' }), [
+      'GATEHOUSE_APP_NAME must be at most 80 characters, no control characters',
+    ]);
+    assert.equal(
+      problemsOf({ GATEHOUSE_GOOGLE_CLIENT_ID: 'web,has space', GATEHOUSE_GOOGLE_CLIENT_SECRET: 's' })[0],
+      'GATEHOUSE_GOOGLE_CLIENT_ID must be client ids separated by commas',
+    );
+    assert.deepEqual(problemsOf({ GATEHOUSE_METRICS_TOKEN: 'short' }), [
+      'GATEHOUSE_METRICS_TOKEN must be 16 to 256 printable ASCII characters without spaces',
+    ]);
+    const config = loadConfig({
+      ...base,
+      GATEHOUSE_OIDC_KC_CLIENT_ID: 'c',
+      GATEHOUSE_OIDC_KC_DISPLAY_NAME: '  Corp SSO ',
+      GATEHOUSE_GITHUB_URL: 'https://github.example.com//',
+    });
+    assert.equal(config.oidcProviders.kc?.displayName, 'Corp SSO');
+    assert.equal(config.githubUrl, 'https://github.example.com');
+  });
+
   test('a generic provider may not take a built-in name; unknown suffixes are still typos', () => {
     const problems = problemsOf({
       GATEHOUSE_OIDC_GOOGLE_ISSUER: 'https://accounts.google.com',

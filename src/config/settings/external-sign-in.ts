@@ -3,7 +3,7 @@
  * A provider's settings come complete or not at all: the one missing is named. Issuers are https,
  * except on this machine (development and tests).
  */
-import { flag, list, SettingError, text } from '../parsers.ts';
+import { displayName, flag, httpUrl, list, SettingError, text, visibleAscii } from '../parsers.ts';
 import { type Environment, type Setting, type Settled, setting } from '../setting.ts';
 import type { OidcProviderOptions } from '../types.ts';
 
@@ -26,12 +26,9 @@ export function providerUrl(raw: string): string {
   return raw.trim();
 }
 
-const baseUrl = (raw: string) => providerUrl(raw).replace(/\/+$/, '');
+const baseUrl = (raw: string) => httpUrl(providerUrl(raw));
 
-function clientId(trimmed: string): string {
-  if (!/^[\x21-\x7e]{1,256}$/.test(trimmed)) throw new SettingError('must be client ids separated by commas');
-  return trimmed;
-}
+const clientId = visibleAscii(1, 256, 'must be client ids separated by commas');
 
 /** The secret of a client whose id is set, and only then. */
 function pairedSecret(idKey: 'googleClientId' | 'githubClientId', idEnv: string) {
@@ -49,14 +46,7 @@ const OIDC_FIELDS = {
   CLIENT_ID: { option: 'clientId', parse: (raw: string) => raw.trim() },
   CLIENT_SECRET: { option: 'clientSecret', parse: (raw: string) => raw },
   SCOPES: { option: 'scopes', parse: (raw: string) => raw.split(/[\s,]+/).filter(Boolean) },
-  DISPLAY_NAME: {
-    option: 'displayName',
-    parse: (raw: string) => {
-      const value = raw.trim();
-      if (value.length > 40 || /\p{Cc}/u.test(value)) throw new SettingError('must be at most 40 characters');
-      return value;
-    },
-  },
+  DISPLAY_NAME: { option: 'displayName', parse: displayName(40) },
   TRUST_EMAIL: { option: 'trustEmail', parse: flag.parse },
 } as const;
 type OidcSuffix = keyof typeof OIDC_FIELDS;

@@ -1,14 +1,9 @@
 /** Settings: the bootstrapped admin, CORS, logs, metrics and caches. */
-import { duration, integer, list, oneOf, origin, SettingError, text } from '../parsers.ts';
+import { duration, integer, list, oneOf, origin, SettingError, text, visibleAscii } from '../parsers.ts';
 import { setting } from '../setting.ts';
 
-function metricsToken(value: string): string {
-  // The value is a secret: the message never repeats it.
-  if (!/^[\x21-\x7e]{16,256}$/.test(value)) {
-    throw new SettingError('must be 16 to 256 printable ASCII characters without spaces');
-  }
-  return value;
-}
+// The value is a secret: the message never repeats it.
+const metricsToken = visibleAscii(16, 256, 'must be 16 to 256 printable ASCII characters without spaces');
 
 export const OPERATION_SETTINGS = [
   setting({

@@ -1,5 +1,5 @@
 /** Settings: where the server listens, its database, and the names and URLs it goes by. */
-import { duration, httpUrl, integer, oneOf, onOff, SettingError, text } from '../parsers.ts';
+import { displayName, duration, httpUrl, integer, oneOf, onOff, SettingError, text } from '../parsers.ts';
 import { type Settled, setting } from '../setting.ts';
 
 function databaseUrl(value: string): string {
@@ -19,13 +19,6 @@ function issuerOfAddress(settled: Settled): string {
   const host = settled.host === '0.0.0.0' || settled.host === '::' ? '127.0.0.1' : String(settled.host);
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return `http://${shownHost}:${String(settled.port)}`;
-}
-
-function appName(raw: string): string {
-  const value = raw.trim();
-  if (value.length > 80 || /\p{Cc}/u.test(value))
-    throw new SettingError('must be at most 80 characters, no control characters');
-  return value;
 }
 
 export const SERVER_SETTINGS = [
@@ -114,7 +107,7 @@ export const SERVER_SETTINGS = [
     key: 'appName',
     description: 'The name shown in page titles and emails.',
     defaultText: 'Gatehouse',
-    type: text(appName),
+    type: text(displayName(80)),
   }),
   setting({
     env: 'GATEHOUSE_PAGES',
