@@ -112,6 +112,7 @@ function anchorsOf(file: string): Set<string> {
 const RUN = new Map([
   ['README.md ## A 60-second tour (sh)', 'test/readme-curl.test.ts'],
   ['README.md ## Two-factor sign-in with curl (sh)', 'test/readme-curl.test.ts'],
+  ['docs/second-factors.md ### With curl (sh)', 'test/readme-curl.test.ts'],
   ['README.md ## The Fastify plugin (ts)', 'test/readme-examples.test.ts; scripts/packaging-test.ts'],
   ['README.md ## The verifier (js)', 'test/readme-examples.test.ts'],
   ['README.md ## The standalone server (sh)', 'test/readme-examples.test.ts; scripts/packaging-test.ts'],

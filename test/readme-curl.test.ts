@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { totpCode } from '../src/auth/factors/totp.ts';
 import { ENCRYPTION_KEY } from './factors/support.ts';
 import { codeBlock, codeBlocks } from './support/doc-blocks.ts';
 import { FAST_ARGON2 } from './support/gatehouse.ts';
@@ -139,10 +140,9 @@ describe('README and docs curl examples against gatehouse serve', {
     assert.ok(token?.detail);
   });
 
-  // Late: alice signs in with two factors from here on.
-  test('README, two-factor sign-in with curl: an authenticator app, 403 mfa_required, then the code grant', () => {
+  test('docs/second-factors.md, with curl: bob enrols an app (openssl computes its codes), gets 403 mfa_required, then the code grant', () => {
     const { stdout, stderr, status } = runShell(
-      shellBlock('README.md', '## Two-factor sign-in with curl'),
+      shellBlock('docs/second-factors.md', '### With curl'),
       server.url,
     );
     assert.equal(status, 0, stderr + stdout);
@@ -151,6 +151,39 @@ describe('README and docs curl examples against gatehouse serve', {
       { error: 'mfa_required', factors: ['totp'] },
       { amr: ['pwd', 'otp', 'mfa'], acr: 'urn:gatehouse:acr:mfa' },
     ]);
+  });
+
+  // Late: alice signs in with two factors from here on.
+  test('README, two-factor sign-in with curl: 403 mfa_required, then the code of her app', async () => {
+    const post = async (path: string, body: string | object, token?: string) => {
+      const json = typeof body === 'object';
+      const response = await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: {
+          'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: json ? JSON.stringify(body) : body,
+      });
+      return (await response.json()) as Record<string, string>;
+    };
+    const { access_token } = await post('/token', 'username=alice&password=correct horse battery');
+    const app = await post('/users/me/factors/totp', { name: 'Phone' }, access_token);
+    const secret = app.secret ?? '';
+    // The step before now (drift allows it), so the code the block is given is a later one.
+    await post(
+      `/users/me/factors/totp/${app.id}/confirm`,
+      { code: totpCode(secret, Date.now() - 30_000) },
+      access_token,
+    );
+    const block = shellBlock('README.md', '## Two-factor sign-in with curl');
+    assert.ok(block.includes('OTP=123456'), 'the block says where the code goes');
+    const { stdout, stderr, status } = runShell(
+      block.replace('OTP=123456', `OTP=${totpCode(secret, Date.now())}`),
+      server.url,
+    );
+    assert.equal(status, 0, stderr + stdout);
+    assert.deepEqual(outputs(stdout), [{ error: 'mfa_required', factors: ['totp'] }, 'bearer']);
   });
 
   // Last: it leaves alice's pair from this address blocked.
