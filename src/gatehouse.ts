@@ -13,6 +13,7 @@ import { createFactorServiceFromConfig } from './auth/factors/factors.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createMaintenanceRun } from './auth/maintenance.ts';
+import { createClientServiceFromConfig } from './auth/oidc/clients.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService } from './auth/permissions.ts';
 import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
@@ -285,6 +286,7 @@ export async function createGatehouse(
         registrationOpen: config.registration === 'open',
       },
     });
+    const clients = createClientServiceFromConfig(config, { store, clock, roles, revocation, throttle });
     late.onEvent = async (event) => {
       if (event.type === 'sessions-revoked') localRevocation.markSessionsRevoked(event.ids, event.at);
       else if (event.type === 'users-changed') userCache.forget(event.ids);
@@ -324,6 +326,7 @@ export async function createGatehouse(
       emailFlows,
       factors,
       externalSignIn,
+      clients,
       redis,
       metrics,
       runMaintenance: createMaintenanceRun({ keys, roles, keyRotationDays: config.keyRotationDays }),
