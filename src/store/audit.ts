@@ -46,7 +46,8 @@ export type AuditEventName =
   | 'client.created'
   | 'client.updated'
   | 'client.deleted'
-  | 'client.secret_rotated';
+  | 'client.secret_rotated'
+  | 'token.revoked';
 
 /** Never a secret or personal value: reasons, counts, ids, role and permission names, field names. */
 export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;

@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../clock.ts';
-import type { Config } from '../../config.ts';
 import { recordAuditEvent } from '../../store/audit.ts';
 import {
   type ClientRecord,
@@ -95,17 +94,6 @@ export interface ClientServiceDeps {
     readonly issuer: string;
     readonly secretOverlapSeconds: number;
   };
-}
-
-/** The service as `createGatehouse` builds it from the settings. */
-export function createClientServiceFromConfig(
-  config: Pick<Config, 'issuer' | 'clientSecretOverlapSeconds'>,
-  deps: Omit<ClientServiceDeps, 'options'>,
-): ClientService {
-  return createClientService({
-    ...deps,
-    options: { issuer: config.issuer, secretOverlapSeconds: config.clientSecretOverlapSeconds },
-  });
 }
 
 function toRegistered(record: ClientRecord): RegisteredClient {
