@@ -5,7 +5,9 @@
  * and PostgreSQL.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { operatorActor } from '../../src/auth/privilege-ceiling.ts';
 import { NO_REQUEST } from '../../src/auth/request-context.ts';
 import { createTestApp, DATABASES, registerUser, type TestApp } from '../support/gatehouse.ts';
@@ -276,6 +278,39 @@ for (const database of DATABASES) {
       assert.notEqual(session?.revoked_at, null);
       const unauthenticated = await post('/revoke', { token: refreshToken });
       assert.equal(unauthenticated.statusCode, 401);
+    });
+
+    test('a private_key_jwt client introspects with an assertion for this endpoint or the issuer, not another', async () => {
+      const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+      const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' };
+      const { client } = await t.gatehouse.clients.register(OPERATOR, {
+        ...WEB,
+        tokenEndpointAuthMethod: 'private_key_jwt',
+        jwks: { keys: [jwk] },
+      });
+      const { accessToken } = await tokensFor(client.clientId);
+      const assertion = (aud: string) =>
+        new SignJWT({ jti: randomUUID() })
+          .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+          .setIssuer(client.clientId)
+          .setSubject(client.clientId)
+          .setAudience(aud)
+          .setExpirationTime(Math.floor(t.clock.now() / 1000) + 60)
+          .sign(privateKey);
+      const withAssertion = async (aud: string) =>
+        post('/introspect', {
+          token: accessToken,
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: await assertion(aud),
+        });
+      for (const aud of [`${t.config.issuer}/introspect`, t.config.issuer]) {
+        const response = await withAssertion(aud);
+        assert.equal(response.statusCode, 200, response.body);
+        assert.equal(response.json().active, true);
+      }
+      const elsewhere = await withAssertion(`${t.config.issuer}/token`);
+      assert.equal(elsewhere.statusCode, 401);
+      assert.equal(elsewhere.json().error, 'invalid_client');
     });
 
     test('the RFC 8414 metadata names both endpoints and their authentication', async () => {
