@@ -203,6 +203,7 @@ for (const database of DATABASES) {
       assert.equal(publicClient.statusCode, 401);
       const bearer = await post('/introspect', { token: accessToken }, `Bearer ${accessToken}`);
       assert.equal(bearer.statusCode, 401);
+      assert.ok(!t.logs().includes(web.secret) && !t.logs().includes(other.secret), 'no secret is logged');
       const missing = await post('/introspect', {}, web.auth);
       assert.equal(missing.statusCode, 400);
       assert.equal(missing.json().error, 'invalid_request');
