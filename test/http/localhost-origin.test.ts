@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -88,6 +89,26 @@ describe('a fresh gatehouse serve is at http://localhost', () => {
     }
     const there = await get('localhost', '/login');
     assert.equal(there.status, 200, 'no redirect once on localhost');
+  });
+
+  test('a page asked for at a loopback address on another port (another server, or a proxy) is answered where it is', async () => {
+    const status = await new Promise<number | undefined>((resolveStatus, reject) => {
+      const request = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/login',
+          headers: { host: '127.0.0.1:3000', accept: BROWSER_ACCEPT },
+        },
+        (response) => {
+          response.resume();
+          resolveStatus(response.statusCode);
+        },
+      );
+      request.once('error', reject);
+      request.end();
+    });
+    assert.equal(status, 200);
   });
 
   test('API requests are never redirected: curl, JSON, posts, /token, /.well-known, /healthz', async () => {

@@ -97,7 +97,7 @@ export const SERVER_SETTINGS = [
     env: 'GATEHOUSE_PUBLIC_URL',
     key: 'publicUrl',
     description:
-      "The base of every link Gatehouse sends by email or redirects a browser to; its host is the passkeys' relying party. When its host is `localhost`, a browser opening a page at 127.0.0.1 or [::1] is sent to the same page here (browsers refuse passkeys on an IP address).",
+      "The base of every link Gatehouse sends by email or redirects a browser to; its host is the passkeys' relying party. When its host is `localhost`, a browser opening a page at 127.0.0.1 or [::1] on its port is sent to the same page here (browsers refuse passkeys on an IP address).",
     defaultText: 'the issuer',
     type: text(httpUrl),
     default: (settled) => String(settled.issuer),
