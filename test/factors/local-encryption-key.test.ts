@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { totpCode } from '../../src/auth/factors/totp.ts';
-import { withLocalEncryptionKey } from '../../src/cli/local-encryption-key.ts';
+import { encryptionKeyNotice, withLocalEncryptionKey } from '../../src/cli/local-encryption-key.ts';
 import { FAST_ARGON2, PASSWORD } from '../support/gatehouse.ts';
 import { type Running, start } from '../support/process.ts';
 import { STEP_MS } from './support.ts';
@@ -129,5 +129,13 @@ describe('which commands and databases get a key file', () => {
     const read = withLocalEncryptionKey({ ...base, databaseUrl }, false);
     assert.equal(read.localKey?.key, made.localKey?.key);
     assert.equal(read.localKey?.created, false);
+  });
+
+  test('serve says at start when authenticator apps are unavailable (no key, no key file), and nothing when a key is set', () => {
+    assert.match(
+      encryptionKeyNotice([], undefined) ?? '',
+      /GATEHOUSE_ENCRYPTION_KEY is unset.*503 MFA_UNAVAILABLE/,
+    );
+    assert.equal(encryptionKeyNotice(['f'.repeat(64)], undefined), undefined);
   });
 });
