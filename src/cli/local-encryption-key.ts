@@ -12,7 +12,7 @@ import { parseEncryptionKey } from '../auth/encryption.ts';
 import { CliError, EXIT } from './exit-codes.ts';
 import { sqliteFileOf } from './preflight.ts';
 
-export const KEY_FILE_NAME = 'encryption.key';
+const KEY_FILE_NAME = 'encryption.key';
 
 export interface LocalEncryptionKey {
   /** The key as GATEHOUSE_ENCRYPTION_KEY takes it (64 hex digits). */
