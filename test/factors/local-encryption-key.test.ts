@@ -5,13 +5,15 @@
  * PostgreSQL no file is made: authenticator apps stay unavailable until the key is set.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
+import pg from 'pg';
 import { totpCode } from '../../src/auth/factors/totp.ts';
 import { encryptionKeyNotice, withLocalEncryptionKey } from '../../src/cli/local-encryption-key.ts';
-import { FAST_ARGON2, PASSWORD } from '../support/gatehouse.ts';
+import { FAST_ARGON2, PASSWORD, TEST_DATABASE_URL } from '../support/gatehouse.ts';
 import { type Running, start } from '../support/process.ts';
 import { STEP_MS } from './support.ts';
 
@@ -106,6 +108,48 @@ describe('a fresh gatehouse serve without GATEHOUSE_ENCRYPTION_KEY', () => {
     assert.equal(readFileSync(keyFile, 'utf8'), key, 'the same key, not a new one');
     // The server started (it refuses to when no key reads a stored secret) and the app verifies.
     await signInWithCode(again.url, secret, STEP_MS);
+  });
+});
+
+describe('gatehouse serve on PostgreSQL without GATEHOUSE_ENCRYPTION_KEY', {
+  skip: TEST_DATABASE_URL ? false : 'needs GATEHOUSE_TEST_DATABASE_URL',
+}, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-key-'));
+  const database = `gh_key_${randomBytes(6).toString('hex')}`;
+  const adminUrl = TEST_DATABASE_URL ?? '';
+  let server: Running | undefined;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    await client.query(sql);
+    await client.end();
+  };
+  after(async () => {
+    await server?.stop();
+    await admin(`drop database if exists ${database} with (force)`);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('makes no key file (processes elsewhere could not share it): it says so at start, and adding an app is 503 MFA_UNAVAILABLE', async () => {
+    await admin(`create database ${database}`);
+    const url = new URL(adminUrl);
+    url.pathname = `/${database}`;
+    server = await start(
+      [BIN, 'serve'],
+      { GATEHOUSE_PORT: '0', GATEHOUSE_DATABASE_URL: url.toString(), ...FAST_ARGON2 },
+      LISTENING,
+      dir,
+    );
+    assert.match(server.output, /GATEHOUSE_ENCRYPTION_KEY is unset: authenticator apps cannot be added/);
+    await call(server.url, '/register', {
+      json: { username: 'alice', email: 'alice@example.com', password: PASSWORD },
+    });
+    const password = await call(server.url, '/token', { form: { username: 'alice', password: PASSWORD } });
+    const token = String(password.body.access_token);
+    const enrolled = await call(server.url, '/users/me/factors/totp', { json: {}, token });
+    assert.equal(enrolled.status, 503);
+    assert.equal(enrolled.body.code, 'MFA_UNAVAILABLE');
+    assert.deepEqual(readdirSync(dir), [], 'nothing written beside the server');
   });
 });
 
