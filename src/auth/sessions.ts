@@ -269,7 +269,7 @@ export function createSessionService(deps: {
     completeAmr,
     external,
   ) => {
-    const step = { kind: 'token', method, scope, clientId } as const;
+    const step = { kind: 'token', method, scope, clientId, provider: external?.provider } as const;
     const amr = await provenMethods(deps.secondStep, user, completeAmr, step);
     return startToken(kit, user, scope, clientId, ctx, method, amr, external);
   };
@@ -280,7 +280,13 @@ export function createSessionService(deps: {
     completeAmr,
     external,
   ) => {
-    const step = { kind: 'cookie', method, scope: '', clientId: undefined } as const;
+    const step = {
+      kind: 'cookie',
+      method,
+      scope: '',
+      clientId: undefined,
+      provider: external?.provider,
+    } as const;
     const amr = await provenMethods(deps.secondStep, user, completeAmr, step);
     return startCookie(kit, user, ctx, method, amr, external);
   };

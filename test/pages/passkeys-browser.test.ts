@@ -5,21 +5,11 @@
  * pages run only their one first-party script, allowed by its hash.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, CDPSession, Page } from 'playwright-core';
 import { listAuditEvents } from '../../src/store/audit.ts';
-import { DESKTOP, hasChromium, launchChromium, newWatchedContext } from '../support/browser.ts';
+import { DESKTOP, freePort, hasChromium, launchChromium, newWatchedContext } from '../support/browser.ts';
 import { createTestApp, PASSWORD, registerUser, type TestApp } from '../support/gatehouse.ts';
-
-/** A port the OS picks; the server's public URL must name it before the server starts. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/chromium' }, () => {
   let t: TestApp;
