@@ -44,9 +44,9 @@ describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/c
     return { cdp, authenticatorId };
   }
 
-  async function signInWithPassword(page: Page): Promise<void> {
+  async function signInWithPassword(page: Page, username = 'alice'): Promise<void> {
     await page.goto(`${base}/login`);
-    await page.fill('#username', 'alice');
+    await page.fill('#username', username);
     await page.fill('#password', PASSWORD);
     await page.click('button[type=submit]');
   }
@@ -62,6 +62,9 @@ describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/c
       javaScriptEnabled: true,
       viewport: DESKTOP,
     });
+    // A browser without conditional UI: Chromium's virtual authenticator would otherwise answer the
+    // login page's autofill request at once (the next test), before any button is clicked.
+    await context.addInitScript('PublicKeyCredential.isConditionalMediationAvailable = async () => false;');
     const page = await context.newPage();
     const { cdp, authenticatorId } = await withAuthenticator(page);
 
@@ -104,6 +107,39 @@ describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/c
       limit: 10,
     });
     assert.equal(regressions.length, 1);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test("without JavaScript /login shows no passkey control; with it the section shows and the username field's autofill (conditional UI) signs in with a passkey", async () => {
+    const plain = await newWatchedContext(browser, base, { javaScriptEnabled: false, viewport: DESKTOP });
+    const noScript = await plain.context.newPage();
+    await noScript.goto(`${base}/login`);
+    assert.equal(await noScript.locator('#passkey-title').isVisible(), false);
+    assert.equal(await noScript.locator('button[data-passkey="signin"]').isVisible(), false);
+    assert.equal(await noScript.getAttribute('#username', 'autocomplete'), 'username webauthn');
+    await plain.context.close();
+
+    await registerUser(t.app, 'bob');
+    const { context, problems } = await newWatchedContext(browser, base, {
+      javaScriptEnabled: true,
+      viewport: DESKTOP,
+    });
+    const page = await context.newPage();
+    await withAuthenticator(page);
+    await page.goto(`${base}/login`);
+    assert.equal(await page.locator('#passkey-title').isVisible(), true, 'shown by the script');
+    await signInWithPassword(page, 'bob');
+    await page.waitForURL(/\/account/);
+    await page.click('button[data-passkey="register"]');
+    await page.waitForSelector('#passkey-recovery-codes:not([hidden]) li');
+    await signOut(page);
+
+    await page.goto(`${base}/login?return_to=${encodeURIComponent('/users/me')}`);
+    // Chromium's virtual authenticator answers a conditional request by itself, as a person
+    // picking the passkey in the username field's autofill would.
+    await page.waitForURL(`${base}/users/me`);
+    assert.match((await page.textContent('body')) ?? '', /"username":"bob"/);
     assert.deepEqual(problems, []);
     await context.close();
   });

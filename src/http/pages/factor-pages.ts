@@ -67,9 +67,12 @@ export async function accountTwoFactor(
   });
 }
 
-/** The login page's "Sign in with a passkey" (shown only where the browser can). */
+/**
+ * The login page's "Sign in with a passkey": hidden until the script finds the browser can (no
+ * dead control without JavaScript); the username field's autofill offers passkeys too.
+ */
 export function passkeySignIn(basePath: string, returnTo: string | undefined): SafeHtml {
-  return html`<section aria-labelledby="passkey-title" class="alternative">
+  return html`<section aria-labelledby="passkey-title" class="alternative" hidden data-passkey-section>
 <h2 id="passkey-title">Sign in with a passkey</h2>
 ${passkeyButton('signin', 'Use a passkey', { base: basePath, next: returnTo ?? `${basePath}/account` })}
 </section>

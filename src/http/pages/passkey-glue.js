@@ -30,6 +30,11 @@
     section.hidden = false;
     return true;
   };
+  const signIn = (b, autofill) =>
+    post(`${b.dataset.base}/webauthn/authenticate/options`)
+      .then((options) => webauthn.startAuthentication({ optionsJSON: options, useBrowserAutofill: autofill }))
+      .then((assertion) => post(`${b.dataset.base}/login/passkey`, { assertion: JSON.stringify(assertion) }))
+      .then(() => window.location.assign(b.dataset.next));
   const ceremonies = {
     register: (b) =>
       post(`${b.dataset.base}/users/me/factors/webauthn/options`, {}, b.dataset.csrf)
@@ -42,13 +47,7 @@
             window.location.assign(`${b.dataset.base}/account?notice=passkey-added`);
           } else show(b, 'Passkey added.');
         }),
-    signin: (b) =>
-      post(`${b.dataset.base}/webauthn/authenticate/options`)
-        .then((options) => webauthn.startAuthentication({ optionsJSON: options }))
-        .then((assertion) =>
-          post(`${b.dataset.base}/login/passkey`, { assertion: JSON.stringify(assertion) }),
-        )
-        .then(() => window.location.assign(b.dataset.next)),
+    signin: (b) => signIn(b, false),
     mfa: (b) =>
       post(`${b.dataset.base}/mfa/webauthn/options`, { mfa_token: b.dataset.mfaToken })
         .then((options) => webauthn.startAuthentication({ optionsJSON: options }))
@@ -66,10 +65,24 @@
       continue;
     }
     button.hidden = false;
+    const section = button.closest('[data-passkey-section]');
+    if (section) section.hidden = false;
     button.addEventListener('click', (event) => {
       event.preventDefault();
       show(button, 'Follow your browser’s prompt…');
       ceremonies[button.dataset.passkey]?.(button).catch((error) => show(button, error.message));
     });
+  }
+  // Conditional UI (WebAuthn L3 `mediation: 'conditional'`): the username field's autofill offers
+  // the passkeys; the button's own ceremony aborts this one, which is then no error to show.
+  const autofill = document.querySelector('[data-passkey="signin"]');
+  if (autofill && webauthn.browserSupportsWebAuthn()) {
+    webauthn
+      .browserSupportsWebAuthnAutofill()
+      .then((available) => available && signIn(autofill, true))
+      .catch((error) => {
+        if (error.name !== 'AbortError' && error.code !== 'ERROR_CEREMONY_ABORTED')
+          show(autofill, error.message);
+      });
   }
 })();
