@@ -119,7 +119,8 @@ export interface SessionService {
   reauthenticate(
     user: UserRecord,
     sessionId: string,
-    password: string,
+    /** Undefined: `secondFactor` alone proves the user (a passkey with user verification). */
+    password: string | undefined,
     grant: { readonly scope: string; readonly clientId: string | undefined },
     ctx: RequestContext,
     /** Proves a second factor once the password is right; returns the methods it adds. */

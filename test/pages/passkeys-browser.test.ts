@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, CDPSession, Page } from 'playwright-core';
 import { listAuditEvents } from '../../src/store/audit.ts';
+import { findSession } from '../../src/store/sessions.ts';
 import { DESKTOP, freePort, hasChromium, launchChromium, newWatchedContext } from '../support/browser.ts';
 import { createTestApp, PASSWORD, registerUser, type TestApp } from '../support/gatehouse.ts';
 
@@ -140,6 +141,41 @@ describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/c
     // picking the passkey in the username field's autofill would.
     await page.waitForURL(`${base}/users/me`);
     assert.match((await page.textContent('body')) ?? '', /"username":"bob"/);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
+  test('an account without a password steps up on /account with its passkey; the session then counts as MFA', async () => {
+    await registerUser(t.app, 'carol');
+    const { context, problems } = await newWatchedContext(browser, base, {
+      javaScriptEnabled: true,
+      viewport: DESKTOP,
+    });
+    await context.addInitScript('PublicKeyCredential.isConditionalMediationAvailable = async () => false;');
+    const page = await context.newPage();
+    await withAuthenticator(page);
+    await signInWithPassword(page, 'carol');
+    await page.waitForURL(/\/account/);
+    await page.click('button[data-passkey="register"]');
+    await page.waitForSelector('#passkey-recovery-codes:not([hidden]) li');
+    // Passwordless from now on (as an account claimed by its mailbox's owner would be).
+    await t.gatehouse.store.db
+      .updateTable('users')
+      .set({ password_hash: null })
+      .where('username', '=', 'carol')
+      .execute();
+
+    t.clock.advance(11 * 60_000);
+    await page.goto(`${base}/account`);
+    assert.match((await page.textContent('#reauth-title')) ?? '', /Confirm it is you/);
+    assert.equal(await page.locator('#reauth-password').count(), 0, 'no password to ask for');
+    await page.click('button[data-passkey="reauth"]');
+    await page.waitForURL(`${base}/account?notice=reauthenticated`);
+    assert.equal(await page.locator('#reauth-title').count(), 0);
+
+    const cookie = (await context.cookies()).find((c) => c.name.includes('session'));
+    const session = await findSession(t.gatehouse.store.db, cookie?.value.split('.')[0] ?? '');
+    assert.deepEqual(session?.amr, ['hwk', 'user', 'mfa']);
     assert.deepEqual(problems, []);
     await context.close();
   });

@@ -15,7 +15,7 @@ const CODE_LABELS = { otp: 'Code from your authenticator app', recovery_code: 'R
 const when = (ms: number | null) => (ms === null ? 'never' : `${new Date(ms).toISOString().slice(0, 10)}`);
 
 export function passkeyButton(
-  kind: 'register' | 'signin' | 'mfa',
+  kind: 'register' | 'signin' | 'mfa' | 'reauth',
   label: string,
   data: { base: string; next?: string; csrf?: string; mfaToken?: string },
 ): SafeHtml {

@@ -58,6 +58,13 @@
           }),
         )
         .then(() => window.location.assign(b.dataset.next)),
+    reauth: (b) =>
+      post(`${b.dataset.base}/reauthenticate/webauthn/options`, {}, b.dataset.csrf)
+        .then((options) => webauthn.startAuthentication({ optionsJSON: options }))
+        .then((assertion) =>
+          post(`${b.dataset.base}/reauthenticate`, { assertion: JSON.stringify(assertion) }, b.dataset.csrf),
+        )
+        .then(() => window.location.assign(`${b.dataset.base}/account?notice=reauthenticated`)),
   };
   for (const button of document.querySelectorAll('[data-passkey]')) {
     if (!webauthn.browserSupportsWebAuthn()) {

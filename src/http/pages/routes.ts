@@ -13,6 +13,7 @@ import { sendPage } from './html-form.ts';
 import { STYLESHEET, STYLESHEET_PATH, STYLESHEET_VERSION } from './layout.ts';
 import { linkRoutes } from './link-routes.ts';
 import { LOGIN_NOTICES, renderLoginPage } from './login-page.ts';
+import { passkeyButton } from './mfa-pages.ts';
 import { safeReturnPath } from './negotiation.ts';
 import type { PageContext, PageForms } from './page-forms.ts';
 import { renderRegisterPage } from './register-page.ts';
@@ -77,6 +78,8 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
       const list = await sessions.listSessions(principal.user.id, principal.sessionId);
       const hasPassword = (await accounts.findUser(principal.user.id))?.passwordHash != null;
       const notice = request.query.notice === undefined ? undefined : ACCOUNT_NOTICES[request.query.notice];
+      const userFactors = await options.factors?.listFactors(principal.user.id);
+      const has = (type: string) => userFactors?.some((f) => f.type === type && f.confirmed) === true;
       const twoFactor = options.factors
         ? await accountTwoFactor(
             { factors: options.factors, settings, basePath },
@@ -95,9 +98,10 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
             sessions: list,
             csrfToken: principal.csrfToken,
             needsReauth: options.needsReauth(principal.authTimeMs),
-            reauthWithCode: (await options.factors?.listFactors(principal.user.id))?.some(
-              (f) => f.type === 'totp' && f.confirmed,
-            ),
+            reauthWithCode: has('totp'),
+            reauthPasskey: has('webauthn')
+              ? passkeyButton('reauth', 'Use a passkey', { base: basePath, csrf: principal.csrfToken })
+              : undefined,
             identities: await externalSignIn.listIdentities(principal.user.id),
           },
           { notice, twoFactor },

@@ -57,7 +57,8 @@ interface SecondStepForm {
   assertion?: string;
 }
 
-function need(value: string | undefined, field: string): string {
+/** A field the body must have (422 `Field required` otherwise). */
+export function need(value: string | undefined, field: string): string {
   if (value === undefined) {
     throw new HttpClientError(422, 'Field required', [
       { loc: ['body', field], msg: 'Field required', type: 'missing' },
