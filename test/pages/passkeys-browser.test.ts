@@ -6,21 +6,26 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, CDPSession, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { listAuditEvents } from '../../src/store/audit.ts';
 import { findSession } from '../../src/store/sessions.ts';
-import { DESKTOP, freePort, hasChromium, launchChromium, newWatchedContext } from '../support/browser.ts';
-import { createTestApp, PASSWORD, registerUser, type TestApp } from '../support/gatehouse.ts';
+import {
+  addVirtualAuthenticator,
+  DESKTOP,
+  hasChromium,
+  launchChromium,
+  listeningAtLocalhost,
+  newWatchedContext,
+  passkeyPage,
+} from '../support/browser.ts';
+import { PASSWORD, registerUser, type TestApp } from '../support/gatehouse.ts';
 
 describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/chromium' }, () => {
   let t: TestApp;
   let browser: Browser;
   let base: string;
   before(async () => {
-    const port = await freePort();
-    base = `http://localhost:${port}`;
-    t = await createTestApp({ env: { GATEHOUSE_PUBLIC_URL: base, GATEHOUSE_ISSUER: base } });
-    await t.app.listen({ host: '127.0.0.1', port });
+    ({ t, base } = await listeningAtLocalhost());
     await registerUser(t.app, 'alice');
     browser = await launchChromium();
   });
@@ -28,22 +33,6 @@ describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/c
     await browser?.close();
     await t?.close();
   });
-
-  async function withAuthenticator(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
-    return { cdp, authenticatorId };
-  }
 
   async function signInWithPassword(page: Page, username = 'alice'): Promise<void> {
     await page.goto(`${base}/login`);
@@ -59,15 +48,8 @@ describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/c
   }
 
   test('register a passkey on /account, sign out, sign in with it alone; then password + passkey; a clone with a lower sign count is refused', async () => {
-    const { context, problems } = await newWatchedContext(browser, base, {
-      javaScriptEnabled: true,
-      viewport: DESKTOP,
-    });
-    // A browser without conditional UI: Chromium's virtual authenticator would otherwise answer the
-    // login page's autofill request at once (the next test), before any button is clicked.
-    await context.addInitScript('PublicKeyCredential.isConditionalMediationAvailable = async () => false;');
-    const page = await context.newPage();
-    const { cdp, authenticatorId } = await withAuthenticator(page);
+    // Without conditional UI (the next test has it), so that the buttons are what signs in.
+    const { context, problems, page, cdp, authenticatorId } = await passkeyPage(browser, base);
 
     await signInWithPassword(page);
     await page.waitForURL(/\/account/);
@@ -92,7 +74,7 @@ describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/c
     assert.ok(credential);
     assert.ok(credential.signCount >= 2, `sign count ${credential.signCount}`);
     await cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId });
-    const clone = await withAuthenticator(page);
+    const clone = await addVirtualAuthenticator(page);
     await clone.cdp.send('WebAuthn.addCredential', {
       authenticatorId: clone.authenticatorId,
       credential: { ...credential, signCount: 0 },
@@ -127,7 +109,7 @@ describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/c
       viewport: DESKTOP,
     });
     const page = await context.newPage();
-    await withAuthenticator(page);
+    await addVirtualAuthenticator(page);
     await page.goto(`${base}/login`);
     assert.equal(await page.locator('#passkey-title').isVisible(), true, 'shown by the script');
     await signInWithPassword(page, 'bob');
@@ -147,13 +129,7 @@ describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/c
 
   test('an account without a password steps up on /account with its passkey; the session then counts as MFA', async () => {
     await registerUser(t.app, 'carol');
-    const { context, problems } = await newWatchedContext(browser, base, {
-      javaScriptEnabled: true,
-      viewport: DESKTOP,
-    });
-    await context.addInitScript('PublicKeyCredential.isConditionalMediationAvailable = async () => false;');
-    const page = await context.newPage();
-    await withAuthenticator(page);
+    const { context, problems, page } = await passkeyPage(browser, base);
     await signInWithPassword(page, 'carol');
     await page.waitForURL(/\/account/);
     await page.click('button[data-passkey="register"]');

@@ -44,7 +44,7 @@ export interface Passkeys {
     name: string | undefined,
     response: Record<string, unknown>,
     ctx: RequestContext,
-  ): Promise<{ factor: FactorView; recoveryCodes: string[] | undefined }>;
+  ): Promise<{ factor: FactorView; recoveryCodes: string[] | undefined; amr: string[] }>;
   /** Request options for the second step behind `mfaToken`: the user's passkeys allowed. */
   passkeyOptionsForMfa(mfaToken: string): Promise<PublicKeyCredentialRequestOptionsJSON>;
   completeWithPasskey(
@@ -236,27 +236,25 @@ export function createPasskeys(
         throw new WebAuthnFailedError('credential already registered');
       }
       const now = clock.now();
-      return management.addFactor(
-        user,
-        {
-          id: randomUUID(),
-          userId: user.id,
-          type: 'webauthn',
-          name: name ?? 'Passkey',
-          secret: null,
-          lastStep: null,
-          credentialId: info.credential.id,
-          publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
-          signCount: info.credential.counter,
-          transports: info.credential.transports ?? [],
-          aaguid: info.aaguid,
-          backedUp: info.credentialBackedUp,
-          createdAt: now,
-          confirmedAt: now,
-          lastUsedAt: null,
-        },
-        ctx,
-      );
+      const record: FactorRecord = {
+        id: randomUUID(),
+        userId: user.id,
+        type: 'webauthn',
+        name: name ?? 'Passkey',
+        secret: null,
+        lastStep: null,
+        credentialId: info.credential.id,
+        publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
+        signCount: info.credential.counter,
+        transports: info.credential.transports ?? [],
+        aaguid: info.aaguid,
+        backedUp: info.credentialBackedUp,
+        createdAt: now,
+        confirmedAt: now,
+        lastUsedAt: null,
+      };
+      const added = await management.addFactor(user, record, ctx);
+      return { ...added, amr: amrOf(record, info.userVerified) };
     },
 
     async passkeyOptionsForMfa(mfaToken) {

@@ -101,7 +101,7 @@ export function secondStepPage(
 }
 
 /** A string field of a body that may have failed validation. */
-function stringField(body: unknown, name: string): string | undefined {
+export function stringField(body: unknown, name: string): string | undefined {
   const value =
     typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined;
   return typeof value === 'string' ? value : undefined;
@@ -170,8 +170,7 @@ export const factorPageRoutes: FastifyPluginAsyncTypebox<FactorPageRouteOptions>
           id: enrolment.id,
           secret: enrolment.secret,
           qrSvg: enrolment.qrSvg,
-          csrfToken: principalOf(request).csrfToken ?? '',
-          username: user.username,
+          target: { csrfToken: principalOf(request).csrfToken ?? '', username: user.username },
         }),
       );
     },
@@ -221,8 +220,7 @@ export const factorPageRoutes: FastifyPluginAsyncTypebox<FactorPageRouteOptions>
               id: request.params.id,
               secret: '',
               qrSvg: '',
-              csrfToken: principalOf(request).csrfToken ?? '',
-              username: user.username,
+              target: { csrfToken: principalOf(request).csrfToken ?? '', username: user.username },
             },
             failure,
           ),

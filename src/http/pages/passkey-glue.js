@@ -1,11 +1,15 @@
 /* Gatehouse passkeys: the page's buttons with `data-passkey` run a WebAuthn ceremony. */
 (() => {
   const webauthn = window.SimpleWebAuthnBrowser;
-  const post = (url, body, csrf) =>
+  const post = (url, body, csrf, bearer) =>
     fetch(url, {
       method: 'POST',
       credentials: 'same-origin',
-      headers: { 'content-type': 'application/json', ...(csrf ? { 'x-csrf-token': csrf } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...(csrf ? { 'x-csrf-token': csrf } : {}),
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      },
       body: JSON.stringify(body ?? {}),
     }).then((response) =>
       response.json().then((json) => {
@@ -58,6 +62,21 @@
           }),
         )
         .then(() => window.location.assign(b.dataset.next)),
+    // Enrolment by policy: the enrollment token stands in for a session until the passkey is added.
+    enrol: (b) =>
+      post(`${b.dataset.base}/users/me/factors/webauthn/options`, {}, undefined, b.dataset.enrollmentToken)
+        .then((options) => webauthn.startRegistration({ optionsJSON: options }))
+        .then((response) =>
+          post(`${b.dataset.base}/login/enrollment/passkey`, {
+            enrollment_token: b.dataset.enrollmentToken,
+            response,
+          }),
+        )
+        .then((done) => {
+          if (!(done.recovery_codes?.length && showCodes(done.recovery_codes)))
+            window.location.assign(b.dataset.next);
+          else show(b, 'Passkey added: you are signed in.');
+        }),
     reauth: (b) =>
       post(`${b.dataset.base}/reauthenticate/webauthn/options`, {}, b.dataset.csrf)
         .then((options) => webauthn.startAuthentication({ optionsJSON: options }))

@@ -8,6 +8,7 @@ import { clearSessionCookie, type SessionCookie } from '../cookies.ts';
 import { type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ACCOUNT_NOTICES, renderAccountPage } from './account-page.ts';
+import { enrollmentForm, enrollmentPageRoutes } from './enrollment-pages.ts';
 import { accountTwoFactor, factorPageRoutes, passkeySignIn, sendPasskeyPage } from './factor-pages.ts';
 import { sendPage } from './html-form.ts';
 import { STYLESHEET, STYLESHEET_PATH, STYLESHEET_VERSION } from './layout.ts';
@@ -167,6 +168,13 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
   );
 
   if (options.factors !== undefined) {
+    const mfaPages = { factors: options.factors, settings, basePath };
+    await app.register(enrollmentPageRoutes, {
+      ...mfaPages,
+      sessions,
+      cookie,
+      form: enrollmentForm(mfaPages),
+    });
     await app.register(factorPageRoutes, {
       factors: options.factors,
       accounts,

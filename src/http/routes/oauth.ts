@@ -7,14 +7,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { type GatehouseError, MfaRequiredError } from '../../auth/errors.ts';
+import type { GatehouseError } from '../../auth/errors.ts';
 import type { ExternalSignInService } from '../../auth/external/sign-in.ts';
 import { FLOW_TTL_SECONDS } from '../../auth/external/sign-in.ts';
 import { cookieOf, isPlainHttpLocalhost, type SessionCookie } from '../cookies.ts';
 import { sendDomainError } from '../errors.ts';
+import { challengePage } from '../pages/enrollment-pages.ts';
 import { noticeFor } from '../pages/external-notices.ts';
 import { renderContinuePage } from '../pages/external-pages.ts';
-import { type MfaPageContext, secondStepPage, sendPasskeyPage } from '../pages/factor-pages.ts';
+import { type MfaPageContext, sendPasskeyPage } from '../pages/factor-pages.ts';
 import { sendPage } from '../pages/html-form.ts';
 import { safeReturnPath } from '../pages/negotiation.ts';
 import { requestContext } from '../request-context.ts';
@@ -131,7 +132,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OauthRouteOptions> = async (
       schema: {
         summary: 'Where the provider sends the browser back',
         description:
-          'Checks the state cookie, `state`, `iss` (RFC 9207), PKCE and the ID token, then signs in with a session cookie and redirects (303) to `return_to`. A refusal redirects to `/login?notice=…` (or `/account`, for a link). An account with a second factor gets no session yet: the hosted pages show the second step (as after a password, amr then `ext` and the factor); without pages the answer is 403 `mfa_required` as for `POST /login`.',
+          'Checks the state cookie, `state`, `iss` (RFC 9207), PKCE and the ID token, then signs in with a session cookie and redirects (303) to `return_to`. A refusal redirects to `/login?notice=…` (or `/account`, for a link). An account with a second factor gets no session yet: the hosted pages show the second step (as after a password, amr then `ext` and the factor), or enrolment when GATEHOUSE_MFA requires a factor it lacks; without pages the answer is 403 `mfa_required` (or `mfa_enrollment_required`) as for `POST /login`.',
         tags: ['sessions'],
         params: ProviderParams,
         response: {
@@ -155,12 +156,10 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OauthRouteOptions> = async (
       );
       if (outcome.kind === 'failed') return refuse(request, reply, outcome.error, outcome.linking);
       if (outcome.kind === 'second-step') {
-        const { challenge } = outcome;
-        const mfaPages = options.mfaPages;
-        if (mfaPages === undefined || !(challenge instanceof MfaRequiredError))
-          return sendDomainError(challenge, request, reply);
-        // The same second step as after a password: a code, a recovery code or a passkey.
-        return sendPasskeyPage(reply, 200, secondStepPage(mfaPages, challenge, outcome.returnTo));
+        // The same second step (or enrolment) as after a password: a code, a recovery code or a passkey.
+        const page = options.mfaPages && challengePage(options.mfaPages, outcome.challenge, outcome.returnTo);
+        if (page === undefined) return sendDomainError(outcome.challenge, request, reply);
+        return sendPasskeyPage(reply, 200, page);
       }
       if (outcome.kind === 'linked') {
         return reply.code(303).header('location', `${basePath}/account?notice=identity-linked`).send(null);
