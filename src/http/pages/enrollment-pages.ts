@@ -34,7 +34,7 @@ export function renderEnrollmentPage(
   return layout(
     { appName: settings.appName, title: 'Set up a second factor' },
     html`${errorSummary(failure, {})}
-<p>Your password is right. This account must use a second factor: set one up now to finish signing in.</p>
+<p>One more step: this account must use a second factor. Set one up now to finish signing in.</p>
 <form method="post" action="/login/enrollment/totp" novalidate>
 ${hidden('enrollment_token', view.enrollmentToken)}${hidden('return_to', view.returnTo)}
 <button type="submit">Set up an authenticator app</button>

@@ -40,7 +40,7 @@ export function renderSecondStepPage(
   return layout(
     { appName: settings.appName, title: 'Second step' },
     html`${errorSummary(failure, CODE_LABELS)}
-<p>Your password is right. Finish signing in with your second factor.</p>
+<p>One more step: finish signing in with your second factor.</p>
 ${
   hasApp
     ? html`<form method="post" action="/login/mfa" novalidate>

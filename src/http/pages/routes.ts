@@ -167,22 +167,15 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
     },
   );
 
-  if (options.factors !== undefined) {
-    const mfaPages = { factors: options.factors, settings, basePath };
+  const mfaPages = options.factors && { factors: options.factors, settings, basePath };
+  if (mfaPages !== undefined) {
     await app.register(enrollmentPageRoutes, {
       ...mfaPages,
       sessions,
       cookie,
       form: enrollmentForm(mfaPages),
     });
-    await app.register(factorPageRoutes, {
-      factors: options.factors,
-      accounts,
-      settings,
-      basePath,
-      guards,
-      forms,
-    });
+    await app.register(factorPageRoutes, { ...mfaPages, accounts, guards, forms });
   }
-  await app.register(linkRoutes, { emailFlows, cookie, forms, settings, basePath });
+  await app.register(linkRoutes, { emailFlows, cookie, forms, settings, basePath, mfaPages });
 };
