@@ -76,6 +76,7 @@ export function enrollmentForm(context: MfaPageContext): HtmlForm {
         : renderLoginPage(context.settings, { failure: { ...failure, fields: {} }, returnTo });
     },
     successLocation: (request) => request.formPost?.returnTo ?? `${context.basePath}/account`,
+    scripted: true,
   };
 }
 

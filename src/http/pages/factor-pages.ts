@@ -11,6 +11,7 @@ import type { MfaRequiredError } from '../../auth/errors.ts';
 import type { FactorService } from '../../auth/factors/factors.ts';
 import { type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
+import type { AccountView } from './account-page.ts';
 import type { FormFailure } from './forms.ts';
 import { formFailureOf, type HtmlForm, setPageHeaders } from './html-form.ts';
 import { html, type SafeHtml } from './layout.ts';
@@ -51,20 +52,34 @@ export interface MfaPageContext {
   readonly basePath: string;
 }
 
-/** The account page's "Two-factor authentication" section of the signed-in user. */
-export async function accountTwoFactor(
-  context: MfaPageContext,
+/**
+ * The account page's parts of second factors for the signed-in user: the "Two-factor
+ * authentication" section, and what "Confirm it is you" offers (the app's code, a passkey).
+ */
+export async function accountFactorParts(
+  context: MfaPageContext | undefined,
   userId: string,
   csrfToken: string,
-): Promise<SafeHtml> {
+): Promise<{ view: Pick<AccountView, 'reauthWithCode' | 'reauthPasskey'>; twoFactor?: SafeHtml }> {
+  if (context === undefined) return { view: {} };
   const { factors, basePath } = context;
-  return twoFactorSection({
-    factors: await factors.listFactors(userId),
-    recoveryCodesLeft: await factors.recoveryCodesLeft(userId),
-    csrfToken,
-    basePath,
-    script: passkeyScriptTag(basePath),
-  });
+  const list = await factors.listFactors(userId);
+  const has = (type: string) => list.some((f) => f.type === type && f.confirmed);
+  return {
+    view: {
+      reauthWithCode: has('totp'),
+      reauthPasskey: has('webauthn')
+        ? passkeyButton('reauth', 'Use a passkey', { base: basePath, csrf: csrfToken })
+        : undefined,
+    },
+    twoFactor: twoFactorSection({
+      factors: list,
+      recoveryCodesLeft: await factors.recoveryCodesLeft(userId),
+      csrfToken,
+      basePath,
+      script: passkeyScriptTag(basePath),
+    }),
+  };
 }
 
 /**
@@ -126,6 +141,7 @@ export function secondStepForm(context: MfaPageContext): HtmlForm {
       );
     },
     successLocation: (request) => request.formPost?.returnTo ?? home,
+    scripted: true,
   };
 }
 

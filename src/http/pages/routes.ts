@@ -9,12 +9,11 @@ import { type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ACCOUNT_NOTICES, renderAccountPage } from './account-page.ts';
 import { enrollmentForm, enrollmentPageRoutes } from './enrollment-pages.ts';
-import { accountTwoFactor, factorPageRoutes, passkeySignIn, sendPasskeyPage } from './factor-pages.ts';
+import { accountFactorParts, factorPageRoutes, passkeySignIn, sendPasskeyPage } from './factor-pages.ts';
 import { sendPage } from './html-form.ts';
 import { STYLESHEET, STYLESHEET_PATH, STYLESHEET_VERSION } from './layout.ts';
 import { linkRoutes } from './link-routes.ts';
 import { LOGIN_NOTICES, renderLoginPage } from './login-page.ts';
-import { passkeyButton } from './mfa-pages.ts';
 import { safeReturnPath } from './negotiation.ts';
 import type { PageContext, PageForms } from './page-forms.ts';
 import { renderRegisterPage } from './register-page.ts';
@@ -35,6 +34,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
   const { sessions, accounts, emailFlows, externalSignIn, guards, cookie, forms, settings, basePath } =
     options;
   const hide = { hide: true };
+  const mfaPages = options.factors && { factors: options.factors, settings, basePath };
 
   app.get(
     STYLESHEET_PATH,
@@ -79,15 +79,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
       const list = await sessions.listSessions(principal.user.id, principal.sessionId);
       const hasPassword = (await accounts.findUser(principal.user.id))?.passwordHash != null;
       const notice = request.query.notice === undefined ? undefined : ACCOUNT_NOTICES[request.query.notice];
-      const userFactors = await options.factors?.listFactors(principal.user.id);
-      const has = (type: string) => userFactors?.some((f) => f.type === type && f.confirmed) === true;
-      const twoFactor = options.factors
-        ? await accountTwoFactor(
-            { factors: options.factors, settings, basePath },
-            principal.user.id,
-            principal.csrfToken,
-          )
-        : undefined;
+      const factorParts = await accountFactorParts(mfaPages, principal.user.id, principal.csrfToken);
       return sendPasskeyPage(
         reply,
         200,
@@ -99,13 +91,10 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
             sessions: list,
             csrfToken: principal.csrfToken,
             needsReauth: options.needsReauth(principal.authTimeMs),
-            reauthWithCode: has('totp'),
-            reauthPasskey: has('webauthn')
-              ? passkeyButton('reauth', 'Use a passkey', { base: basePath, csrf: principal.csrfToken })
-              : undefined,
             identities: await externalSignIn.listIdentities(principal.user.id),
+            ...factorParts.view,
           },
-          { notice, twoFactor },
+          { notice, twoFactor: factorParts.twoFactor },
         ),
       );
     },
@@ -167,7 +156,6 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
     },
   );
 
-  const mfaPages = options.factors && { factors: options.factors, settings, basePath };
   if (mfaPages !== undefined) {
     await app.register(enrollmentPageRoutes, {
       ...mfaPages,
