@@ -13,6 +13,7 @@ import { createFactorServiceFromConfig } from './auth/factors/factors.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createMaintenanceRun } from './auth/maintenance.ts';
+import { createOidcServices } from './auth/oidc/oidc-services.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService } from './auth/permissions.ts';
 import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
@@ -25,6 +26,7 @@ import { createSessionService } from './auth/sessions.ts';
 import { CLOCK_SKEW_SECONDS, createTokenService, type TokenService } from './auth/tokens.ts';
 import { createUserAdminService } from './auth/user-admin.ts';
 import { createUserCache, USER_CACHE_MAX_AGE_MS } from './auth/user-cache.ts';
+import { normalizeBasePath } from './base-path.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type ClusterEvent, createRedisLink, type RedisLink } from './cluster/redis-link.ts';
 import type { Config } from './config.ts';
@@ -71,15 +73,6 @@ export interface CreateGatehouseOptions {
   readonly onBackgroundError?: (error: unknown) => void;
   /** The path the routes are mounted at (the plugin's `prefix`, e.g. `/auth`); default none. */
   readonly basePath?: string;
-}
-
-/** `''` or `/a/b`: one leading slash, none trailing. A malformed one is a developer's mistake. */
-export function normalizeBasePath(path: string | undefined): string {
-  if (path === undefined || path === '' || path === '/') return '';
-  if (typeof path !== 'string' || !/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+\/?$/.test(path)) {
-    throw new TypeError(`gatehouse: prefix "${String(path)}" must be a path such as /auth`);
-  }
-  return path.replace(/\/$/, '');
 }
 
 export async function createGatehouse(
@@ -285,6 +278,16 @@ export async function createGatehouse(
         registrationOpen: config.registration === 'open',
       },
     });
+    const oidc = createOidcServices(config, {
+      store,
+      clock,
+      roles,
+      revocation,
+      throttle,
+      tokens,
+      sessions,
+      accounts,
+    });
     late.onEvent = async (event) => {
       if (event.type === 'sessions-revoked') localRevocation.markSessionsRevoked(event.ids, event.at);
       else if (event.type === 'users-changed') userCache.forget(event.ids);
@@ -324,6 +327,7 @@ export async function createGatehouse(
       emailFlows,
       factors,
       externalSignIn,
+      ...oidc,
       redis,
       metrics,
       runMaintenance: createMaintenanceRun({ keys, roles, keyRotationDays: config.keyRotationDays }),

@@ -23,6 +23,7 @@ import type {
   OverloadedError,
   RateLimitedError,
 } from './availability.ts';
+import type { ClientNotFoundError, InvalidClientError, InvalidClientMetadataError } from './clients.ts';
 import type {
   CsrfError,
   InactiveUserError,
@@ -102,4 +103,7 @@ export type AnyGatehouseError =
   | IdentityLinkedElsewhereError
   | IdentityNotFoundError
   | LastSignInMethodError
-  | InvalidSubjectTokenError;
+  | InvalidSubjectTokenError
+  | InvalidClientError
+  | ClientNotFoundError
+  | InvalidClientMetadataError;

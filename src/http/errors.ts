@@ -61,6 +61,9 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   IDENTITY_LINKED_ELSEWHERE: 409,
   IDENTITY_NOT_FOUND: 404,
   INVALID_SUBJECT_TOKEN: 400,
+  INVALID_CLIENT: 401,
+  CLIENT_NOT_FOUND: 404,
+  INVALID_CLIENT_METADATA: 400,
 };
 
 /** Codes whose body names them: `{"detail": …, "code": …}`. */
@@ -71,6 +74,7 @@ const CODED = new Set<GatehouseErrorCode>([
   'IDENTITY_LINKED_ELSEWHERE',
   'IDENTITY_NOT_FOUND',
   'LAST_SIGN_IN_METHOD',
+  'CLIENT_NOT_FOUND',
 ]);
 
 /** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
@@ -161,6 +165,20 @@ export function sendDomainError(
       .code(status)
       .header('www-authenticate', error.headers['www-authenticate'])
       .send({ detail: error.message, code: error.code });
+  }
+  if (error.code === 'INVALID_CLIENT') {
+    request.log.info({ reason: error.reason }, 'client authentication refused');
+    // RFC 6749 §5.2: a client that tried Basic is challenged with the scheme it used.
+    if (error.usedBasic) reply.header('www-authenticate', 'Basic realm="gatehouse"');
+    return reply
+      .code(status)
+      .send({ detail: error.message, error: 'invalid_client', error_description: error.message });
+  }
+  if (error.code === 'INVALID_CLIENT_METADATA') {
+    // RFC 7591 §3.2.2.
+    return reply
+      .code(status)
+      .send({ detail: error.message, error: error.error, error_description: error.message });
   }
   if (error.code === 'INVALID_TOKEN') {
     request.log.info({ reason: error.reason }, 'bearer token refused');

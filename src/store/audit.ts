@@ -42,7 +42,12 @@ export type AuditEventName =
   | 'recovery_code.used'
   | 'webauthn.sign_count_regressed'
   | 'identity.linked'
-  | 'identity.unlinked';
+  | 'identity.unlinked'
+  | 'client.created'
+  | 'client.updated'
+  | 'client.deleted'
+  | 'client.secret_rotated'
+  | 'token.revoked';
 
 /** Never a secret or personal value: reasons, counts, ids, role and permission names, field names. */
 export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;

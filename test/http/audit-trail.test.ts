@@ -127,6 +127,50 @@ async function withPasskey(api: Api) {
   return { user, key };
 }
 
+/** A confidential client registered by the admin: its id and secret. */
+async function newClient(api: Api): Promise<{ client_id: string; client_secret: string }> {
+  const created = await expectOk(
+    await api.send(
+      json('POST', '/clients', api.admin.token, {
+        client_name: 'Audited app',
+        redirect_uris: ['https://app.example.com/cb'],
+      }),
+    ),
+    'register client',
+  );
+  return created.json();
+}
+
+/** A new client and a new user's tokens issued to it. */
+async function clientTokens(api: Api) {
+  const client = await newClient(api);
+  const user = await api.user();
+  const record = await api.t.gatehouse.accounts.getUserOrThrow(user.id);
+  const pair = await api.t.gatehouse.sessions.startTokenSession(
+    record,
+    'openid',
+    client.client_id,
+    { ip: null, userAgent: null },
+    'test',
+  );
+  return { client, pair };
+}
+
+/** A client-authenticated form post of `token` (client_secret_basic). */
+function clientForm(
+  url: string,
+  client: { client_id: string; client_secret: string },
+  token: string,
+): InjectOptions {
+  const credentials = Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64');
+  return {
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${credentials}` },
+    payload: new URLSearchParams({ token }).toString(),
+  };
+}
+
 /** Every case of docs/audit-events.md's route table, by `operation | case`. */
 const CASES: Record<string, (api: Api) => Promise<Step>> = {
   'POST /users/me/factors/totp | new app': async (api) => {
@@ -472,6 +516,56 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
       secrets: [created.json().key],
     };
   },
+  'POST /clients | confidential client': async (api) => ({
+    request: json('POST', '/clients', api.admin.token, {
+      client_name: 'Audited app',
+      redirect_uris: ['https://app.example.com/cb'],
+    }),
+    actor: api.admin.id,
+  }),
+  'PATCH /clients/{client_id} | name and redirect URIs': async (api) => {
+    const client = await newClient(api);
+    return {
+      request: json('PATCH', `/clients/${client.client_id}`, api.admin.token, {
+        client_name: 'Renamed app',
+        redirect_uris: ['https://app.example.com/cb2'],
+      }),
+      actor: api.admin.id,
+      secrets: [client.client_secret],
+    };
+  },
+  'DELETE /clients/{client_id} | a client': async (api) => {
+    const client = await newClient(api);
+    return {
+      request: json('DELETE', `/clients/${client.client_id}`, api.admin.token),
+      actor: api.admin.id,
+      secrets: [client.client_secret],
+    };
+  },
+  'POST /clients/{client_id}/secret | confidential client': async (api) => {
+    const client = await newClient(api);
+    return {
+      request: json('POST', `/clients/${client.client_id}/secret`, api.admin.token),
+      actor: api.admin.id,
+      secrets: [client.client_secret],
+    };
+  },
+  'POST /introspect | own refresh token': async (api) => {
+    const { client, pair } = await clientTokens(api);
+    return {
+      request: clientForm('/introspect', client, pair.refreshToken),
+      actor: null,
+      secrets: [client.client_secret, pair.refreshToken],
+    };
+  },
+  'POST /revoke | own refresh token': async (api) => {
+    const { client, pair } = await clientTokens(api);
+    return {
+      request: clientForm('/revoke', client, pair.refreshToken),
+      actor: null,
+      secrets: [client.client_secret, pair.refreshToken],
+    };
+  },
   'POST /token | token-exchange grant, new person': async (api) => {
     const idToken = await api.oidc.server.issuer.buildToken({
       scopesOrTransform: (_header: unknown, payload: Record<string, unknown>) => {
@@ -697,7 +791,7 @@ for (const database of DATABASES) {
           PASSWORD,
           NEW_PASSWORD,
           ...(step.secrets ?? []),
-          ...['key', 'access_token', 'refresh_token', 'csrf_token']
+          ...['key', 'access_token', 'refresh_token', 'csrf_token', 'client_secret']
             .map((name) => body[name])
             .filter((value): value is string => typeof value === 'string'),
         ];

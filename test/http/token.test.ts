@@ -275,6 +275,8 @@ describe('discovery and operations routes', () => {
     assert.deepEqual(metadata.scopes_supported, [
       'apikeys:write',
       'audit:read',
+      'clients:read',
+      'clients:write',
       'profile:read',
       'profile:write',
       'roles:read',

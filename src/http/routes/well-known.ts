@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { KeyRing } from '../../auth/keys.ts';
+import { ASSERTION_ALGORITHMS, CLIENT_AUTH_METHODS } from '../../auth/oidc/client-authentication.ts';
 import type { RoleService } from '../../auth/permissions.ts';
 import { MAGIC_LINK_GRANT } from './token.ts';
 
@@ -36,6 +37,12 @@ export const wellKnownRoutes: FastifyPluginAsyncTypebox<WellKnownRouteOptions> =
     response_types_supported: [] as string[],
     scopes_supported: [] as string[],
     token_endpoint_auth_methods_supported: ['none'],
+    introspection_endpoint: `${base}/introspect`,
+    introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
+    revocation_endpoint: `${base}/revoke`,
+    revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS, 'none'],
+    revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
   };
   app.get(
     '/.well-known/jwks.json',
