@@ -1,6 +1,6 @@
 /**
- * Step-up (RFC 9470): a signed-in user proves the password (or a passkey) again in a live session, which renews
- * its `auth_time`; a token session also gets a new refresh token of the same grant.
+ * Step-up (RFC 9470): a signed-in user proves the password (or a passkey) again in a live session,
+ * which renews its `auth_time`; a token session also gets a new refresh token of the same grant.
  */
 import { recordAuditEvent } from '../store/audit.ts';
 import { findSession, insertRefreshToken, setSessionAuthTime } from '../store/sessions.ts';

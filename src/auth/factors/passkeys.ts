@@ -53,7 +53,7 @@ export interface Passkeys {
     assertion: Record<string, unknown>,
     ctx: RequestContext,
   ): Promise<SecondStepResult>;
-  /** Step-up options for a signed-in user's `sessionId`: the user's passkeys, user verification required. */
+  /** Step-up options for a user's session `sessionId`: their passkeys, user verification required. */
   stepUpOptions(user: UserRecord, sessionId: string): Promise<PublicKeyCredentialRequestOptionsJSON>;
   /** Proves the user again with a passkey over a challenge of `stepUpOptions` for this session. */
   proveStepUp(
