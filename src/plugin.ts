@@ -253,6 +253,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       appName: config.appName,
       cookie: cookieSettings,
       flowCookie: oauthCookie,
+      mfaPages,
     });
     await scope.register(identityRoutes, {
       externalSignIn,

@@ -1,11 +1,11 @@
 /**
- * Step-up (RFC 9470): a signed-in user proves the password again in a live session, which renews
- * its `auth_time`; a token session also gets a new refresh token of the same grant.
+ * Step-up (RFC 9470): a signed-in user proves the password (or a passkey) again in a live session,
+ * which renews its `auth_time`; a token session also gets a new refresh token of the same grant.
  */
 import { recordAuditEvent } from '../store/audit.ts';
 import { findSession, insertRefreshToken, setSessionAuthTime } from '../store/sessions.ts';
 import type { UserRecord } from '../store/users.ts';
-import { InvalidTokenError } from './errors.ts';
+import { InvalidCredentialsError, InvalidTokenError } from './errors.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 import { hashSecret, newOpaqueToken } from './secrets.ts';
 import type { SessionKit } from './session-kit.ts';
@@ -15,7 +15,8 @@ export async function reauthenticate(
   kit: SessionKit,
   user: UserRecord,
   sessionId: string,
-  password: string,
+  /** Undefined: `secondFactor` alone proves the user (a passkey with user verification). */
+  password: string | undefined,
   grant: { readonly scope: string; readonly clientId: string | undefined },
   ctx: RequestContext,
   /** Proves a second factor once the password is right; returns the methods it adds. */
@@ -25,10 +26,17 @@ export async function reauthenticate(
   if (session === undefined || session.userId !== user.id || !kit.isSessionLive(session)) {
     throw new InvalidTokenError('session ended');
   }
-  await kit.checkCurrentPassword(user, password, ctx, 'reauthenticate');
+  if (password !== undefined) await kit.checkCurrentPassword(user, password, ctx, 'reauthenticate');
+  else if (secondFactor === undefined) throw new InvalidCredentialsError();
   const second = secondFactor ? await secondFactor(user) : undefined;
   // RFC 8176: what this proof was; a password alone leaves the session one-factor from now on.
-  const amr = second ? [...new Set(['pwd', ...second, 'mfa'])] : ['pwd'];
+  const amr =
+    password === undefined
+      ? [...new Set(second)]
+      : second
+        ? [...new Set(['pwd', ...second, 'mfa'])]
+        : ['pwd'];
+  const method = password === undefined ? 'passkey' : second ? 'password+factor' : 'password';
   const now = kit.clock.now();
   const refresh = session.kind === 'token' ? newOpaqueToken() : undefined;
   const clientId = grant.clientId ?? 'gatehouse';
@@ -50,7 +58,7 @@ export async function reauthenticate(
       userId: user.id,
       sessionId: session.id,
       ...auditSource(ctx),
-      details: { method: second ? 'password+factor' : 'password', session_kind: session.kind },
+      details: { method, session_kind: session.kind },
     });
     return true;
   });

@@ -119,7 +119,8 @@ export interface SessionService {
   reauthenticate(
     user: UserRecord,
     sessionId: string,
-    password: string,
+    /** Undefined: `secondFactor` alone proves the user (a passkey with user verification). */
+    password: string | undefined,
     grant: { readonly scope: string; readonly clientId: string | undefined },
     ctx: RequestContext,
     /** Proves a second factor once the password is right; returns the methods it adds. */
@@ -269,7 +270,7 @@ export function createSessionService(deps: {
     completeAmr,
     external,
   ) => {
-    const step = { kind: 'token', method, scope, clientId } as const;
+    const step = { kind: 'token', method, scope, clientId, provider: external?.provider } as const;
     const amr = await provenMethods(deps.secondStep, user, completeAmr, step);
     return startToken(kit, user, scope, clientId, ctx, method, amr, external);
   };
@@ -280,7 +281,13 @@ export function createSessionService(deps: {
     completeAmr,
     external,
   ) => {
-    const step = { kind: 'cookie', method, scope: '', clientId: undefined } as const;
+    const step = {
+      kind: 'cookie',
+      method,
+      scope: '',
+      clientId: undefined,
+      provider: external?.provider,
+    } as const;
     const amr = await provenMethods(deps.secondStep, user, completeAmr, step);
     return startCookie(kit, user, ctx, method, amr, external);
   };

@@ -159,7 +159,12 @@ export interface RecoveryCodesTable {
   used_at: number | null;
 }
 
-export type MfaChallengePurpose = 'mfa' | 'enrollment' | 'webauthn_register' | 'webauthn_login';
+export type MfaChallengePurpose =
+  | 'mfa'
+  | 'enrollment'
+  | 'webauthn_register'
+  | 'webauthn_login'
+  | 'webauthn_reauth';
 
 export interface MfaChallengesTable {
   id: string;

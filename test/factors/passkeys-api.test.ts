@@ -1,7 +1,9 @@
 /**
  * Passkeys over the API with a software authenticator: registration (recovery codes for a first
  * factor), passwordless sign-in, a passkey as the second step, a cloned credential whose counter
- * goes back (refused and audited), and a credential of another account.
+ * goes back (refused and audited), a credential of another account, and step-up with a passkey
+ * alone at `/reauthenticate` (its attacks: another user's passkey, a replayed challenge, a
+ * sign-in's or another session's challenge).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -27,6 +29,7 @@ for (const database of DATABASES) {
       id: string;
       key: SoftAuthenticator;
       body: Record<string, unknown>;
+      accessToken: string;
     }> {
       const username = `pk${++n}`;
       const { id } = await registerUser(t.app, username);
@@ -47,7 +50,7 @@ for (const database of DATABASES) {
         payload: { name: 'Laptop', response: key.register(options.json(), ORIGIN) },
       });
       assert.equal(created.statusCode, 201, created.body);
-      return { username, id, key, body: created.json() };
+      return { username, id, key, body: created.json(), accessToken: access_token };
     }
 
     async function passwordless(key: SoftAuthenticator) {
@@ -135,6 +138,82 @@ for (const database of DATABASES) {
       const wrongOrigin = await passwordlessAt(first.key, 'http://evil.test');
       assert.equal(wrongOrigin.statusCode, 400);
       void PASSWORD;
+    });
+
+    const stepUpOptions = (accessToken: string) =>
+      t.app.inject({ method: 'POST', url: '/reauthenticate/webauthn/options', headers: bearer(accessToken) });
+    const reauthenticate = (accessToken: string, payload: Record<string, string>) =>
+      t.app.inject({ method: 'POST', url: '/reauthenticate', headers: bearer(accessToken), payload });
+
+    test('a passkey alone steps up: auth_time renewed, amr hwk + user + mfa, acr mfa, and MFA-guarded changes go through', async () => {
+      const { key, accessToken } = await withPasskey();
+      t.clock.advance(11 * 60_000);
+      const stale = await t.app.inject({
+        method: 'POST',
+        url: '/users/me/recovery-codes',
+        headers: bearer(accessToken),
+      });
+      assert.equal(stale.statusCode, 401, stale.body);
+      const options = await stepUpOptions(accessToken);
+      assert.equal(options.statusCode, 200, options.body);
+      assert.equal(options.json().userVerification, 'required');
+      assert.deepEqual(
+        options.json().allowCredentials.map((c: { id: string }) => c.id),
+        [key.credentialId],
+      );
+      const done = await reauthenticate(accessToken, {
+        assertion: JSON.stringify(key.assert(options.json(), ORIGIN)),
+      });
+      assert.equal(done.statusCode, 200, done.body);
+      const claims = decodeJwt(done.json().access_token);
+      assert.deepEqual(claims.amr, ['hwk', 'user', 'mfa']);
+      assert.equal(claims.acr, 'urn:gatehouse:acr:mfa');
+      assert.equal(claims.auth_time, Math.floor(t.clock.now() / 1000));
+      const codes = await t.app.inject({
+        method: 'POST',
+        url: '/users/me/recovery-codes',
+        headers: bearer(done.json().access_token),
+      });
+      assert.equal(codes.statusCode, 200, codes.body);
+      const events = await listAuditEvents(t.gatehouse.store.db, { event: 'user.reauthenticated', limit: 1 });
+      assert.equal(events[0]?.details?.method, 'passkey');
+    });
+
+    test("step-up refuses another user's passkey, a replayed challenge, a sign-in's challenge and another session's", async () => {
+      const mine = await withPasskey();
+      const theirs = await withPasskey();
+      const expectFailed = async (response: Awaited<ReturnType<typeof reauthenticate>>, what: string) => {
+        assert.equal(response.statusCode, 400, `${what}: ${response.body}`);
+        assert.equal(response.json().code, 'WEBAUTHN_FAILED', what);
+      };
+
+      const options = (await stepUpOptions(mine.accessToken)).json();
+      const foreign = JSON.stringify(theirs.key.assert(options, ORIGIN));
+      await expectFailed(await reauthenticate(mine.accessToken, { assertion: foreign }), 'their passkey');
+
+      const own = JSON.stringify(mine.key.assert((await stepUpOptions(mine.accessToken)).json(), ORIGIN));
+      assert.equal((await reauthenticate(mine.accessToken, { assertion: own })).statusCode, 200);
+      await expectFailed(await reauthenticate(mine.accessToken, { assertion: own }), 'replayed');
+
+      const signIn = (await t.app.inject({ method: 'POST', url: '/webauthn/authenticate/options' })).json();
+      const forSignIn = JSON.stringify(mine.key.assert(signIn, ORIGIN));
+      await expectFailed(
+        await reauthenticate(mine.accessToken, { assertion: forSignIn }),
+        'sign-in challenge',
+      );
+
+      const other = (await passwordless(mine.key)).json();
+      const otherSession = (await stepUpOptions(other.access_token)).json();
+      const elsewhere = JSON.stringify(mine.key.assert(otherSession, ORIGIN));
+      await expectFailed(await reauthenticate(mine.accessToken, { assertion: elsewhere }), 'other session');
+
+      const both = await reauthenticate(mine.accessToken, { password: PASSWORD, assertion: own });
+      assert.equal(both.statusCode, 422, both.body);
+      const neither = await reauthenticate(mine.accessToken, {});
+      assert.equal(neither.statusCode, 422, neither.body);
+      const { username } = await registerUser(t.app, `nokey${++n}`);
+      const noPasskey = await stepUpOptions((await passwordTokens(t.app, username)).access_token);
+      assert.equal(noPasskey.statusCode, 404, noPasskey.body);
     });
 
     async function passwordlessAt(key: SoftAuthenticator, origin: string) {

@@ -1,10 +1,12 @@
 /**
  * GATEHOUSE_MFA: `required` and `required_for_admins` turn a password sign-in of an account
- * without a factor into 403 `mfa_enrollment_required` with a token that can only enrol one.
+ * without a factor into 403 `mfa_enrollment_required` with a token that can only enrol one; on the
+ * pages that token finishes the cookie sign-in once its first factor is confirmed, and only then.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { totpCode } from '../../src/auth/factors/totp.ts';
+import { browserFormHeaders, form } from '../pages/form-client.ts';
 import { createTestApp, DATABASES, PASSWORD, registerUser, type TestApp } from '../support/gatehouse.ts';
 import { bearer, ENCRYPTION_KEY, mfaToken, STEP_MS, tokenRequest } from './support.ts';
 
@@ -107,6 +109,46 @@ for (const database of DATABASES) {
         headers: bearer(token),
       });
       assert.equal(expired.statusCode, 400);
+    });
+
+    test("pages: the enrolment's token finishes only its own cookie sign-in, once, from this origin", async () => {
+      await registerUser(required.app, 'erin');
+      const post = (url: string, fields: Record<string, string>, headers = browserFormHeaders()) =>
+        required.app.inject({ method: 'POST', url, headers, payload: form(fields) });
+      const login = await post('/login', { username: 'erin', password: PASSWORD });
+      assert.equal(login.statusCode, 200, login.body);
+      assert.equal(login.headers['set-cookie'], undefined);
+      const token = /name="enrollment_token" value="([^"]+)"/.exec(login.body)?.[1] ?? '';
+      assert.match(token, /^enr_/);
+
+      const crossSite = await post(
+        '/login/enrollment/totp',
+        { enrollment_token: token },
+        browserFormHeaders({ origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }),
+      );
+      assert.equal(crossSite.statusCode, 403, crossSite.body);
+      const setup = await post('/login/enrollment/totp', { enrollment_token: token });
+      assert.equal(setup.statusCode, 200, setup.body);
+      const secret =
+        /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(setup.body)?.[1]?.replace(/ /g, '') ?? '';
+      const action =
+        /action="(\/login\/enrollment\/factors\/totp\/[^"]+\/confirm)"/.exec(setup.body)?.[1] ?? '';
+
+      // A /token sign-in's enrollment token (an API client's) and an mfa_token finish no cookie sign-in.
+      const apiToken = await enrollmentToken(required, 'erin');
+      const code = totpCode(secret, required.clock.now());
+      for (const other of [apiToken, 'mfa_x.y']) {
+        const refused = await post(action, { enrollment_token: other, code });
+        assert.equal(refused.statusCode, 400, refused.body);
+        assert.equal(refused.headers['set-cookie'], undefined);
+      }
+      const done = await post(action, { enrollment_token: token, code });
+      assert.equal(done.statusCode, 200, done.body);
+      assert.match(String(done.headers['set-cookie']), /gatehouse_session=/);
+      assert.equal([...done.body.matchAll(/<li><code>/g)].length, 10);
+      const again = await post(action, { enrollment_token: token, code });
+      assert.equal(again.statusCode, 400, 'spent');
+      assert.equal(again.headers['set-cookie'], undefined);
     });
 
     test('required_for_admins: an admin without a factor must enrol; a plain user signs in with the password alone', async () => {

@@ -111,6 +111,22 @@ async function withApp(api: Api) {
   return { user, secret: secret as string, recoveryCodes: confirmed.json().recovery_codes as string[] };
 }
 
+/** A user with a passkey of a software authenticator. */
+async function withPasskey(api: Api) {
+  const user = await api.user();
+  const key = createSoftAuthenticator('app.test');
+  const options = (await api.send(json('POST', '/users/me/factors/webauthn/options', user.token))).json();
+  await expectOk(
+    await api.send(
+      json('POST', '/users/me/factors/webauthn', user.token, {
+        response: key.register(options, 'http://app.test'),
+      }),
+    ),
+    'register',
+  );
+  return { user, key };
+}
+
 /** A confidential client registered by the admin: its id and secret. */
 async function newClient(api: Api): Promise<{ client_id: string; client_secret: string }> {
   const created = await expectOk(
@@ -221,18 +237,18 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
     request: json('POST', '/webauthn/authenticate/options', null),
     actor: null,
   }),
+  'POST /reauthenticate/webauthn/options | options': async (api) => {
+    const { user } = await withPasskey(api);
+    return { request: json('POST', '/reauthenticate/webauthn/options', user.token), actor: user.id };
+  },
+  'POST /reauthenticate | passkey': async (api) => {
+    const { user, key } = await withPasskey(api);
+    const options = (await api.send(json('POST', '/reauthenticate/webauthn/options', user.token))).json();
+    const assertion = JSON.stringify(key.assert(options, 'http://app.test'));
+    return { request: json('POST', '/reauthenticate', user.token, { assertion }), actor: user.id };
+  },
   'POST /login/passkey | passkey': async (api) => {
-    const user = await api.user();
-    const key = createSoftAuthenticator('app.test');
-    const options = (await api.send(json('POST', '/users/me/factors/webauthn/options', user.token))).json();
-    await expectOk(
-      await api.send(
-        json('POST', '/users/me/factors/webauthn', user.token, {
-          response: key.register(options, 'http://app.test'),
-        }),
-      ),
-      'register',
-    );
+    const { key } = await withPasskey(api);
     const request = (await api.send(json('POST', '/webauthn/authenticate/options', null))).json();
     return {
       request: json('POST', '/login/passkey', null, {

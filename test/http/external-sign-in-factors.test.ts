@@ -1,15 +1,23 @@
 /**
  * External sign-in meets second factors: a provider's sign-in is one factor, so an account with
  * an authenticator app is asked for it; and a passkey, a password or another connected account
- * each count as a way in when one of them is removed.
+ * each count as a way in when one of them is removed. With GATEHOUSE_MFA=required the pages take
+ * a provider's sign-in on to enrolment, as they do a password's.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { totpCode } from '../../src/auth/factors/totp.ts';
 import { insertFactor } from '../../src/store/factors.ts';
+import { findSession } from '../../src/store/sessions.ts';
 import { bearer, ENCRYPTION_KEY, enrolTotp, passwordTokens, tokenRequest } from '../factors/support.ts';
-import { startOidcProvider, type TestOidcProvider } from '../support/external-providers.ts';
+import { BROWSER_ACCEPT, browserFormHeaders, form } from '../pages/form-client.ts';
+import {
+  startOidcProvider,
+  startSignIn,
+  type TestOidcProvider,
+  visitProvider,
+} from '../support/external-providers.ts';
 import { createTestApp, DATABASES, PASSWORD, type TestApp } from '../support/gatehouse.ts';
 
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -73,6 +81,58 @@ for (const database of DATABASES) {
       assert.equal(done.statusCode, 200, done.body);
       const amr = decodeJwt(done.json().access_token).amr as string[];
       assert.ok(amr.includes('ext') && amr.includes('otp') && amr.includes('mfa'), amr.join(' '));
+    });
+
+    test('policy: a browser sign-in with a provider into an account that must enrol goes on to enrolment, which finishes it with ext + otp', async () => {
+      const required = await createTestApp({
+        databaseUrl: database.url,
+        env: {
+          GATEHOUSE_GOOGLE_ISSUER: oidc.issuer,
+          GATEHOUSE_GOOGLE_CLIENT_ID: 'web-client',
+          GATEHOUSE_GOOGLE_CLIENT_SECRET: 'web-secret',
+          GATEHOUSE_ENCRYPTION_KEY: ENCRYPTION_KEY,
+          GATEHOUSE_MFA: 'required',
+        },
+      });
+      try {
+        oidc.claims = { sub: 'newcomer-sub', email: 'newcomer@example.com', email_verified: true };
+        const start = await startSignIn(
+          required.app,
+          'google',
+          `?return_to=${encodeURIComponent('/users/me')}`,
+        );
+        const callback = await required.app.inject({
+          method: 'GET',
+          url: await visitProvider(start.location ?? ''),
+          headers: { cookie: start.stateCookie, accept: BROWSER_ACCEPT },
+        });
+        assert.equal(callback.statusCode, 200, callback.body);
+        assert.doesNotMatch(String(callback.headers['set-cookie']), /gatehouse_session=[^;]/);
+        assert.match(callback.body, /Set up a second factor/);
+        const token = /name="enrollment_token" value="([^"]+)"/.exec(callback.body)?.[1] ?? '';
+        const post = (url: string, fields: Record<string, string>) =>
+          required.app.inject({ method: 'POST', url, headers: browserFormHeaders(), payload: form(fields) });
+        const setup = await post('/login/enrollment/totp', {
+          enrollment_token: token,
+          return_to: '/users/me',
+        });
+        const secret =
+          /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(setup.body)?.[1]?.replace(/ /g, '') ?? '';
+        const action = /action="([^"]+\/confirm)"/.exec(setup.body)?.[1] ?? '';
+        const done = await post(action, {
+          enrollment_token: token,
+          return_to: '/users/me',
+          code: totpCode(secret, required.clock.now()),
+        });
+        assert.equal(done.statusCode, 200, done.body);
+        assert.match(done.body, /href='\/users\/me'>Continue/);
+        const sessionId = /gatehouse_session=([^.;]+)\./.exec(String(done.headers['set-cookie']))?.[1] ?? '';
+        const session = await findSession(required.gatehouse.store.db, sessionId);
+        assert.deepEqual([...(session?.amr ?? [])].sort(), ['ext', 'mfa', 'otp']);
+        assert.equal(session?.externalProvider, 'google');
+      } finally {
+        await required.close();
+      }
     });
 
     test('a passkey counts as a way in: the only connected account of a passwordless user with one can go', async () => {

@@ -1,13 +1,16 @@
 /**
  * External sign-in in Chromium, JavaScript off: "Continue with Test IdP" on /login → the provider →
  * back on /account, signed in; connect GitHub (its consent page) from /account; disconnect it;
- * sign out; sign in again with the provider. The pages keep their CSP throughout.
+ * sign out; sign in again with the provider. The pages keep their CSP throughout. An account with
+ * a second factor goes on from the provider's callback to the same second step as a password.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { DESKTOP, hasChromium, launchChromium, screenshot } from '../support/browser.ts';
+import { totpCode } from '../../src/auth/factors/totp.ts';
+import { findSession } from '../../src/store/sessions.ts';
+import { ENCRYPTION_KEY, STEP_MS } from '../factors/support.ts';
+import { DESKTOP, freePort, hasChromium, launchChromium, screenshot } from '../support/browser.ts';
 import {
   startGithubStandIn,
   startOidcProvider,
@@ -15,15 +18,6 @@ import {
   type TestOidcProvider,
 } from '../support/external-providers.ts';
 import { createTestApp, type TestApp } from '../support/gatehouse.ts';
-
-/** A port the OS says is free, so the issuer (and so the callback URL) can name it before listening. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('external sign-in in the browser', { skip: !hasChromium && 'Chromium not installed' }, () => {
   let t: TestApp;
@@ -40,6 +34,7 @@ describe('external sign-in in the browser', { skip: !hasChromium && 'Chromium no
     t = await createTestApp({
       env: {
         GATEHOUSE_ISSUER: base,
+        GATEHOUSE_ENCRYPTION_KEY: ENCRYPTION_KEY,
         GATEHOUSE_OIDC_TEST_ISSUER: oidc.issuer,
         GATEHOUSE_OIDC_TEST_CLIENT_ID: 'journey',
         GATEHOUSE_OIDC_TEST_CLIENT_SECRET: 'journey-secret',
@@ -110,6 +105,55 @@ describe('external sign-in in the browser', { skip: !hasChromium && 'Chromium no
       await page.waitForURL(`${base}/account`);
       assert.match((await page.locator('.signed-in').textContent()) ?? '', /journeyer/);
       assert.deepEqual(cspProblems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the callback shows the second step; the code signs in with ext + otp and goes on to return_to', async () => {
+    oidc.claims = {
+      sub: 'two-factor-person',
+      email: 'two@example.com',
+      email_verified: true,
+      preferred_username: 'twofactor',
+    };
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: DESKTOP });
+    try {
+      const page = await context.newPage();
+      await page.goto(`${base}/login`);
+      await page.getByRole('link', { name: 'Continue with Test IdP' }).click();
+      await page.waitForURL(`${base}/account`);
+
+      // An authenticator app from the account page.
+      await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+      const secret = ((await page.locator('code.secret').textContent()) ?? '').replace(/ /g, '');
+      await page.fill('#code', totpCode(secret, t.clock.now()));
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      assert.equal(await page.locator('ol.recovery-codes li').count(), 10);
+      await page.goto(`${base}/account`);
+      await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+      await page.waitForURL(/\/login/);
+
+      await page.goto(`${base}/login?return_to=${encodeURIComponent('/users/me')}`);
+      await page.getByRole('link', { name: 'Continue with Test IdP' }).click();
+      await page.waitForSelector('#otp');
+      assert.match((await page.locator('h1').textContent()) ?? '', /Second step/);
+      assert.equal(
+        (await context.cookies()).some((c) => c.name.includes('session')),
+        false,
+        'no session before the second factor',
+      );
+      t.clock.advance(STEP_MS);
+      await page.fill('#otp', totpCode(secret, t.clock.now()));
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.waitForURL(`${base}/users/me`);
+      assert.match((await page.textContent('body')) ?? '', /"username":"twofactor"/);
+
+      const cookie = (await context.cookies()).find((c) => c.name.includes('session'));
+      assert.ok(cookie, 'a session cookie');
+      const session = await findSession(t.gatehouse.store.db, cookie.value.split('.')[0] ?? '');
+      assert.deepEqual([...(session?.amr ?? [])].sort(), ['ext', 'mfa', 'otp']);
+      assert.equal(session?.externalProvider, 'test');
     } finally {
       await context.close();
     }

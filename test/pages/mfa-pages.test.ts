@@ -1,12 +1,14 @@
 /**
  * Second factors on the hosted pages without JavaScript: the second sign-in step after the
  * password, setting up an authenticator app from /account (QR code, key, recovery codes shown
- * once), and the account page's step-up asking for the app's code once the account has one.
+ * once), and the account page's step-up asking for the app's code once the account has one; a
+ * magic link goes on to the same second step.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { totpCode } from '../../src/auth/factors/totp.ts';
-import { ENCRYPTION_KEY, STEP_MS } from '../factors/support.ts';
+import { ENCRYPTION_KEY, enrolTotp, passwordTokens, STEP_MS } from '../factors/support.ts';
+import { storeEmailToken } from '../support/email-token.ts';
 import { createTestApp, PASSWORD, registerUser, type TestApp } from '../support/gatehouse.ts';
 import { browserFormHeaders, cookieOf, form, signInByForm, visibleInputs } from './form-client.ts';
 
@@ -91,5 +93,26 @@ describe('second factors on the hosted pages', () => {
       session,
     );
     assert.equal(changed.statusCode, 303, changed.body);
+  });
+
+  test('a magic link into an account with an app goes on to the second step, which continues to return_to', async () => {
+    const { id } = await registerUser(t.app, 'dora');
+    const { secret } = await enrolTotp(t, (await passwordTokens(t.app, 'dora')).access_token);
+    const token = await storeEmailToken(t, 'magic', { id, email: 'dora@example.com' });
+    const post = (url: string, fields: Record<string, string>) =>
+      t.app.inject({ method: 'POST', url, headers: browserFormHeaders(), payload: form(fields) });
+    const first = await post('/magic-link/sign-in', { token, return_to: '/users/me' });
+    assert.equal(first.statusCode, 200, first.body);
+    assert.equal(first.headers['set-cookie'], undefined, 'no session after the link alone');
+    const mfaToken = /name="mfa_token" value="([^"]+)"/.exec(first.body)?.[1] ?? '';
+    const second = await post('/login/mfa', {
+      mfa_token: mfaToken,
+      return_to: '/users/me',
+      otp: totpCode(secret, t.clock.now()),
+    });
+    assert.equal(second.statusCode, 303, second.body);
+    assert.equal(second.headers.location, '/users/me');
+    const me = await t.app.inject({ method: 'GET', url: '/users/me', headers: { cookie: cookieOf(second) } });
+    assert.equal(me.json().username, 'dora');
   });
 });

@@ -8,12 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { totpCode } from '../../src/auth/factors/totp.ts';
 import gatehouseDefault, {
   createGatehouse,
   gatehouse,
   gatehousePlugin,
   loadConfig,
 } from '../../src/index.ts';
+import { ENCRYPTION_KEY } from '../factors/support.ts';
 import { browserFormHeaders, cookieOf, form } from '../pages/form-client.ts';
 import { eventually } from '../support/tcp-proxy.ts';
 
@@ -199,6 +201,42 @@ test('inside a host plugin with its own prefix, the paths add up', async () => {
     assert.equal(metadata.json().token_endpoint, 'https://api.example.com/v1/auth/token');
     const page = await app.inject({ method: 'GET', url: '/v1/auth/login' });
     assert.match(page.body, /action="\/v1\/auth\/login"/);
+  } finally {
+    await app.close();
+  }
+});
+
+test('enrolment by policy under a prefix: its forms post under /auth and its Continue link is not prefixed twice', async () => {
+  const app = Fastify();
+  try {
+    await app.register(gatehouse, {
+      prefix: '/auth',
+      databaseUrl: 'sqlite::memory:',
+      issuer: 'https://api.example.com',
+      logLevel: 'silent',
+      mfa: 'required',
+      encryptionKeys: [ENCRYPTION_KEY],
+    });
+    await app.ready();
+    await app.inject({
+      method: 'POST',
+      url: '/auth/register',
+      payload: { username: 'erin', email: 'erin@example.com', password: PASSWORD },
+    });
+    const post = (url: string, fields: Record<string, string>) =>
+      app.inject({ method: 'POST', url, headers: browserFormHeaders(), payload: form(fields) });
+    const login = await post('/auth/login', { username: 'erin', password: PASSWORD });
+    assert.match(login.body, /action="\/auth\/login\/enrollment\/totp"/);
+    const token = /name="enrollment_token" value="([^"]+)"/.exec(login.body)?.[1] ?? '';
+    const setup = await post('/auth/login/enrollment/totp', { enrollment_token: token });
+    const action = /action="(\/auth\/login\/enrollment\/factors\/totp\/[^"]+\/confirm)"/.exec(
+      setup.body,
+    )?.[1];
+    const secret = /<code class="secret">([A-Z2-7 ]+)<\/code>/.exec(setup.body)?.[1]?.replace(/ /g, '') ?? '';
+    assert.ok(action, setup.body);
+    const done = await post(action, { enrollment_token: token, code: totpCode(secret, Date.now()) });
+    assert.equal(done.statusCode, 200, done.body);
+    assert.match(done.body, /href='\/auth\/account'>Continue/);
   } finally {
     await app.close();
   }

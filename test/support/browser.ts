@@ -1,8 +1,10 @@
 /** Debian's Chromium for the page tests, screenshots under test/artifacts/, and layout checks. */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core';
+import { createTestApp, type TestApp } from './gatehouse.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
@@ -19,6 +21,62 @@ export const CHROMIUM_ARGS = [
 export const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 export const PHONE = { width: 390, height: 844 };
 export const DESKTOP = { width: 1280, height: 900 };
+
+/** A port the OS picks; a passkey's origin (the server's public URL) must name it before listening. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * A Gatehouse listening on `http://localhost:<port>`, its public URL and issuer: the origin a
+ * browser accepts for passkeys (never an IP address).
+ */
+export async function listeningAtLocalhost(
+  env: Record<string, string> = {},
+): Promise<{ t: TestApp; base: string }> {
+  const port = await freePort();
+  const base = `http://localhost:${port}`;
+  const t = await createTestApp({ env: { GATEHOUSE_PUBLIC_URL: base, GATEHOUSE_ISSUER: base, ...env } });
+  await t.app.listen({ host: '127.0.0.1', port });
+  return { t, base };
+}
+
+/** Chromium's virtual authenticator (CDP WebAuthn domain): a platform passkey that verifies the user. */
+export async function addVirtualAuthenticator(
+  page: Page,
+): Promise<{ cdp: CDPSession; authenticatorId: string }> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return { cdp, authenticatorId };
+}
+
+/**
+ * A page with JavaScript and a virtual authenticator, in a browser without conditional UI: the
+ * virtual authenticator would answer the login page's autofill request at once, before any button.
+ */
+export async function passkeyPage(browser: Browser, base: string) {
+  const { context, problems } = await newWatchedContext(browser, base, {
+    javaScriptEnabled: true,
+    viewport: DESKTOP,
+  });
+  await context.addInitScript('PublicKeyCredential.isConditionalMediationAvailable = async () => false;');
+  const page = await context.newPage();
+  return { context, problems, page, ...(await addVirtualAuthenticator(page)) };
+}
 
 export async function launchChromium(): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true });

@@ -21,6 +21,8 @@ import {
   ExternalSignInError,
   GatehouseError,
   InvalidSubjectTokenError,
+  MfaEnrollmentRequiredError,
+  MfaRequiredError,
   UnknownProviderError,
   UserNotFoundError,
 } from '../errors.ts';
@@ -62,8 +64,11 @@ export interface IdentityView {
 export type FinishOutcome =
   | { readonly kind: 'signed-in'; readonly login: CookieLogin; readonly returnTo: string | undefined }
   | { readonly kind: 'linked'; readonly userId: string; readonly provider: string }
+  /** The account has a second factor, or must set one up: the browser goes on to that step. */
+  | { readonly kind: 'second-step'; readonly challenge: SecondStep; readonly returnTo: string | undefined }
   | { readonly kind: 'failed'; readonly error: GatehouseError; readonly linking: boolean };
 
+type SecondStep = MfaRequiredError | MfaEnrollmentRequiredError;
 export interface ExternalSignInService {
   /** The configured providers, in button order. */
   providers(): readonly ProviderSummary[];
@@ -296,6 +301,8 @@ export function createExternalSignIn(deps: {
         );
         return { kind: 'signed-in', login, returnTo: flow.returnTo ?? undefined };
       } catch (error) {
+        if (error instanceof MfaRequiredError || error instanceof MfaEnrollmentRequiredError)
+          return { kind: 'second-step', challenge: error, returnTo: flow?.returnTo ?? undefined };
         if (error instanceof GatehouseError && error.code !== 'DATABASE_UNAVAILABLE') {
           return { kind: 'failed', error, linking: linking_ };
         }
@@ -332,9 +339,7 @@ export function createExternalSignIn(deps: {
             ctx,
             'external',
             undefined,
-            {
-              provider: name,
-            },
+            { provider: name },
           );
         })(),
       );

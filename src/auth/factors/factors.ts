@@ -13,9 +13,10 @@ import type { RoleService } from '../permissions.ts';
 import { type FactorKit, type FactorOptions, totpAad } from './factor-kit.ts';
 import { createFactorManagement, type FactorManagement } from './factor-service.ts';
 import { createPasskeys, type Passkeys } from './passkeys.ts';
+import { createPolicyEnrollment, type PolicyEnrollment } from './policy-enrollment.ts';
 import { createSecondStep, type SecondStep } from './second-step.ts';
 
-export type FactorService = FactorManagement & SecondStep & Passkeys;
+export type FactorService = FactorManagement & SecondStep & Passkeys & PolicyEnrollment;
 
 export function createFactorService(deps: {
   store: Store;
@@ -30,7 +31,13 @@ export function createFactorService(deps: {
   const kit: FactorKit = deps;
   const management = createFactorManagement(kit);
   const secondStep = createSecondStep(kit);
-  return { ...management, ...secondStep, ...createPasskeys(kit, management, secondStep) };
+  const passkeys = createPasskeys(kit, management, secondStep);
+  return {
+    ...management,
+    ...secondStep,
+    ...passkeys,
+    ...createPolicyEnrollment(management, passkeys, secondStep),
+  };
 }
 
 /** The factor service of a Gatehouse: its key, policy, relying party and mail notices from `config`. */

@@ -29,6 +29,8 @@ export interface FirstStep {
   readonly amr: readonly string[];
   readonly scope: string;
   readonly clientId: string | undefined;
+  /** An external sign-in's provider: the session made at the second step names it too. */
+  readonly provider?: string | undefined;
 }
 
 export function isEnrollmentToken(value: string): boolean {

@@ -28,7 +28,7 @@ import {
   spendMfaChallenge,
 } from '../../store/factors.ts';
 import type { UserRecord } from '../../store/users.ts';
-import { InactiveUserError, WebAuthnFailedError } from '../errors.ts';
+import { FactorNotFoundError, InactiveUserError, WebAuthnFailedError } from '../errors.ts';
 import { auditSource, type RequestContext } from '../request-context.ts';
 import { type FactorKit, secondStepAttempt } from './factor-kit.ts';
 import type { FactorManagement, FactorView } from './factor-service.ts';
@@ -44,7 +44,7 @@ export interface Passkeys {
     name: string | undefined,
     response: Record<string, unknown>,
     ctx: RequestContext,
-  ): Promise<{ factor: FactorView; recoveryCodes: string[] | undefined }>;
+  ): Promise<{ factor: FactorView; recoveryCodes: string[] | undefined; amr: string[] }>;
   /** Request options for the second step behind `mfaToken`: the user's passkeys allowed. */
   passkeyOptionsForMfa(mfaToken: string): Promise<PublicKeyCredentialRequestOptionsJSON>;
   completeWithPasskey(
@@ -53,6 +53,15 @@ export interface Passkeys {
     assertion: Record<string, unknown>,
     ctx: RequestContext,
   ): Promise<SecondStepResult>;
+  /** Step-up options for a user's session `sessionId`: their passkeys, user verification required. */
+  stepUpOptions(user: UserRecord, sessionId: string): Promise<PublicKeyCredentialRequestOptionsJSON>;
+  /** Proves the user again with a passkey over a challenge of `stepUpOptions` for this session. */
+  proveStepUp(
+    user: UserRecord,
+    sessionId: string,
+    assertion: Record<string, unknown>,
+    ctx: RequestContext,
+  ): Promise<string[]>;
   /** Request options for passwordless sign-in: no `allowCredentials` (discoverable credentials). */
   passwordlessOptions(): Promise<PublicKeyCredentialRequestOptionsJSON>;
   signInWithPasskey(
@@ -91,9 +100,10 @@ export function createPasskeys(
   const db = store.db;
 
   async function newChallenge(
-    purpose: 'webauthn_register' | 'webauthn_login',
+    purpose: 'webauthn_register' | 'webauthn_login' | 'webauthn_reauth',
     userId: string | null,
     challenge: string,
+    details: Record<string, string> = {},
   ) {
     const now = clock.now();
     await insertMfaChallenge(db, {
@@ -102,7 +112,7 @@ export function createPasskeys(
       userId,
       secretHash: null,
       challenge,
-      details: {},
+      details,
       createdAt: now,
       expiresAt: now + WEBAUTHN_CHALLENGE_TTL_MS,
     });
@@ -153,6 +163,20 @@ export function createPasskeys(
       throw new WebAuthnFailedError('counter moved by another request');
     }
     return amrOf(factor, info.userVerified);
+  }
+
+  /** A passkey proof of `user`, counted in the failed-login throttle of the second step. */
+  async function throttled(user: UserRecord, ctx: RequestContext, prove: () => Promise<string[]>) {
+    const attempt = secondStepAttempt(user, ctx);
+    await throttle.admit(attempt);
+    try {
+      const amr = await prove();
+      await throttle.recordSuccess(attempt);
+      return amr;
+    } catch (error) {
+      if (error instanceof WebAuthnFailedError) await throttle.recordFailure(attempt);
+      throw error;
+    }
   }
 
   async function ownPasskey(user: UserRecord, assertion: Record<string, unknown>): Promise<FactorRecord> {
@@ -212,27 +236,25 @@ export function createPasskeys(
         throw new WebAuthnFailedError('credential already registered');
       }
       const now = clock.now();
-      return management.addFactor(
-        user,
-        {
-          id: randomUUID(),
-          userId: user.id,
-          type: 'webauthn',
-          name: name ?? 'Passkey',
-          secret: null,
-          lastStep: null,
-          credentialId: info.credential.id,
-          publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
-          signCount: info.credential.counter,
-          transports: info.credential.transports ?? [],
-          aaguid: info.aaguid,
-          backedUp: info.credentialBackedUp,
-          createdAt: now,
-          confirmedAt: now,
-          lastUsedAt: null,
-        },
-        ctx,
-      );
+      const record: FactorRecord = {
+        id: randomUUID(),
+        userId: user.id,
+        type: 'webauthn',
+        name: name ?? 'Passkey',
+        secret: null,
+        lastStep: null,
+        credentialId: info.credential.id,
+        publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
+        signCount: info.credential.counter,
+        transports: info.credential.transports ?? [],
+        aaguid: info.aaguid,
+        backedUp: info.credentialBackedUp,
+        createdAt: now,
+        confirmedAt: now,
+        lastUsedAt: null,
+      };
+      const added = await management.addFactor(user, record, ctx);
+      return { ...added, amr: amrOf(record, info.userVerified) };
     },
 
     async passkeyOptionsForMfa(mfaToken) {
@@ -248,26 +270,44 @@ export function createPasskeys(
     },
 
     completeWithPasskey: (mfaToken, kind, assertion, ctx) =>
-      secondStep.completeWith(mfaToken, kind, async (user, record) => {
-        const attempt = secondStepAttempt(user, ctx);
-        await throttle.admit(attempt);
-        try {
+      secondStep.completeWith(mfaToken, kind, (user, record) =>
+        throttled(user, ctx, async () => {
           if (record.challenge === null || record.challenge !== challengeOf(assertion)) {
             throw new WebAuthnFailedError('challenge of another ceremony');
           }
-          const amr = await verifyAssertion(
-            await ownPasskey(user, assertion),
-            assertion,
-            record.challenge,
-            false,
-            ctx,
-          );
-          await throttle.recordSuccess(attempt);
-          return amr;
-        } catch (error) {
-          if (error instanceof WebAuthnFailedError) await throttle.recordFailure(attempt);
-          throw error;
+          const factor = await ownPasskey(user, assertion);
+          return verifyAssertion(factor, assertion, record.challenge, false, ctx);
+        }),
+      ),
+
+    async stepUpOptions(user, sessionId) {
+      const passkeys = (await listFactors(db, user.id, true)).filter((f) => f.type === 'webauthn');
+      if (passkeys.length === 0) throw new FactorNotFoundError();
+      const request = await generateAuthenticationOptions({
+        rpID: options.rpId,
+        allowCredentials: passkeys.map((f) => ({ id: f.credentialId ?? '', transports: [...f.transports] })),
+        userVerification: 'required',
+      });
+      await newChallenge('webauthn_reauth', user.id, request.challenge, { sessionId });
+      return request;
+    },
+
+    proveStepUp: (user, sessionId, assertion, ctx) =>
+      throttled(user, ctx, async () => {
+        const challenge = challengeOf(assertion);
+        // Only a step-up challenge of this user's session: not a sign-in's, not another session's.
+        const row = await findMfaChallengeByChallenge(db, 'webauthn_reauth', challenge);
+        if (
+          row === undefined ||
+          row.userId !== user.id ||
+          row.details.sessionId !== sessionId ||
+          !(await spendMfaChallenge(db, row.id, clock.now()))
+        ) {
+          throw new WebAuthnFailedError('unknown, spent or expired step-up challenge');
         }
+        const factor = await ownPasskey(user, assertion);
+        // With user verification a passkey is two factors in one (WebAuthn §6.2.3).
+        return [...(await verifyAssertion(factor, assertion, challenge, true, ctx)), 'mfa'];
       }),
 
     async passwordlessOptions() {

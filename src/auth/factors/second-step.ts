@@ -58,6 +58,15 @@ export interface SecondStep {
     kind: FirstStep['kind'],
     prove: (user: UserRecord, record: { id: string; challenge: string | null }) => Promise<string[]>,
   ): Promise<SecondStepResult>;
+  /**
+   * Finishes the first step behind an enrollment token once `enrol` has added and proven the
+   * user's first factor (policy enrolment on the pages); the token is then spent.
+   */
+  completeEnrollment(
+    enrollmentToken: string,
+    kind: FirstStep['kind'],
+    enrol: (user: UserRecord) => Promise<string[]>,
+  ): Promise<SecondStepResult>;
 }
 
 export const combinedAmr = (first: readonly string[], second: readonly string[]) => [
@@ -128,12 +137,13 @@ export function createSecondStep(kit: FactorKit): SecondStep {
     return user;
   }
 
-  async function completeWith(
+  async function complete(
+    purpose: 'mfa' | 'enrollment',
     mfaToken: string,
     kind: FirstStep['kind'],
     prove: (user: UserRecord, record: { id: string; challenge: string | null }) => Promise<string[]>,
   ): Promise<SecondStepResult> {
-    const resolved = await resolveMfaToken(db, 'mfa', mfaToken, clock.now());
+    const resolved = await resolveMfaToken(db, purpose, mfaToken, clock.now());
     if (resolved.step.kind !== kind) throw new InvalidMfaTokenError('other first step');
     const user = await liveUser(resolved.userId);
     const second = await prove(user, resolved.record);
@@ -157,8 +167,9 @@ export function createSecondStep(kit: FactorKit): SecondStep {
       }
     },
     completeWithCode: (mfaToken, kind, proof, ctx) =>
-      completeWith(mfaToken, kind, (user) => proveCode(user, proof, ctx)),
-    completeWith,
+      complete('mfa', mfaToken, kind, (user) => proveCode(user, proof, ctx)),
+    completeWith: (mfaToken, kind, prove) => complete('mfa', mfaToken, kind, prove),
+    completeEnrollment: (token, kind, enrol) => complete('enrollment', token, kind, enrol),
     proveCode,
     async factorsFor(mfaToken) {
       try {

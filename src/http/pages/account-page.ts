@@ -37,6 +37,8 @@ export interface AccountView {
   readonly needsReauth: boolean;
   /** The user has an authenticator app: proving it again asks for its code too (MFA step-up). */
   readonly reauthWithCode?: boolean | undefined;
+  /** The user has a passkey: its "Use a passkey" button proves it alone (pages/mfa-pages.ts). */
+  readonly reauthPasskey?: SafeHtml | undefined;
   /** Accounts at external providers connected to this one. */
   readonly identities: readonly IdentityView[];
 }
@@ -49,23 +51,30 @@ function describeAgent(userAgent: string | null): string {
 }
 
 /** Asks for the password inline when a change on this page needs a recent sign-in. */
-function reauthSection(
+function reauthSection(view: AccountView, failure: FormFailure): SafeHtml {
+  const { user, csrfToken, reauthPasskey } = view;
+  const withCode = view.reauthWithCode === true;
+  return html`<section aria-labelledby="reauth-title">
+<h2 id="reauth-title">Confirm it is you</h2>
+<p>Changing your email address or password needs a recent sign-in. ${view.hasPassword ? 'Enter your password to continue.' : 'Use your passkey to continue.'}</p>
+${view.hasPassword ? passwordReauthForm(user, csrfToken, failure, withCode) : ''}
+${reauthPasskey ? html`<div class="actions">${reauthPasskey}</div>` : ''}
+</section>`;
+}
+
+function passwordReauthForm(
   user: PublicUser,
   csrfToken: string,
   failure: FormFailure,
   withCode: boolean,
 ): SafeHtml {
-  return html`<section aria-labelledby="reauth-title">
-<h2 id="reauth-title">Confirm it is you</h2>
-<p>Changing your email address or password needs a recent sign-in. Enter your password to continue.</p>
-<form method="post" action="/reauthenticate" novalidate>
+  return html`<form method="post" action="/reauthenticate" novalidate>
 ${hidden('csrf_token', csrfToken)}
 <input type="hidden" name="username" value="${user.username}" autocomplete="username">
 ${field({ form: 'reauth', name: 'password', label: REAUTH_LABELS.password, type: 'password', autocomplete: 'current-password', maxLength: 1024 }, failure)}
 ${withCode ? field({ form: 'reauth', name: 'otp', label: 'Code from your authenticator app', autocomplete: 'one-time-code', maxLength: 20 }, failure) : ''}
 <button type="submit">Confirm</button>
-</form>
-</section>`;
+</form>`;
 }
 
 function sessionItem(session: SessionView, csrfToken: string): SafeHtml {
@@ -132,10 +141,10 @@ ${hidden('csrf_token', csrfToken)}
 }
 </section>
 ${
-  view.needsReauth && !view.hasPassword && view.identities.length > 0
+  view.needsReauth && !view.hasPassword && !view.reauthPasskey && view.identities.length > 0
     ? signInAgainSection(view.identities)
     : view.needsReauth || options.failedForm === 'reauth'
-      ? reauthSection(user, csrfToken, reauthFailure, view.reauthWithCode === true)
+      ? reauthSection(view, reauthFailure)
       : ''
 }
 <section aria-labelledby="email-title">

@@ -11,6 +11,7 @@ import type { MfaRequiredError } from '../../auth/errors.ts';
 import type { FactorService } from '../../auth/factors/factors.ts';
 import { type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
+import type { AccountView } from './account-page.ts';
 import type { FormFailure } from './forms.ts';
 import { formFailureOf, type HtmlForm, setPageHeaders } from './html-form.ts';
 import { html, type SafeHtml } from './layout.ts';
@@ -51,25 +52,42 @@ export interface MfaPageContext {
   readonly basePath: string;
 }
 
-/** The account page's "Two-factor authentication" section of the signed-in user. */
-export async function accountTwoFactor(
-  context: MfaPageContext,
+/**
+ * The account page's parts of second factors for the signed-in user: the "Two-factor
+ * authentication" section, and what "Confirm it is you" offers (the app's code, a passkey).
+ */
+export async function accountFactorParts(
+  context: MfaPageContext | undefined,
   userId: string,
   csrfToken: string,
-): Promise<SafeHtml> {
+): Promise<{ view: Pick<AccountView, 'reauthWithCode' | 'reauthPasskey'>; twoFactor?: SafeHtml }> {
+  if (context === undefined) return { view: {} };
   const { factors, basePath } = context;
-  return twoFactorSection({
-    factors: await factors.listFactors(userId),
-    recoveryCodesLeft: await factors.recoveryCodesLeft(userId),
-    csrfToken,
-    basePath,
-    script: passkeyScriptTag(basePath),
-  });
+  const list = await factors.listFactors(userId);
+  const has = (type: string) => list.some((f) => f.type === type && f.confirmed);
+  return {
+    view: {
+      reauthWithCode: has('totp'),
+      reauthPasskey: has('webauthn')
+        ? passkeyButton('reauth', 'Use a passkey', { base: basePath, csrf: csrfToken })
+        : undefined,
+    },
+    twoFactor: twoFactorSection({
+      factors: list,
+      recoveryCodesLeft: await factors.recoveryCodesLeft(userId),
+      csrfToken,
+      basePath,
+      script: passkeyScriptTag(basePath),
+    }),
+  };
 }
 
-/** The login page's "Sign in with a passkey" (shown only where the browser can). */
+/**
+ * The login page's "Sign in with a passkey": hidden until the script finds the browser can (no
+ * dead control without JavaScript); the username field's autofill offers passkeys too.
+ */
 export function passkeySignIn(basePath: string, returnTo: string | undefined): SafeHtml {
-  return html`<section aria-labelledby="passkey-title" class="alternative">
+  return html`<section aria-labelledby="passkey-title" class="alternative" hidden data-passkey-section>
 <h2 id="passkey-title">Sign in with a passkey</h2>
 ${passkeyButton('signin', 'Use a passkey', { base: basePath, next: returnTo ?? `${basePath}/account` })}
 </section>
@@ -98,7 +116,7 @@ export function secondStepPage(
 }
 
 /** A string field of a body that may have failed validation. */
-function stringField(body: unknown, name: string): string | undefined {
+export function stringField(body: unknown, name: string): string | undefined {
   const value =
     typeof body === 'object' && body !== null ? (body as Record<string, unknown>)[name] : undefined;
   return typeof value === 'string' ? value : undefined;
@@ -123,6 +141,7 @@ export function secondStepForm(context: MfaPageContext): HtmlForm {
       );
     },
     successLocation: (request) => request.formPost?.returnTo ?? home,
+    scripted: true,
   };
 }
 
@@ -167,8 +186,7 @@ export const factorPageRoutes: FastifyPluginAsyncTypebox<FactorPageRouteOptions>
           id: enrolment.id,
           secret: enrolment.secret,
           qrSvg: enrolment.qrSvg,
-          csrfToken: principalOf(request).csrfToken ?? '',
-          username: user.username,
+          target: { csrfToken: principalOf(request).csrfToken ?? '', username: user.username },
         }),
       );
     },
@@ -218,8 +236,7 @@ export const factorPageRoutes: FastifyPluginAsyncTypebox<FactorPageRouteOptions>
               id: request.params.id,
               secret: '',
               qrSvg: '',
-              csrfToken: principalOf(request).csrfToken ?? '',
-              username: user.username,
+              target: { csrfToken: principalOf(request).csrfToken ?? '', username: user.username },
             },
             failure,
           ),

@@ -9,6 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AnyGatehouseError } from '../../auth/errors.ts';
 import type { FormFailure } from './forms.ts';
 import { PAGE_CSP } from './layout.ts';
+import { PASSKEY_PAGE_CSP } from './passkey-script.ts';
 
 export interface HtmlForm {
   /** The form page, re-rendered after a failed post. */
@@ -19,6 +20,8 @@ export interface HtmlForm {
   readonly fieldNames?: Readonly<Record<string, string>>;
   /** Checkbox fields: a browser posts a checked one (any value) and omits an unchecked one. */
   readonly checkboxes?: readonly string[];
+  /** The page may run the passkey script: it is sent with that script's CSP. */
+  readonly scripted?: boolean;
 }
 
 /** What the page layer learned from a form post before validation. */
@@ -134,5 +137,7 @@ export async function sendFormFailure(
   failure: FormFailure,
 ): Promise<FastifyReply> {
   const body = await form.render(request, failure);
-  return sendPage(reply, failure.status, body);
+  setPageHeaders(reply).code(failure.status);
+  if (form.scripted) reply.header('content-security-policy', PASSKEY_PAGE_CSP);
+  return reply.send(body);
 }

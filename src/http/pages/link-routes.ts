@@ -15,6 +15,8 @@ import {
   renderForgotPasswordPage,
   renderResetPasswordPage,
 } from './email-pages.ts';
+import { challengePage } from './enrollment-pages.ts';
+import { type MfaPageContext, sendPasskeyPage } from './factor-pages.ts';
 import { sendPage } from './html-form.ts';
 import { html } from './layout.ts';
 import type { PageSettings } from './login-page.ts';
@@ -33,6 +35,8 @@ export interface LinkRouteOptions {
   readonly settings: PageSettings;
   /** Where the routes are mounted (`''` or the plugin's prefix). */
   readonly basePath: string;
+  /** Second factors: a magic link into an account with one goes on to the second step. */
+  readonly mfaPages?: MfaPageContext | undefined;
 }
 
 export const linkRoutes: FastifyPluginAsyncTypebox<LinkRouteOptions> = async (app, options) => {
@@ -103,14 +107,21 @@ export const linkRoutes: FastifyPluginAsyncTypebox<LinkRouteOptions> = async (ap
       schema: { hide: true, body: Type.Object({ token: Type.String({ maxLength: 200 }) }) },
     },
     async (request, reply) => {
-      const { cookieValue } = await emailFlows.signInWithMagicLinkCookie(
-        request.body.token,
-        requestContext(request),
-      );
+      const returnTo = request.formPost?.returnTo;
+      const signedIn = await emailFlows
+        .signInWithMagicLinkCookie(request.body.token, requestContext(request))
+        .catch((error: unknown) => {
+          // As after a password: the second step's page (or enrolment's) instead of the 403.
+          const page = options.mfaPages && challengePage(options.mfaPages, error, returnTo);
+          if (page === undefined) throw error;
+          return sendPasskeyPage(reply, 200, page);
+        });
+      if (!('cookieValue' in signedIn)) return signedIn;
+      const { cookieValue } = signedIn;
       reply.setCookie(cookie.name, cookieValue, cookie.options);
       return reply
         .code(303)
-        .header('location', request.formPost?.returnTo ?? `${options.basePath}${DEFAULT_RETURN_PATH}`)
+        .header('location', returnTo ?? `${options.basePath}${DEFAULT_RETURN_PATH}`)
         .send();
     },
   );

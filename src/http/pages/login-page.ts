@@ -45,7 +45,7 @@ export function renderLoginPage(
     html`${errorSummary(failure, LABELS)}${errorSummary(magicFailure, MAGIC_LABELS, 'magic')}${notice(options.notice)}
 <form method="post" action="/login" novalidate>
 ${hidden('return_to', options.returnTo)}
-${field({ name: 'username', label: LABELS.username, autocomplete: 'username', maxLength: 320 }, failure)}
+${field({ name: 'username', label: LABELS.username, autocomplete: options.passkey ? 'username webauthn' : 'username', maxLength: 320 }, failure)}
 ${field({ name: 'password', label: LABELS.password, type: 'password', autocomplete: 'current-password', maxLength: 1024 }, failure)}
 <button type="submit">Sign in</button>
 </form>

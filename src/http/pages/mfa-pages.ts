@@ -15,11 +15,11 @@ const CODE_LABELS = { otp: 'Code from your authenticator app', recovery_code: 'R
 const when = (ms: number | null) => (ms === null ? 'never' : `${new Date(ms).toISOString().slice(0, 10)}`);
 
 export function passkeyButton(
-  kind: 'register' | 'signin' | 'mfa',
+  kind: 'register' | 'signin' | 'mfa' | 'reauth' | 'enrol',
   label: string,
-  data: { base: string; next?: string; csrf?: string; mfaToken?: string },
+  data: { base: string; next?: string; csrf?: string; mfaToken?: string; enrollmentToken?: string },
 ): SafeHtml {
-  return html`<button type="button" class="secondary" hidden data-passkey="${kind}" data-base="${data.base}" data-status="passkey-status-${kind}"${data.next ? html` data-next="${data.next}"` : ''}${data.csrf ? html` data-csrf="${data.csrf}"` : ''}${data.mfaToken ? html` data-mfa-token="${data.mfaToken}"` : ''}>${label}</button>
+  return html`<button type="button" class="secondary" hidden data-passkey="${kind}" data-base="${data.base}" data-status="passkey-status-${kind}"${data.next ? html` data-next="${data.next}"` : ''}${data.csrf ? html` data-csrf="${data.csrf}"` : ''}${data.mfaToken ? html` data-mfa-token="${data.mfaToken}"` : ''}${data.enrollmentToken ? html` data-enrollment-token="${data.enrollmentToken}"` : ''}>${label}</button>
 <p class="hint" id="passkey-status-${kind}" aria-live="polite"></p>`;
 }
 
@@ -40,7 +40,7 @@ export function renderSecondStepPage(
   return layout(
     { appName: settings.appName, title: 'Second step' },
     html`${errorSummary(failure, CODE_LABELS)}
-<p>Your password is right. Finish signing in with your second factor.</p>
+<p>One more step: finish signing in with your second factor.</p>
 ${
   hasApp
     ? html`<form method="post" action="/login/mfa" novalidate>
@@ -63,19 +63,30 @@ ${hasPasskey ? view.script : ''}`,
   );
 }
 
+/** Where the setup's code goes: the signed-in account page's, or a sign-in's enrolment by policy. */
+export type TotpSetupTarget =
+  | { readonly csrfToken: string; readonly username: string }
+  | { readonly enrollmentToken: string; readonly returnTo: string | undefined };
+
 export function renderTotpSetupPage(
   settings: PageSettings,
-  view: { id: string; secret: string; qrSvg: string; csrfToken: string; username: string },
+  view: { id: string; secret: string; qrSvg: string; target: TotpSetupTarget },
   failure: FormFailure = NO_FAILURE,
 ): string {
+  const { target } = view;
+  const signedIn = 'csrfToken' in target;
   return layout(
-    { appName: settings.appName, title: 'Set up an authenticator app', signedInAs: view.username },
+    {
+      appName: settings.appName,
+      title: 'Set up an authenticator app',
+      ...(signedIn ? { signedInAs: target.username } : {}),
+    },
     html`${errorSummary(failure, { code: 'Code from the app' })}
 <p>Scan this code with your authenticator app, or type the key by hand.</p>
 <div class="qr">${new SafeHtml(view.qrSvg)}</div>
 <p>Key: <code class="secret">${view.secret.replace(/(.{4})/g, '$1 ').trim()}</code></p>
-<form method="post" action="/account/factors/totp/${view.id}/confirm" novalidate>
-${hidden('csrf_token', view.csrfToken)}
+<form method="post" action="${signedIn ? '/account' : '/login/enrollment'}/factors/totp/${view.id}/confirm" novalidate>
+${signedIn ? hidden('csrf_token', target.csrfToken) : html`${hidden('enrollment_token', target.enrollmentToken)}${hidden('return_to', target.returnTo)}`}
 ${field({ name: 'code', label: 'Code from the app', autocomplete: 'one-time-code', maxLength: 20, hint: 'Enter the 6-digit code it shows to finish.' }, failure)}
 <button type="submit">Confirm</button>
 </form>`,
@@ -86,13 +97,25 @@ export function renderRecoveryCodesPage(
   settings: PageSettings,
   username: string,
   codes: readonly string[],
+  /** A sign-in's `return_to` (a path of the whole site) to continue to; else the account page. */
+  continueTo?: string,
 ): string {
   return layout(
     { appName: settings.appName, title: 'Your recovery codes', signedInAs: username },
     html`<p>Each code signs you in once if you lose your second factor. Keep them somewhere safe: they are shown only now.</p>
 <ol class="recovery-codes">${codes.map((code) => html`<li><code>${code}</code></li>`)}</ol>
-<p><a href="/account">Back to your account</a></p>`,
+${continueLink(continueTo)}`,
   );
+}
+
+/**
+ * The link on to `return_to`, single-quoted: it is a path of the whole site, which the prefix
+ * rewrite of Gatehouse's own `href="/…"` (pages/base-path.ts) must leave as it is.
+ */
+export function continueLink(continueTo: string | undefined): SafeHtml {
+  return continueTo === undefined
+    ? html`<p><a href="/account">Back to your account</a></p>`
+    : html`<p><a href='${continueTo}'>Continue</a></p>`;
 }
 
 export function twoFactorSection(view: {

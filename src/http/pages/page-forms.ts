@@ -17,6 +17,7 @@ import {
   renderForgotPasswordPage,
   renderResetPasswordPage,
 } from './email-pages.ts';
+import { accountFactorParts } from './factor-pages.ts';
 import type { FormFailure } from './forms.ts';
 import type { HtmlForm } from './html-form.ts';
 import { html } from './layout.ts';
@@ -109,6 +110,9 @@ export const LINK_PAGES = {
 
 export function createPageForms(pages: PageContext): PageForms {
   const { settings, emailFlows, basePath } = pages;
+  const mfaPages = pages.factors && { factors: pages.factors, settings, basePath };
+  // The account page runs the passkey script once second factors are on.
+  const scripted = mfaPages !== undefined;
   // Gatehouse's own pages, under the plugin's prefix; `return_to` is a path of the whole site.
   const at = (path: string) => `${basePath}${path}`;
   const home = at(DEFAULT_RETURN_PATH);
@@ -135,6 +139,7 @@ export function createPageForms(pages: PageContext): PageForms {
       }
       const sessions = await pages.sessions.listSessions(principal.user.id, principal.sessionId);
       const hasPassword = (await pages.accounts.findUser(principal.user.id))?.passwordHash != null;
+      const factorParts = await accountFactorParts(mfaPages, principal.user.id, principal.csrfToken);
       return renderAccountPage(
         settings,
         {
@@ -144,8 +149,9 @@ export function createPageForms(pages: PageContext): PageForms {
           csrfToken: principal.csrfToken,
           needsReauth: pages.needsReauth(principal.authTimeMs),
           identities: await pages.externalSignIn.listIdentities(principal.user.id),
+          ...factorParts.view,
         },
-        { failure, failedForm },
+        { failure, failedForm, twoFactor: factorParts.twoFactor },
       );
     };
   const linkPage =
@@ -165,24 +171,32 @@ export function createPageForms(pages: PageContext): PageForms {
       render: (request, failure) => renderRegisterPage(settings, { failure, returnTo: returnToOf(request) }),
       successLocation: (request) => withReturnTo(at('/login?notice=registered'), returnToOf(request), home),
     },
-    logout: { render: accountAfterFailure('other'), successLocation: () => at('/login?notice=signed-out') },
+    logout: {
+      render: accountAfterFailure('other'),
+      successLocation: () => at('/login?notice=signed-out'),
+      scripted,
+    },
     changePassword: {
       render: accountAfterFailure('password'),
       successLocation: () => at('/account?notice=password-changed'),
+      scripted,
     },
     reauthenticate: {
       fieldNames: { current_password: 'password' },
       render: accountAfterFailure('reauth'),
       successLocation: () => at('/account?notice=reauthenticated'),
+      scripted,
     },
-    account: { render: accountAfterFailure('other'), successLocation: () => home },
+    account: { render: accountAfterFailure('other'), successLocation: () => home, scripted },
     verificationRequest: {
       render: accountAfterFailure('other'),
       successLocation: () => at('/account?notice=verification-sent'),
+      scripted,
     },
     emailChange: {
       render: accountAfterFailure('email'),
       successLocation: () => at('/account?notice=email-change-sent'),
+      scripted,
     },
     forgotPassword: {
       render: (_request, failure) => renderForgotPasswordPage(settings, { failure }),

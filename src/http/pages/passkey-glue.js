@@ -1,11 +1,15 @@
 /* Gatehouse passkeys: the page's buttons with `data-passkey` run a WebAuthn ceremony. */
 (() => {
   const webauthn = window.SimpleWebAuthnBrowser;
-  const post = (url, body, csrf) =>
+  const post = (url, body, csrf, bearer) =>
     fetch(url, {
       method: 'POST',
       credentials: 'same-origin',
-      headers: { 'content-type': 'application/json', ...(csrf ? { 'x-csrf-token': csrf } : {}) },
+      headers: {
+        'content-type': 'application/json',
+        ...(csrf ? { 'x-csrf-token': csrf } : {}),
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      },
       body: JSON.stringify(body ?? {}),
     }).then((response) =>
       response.json().then((json) => {
@@ -30,6 +34,11 @@
     section.hidden = false;
     return true;
   };
+  const signIn = (b, autofill) =>
+    post(`${b.dataset.base}/webauthn/authenticate/options`)
+      .then((options) => webauthn.startAuthentication({ optionsJSON: options, useBrowserAutofill: autofill }))
+      .then((assertion) => post(`${b.dataset.base}/login/passkey`, { assertion: JSON.stringify(assertion) }))
+      .then(() => window.location.assign(b.dataset.next));
   const ceremonies = {
     register: (b) =>
       post(`${b.dataset.base}/users/me/factors/webauthn/options`, {}, b.dataset.csrf)
@@ -42,13 +51,7 @@
             window.location.assign(`${b.dataset.base}/account?notice=passkey-added`);
           } else show(b, 'Passkey added.');
         }),
-    signin: (b) =>
-      post(`${b.dataset.base}/webauthn/authenticate/options`)
-        .then((options) => webauthn.startAuthentication({ optionsJSON: options }))
-        .then((assertion) =>
-          post(`${b.dataset.base}/login/passkey`, { assertion: JSON.stringify(assertion) }),
-        )
-        .then(() => window.location.assign(b.dataset.next)),
+    signin: (b) => signIn(b, false),
     mfa: (b) =>
       post(`${b.dataset.base}/mfa/webauthn/options`, { mfa_token: b.dataset.mfaToken })
         .then((options) => webauthn.startAuthentication({ optionsJSON: options }))
@@ -59,6 +62,28 @@
           }),
         )
         .then(() => window.location.assign(b.dataset.next)),
+    // Enrolment by policy: the enrollment token stands in for a session until the passkey is added.
+    enrol: (b) =>
+      post(`${b.dataset.base}/users/me/factors/webauthn/options`, {}, undefined, b.dataset.enrollmentToken)
+        .then((options) => webauthn.startRegistration({ optionsJSON: options }))
+        .then((response) =>
+          post(`${b.dataset.base}/login/enrollment/passkey`, {
+            enrollment_token: b.dataset.enrollmentToken,
+            response,
+          }),
+        )
+        .then((done) => {
+          if (!(done.recovery_codes?.length && showCodes(done.recovery_codes)))
+            window.location.assign(b.dataset.next);
+          else show(b, 'Passkey added: you are signed in.');
+        }),
+    reauth: (b) =>
+      post(`${b.dataset.base}/reauthenticate/webauthn/options`, {}, b.dataset.csrf)
+        .then((options) => webauthn.startAuthentication({ optionsJSON: options }))
+        .then((assertion) =>
+          post(`${b.dataset.base}/reauthenticate`, { assertion: JSON.stringify(assertion) }, b.dataset.csrf),
+        )
+        .then(() => window.location.assign(`${b.dataset.base}/account?notice=reauthenticated`)),
   };
   for (const button of document.querySelectorAll('[data-passkey]')) {
     if (!webauthn.browserSupportsWebAuthn()) {
@@ -66,10 +91,24 @@
       continue;
     }
     button.hidden = false;
+    const section = button.closest('[data-passkey-section]');
+    if (section) section.hidden = false;
     button.addEventListener('click', (event) => {
       event.preventDefault();
       show(button, 'Follow your browser’s prompt…');
       ceremonies[button.dataset.passkey]?.(button).catch((error) => show(button, error.message));
     });
+  }
+  // Conditional UI (WebAuthn L3 `mediation: 'conditional'`): the username field's autofill offers
+  // the passkeys; the button's own ceremony aborts this one, which is then no error to show.
+  const autofill = document.querySelector('[data-passkey="signin"]');
+  if (autofill && webauthn.browserSupportsWebAuthn()) {
+    webauthn
+      .browserSupportsWebAuthnAutofill()
+      .then((available) => available && signIn(autofill, true))
+      .catch((error) => {
+        if (error.name !== 'AbortError' && error.code !== 'ERROR_CEREMONY_ABORTED')
+          show(autofill, error.message);
+      });
   }
 })();

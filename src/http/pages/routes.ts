@@ -8,7 +8,8 @@ import { clearSessionCookie, type SessionCookie } from '../cookies.ts';
 import { type Guards, principalOf } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
 import { ACCOUNT_NOTICES, renderAccountPage } from './account-page.ts';
-import { accountTwoFactor, factorPageRoutes, passkeySignIn, sendPasskeyPage } from './factor-pages.ts';
+import { enrollmentForm, enrollmentPageRoutes } from './enrollment-pages.ts';
+import { accountFactorParts, factorPageRoutes, passkeySignIn, sendPasskeyPage } from './factor-pages.ts';
 import { sendPage } from './html-form.ts';
 import { STYLESHEET, STYLESHEET_PATH, STYLESHEET_VERSION } from './layout.ts';
 import { linkRoutes } from './link-routes.ts';
@@ -33,6 +34,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
   const { sessions, accounts, emailFlows, externalSignIn, guards, cookie, forms, settings, basePath } =
     options;
   const hide = { hide: true };
+  const mfaPages = options.factors && { factors: options.factors, settings, basePath };
 
   app.get(
     STYLESHEET_PATH,
@@ -77,13 +79,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
       const list = await sessions.listSessions(principal.user.id, principal.sessionId);
       const hasPassword = (await accounts.findUser(principal.user.id))?.passwordHash != null;
       const notice = request.query.notice === undefined ? undefined : ACCOUNT_NOTICES[request.query.notice];
-      const twoFactor = options.factors
-        ? await accountTwoFactor(
-            { factors: options.factors, settings, basePath },
-            principal.user.id,
-            principal.csrfToken,
-          )
-        : undefined;
+      const factorParts = await accountFactorParts(mfaPages, principal.user.id, principal.csrfToken);
       return sendPasskeyPage(
         reply,
         200,
@@ -95,12 +91,10 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
             sessions: list,
             csrfToken: principal.csrfToken,
             needsReauth: options.needsReauth(principal.authTimeMs),
-            reauthWithCode: (await options.factors?.listFactors(principal.user.id))?.some(
-              (f) => f.type === 'totp' && f.confirmed,
-            ),
             identities: await externalSignIn.listIdentities(principal.user.id),
+            ...factorParts.view,
           },
-          { notice, twoFactor },
+          { notice, twoFactor: factorParts.twoFactor },
         ),
       );
     },
@@ -162,15 +156,14 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
     },
   );
 
-  if (options.factors !== undefined) {
-    await app.register(factorPageRoutes, {
-      factors: options.factors,
-      accounts,
-      settings,
-      basePath,
-      guards,
-      forms,
+  if (mfaPages !== undefined) {
+    await app.register(enrollmentPageRoutes, {
+      ...mfaPages,
+      sessions,
+      cookie,
+      form: enrollmentForm(mfaPages),
     });
+    await app.register(factorPageRoutes, { ...mfaPages, accounts, guards, forms });
   }
-  await app.register(linkRoutes, { emailFlows, cookie, forms, settings, basePath });
+  await app.register(linkRoutes, { emailFlows, cookie, forms, settings, basePath, mfaPages });
 };

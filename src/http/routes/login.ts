@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
-import { MfaRequiredError } from '../../auth/errors.ts';
 import type { SessionService } from '../../auth/sessions.ts';
 import { csrfTokenFor, type SessionCookie } from '../cookies.ts';
 import { checkAnonymousWrite } from '../guards.ts';
-import { type MfaPageContext, secondStepPage, sendPasskeyPage } from '../pages/factor-pages.ts';
+import { challengePage } from '../pages/enrollment-pages.ts';
+import { type MfaPageContext, sendPasskeyPage } from '../pages/factor-pages.ts';
 import { prefersHtml } from '../pages/negotiation.ts';
 import type { PageForms } from '../pages/page-forms.ts';
 import { requestContext } from '../request-context.ts';
@@ -62,10 +62,13 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRouteOptions> = async (
       const signedIn = await sessions
         .loginWithCookie(request.body.username, request.body.password, requestContext(request))
         .catch((error: unknown) => {
-          // A browser's form goes on to the second step's page instead of the 403.
-          if (!(error instanceof MfaRequiredError) || mfaPages === undefined || !prefersHtml(request))
-            throw error;
-          return sendPasskeyPage(reply, 200, secondStepPage(mfaPages, error, request.formPost?.returnTo));
+          // A browser's form goes on to the second step's page (or enrolment's) instead of the 403.
+          const page =
+            mfaPages !== undefined && prefersHtml(request)
+              ? challengePage(mfaPages, error, request.formPost?.returnTo)
+              : undefined;
+          if (page === undefined) throw error;
+          return sendPasskeyPage(reply, 200, page);
         });
       if (!('cookieValue' in signedIn)) return signedIn;
       const { user, cookieValue } = signedIn;

@@ -7,6 +7,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { toPublicUser } from '../../auth/accounts.ts';
 import type { FactorService } from '../../auth/factors/factors.ts';
+import type { FirstStep } from '../../auth/factors/mfa-tokens.ts';
 import type { RequestContext } from '../../auth/request-context.ts';
 import type { SessionService, TokenPair } from '../../auth/sessions.ts';
 import { csrfTokenFor, type SessionCookie } from '../cookies.ts';
@@ -56,7 +57,8 @@ interface SecondStepForm {
   assertion?: string;
 }
 
-function need(value: string | undefined, field: string): string {
+/** A field the body must have (422 `Field required` otherwise). */
+export function need(value: string | undefined, field: string): string {
   if (value === undefined) {
     throw new HttpClientError(422, 'Field required', [
       { loc: ['body', field], msg: 'Field required', type: 'missing' },
@@ -78,6 +80,10 @@ export function parseAssertion(value: string | undefined, field = 'assertion'): 
     { loc: ['body', field], msg: 'must be a WebAuthn response as JSON', type: 'json' },
   ]);
 }
+
+/** The provider of a first step that was an external sign-in, for the session the second step makes. */
+export const externalOf = (step: FirstStep) =>
+  step.provider === undefined ? undefined : { provider: step.provider };
 
 /** The token pair of a second-step grant of `POST /token`, or undefined when `grantType` is none. */
 export async function secondStepGrant(
@@ -112,6 +118,7 @@ export async function secondStepGrant(
     ctx,
     `${done.step.method}+mfa`,
     done.amr,
+    externalOf(done.step),
   );
 }
 
@@ -234,6 +241,7 @@ export const mfaLoginRoutes: FastifyPluginAsyncTypebox<MfaLoginRouteOptions> = a
         ctx,
         `${done.step.method}+mfa`,
         done.amr,
+        externalOf(done.step),
       );
       reply.setCookie(options.cookie.name, cookieValue, options.cookie.options);
       return { ...toPublicUser(done.user), csrf_token: csrfTokenFor(cookieValue) };

@@ -12,12 +12,15 @@ import type { ExternalSignInService } from '../../auth/external/sign-in.ts';
 import { FLOW_TTL_SECONDS } from '../../auth/external/sign-in.ts';
 import { cookieOf, isPlainHttpLocalhost, type SessionCookie } from '../cookies.ts';
 import { sendDomainError } from '../errors.ts';
+import { challengePage } from '../pages/enrollment-pages.ts';
 import { noticeFor } from '../pages/external-notices.ts';
 import { renderContinuePage } from '../pages/external-pages.ts';
+import { type MfaPageContext, sendPasskeyPage } from '../pages/factor-pages.ts';
 import { sendPage } from '../pages/html-form.ts';
 import { safeReturnPath } from '../pages/negotiation.ts';
 import { requestContext } from '../request-context.ts';
 import { ErrorDetail } from '../schemas.ts';
+import { MfaChallengeBody } from './mfa.ts';
 
 export interface FlowCookie {
   readonly name: string;
@@ -47,6 +50,8 @@ export interface OauthRouteOptions {
   readonly appName: string;
   readonly cookie: SessionCookie;
   readonly flowCookie: FlowCookie;
+  /** The pages of second factors (GATEHOUSE_PAGES): an account with a factor goes on to its step. */
+  readonly mfaPages?: MfaPageContext | undefined;
 }
 
 export const oauthRoutes: FastifyPluginAsyncTypebox<OauthRouteOptions> = async (app, options) => {
@@ -127,10 +132,16 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OauthRouteOptions> = async (
       schema: {
         summary: 'Where the provider sends the browser back',
         description:
-          'Checks the state cookie, `state`, `iss` (RFC 9207), PKCE and the ID token, then signs in with a session cookie and redirects (303) to `return_to`. A refusal redirects to `/login?notice=…` (or `/account`, for a link).',
+          'Checks the state cookie, `state`, `iss` (RFC 9207), PKCE and the ID token, then signs in with a session cookie and redirects (303) to `return_to`. A refusal redirects to `/login?notice=…` (or `/account`, for a link). An account with a second factor gets no session yet: the hosted pages show the second step (as after a password, amr then `ext` and the factor), or enrolment when GATEHOUSE_MFA requires a factor it lacks; without pages the answer is 403 `mfa_required` (or `mfa_enrollment_required`) as for `POST /login`.',
         tags: ['sessions'],
         params: ProviderParams,
-        response: { 303: Type.Null(), 400: ErrorDetail, 404: ErrorDetail, 409: ErrorDetail },
+        response: {
+          303: Type.Null(),
+          400: ErrorDetail,
+          403: MfaChallengeBody,
+          404: ErrorDetail,
+          409: ErrorDetail,
+        },
       },
     },
     async (request, reply) => {
@@ -144,6 +155,12 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<OauthRouteOptions> = async (
         requestContext(request),
       );
       if (outcome.kind === 'failed') return refuse(request, reply, outcome.error, outcome.linking);
+      if (outcome.kind === 'second-step') {
+        // The same second step (or enrolment) as after a password: a code, a recovery code or a passkey.
+        const page = options.mfaPages && challengePage(options.mfaPages, outcome.challenge, outcome.returnTo);
+        if (page === undefined) return sendDomainError(outcome.challenge, request, reply);
+        return sendPasskeyPage(reply, 200, page);
+      }
       if (outcome.kind === 'linked') {
         return reply.code(303).header('location', `${basePath}/account?notice=identity-linked`).send(null);
       }
