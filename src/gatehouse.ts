@@ -10,9 +10,12 @@ import { createEmailLinks } from './auth/email-links.ts';
 import { DatabaseUnavailableError } from './auth/errors.ts';
 import { createExternalSignIn } from './auth/external/sign-in.ts';
 import { createFactorServiceFromConfig } from './auth/factors/factors.ts';
+import { type KeySet, loadKeySet } from './auth/key-set.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createMaintenanceRun } from './auth/maintenance.ts';
+import type { ClientDirectory } from './auth/oidc/client-types.ts';
+import { createOpenIdProviderFromConfig, NO_CLIENTS, type OpenIdProvider } from './auth/oidc/provider.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService } from './auth/permissions.ts';
 import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
@@ -25,6 +28,7 @@ import { createSessionService } from './auth/sessions.ts';
 import { CLOCK_SKEW_SECONDS, createTokenService, type TokenService } from './auth/tokens.ts';
 import { createUserAdminService } from './auth/user-admin.ts';
 import { createUserCache, USER_CACHE_MAX_AGE_MS } from './auth/user-cache.ts';
+import { normalizeBasePath } from './base-path.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { type ClusterEvent, createRedisLink, type RedisLink } from './cluster/redis-link.ts';
 import type { Config } from './config.ts';
@@ -36,6 +40,7 @@ import type { GatehouseServices } from './public-services.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
 import { listSessionsRevokedSince } from './store/sessions.ts';
 
+export { normalizeBasePath } from './base-path.ts';
 export { type GatehouseServices, publicServices } from './public-services.ts';
 
 export interface Gatehouse extends GatehouseServices {
@@ -45,6 +50,10 @@ export interface Gatehouse extends GatehouseServices {
   readonly clock: Clock;
   readonly store: Store;
   readonly keys: KeyRing;
+  /** Every signing key: the access-token ring and the ID-token rings (RS256 always). */
+  readonly keySet: KeySet;
+  /** Gatehouse as an OpenID Provider (`/authorize`, `/par`, client grants, `/userinfo`). */
+  readonly oidc: OpenIdProvider;
   readonly hasher: PasswordHasher;
   readonly tokens: TokenService;
   readonly revocation: RevocationState;
@@ -71,15 +80,8 @@ export interface CreateGatehouseOptions {
   readonly onBackgroundError?: (error: unknown) => void;
   /** The path the routes are mounted at (the plugin's `prefix`, e.g. `/auth`); default none. */
   readonly basePath?: string;
-}
-
-/** `''` or `/a/b`: one leading slash, none trailing. A malformed one is a developer's mistake. */
-export function normalizeBasePath(path: string | undefined): string {
-  if (path === undefined || path === '' || path === '/') return '';
-  if (typeof path !== 'string' || !/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)+\/?$/.test(path)) {
-    throw new TypeError(`gatehouse: prefix "${String(path)}" must be a path such as /auth`);
-  }
-  return path.replace(/\/$/, '');
+  /** The OpenID Provider's clients; default none registered. */
+  readonly clients?: ClientDirectory;
 }
 
 export async function createGatehouse(
@@ -118,10 +120,12 @@ export async function createGatehouse(
       });
     }
     const link = redis;
-    const keys = await loadKeyRing(store, config.jwtAlg, config.jwtSecret, clock, {
+    const keyOptions = {
       retainRetiredMs: retainMs,
       ...(link ? { onRotated: () => link.publish({ type: 'keys-changed' }) } : {}),
-    });
+    };
+    const keys = await loadKeyRing(store, config.jwtAlg, config.jwtSecret, clock, keyOptions);
+    const keySet = await loadKeySet(store, keys, clock, keyOptions);
     const hasher = await createPasswordHasher(
       {
         memoryKib: config.argon2MemoryKib,
@@ -291,7 +295,7 @@ export async function createGatehouse(
       else if (event.type === 'roles-changed') {
         userCache.clear();
         await roles.reload();
-      } else await keys.reload();
+      } else await keySet.reload();
     };
     // After an outage anything may have been missed: revocations, roles and keys are re-read,
     // cached users forgotten.
@@ -299,10 +303,12 @@ export async function createGatehouse(
       userCache.clear();
       await loadRevocations();
       await roles.reload();
-      await keys.reload();
+      await keySet.reload();
     };
     // A normal start waits for the link, so the first requests already take the fast path;
     // with Redis down it starts anyway and checks revocations in the database until it is back.
+    const oidcDeps = { store, clock, keys: keySet, tokens, accounts, sessions, roles, revocation };
+    const oidc = createOpenIdProviderFromConfig(config, basePath, options.clients ?? NO_CLIENTS, oidcDeps);
     if (link) await link.whenHealthy(2000);
     return {
       config,
@@ -312,6 +318,8 @@ export async function createGatehouse(
       clock,
       store,
       keys,
+      keySet,
+      oidc,
       hasher,
       tokens,
       accounts,
@@ -326,7 +334,7 @@ export async function createGatehouse(
       externalSignIn,
       redis,
       metrics,
-      runMaintenance: createMaintenanceRun({ keys, roles, keyRotationDays: config.keyRotationDays }),
+      runMaintenance: createMaintenanceRun({ keys: keySet, roles, keyRotationDays: config.keyRotationDays }),
       close: async () => {
         await emailFlows.settled();
         await mail.stop();

@@ -56,6 +56,11 @@ import type {
   MfaUnavailableError,
   WebAuthnFailedError,
 } from './factors.ts';
+import type {
+  AuthorizationRequestError,
+  InvalidGrantError,
+  UnauthorizedClientError,
+} from './oidc-provider.ts';
 
 export type AnyGatehouseError =
   | InvalidCredentialsError
@@ -102,4 +107,7 @@ export type AnyGatehouseError =
   | IdentityLinkedElsewhereError
   | IdentityNotFoundError
   | LastSignInMethodError
-  | InvalidSubjectTokenError;
+  | InvalidSubjectTokenError
+  | InvalidGrantError
+  | UnauthorizedClientError
+  | AuthorizationRequestError;

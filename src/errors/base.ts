@@ -47,7 +47,10 @@ export type GatehouseErrorCode =
   | 'IDENTITY_LINKED_ELSEWHERE'
   | 'IDENTITY_NOT_FOUND'
   | 'LAST_SIGN_IN_METHOD'
-  | 'INVALID_SUBJECT_TOKEN';
+  | 'INVALID_SUBJECT_TOKEN'
+  | 'INVALID_GRANT'
+  | 'UNAUTHORIZED_CLIENT'
+  | 'INVALID_AUTHORIZATION_REQUEST';
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: GatehouseErrorCode;

@@ -61,6 +61,9 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   IDENTITY_LINKED_ELSEWHERE: 409,
   IDENTITY_NOT_FOUND: 404,
   INVALID_SUBJECT_TOKEN: 400,
+  INVALID_GRANT: 400,
+  UNAUTHORIZED_CLIENT: 400,
+  INVALID_AUTHORIZATION_REQUEST: 400,
 };
 
 /** Codes whose body names them: `{"detail": …, "code": …}`. */
@@ -89,6 +92,8 @@ const OAUTH_ERROR: Partial<Record<GatehouseErrorCode, string>> = {
   INVALID_SUBJECT_TOKEN: 'invalid_request',
   EXTERNAL_SIGN_IN_FAILED: 'invalid_request',
   EXTERNAL_ACCOUNT_EXISTS: 'invalid_grant',
+  INVALID_GRANT: 'invalid_grant',
+  UNAUTHORIZED_CLIENT: 'unauthorized_client',
 };
 
 export interface ValidationIssue {
@@ -168,6 +173,14 @@ export function sendDomainError(
       .code(status)
       .header('www-authenticate', 'Bearer error="invalid_token"')
       .send({ detail: error.message });
+  }
+  if (error.code === 'INVALID_AUTHORIZATION_REQUEST') {
+    return reply.code(status).send({
+      detail: error.message,
+      code: error.code,
+      error: error.error,
+      error_description: error.message,
+    });
   }
   if (error.code === 'PRIVILEGE_ESCALATION') {
     request.log.info({ missing: error.missing }, 'privilege escalation refused');

@@ -42,7 +42,11 @@ export type AuditEventName =
   | 'recovery_code.used'
   | 'webauthn.sign_count_regressed'
   | 'identity.linked'
-  | 'identity.unlinked';
+  | 'identity.unlinked'
+  | 'oauth.code_issued'
+  | 'oauth.consent_granted'
+  | 'oauth.code_reused'
+  | 'oauth.client_token_issued';
 
 /** Never a secret or personal value: reasons, counts, ids, role and permission names, field names. */
 export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;

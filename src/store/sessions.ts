@@ -24,6 +24,11 @@ export interface SessionRecord {
   readonly amr?: readonly string[] | undefined;
   /** The external provider the session was signed in with (`amr: ["ext"]` on its tokens). */
   readonly externalProvider?: string | null;
+  /** A token session of an OpenID Provider client: the client, and the browser session it came from. */
+  readonly clientId?: string | null;
+  readonly parentSessionId?: string | null;
+  /** The `aud` of the client session's access tokens; null: the server's audience. */
+  readonly audience?: string | null;
 }
 
 export interface RefreshTokenRecord {
@@ -51,6 +56,9 @@ function toSession(row: SessionsTable): SessionRecord {
     authTime: Number(row.auth_time ?? row.created_at),
     amr: row.amr ? row.amr.split(' ') : undefined,
     externalProvider: row.external_provider ?? null,
+    clientId: row.client_id ?? null,
+    parentSessionId: row.parent_session_id ?? null,
+    audience: row.audience ?? null,
   };
 }
 
@@ -73,6 +81,9 @@ export async function insertSession(
       auth_time: session.authTime,
       amr: session.amr ? session.amr.join(' ') : null,
       external_provider: session.externalProvider ?? null,
+      client_id: session.clientId ?? null,
+      parent_session_id: session.parentSessionId ?? null,
+      audience: session.audience ?? null,
     })
     .execute();
 }

@@ -57,6 +57,8 @@ export interface PageContext {
   needsReauth(authTimeMs: number | undefined): boolean;
   /** Second factors: the account page's section, the passkey sign-in (pages/factor-pages.ts). */
   readonly factors?: FactorService | undefined;
+  /** An OpenID Provider client's name, for "Sign in to continue to …" on the login page. */
+  readonly clientName?: ((clientId: string) => Promise<string | undefined>) | undefined;
 }
 
 /** Whether the account page must ask for the password before its changes go through. */

@@ -1,0 +1,180 @@
+/**
+ * Gatehouse as an OpenID Provider: the service the routes `/authorize`, `/par`, `/token` (client
+ * grants) and `/userinfo` call. Built once by the composition root from the clients directory,
+ * the key set, the token service and the sessions.
+ */
+import type { Clock } from '../../clock.ts';
+import type { Config } from '../../config.ts';
+import type { Store } from '../../store/db.ts';
+import type { UserRecord } from '../../store/users.ts';
+import type { AccountService } from '../accounts.ts';
+import { UnauthorizedClientError } from '../errors.ts';
+import type { KeySet } from '../key-set.ts';
+import type { RoleService } from '../permissions.ts';
+import type { RequestContext } from '../request-context.ts';
+import type { RevocationState } from '../revocation.ts';
+import type { SessionService } from '../sessions.ts';
+import type { TokenService } from '../tokens.ts';
+import {
+  type AuthorizeDeps,
+  type AuthorizeOutcome,
+  authorize,
+  type BrowserSession,
+  decideConsent,
+} from './authorize.ts';
+import type { ClientDirectory, PresentedClientCredentials } from './client-types.ts';
+import { pushAuthorizationRequest } from './pushed-requests.ts';
+import type { UserClaims } from './scopes.ts';
+import {
+  type ClientTokenResponse,
+  exchangeAuthorizationCode,
+  issueClientCredentials,
+  refreshClientToken,
+  type TokenGrantDeps,
+} from './token-grants.ts';
+import { userInfo } from './userinfo.ts';
+
+export type { AuthorizeOutcome, BrowserSession } from './authorize.ts';
+export type { ClientTokenResponse } from './token-grants.ts';
+
+export interface OpenIdProvider {
+  readonly issuer: string;
+  /** `GET /authorize`: sign in first, ask for consent, or the redirect with a code or an error. */
+  authorize(
+    params: Readonly<Record<string, string>>,
+    browser: BrowserSession | undefined,
+    ctx: RequestContext,
+  ): Promise<AuthorizeOutcome>;
+  /** The consent form's Allow or Deny. */
+  decideConsent(
+    params: Readonly<Record<string, string>>,
+    browser: BrowserSession,
+    allow: boolean,
+    ctx: RequestContext,
+  ): Promise<AuthorizeOutcome>;
+  pushAuthorizationRequest(
+    presented: PresentedClientCredentials,
+    form: Readonly<Record<string, string>>,
+  ): Promise<{ requestUri: string; expiresInSeconds: number }>;
+  exchangeAuthorizationCode(
+    presented: PresentedClientCredentials,
+    form: { code: string | undefined; redirectUri: string | undefined; codeVerifier: string | undefined },
+    ctx: RequestContext,
+  ): Promise<ClientTokenResponse>;
+  /** Undefined when the refresh token is not a client's (Gatehouse's own refresh grant takes it). */
+  refreshClientToken(
+    presented: PresentedClientCredentials,
+    refreshToken: string,
+    scope: string | undefined,
+    ctx: RequestContext,
+  ): Promise<ClientTokenResponse | undefined>;
+  issueClientCredentials(
+    presented: PresentedClientCredentials,
+    form: { scope: string | undefined; resource: string | undefined },
+    ctx: RequestContext,
+  ): Promise<ClientTokenResponse>;
+  userInfo(accessToken: string): Promise<UserClaims & { sub: string }>;
+  /** The client's display name, for "Sign in to continue to …"; undefined when unknown. */
+  clientName(clientId: string): Promise<string | undefined>;
+}
+
+export interface OpenIdProviderDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly clients: ClientDirectory;
+  readonly keys: KeySet;
+  readonly tokens: TokenService;
+  readonly accounts: AccountService;
+  readonly sessions: SessionService;
+  readonly roles: RoleService;
+  readonly revocation: RevocationState;
+  readonly options: {
+    readonly issuer: string;
+    readonly audience: string;
+    /** Where the endpoints are: the issuer's origin plus the mount path. */
+    readonly endpointBase: string;
+    readonly sessionTtlSeconds: number;
+    readonly idTokenTtlSeconds: number;
+  };
+}
+
+export function createOpenIdProvider(deps: OpenIdProviderDeps): OpenIdProvider {
+  const { store, clock, clients, keys, tokens, accounts, sessions, roles, revocation, options } = deps;
+  const now = () => clock.now();
+  const authorizeDeps: AuthorizeDeps = {
+    db: store.db,
+    clients,
+    audience: options.audience,
+    issuer: options.issuer,
+    now,
+    permissionsOfUser: async (userId) => {
+      const user = await accounts.findUser(userId);
+      return user === undefined ? undefined : roles.permissionsOf(user.roles);
+    },
+  };
+  const grantDeps: TokenGrantDeps = {
+    db: store.db,
+    clients,
+    tokens,
+    keys,
+    accounts,
+    sessions,
+    revocation,
+    issuer: options.issuer,
+    audience: options.audience,
+    tokenEndpoint: `${options.endpointBase}/token`,
+    sessionTtlSeconds: options.sessionTtlSeconds,
+    idTokenTtlSeconds: options.idTokenTtlSeconds,
+    rolesCarried: (user: UserRecord, scope) =>
+      user.roles.filter((role) =>
+        [...roles.permissionsOf([role])].every((permission) => scope.includes(permission)),
+      ),
+    now,
+  };
+  return {
+    issuer: options.issuer,
+    authorize: (params, browser, ctx) => authorize(authorizeDeps, params, browser, ctx),
+    decideConsent: (params, browser, allow, ctx) => decideConsent(authorizeDeps, params, browser, allow, ctx),
+    pushAuthorizationRequest: (presented, form) =>
+      pushAuthorizationRequest(
+        { ...authorizeDeps, parEndpoint: `${options.endpointBase}/par` },
+        presented,
+        form,
+      ),
+    exchangeAuthorizationCode: (presented, form, ctx) =>
+      exchangeAuthorizationCode(grantDeps, presented, form, ctx),
+    refreshClientToken: (presented, token, scope, ctx) =>
+      refreshClientToken(grantDeps, presented, token, scope, ctx),
+    issueClientCredentials: (presented, form, ctx) => issueClientCredentials(grantDeps, presented, form, ctx),
+    userInfo: (accessToken) => userInfo({ tokens, accounts, revocation, sessions }, accessToken),
+    clientName: async (clientId) => (await clients.find(clientId))?.clientName,
+  };
+}
+
+/** The directory when no client is registered: every client is unknown. */
+export const NO_CLIENTS: ClientDirectory = {
+  find: async () => undefined,
+  authenticate: async () => {
+    throw new UnauthorizedClientError('Unknown client');
+  },
+};
+
+/** The provider as the composition root builds it: endpoints under the issuer and the mount path. */
+export function createOpenIdProviderFromConfig(
+  config: Pick<Config, 'issuer' | 'audience' | 'sessionTtlSeconds' | 'accessTokenTtlSeconds'>,
+  basePath: string,
+  clients: ClientDirectory,
+  deps: Omit<OpenIdProviderDeps, 'options' | 'clients'>,
+): OpenIdProvider {
+  return createOpenIdProvider({
+    ...deps,
+    clients,
+    options: {
+      issuer: config.issuer,
+      audience: config.audience,
+      endpointBase: `${config.issuer.replace(/\/+$/, '')}${basePath}`,
+      sessionTtlSeconds: config.sessionTtlSeconds,
+      idTokenTtlSeconds: config.accessTokenTtlSeconds,
+    },
+  });
+}
