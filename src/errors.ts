@@ -29,6 +29,7 @@ export {
 } from './errors/availability.ts';
 export type { GatehouseErrorCode } from './errors/base.ts';
 export { GatehouseError, RetryLaterError } from './errors/base.ts';
+export { ClientNotFoundError, InvalidClientError, InvalidClientMetadataError } from './errors/clients.ts';
 export {
   CsrfError,
   InactiveUserError,

@@ -14,8 +14,8 @@ import { type KeySet, loadKeySet } from './auth/key-set.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createMaintenanceRun } from './auth/maintenance.ts';
-import type { ClientDirectory } from './auth/oidc/client-types.ts';
-import { createOpenIdProviderFromConfig, NO_CLIENTS, type OpenIdProvider } from './auth/oidc/provider.ts';
+import { createClientServiceFromConfig } from './auth/oidc/clients.ts';
+import { createOpenIdProviderFromConfig, type OpenIdProvider } from './auth/oidc/provider.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService } from './auth/permissions.ts';
 import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
@@ -80,8 +80,6 @@ export interface CreateGatehouseOptions {
   readonly onBackgroundError?: (error: unknown) => void;
   /** The path the routes are mounted at (the plugin's `prefix`, e.g. `/auth`); default none. */
   readonly basePath?: string;
-  /** The OpenID Provider's clients; default none registered. */
-  readonly clients?: ClientDirectory;
 }
 
 export async function createGatehouse(
@@ -289,6 +287,7 @@ export async function createGatehouse(
         registrationOpen: config.registration === 'open',
       },
     });
+    const clients = createClientServiceFromConfig(config, { store, clock, roles, revocation, throttle });
     late.onEvent = async (event) => {
       if (event.type === 'sessions-revoked') localRevocation.markSessionsRevoked(event.ids, event.at);
       else if (event.type === 'users-changed') userCache.forget(event.ids);
@@ -308,7 +307,7 @@ export async function createGatehouse(
     // A normal start waits for the link, so the first requests already take the fast path;
     // with Redis down it starts anyway and checks revocations in the database until it is back.
     const oidcDeps = { store, clock, keys: keySet, tokens, accounts, sessions, roles, revocation };
-    const oidc = createOpenIdProviderFromConfig(config, basePath, options.clients ?? NO_CLIENTS, oidcDeps);
+    const oidc = createOpenIdProviderFromConfig(config, basePath, clients, oidcDeps);
     if (link) await link.whenHealthy(2000);
     return {
       config,
@@ -332,6 +331,7 @@ export async function createGatehouse(
       emailFlows,
       factors,
       externalSignIn,
+      clients,
       redis,
       metrics,
       runMaintenance: createMaintenanceRun({ keys: keySet, roles, keyRotationDays: config.keyRotationDays }),

@@ -29,6 +29,7 @@ import { adminUserRoutes } from './http/routes/admin-users.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
 import { auditRoutes } from './http/routes/audit.ts';
 import { authorizeRoutes } from './http/routes/authorize.ts';
+import { clientRoutes } from './http/routes/clients.ts';
 import { emailRoutes } from './http/routes/email.ts';
 import { factorAccess, factorRoutes } from './http/routes/factors.ts';
 import { identityRoutes } from './http/routes/identities.ts';
@@ -214,6 +215,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(adminUserRoutes, { userAdmin, accounts, externalSignIn, guards });
     await scope.register(roleRoutes, { roles, guards });
     await scope.register(auditRoutes, { audit, guards });
+    await scope.register(clientRoutes, { clients: gatehouse.clients, guards });
     await scope.register(apiKeyRoutes, {
       apiKeys,
       guards,

@@ -4,6 +4,7 @@ import type { AuditLog } from './auth/audit-log.ts';
 import type { EmailFlowService } from './auth/email-flows.ts';
 import type { ExternalSignInService } from './auth/external/sign-in.ts';
 import type { FactorService } from './auth/factors/factors.ts';
+import type { ClientService } from './auth/oidc/clients.ts';
 import type { RoleService } from './auth/permissions.ts';
 import type { SessionService } from './auth/sessions.ts';
 import type { UserAdminService } from './auth/user-admin.ts';
@@ -31,6 +32,8 @@ export interface GatehouseServices {
   readonly externalSignIn: ExternalSignInService;
   /** Prometheus metrics of this Gatehouse, served at `GET /metrics`. */
   readonly metrics: GatehouseMetrics;
+  /** The OpenID Provider's clients: the registry (`/clients`) and their authentication. */
+  readonly clients: ClientService;
 }
 
 /** The public services of a Gatehouse, and nothing else. */
@@ -47,5 +50,6 @@ export function publicServices(gatehouse: Gatehouse): GatehouseServices {
     factors: g.factors,
     externalSignIn: g.externalSignIn,
     metrics: g.metrics,
+    clients: g.clients,
   });
 }

@@ -29,6 +29,8 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
   'sessions:revoke': "Revoke other users' sessions",
   'audit:read': 'Read the audit log',
   'apikeys:write': 'Create and revoke API keys',
+  'clients:read': "Read the OpenID Provider's clients",
+  'clients:write': 'Register, change and remove clients and rotate their secrets',
 };
 
 /** Log redaction: credentials never reach the logs, whatever a serializer adds. */

@@ -37,6 +37,8 @@ export const BUILTIN_PERMISSIONS: readonly string[] = [
   'sessions:revoke',
   'audit:read',
   'apikeys:write',
+  'clients:read',
+  'clients:write',
 ];
 
 export const BUILTIN_ROLES: readonly string[] = ['user', 'moderator', 'admin'];
@@ -44,7 +46,7 @@ export const ADMIN_ROLE = 'admin';
 
 const ROLE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 // A permission is also an OAuth scope-token (RFC 6749 §3.3), so it may be requested as a scope.
-const PERMISSION = /^[a-z0-9][a-z0-9_.-]{0,31}(:[a-z0-9*][a-z0-9_.*-]{0,31}){0,3}$/;
+export const PERMISSION = /^[a-z0-9][a-z0-9_.-]{0,31}(:[a-z0-9*][a-z0-9_.*-]{0,31}){0,3}$/;
 
 export function checkRoleName(name: string, field = 'name'): void {
   if (!ROLE_NAME.test(name)) {

@@ -151,8 +151,7 @@ export interface SessionService {
   /**
    * Rotates a refresh token (RFC 6749 §6). `requestedScope`, the request's space-separated
    * `scope`, may only narrow the grant: a scope beyond it is InvalidScopeError (`invalid_scope`).
-   * `clientId` names the OpenID Provider client that authenticated for a client's token; without
-   * it only Gatehouse's own refresh tokens are taken.
+   * `clientId`: the OpenID Provider client that authenticated for its token (none: Gatehouse's own).
    */
   refresh(
     refreshToken: string,

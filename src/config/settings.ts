@@ -3,6 +3,7 @@
  * settles them (a row may read the rows before it). The rows live by area in settings/.
  */
 import type { AnySetting } from './setting.ts';
+import { CLIENT_SETTINGS } from './settings/clients.ts';
 import { EXTERNAL_SIGN_IN_SETTINGS } from './settings/external-sign-in.ts';
 import { FACTOR_SETTINGS } from './settings/factors.ts';
 import { LIMIT_SETTINGS } from './settings/limits.ts';
@@ -22,6 +23,7 @@ const ROWS = [
   ...MAIL_SETTINGS,
   ...FACTOR_SETTINGS,
   ...EXTERNAL_SIGN_IN_SETTINGS,
+  ...CLIENT_SETTINGS,
 ];
 
 /** The keys of Config that no row sets; the compiler names them here. */

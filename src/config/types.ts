@@ -9,6 +9,8 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export type MfaPolicy = 'optional' | 'required_for_admins' | 'required';
 
 export interface Config {
+  /** How long a client's previous secret keeps working after a rotation (0: not at all). */
+  readonly clientSecretOverlapSeconds: number;
   readonly mfa: MfaPolicy;
   /** AES-256-GCM keys for secrets stored at rest; the first encrypts. Empty: none configured. */
   readonly encryptionKeys: readonly string[];

@@ -23,6 +23,7 @@ import type {
   OverloadedError,
   RateLimitedError,
 } from './availability.ts';
+import type { ClientNotFoundError, InvalidClientError, InvalidClientMetadataError } from './clients.ts';
 import type {
   CsrfError,
   InactiveUserError,
@@ -108,6 +109,9 @@ export type AnyGatehouseError =
   | IdentityNotFoundError
   | LastSignInMethodError
   | InvalidSubjectTokenError
+  | InvalidClientError
+  | ClientNotFoundError
+  | InvalidClientMetadataError
   | InvalidGrantError
   | UnauthorizedClientError
   | AuthorizationRequestError;

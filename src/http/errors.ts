@@ -11,9 +11,12 @@ import {
   RetryLaterError,
 } from '../auth/errors.ts';
 import type { GatehouseRouteConfig } from '../fastify-types.ts';
+import { HttpClientError, type ValidationIssue } from './http-client-error.ts';
 import type { FormFailure } from './pages/forms.ts';
 import { formFailureOf, sendFormFailure } from './pages/html-form.ts';
 import { prefersHtml } from './pages/negotiation.ts';
+
+export { HttpClientError, type ValidationIssue } from './http-client-error.ts';
 
 const STATUS: Record<GatehouseErrorCode, number> = {
   INVALID_CREDENTIALS: 401,
@@ -61,6 +64,9 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   IDENTITY_LINKED_ELSEWHERE: 409,
   IDENTITY_NOT_FOUND: 404,
   INVALID_SUBJECT_TOKEN: 400,
+  INVALID_CLIENT: 401,
+  CLIENT_NOT_FOUND: 404,
+  INVALID_CLIENT_METADATA: 400,
   INVALID_GRANT: 400,
   UNAUTHORIZED_CLIENT: 400,
   INVALID_AUTHORIZATION_REQUEST: 400,
@@ -74,6 +80,7 @@ const CODED = new Set<GatehouseErrorCode>([
   'IDENTITY_LINKED_ELSEWHERE',
   'IDENTITY_NOT_FOUND',
   'LAST_SIGN_IN_METHOD',
+  'CLIENT_NOT_FOUND',
 ]);
 
 /** OAuth error codes for failures of `POST /token` (RFC 6749 §5.2). */
@@ -95,24 +102,6 @@ const OAUTH_ERROR: Partial<Record<GatehouseErrorCode, string>> = {
   INVALID_GRANT: 'invalid_grant',
   UNAUTHORIZED_CLIENT: 'unauthorized_client',
 };
-
-export interface ValidationIssue {
-  loc: (string | number)[];
-  msg: string;
-  type: string;
-}
-
-/** A 4xx raised by the HTTP layer itself (bad body, wrong media type). */
-export class HttpClientError extends Error {
-  readonly statusCode: number;
-  readonly issues: ValidationIssue[] | undefined;
-  constructor(statusCode: number, message: string, issues?: ValidationIssue[]) {
-    super(message);
-    this.name = 'HttpClientError';
-    this.statusCode = statusCode;
-    this.issues = issues;
-  }
-}
 
 export function statusOf(code: GatehouseErrorCode): number {
   return STATUS[code];
@@ -167,20 +156,26 @@ export function sendDomainError(
       .header('www-authenticate', error.headers['www-authenticate'])
       .send({ detail: error.message, code: error.code });
   }
+  if (error.code === 'INVALID_CLIENT') {
+    request.log.info({ reason: error.reason }, 'client authentication refused');
+    // RFC 6749 §5.2: a client that tried Basic is challenged with the scheme it used.
+    if (error.usedBasic) reply.header('www-authenticate', 'Basic realm="gatehouse"');
+    return reply
+      .code(status)
+      .send({ detail: error.message, error: 'invalid_client', error_description: error.message });
+  }
+  if (error.code === 'INVALID_CLIENT_METADATA' || error.code === 'INVALID_AUTHORIZATION_REQUEST') {
+    // RFC 7591 §3.2.2; RFC 6749 §4.1.2.1 (an authorization request answered here, not redirected).
+    return reply
+      .code(status)
+      .send({ detail: error.message, error: error.error, error_description: error.message });
+  }
   if (error.code === 'INVALID_TOKEN') {
     request.log.info({ reason: error.reason }, 'bearer token refused');
     return reply
       .code(status)
       .header('www-authenticate', 'Bearer error="invalid_token"')
       .send({ detail: error.message });
-  }
-  if (error.code === 'INVALID_AUTHORIZATION_REQUEST') {
-    return reply.code(status).send({
-      detail: error.message,
-      code: error.code,
-      error: error.error,
-      error_description: error.message,
-    });
   }
   if (error.code === 'PRIVILEGE_ESCALATION') {
     request.log.info({ missing: error.missing }, 'privilege escalation refused');

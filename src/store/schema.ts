@@ -212,6 +212,38 @@ export interface UsedIdTokensTable {
   expires_at: number;
 }
 
+export interface ClientsTable {
+  client_id: string;
+  client_name: string;
+  token_endpoint_auth_method: string;
+  /** JSON arrays of URIs. */
+  redirect_uris: string;
+  post_logout_redirect_uris: string;
+  /** Space-separated. */
+  grant_types: string;
+  scope: string;
+  /** JSON: the client's public JWK Set, for `private_key_jwt`. */
+  jwks: string | null;
+  jwks_uri: string | null;
+  id_token_signed_response_alg: string;
+  backchannel_logout_uri: string | null;
+  skip_consent: number;
+  audience: string | null;
+  require_pushed_authorization_requests: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ClientSecretsTable {
+  id: string;
+  client_id: string;
+  /** SHA-256 of the secret; the secret exists only in the answer that showed it. */
+  secret_hash: string;
+  created_at: number;
+  /** Null: the current secret. A rotated one works until then (GATEHOUSE_CLIENT_SECRET_OVERLAP). */
+  expires_at: number | null;
+}
+
 /** OpenID Provider authorization codes: single use, 60 s; only a hash of the code is kept. */
 export interface AuthorizationCodesTable {
   code_hash: string;
@@ -269,6 +301,8 @@ export interface Database {
   identities: IdentitiesTable;
   external_sign_in_flows: ExternalSignInFlowsTable;
   used_id_tokens: UsedIdTokensTable;
+  clients: ClientsTable;
+  client_secrets: ClientSecretsTable;
   authorization_codes: AuthorizationCodesTable;
   oidc_consents: OidcConsentsTable;
   pushed_authorization_requests: PushedAuthorizationRequestsTable;

@@ -111,6 +111,20 @@ async function withApp(api: Api) {
   return { user, secret: secret as string, recoveryCodes: confirmed.json().recovery_codes as string[] };
 }
 
+/** A confidential client registered by the admin: its id and secret. */
+async function newClient(api: Api): Promise<{ client_id: string; client_secret: string }> {
+  const created = await expectOk(
+    await api.send(
+      json('POST', '/clients', api.admin.token, {
+        client_name: 'Audited app',
+        redirect_uris: ['https://app.example.com/cb'],
+      }),
+    ),
+    'register client',
+  );
+  return created.json();
+}
+
 /** Every case of docs/audit-events.md's route table, by `operation | case`. */
 const CASES: Record<string, (api: Api) => Promise<Step>> = {
   'POST /users/me/factors/totp | new app': async (api) => {
@@ -456,6 +470,40 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
       secrets: [created.json().key],
     };
   },
+  'POST /clients | confidential client': async (api) => ({
+    request: json('POST', '/clients', api.admin.token, {
+      client_name: 'Audited app',
+      redirect_uris: ['https://app.example.com/cb'],
+    }),
+    actor: api.admin.id,
+  }),
+  'PATCH /clients/{client_id} | name and redirect URIs': async (api) => {
+    const client = await newClient(api);
+    return {
+      request: json('PATCH', `/clients/${client.client_id}`, api.admin.token, {
+        client_name: 'Renamed app',
+        redirect_uris: ['https://app.example.com/cb2'],
+      }),
+      actor: api.admin.id,
+      secrets: [client.client_secret],
+    };
+  },
+  'DELETE /clients/{client_id} | a client': async (api) => {
+    const client = await newClient(api);
+    return {
+      request: json('DELETE', `/clients/${client.client_id}`, api.admin.token),
+      actor: api.admin.id,
+      secrets: [client.client_secret],
+    };
+  },
+  'POST /clients/{client_id}/secret | confidential client': async (api) => {
+    const client = await newClient(api);
+    return {
+      request: json('POST', `/clients/${client.client_id}/secret`, api.admin.token),
+      actor: api.admin.id,
+      secrets: [client.client_secret],
+    };
+  },
   'POST /token | token-exchange grant, new person': async (api) => {
     const idToken = await api.oidc.server.issuer.buildToken({
       scopesOrTransform: (_header: unknown, payload: Record<string, unknown>) => {
@@ -681,7 +729,7 @@ for (const database of DATABASES) {
           PASSWORD,
           NEW_PASSWORD,
           ...(step.secrets ?? []),
-          ...['key', 'access_token', 'refresh_token', 'csrf_token']
+          ...['key', 'access_token', 'refresh_token', 'csrf_token', 'client_secret']
             .map((name) => body[name])
             .filter((value): value is string => typeof value === 'string'),
         ];

@@ -10,7 +10,8 @@ import type { Database } from '../../store/schema.ts';
 import { AuthorizationRequestError, MFA_ACR } from '../errors.ts';
 import { parseScope } from '../scopes.ts';
 import { hashSecret } from '../secrets.ts';
-import type { ClientDirectory, RegisteredClient } from './client-types.ts';
+import type { RegisteredClient } from './client-types.ts';
+import type { ClientService } from './clients.ts';
 import { isRegisteredRedirectUri } from './redirect-uri.ts';
 
 export const REQUEST_URI_PREFIX = 'urn:ietf:params:oauth:request_uri:';
@@ -48,7 +49,7 @@ export class RedirectableError extends Error {
 
 export interface RequestReaderDeps {
   readonly db: Kysely<Database>;
-  readonly clients: ClientDirectory;
+  readonly clients: Pick<ClientService, 'find' | 'authenticate'>;
   /** The server's access-token audience. */
   readonly audience: string;
   now(): number;

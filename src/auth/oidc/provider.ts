@@ -8,7 +8,6 @@ import type { Config } from '../../config.ts';
 import type { Store } from '../../store/db.ts';
 import type { UserRecord } from '../../store/users.ts';
 import type { AccountService } from '../accounts.ts';
-import { UnauthorizedClientError } from '../errors.ts';
 import type { KeySet } from '../key-set.ts';
 import type { RoleService } from '../permissions.ts';
 import type { RequestContext } from '../request-context.ts';
@@ -22,7 +21,8 @@ import {
   type BrowserSession,
   decideConsent,
 } from './authorize.ts';
-import type { ClientDirectory, PresentedClientCredentials } from './client-types.ts';
+import type { PresentedClientCredentials } from './client-types.ts';
+import type { ClientService } from './clients.ts';
 import { pushAuthorizationRequest } from './pushed-requests.ts';
 import type { UserClaims } from './scopes.ts';
 import {
@@ -55,6 +55,7 @@ export interface OpenIdProvider {
   pushAuthorizationRequest(
     presented: PresentedClientCredentials,
     form: Readonly<Record<string, string>>,
+    ctx: RequestContext,
   ): Promise<{ requestUri: string; expiresInSeconds: number }>;
   exchangeAuthorizationCode(
     presented: PresentedClientCredentials,
@@ -78,10 +79,13 @@ export interface OpenIdProvider {
   clientName(clientId: string): Promise<string | undefined>;
 }
 
+/** What the provider asks of the clients registry. */
+export type OidcClients = Pick<ClientService, 'find' | 'authenticate'>;
+
 export interface OpenIdProviderDeps {
   readonly store: Store;
   readonly clock: Clock;
-  readonly clients: ClientDirectory;
+  readonly clients: OidcClients;
   readonly keys: KeySet;
   readonly tokens: TokenService;
   readonly accounts: AccountService;
@@ -135,11 +139,12 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps): OpenIdProvider {
     issuer: options.issuer,
     authorize: (params, browser, ctx) => authorize(authorizeDeps, params, browser, ctx),
     decideConsent: (params, browser, allow, ctx) => decideConsent(authorizeDeps, params, browser, allow, ctx),
-    pushAuthorizationRequest: (presented, form) =>
+    pushAuthorizationRequest: (presented, form, ctx) =>
       pushAuthorizationRequest(
         { ...authorizeDeps, parEndpoint: `${options.endpointBase}/par` },
         presented,
         form,
+        ctx,
       ),
     exchangeAuthorizationCode: (presented, form, ctx) =>
       exchangeAuthorizationCode(grantDeps, presented, form, ctx),
@@ -151,19 +156,11 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps): OpenIdProvider {
   };
 }
 
-/** The directory when no client is registered: every client is unknown. */
-export const NO_CLIENTS: ClientDirectory = {
-  find: async () => undefined,
-  authenticate: async () => {
-    throw new UnauthorizedClientError('Unknown client');
-  },
-};
-
 /** The provider as the composition root builds it: endpoints under the issuer and the mount path. */
 export function createOpenIdProviderFromConfig(
   config: Pick<Config, 'issuer' | 'audience' | 'sessionTtlSeconds' | 'accessTokenTtlSeconds'>,
   basePath: string,
-  clients: ClientDirectory,
+  clients: OidcClients,
   deps: Omit<OpenIdProviderDeps, 'options' | 'clients'>,
 ): OpenIdProvider {
   return createOpenIdProvider({

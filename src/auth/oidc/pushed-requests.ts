@@ -5,6 +5,7 @@
  */
 import { insertPushedRequest } from '../../store/oidc-provider.ts';
 import { AuthorizationRequestError } from '../errors.ts';
+import type { RequestContext } from '../request-context.ts';
 import { hashSecret, randomSecret } from '../secrets.ts';
 import {
   REQUEST_URI_PREFIX,
@@ -24,8 +25,9 @@ export async function pushAuthorizationRequest(
   deps: RequestReaderDeps & { readonly parEndpoint: string },
   presented: PresentedClientCredentials,
   form: Readonly<Record<string, string>>,
+  ctx: RequestContext,
 ): Promise<{ requestUri: string; expiresInSeconds: number }> {
-  const client = await deps.clients.authenticate(presented, deps.parEndpoint);
+  const client = await deps.clients.authenticate(presented, deps.parEndpoint, ctx);
   if (form.request_uri !== undefined) {
     throw new AuthorizationRequestError('invalid_request', 'request_uri cannot be pushed');
   }

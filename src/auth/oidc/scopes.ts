@@ -1,7 +1,9 @@
 /** The OpenID Connect scopes (Core §5.4, §11) beside Gatehouse's permissions, and the claims they release. */
 import type { UserRecord } from '../../store/users.ts';
 
-export const OIDC_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access'];
+import { OIDC_SCOPES } from './client-metadata.ts';
+
+export { OIDC_SCOPES };
 
 export function isOidcScope(scope: string): boolean {
   return OIDC_SCOPES.includes(scope);

@@ -29,7 +29,8 @@ import { parseScope } from '../scopes.ts';
 import { constantTimeEqual, hashSecret, newOpaqueToken, randomSecret, splitOpaqueToken } from '../secrets.ts';
 import type { SessionService } from '../sessions.ts';
 import type { TokenService } from '../tokens.ts';
-import type { ClientDirectory, PresentedClientCredentials, RegisteredClient } from './client-types.ts';
+import type { PresentedClientCredentials, RegisteredClient } from './client-types.ts';
+import type { ClientService } from './clients.ts';
 import { signIdToken } from './id-token.ts';
 import { isOidcScope } from './scopes.ts';
 
@@ -43,7 +44,7 @@ export interface ClientTokenResponse {
 
 export interface TokenGrantDeps {
   readonly db: Kysely<Database>;
-  readonly clients: ClientDirectory;
+  readonly clients: Pick<ClientService, 'find' | 'authenticate'>;
   readonly tokens: TokenService;
   readonly keys: KeySet;
   readonly accounts: Pick<AccountService, 'findUser'>;
@@ -77,7 +78,7 @@ export async function exchangeAuthorizationCode(
   form: { code: string | undefined; redirectUri: string | undefined; codeVerifier: string | undefined },
   ctx: RequestContext,
 ): Promise<ClientTokenResponse> {
-  const client = await deps.clients.authenticate(presented, deps.tokenEndpoint);
+  const client = await deps.clients.authenticate(presented, deps.tokenEndpoint, ctx);
   requireGrant(client, 'authorization_code');
   if (form.code === undefined) throw new InvalidGrantError('code missing');
   const codeHash = hashSecret(form.code);
@@ -209,7 +210,7 @@ export async function refreshClientToken(
   const stored = parts && (await findRefreshToken(deps.db, parts.id));
   const session = stored && (await findSession(deps.db, stored.sessionId));
   if (!session?.clientId) return undefined;
-  const client = await deps.clients.authenticate(presented, deps.tokenEndpoint);
+  const client = await deps.clients.authenticate(presented, deps.tokenEndpoint, ctx);
   if (client.clientId !== session.clientId) throw new InvalidGrantError('refresh token of another client');
   requireGrant(client, 'refresh_token');
   const pair = await deps.sessions.refresh(refreshToken, requestedScope, ctx, client.clientId);
@@ -229,7 +230,7 @@ export async function issueClientCredentials(
   form: { scope: string | undefined; resource: string | undefined },
   ctx: RequestContext,
 ): Promise<ClientTokenResponse> {
-  const client = await deps.clients.authenticate(presented, deps.tokenEndpoint);
+  const client = await deps.clients.authenticate(presented, deps.tokenEndpoint, ctx);
   if (client.type === 'public')
     throw new UnauthorizedClientError('A public client cannot use client_credentials');
   requireGrant(client, 'client_credentials');

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import type { OpenIdProvider } from '../../auth/oidc/provider.ts';
 import { presentedClientCredentials } from '../client-credentials.ts';
 import { HttpClientError } from '../errors.ts';
+import { requestContext } from '../request-context.ts';
 import { OAuthError } from '../schemas.ts';
 
 export interface ParRouteOptions {
@@ -38,6 +39,7 @@ export const parRoutes: FastifyPluginAsyncTypebox<ParRouteOptions> = async (app,
       const pushed = await options.oidc.pushAuthorizationRequest(
         presentedClientCredentials(request, request.body),
         request.body,
+        requestContext(request),
       );
       return reply.code(201).send({ request_uri: pushed.requestUri, expires_in: pushed.expiresInSeconds });
     },
