@@ -5,6 +5,7 @@
  */
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import * as client from 'openid-client';
 import { createTestApp, login, PASSWORD, type TestApp } from '../support/gatehouse.ts';
 
@@ -119,4 +120,34 @@ export async function authorizationRequest(
     ...extra,
   });
   return { url, checks: { pkceCodeVerifier, expectedState: state, expectedNonce: nonce } };
+}
+
+/** Signs `username` in with a cookie session (`POST /login`); returns the Cookie header value. */
+export async function cookieSignIn(app: FastifyInstance, username: string): Promise<string> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/login',
+    payload: { username, password: PASSWORD },
+  });
+  if (response.statusCode !== 200) throw new Error(`login: ${response.statusCode} ${response.body}`);
+  return response.cookies.map((cookie) => `${cookie.name}=${cookie.value}`).join('; ');
+}
+
+/** `GET /authorize` as the signed-in browser: the answer, and its `Location` when it redirects. */
+export async function authorizeWithCookie(
+  app: FastifyInstance,
+  cookie: string | undefined,
+  url: URL | string,
+) {
+  const target = new URL(url);
+  const response = await app.inject({
+    method: 'GET',
+    url: `${target.pathname}${target.search}`,
+    headers: cookie ? { cookie } : {},
+  });
+  const location = response.headers.location;
+  return {
+    response,
+    location: typeof location === 'string' ? new URL(location, 'http://gatehouse.invalid') : undefined,
+  };
 }
