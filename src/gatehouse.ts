@@ -18,10 +18,12 @@ import { createClientServiceFromConfig } from './auth/oidc/clients.ts';
 import { createOpenIdProviderFromConfig, type OpenIdProvider } from './auth/oidc/provider.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService } from './auth/permissions.ts';
-import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
+import { memoryLimiters, type RateLimits, rateLimitsFromConfig, redisLimiters } from './auth/rate-limits.ts';
 import {
   createMemoryRevocationState,
   createSharedRevocationState,
+  loadRecentRevocations,
+  notifyingRevocationState,
   type RevocationState,
 } from './auth/revocation.ts';
 import { createSessionService } from './auth/sessions.ts';
@@ -38,7 +40,6 @@ import { instrumentSessions, loginOutcomeOf } from './observability/instrument-s
 import { createMetrics } from './observability/metrics.ts';
 import type { GatehouseServices } from './public-services.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
-import { listSessionsRevokedSince } from './store/sessions.ts';
 
 export { normalizeBasePath } from './base-path.ts';
 export { type GatehouseServices, publicServices } from './public-services.ts';
@@ -140,13 +141,12 @@ export async function createGatehouse(
       cacheSize: config.tokenCacheSize,
     });
     const localRevocation = createMemoryRevocationState({ retainMs, now: () => clock.now() });
-    const loadRevocations = async () => {
-      for (const { id, revokedAt } of await listSessionsRevokedSince(store.db, clock.now() - retainMs)) {
-        localRevocation.markSessionsRevoked([id], revokedAt);
-      }
-    };
+    const loadRevocations = () => loadRecentRevocations(store, clock.now() - retainMs, localRevocation);
     await loadRevocations();
-    const revocation = link ? createSharedRevocationState(localRevocation, link) : localRevocation;
+    // After a revocation commits, the back-channel logouts queued with it go out (auth/oidc/).
+    let kickLogouts = () => {};
+    const shared = link ? createSharedRevocationState(localRevocation, link) : localRevocation;
+    const revocation = notifyingRevocationState(shared, () => kickLogouts());
     const userCache = createUserCache({
       maxEntries: config.userCacheSize,
       maxAgeMs: USER_CACHE_MAX_AGE_MS,
@@ -167,19 +167,7 @@ export async function createGatehouse(
       maxTtlSeconds: config.apiKeyMaxTtlSeconds,
     });
     const limiters = link ? redisLimiters(link.commands, config.redisPrefix) : memoryLimiters;
-    const rateLimits = createRateLimits(
-      {
-        token: config.rateLimitToken,
-        login: config.rateLimitLogin,
-        register: config.rateLimitRegister,
-        basic: config.rateLimitBasic,
-        mail: config.rateLimitMail,
-        mail_address: config.rateLimitMailAddress,
-        mail_address_ip: config.rateLimitMailAddressIp,
-      },
-      limiters,
-      config.rateLimitIpv6Prefix,
-    );
+    const rateLimits = rateLimitsFromConfig(config, limiters);
     const throttle =
       config.loginMaxFailures === null
         ? noLoginThrottle
@@ -307,7 +295,11 @@ export async function createGatehouse(
     // A normal start waits for the link, so the first requests already take the fast path;
     // with Redis down it starts anyway and checks revocations in the database until it is back.
     const oidcDeps = { store, clock, keys: keySet, tokens, accounts, sessions, roles, revocation };
-    const oidc = createOpenIdProviderFromConfig(config, basePath, clients, oidcDeps);
+    const oidc = createOpenIdProviderFromConfig(config, basePath, clients, {
+      ...oidcDeps,
+      onBackgroundError,
+    });
+    kickLogouts = oidc.logouts.kick;
     if (link) await link.whenHealthy(2000);
     return {
       config,
@@ -334,9 +326,15 @@ export async function createGatehouse(
       clients,
       redis,
       metrics,
-      runMaintenance: createMaintenanceRun({ keys: keySet, roles, keyRotationDays: config.keyRotationDays }),
+      runMaintenance: createMaintenanceRun({
+        keys: keySet,
+        roles,
+        keyRotationDays: config.keyRotationDays,
+        deliverLogouts: oidc.logouts.runOnce,
+      }),
       close: async () => {
         await emailFlows.settled();
+        await oidc.logouts.stop();
         await mail.stop();
         await redis?.close();
         await store.close();

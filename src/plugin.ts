@@ -27,10 +27,12 @@ import { clientIp } from './http/request-context.ts';
 import { onRoutesWith, prependRouteHook } from './http/route-hooks.ts';
 import { adminUserRoutes } from './http/routes/admin-users.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
+import { appRoutes } from './http/routes/apps.ts';
 import { auditRoutes } from './http/routes/audit.ts';
 import { authorizeRoutes } from './http/routes/authorize.ts';
 import { clientRoutes } from './http/routes/clients.ts';
 import { emailRoutes } from './http/routes/email.ts';
+import { endSessionRoutes } from './http/routes/end-session.ts';
 import { factorAccess, factorRoutes } from './http/routes/factors.ts';
 import { identityRoutes } from './http/routes/identities.ts';
 import { loginRoutes } from './http/routes/login.ts';
@@ -198,6 +200,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       needsReauth: (authTimeMs) => needsReauth(authTimeMs, config.reauthMaxAgeSeconds, clock.now()),
       factors,
       clientName: (clientId) => gatehouse.oidc.clientName(clientId),
+      listApps: (userId) => gatehouse.oidc.listApps(userId),
     };
     const mfaPages = config.pages ? { factors, settings: pages.settings, basePath } : undefined;
     const forms = config.pages ? createPageForms(pages) : undefined;
@@ -216,6 +219,7 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(roleRoutes, { roles, guards });
     await scope.register(auditRoutes, { audit, guards });
     await scope.register(clientRoutes, { clients: gatehouse.clients, guards });
+    await scope.register(appRoutes, { oidc, guards, basePath, forms });
     await scope.register(apiKeyRoutes, {
       apiKeys,
       guards,
@@ -265,6 +269,8 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       // The OpenID Provider signs people in and asks for consent on the hosted pages.
       await scope.register(authorizeRoutes, { oidc, guards, basePath, appName: config.appName });
       await scope.register(parRoutes, { oidc });
+      const logoutOptions = { oidc, guards, cookie: cookieSettings, basePath, appName: config.appName };
+      await scope.register(endSessionRoutes, logoutOptions);
       await scope.register(userInfoRoutes, { oidc });
     }
     if (config.metrics === 'on' && (config.metricsToken !== undefined || options.openMetrics === true)) {

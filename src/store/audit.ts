@@ -49,6 +49,7 @@ export type AuditEventName =
   | 'client.secret_rotated'
   | 'oauth.code_issued'
   | 'oauth.consent_granted'
+  | 'oauth.consent_revoked'
   | 'oauth.code_reused'
   | 'oauth.client_token_issued';
 

@@ -34,6 +34,7 @@ import * as identities from './migrations/2026-12-03-1-identities.ts';
 import * as factors from './migrations/2026-12-03-5-factors.ts';
 import * as clients from './migrations/2026-12-04-1-clients.ts';
 import * as oidcProvider from './migrations/2026-12-04-2-oidc-provider.ts';
+import * as oidcLogout from './migrations/2026-12-04-3-oidc-logout.ts';
 import { OwnSchemaPostgresDialect } from './pg-introspector.ts';
 import type { Database } from './schema.ts';
 import { openSqliteDatabase } from './sqlite-driver.ts';
@@ -82,6 +83,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-03-5-factors': factors,
   '2026-12-04-1-clients': clients,
   '2026-12-04-2-oidc-provider': oidcProvider,
+  '2026-12-04-3-oidc-logout': oidcLogout,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -205,3 +205,36 @@ export async function spendPushedRequest(
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
+
+/** Every consent of a user (the "Apps with access"): one row per client and scope set, newest first. */
+export async function listUserConsents(
+  db: Kysely<Database>,
+  userId: string,
+): Promise<{ clientId: string; scope: string; grantedAt: number }[]> {
+  const rows = await db
+    .selectFrom('oidc_consents')
+    .select(['client_id', 'scope', 'granted_at'])
+    .where('user_id', '=', userId)
+    .orderBy('granted_at', 'desc')
+    .orderBy('client_id')
+    .execute();
+  return rows.map((row) => ({
+    clientId: row.client_id,
+    scope: row.scope,
+    grantedAt: Number(row.granted_at),
+  }));
+}
+
+/** Forgets every consent the user gave the client; returns how many scope sets were removed. */
+export async function deleteConsents(
+  db: Kysely<Database>,
+  userId: string,
+  clientId: string,
+): Promise<number> {
+  const result = await db
+    .deleteFrom('oidc_consents')
+    .where('user_id', '=', userId)
+    .where('client_id', '=', clientId)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -272,6 +272,23 @@ export interface OidcConsentsTable {
   granted_at: number;
 }
 
+/** Logout tokens to deliver (OpenID Connect Back-Channel Logout 1.0); one per client and `sid`. */
+export interface BackchannelLogoutsTable {
+  id: string;
+  client_id: string;
+  /** The `sub` of the logout token: the user's id. */
+  subject: string;
+  /** The browser session that ended (the ID tokens' `sid`). */
+  sid: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: number;
+  /** The receiver's status or the transport's error; never a token. */
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
 /** RFC 9126 pushed authorization requests; `id_hash` is the hash of the request_uri's secret. */
 export interface PushedAuthorizationRequestsTable {
   id_hash: string;
@@ -306,4 +323,5 @@ export interface Database {
   authorization_codes: AuthorizationCodesTable;
   oidc_consents: OidcConsentsTable;
   pushed_authorization_requests: PushedAuthorizationRequestsTable;
+  backchannel_logouts: BackchannelLogoutsTable;
 }

@@ -3,6 +3,7 @@
  * transaction (RFC 9700 §4.14.2): never read-then-write.
  */
 import type { Kysely } from 'kysely';
+import { queueBackchannelLogouts } from './backchannel-logouts.ts';
 import type { Database, SessionsTable } from './schema.ts';
 
 export type SessionKind = SessionsTable['kind'];
@@ -131,10 +132,14 @@ export async function setSessionAuthTime(
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** Revokes the given live sessions; returns the ids that this call revoked. */
+/**
+ * Revokes the given live sessions and, with a browser session, the OpenID Provider client
+ * sessions issued from it (`parent_session_id`); queues the back-channel logouts of the clients
+ * that asked for them (in the same transaction as `db`). Returns the ids that this call revoked.
+ */
 export async function revokeSessions(
   db: Kysely<Database>,
-  where: { ids?: readonly string[]; userId?: string; exceptId?: string },
+  where: { ids?: readonly string[]; userId?: string; exceptId?: string; clientId?: string },
   nowMs: number,
   reason: string,
 ): Promise<string[]> {
@@ -145,14 +150,23 @@ export async function revokeSessions(
   }
   if (where.userId !== undefined) query = query.where('user_id', '=', where.userId);
   if (where.exceptId !== undefined) query = query.where('id', '!=', where.exceptId);
-  const ids = (await query.execute()).map((row) => row.id);
-  if (ids.length === 0) return [];
+  if (where.clientId !== undefined) query = query.where('client_id', '=', where.clientId);
+  const selected = (await query.execute()).map((row) => row.id);
+  if (selected.length === 0) return [];
+  const children = await db
+    .selectFrom('sessions')
+    .select('id')
+    .where('parent_session_id', 'in', selected)
+    .where('revoked_at', 'is', null)
+    .execute();
+  const ids = [...new Set([...selected, ...children.map((row) => row.id)])];
   await db
     .updateTable('sessions')
     .set({ revoked_at: nowMs, revoked_reason: reason })
     .where('id', 'in', ids)
     .where('revoked_at', 'is', null)
     .execute();
+  await queueBackchannelLogouts(db, selected, nowMs);
   return ids;
 }
 

@@ -8,12 +8,13 @@ import type { Config } from '../../config.ts';
 import type { Store } from '../../store/db.ts';
 import type { UserRecord } from '../../store/users.ts';
 import type { AccountService } from '../accounts.ts';
-import type { KeySet } from '../key-set.ts';
+import { ID_TOKEN_ALGORITHMS, type KeySet } from '../key-set.ts';
 import type { RoleService } from '../permissions.ts';
 import type { RequestContext } from '../request-context.ts';
 import type { RevocationState } from '../revocation.ts';
 import type { SessionService } from '../sessions.ts';
 import type { TokenService } from '../tokens.ts';
+import { type AppAccessDeps, type AppWithAccess, listApps, removeApp } from './app-access.ts';
 import {
   type AuthorizeDeps,
   type AuthorizeOutcome,
@@ -21,8 +22,10 @@ import {
   type BrowserSession,
   decideConsent,
 } from './authorize.ts';
+import { type BackchannelLogout, createBackchannelLogout } from './backchannel-logout.ts';
 import type { PresentedClientCredentials } from './client-types.ts';
 import type { ClientService } from './clients.ts';
+import { confirmEndSession, type EndSessionDeps, type EndSessionOutcome, endSession } from './end-session.ts';
 import { pushAuthorizationRequest } from './pushed-requests.ts';
 import type { UserClaims } from './scopes.ts';
 import {
@@ -34,11 +37,15 @@ import {
 } from './token-grants.ts';
 import { userInfo } from './userinfo.ts';
 
+export type { AppWithAccess } from './app-access.ts';
 export type { AuthorizeOutcome, BrowserSession } from './authorize.ts';
+export type { EndSessionOutcome } from './end-session.ts';
 export type { ClientTokenResponse } from './token-grants.ts';
 
 export interface OpenIdProvider {
   readonly issuer: string;
+  /** Delivers back-channel logout tokens: kicked after each revocation, retried by upkeep. */
+  readonly logouts: BackchannelLogout;
   /** `GET /authorize`: sign in first, ask for consent, or the redirect with a code or an error. */
   authorize(
     params: Readonly<Record<string, string>>,
@@ -77,6 +84,22 @@ export interface OpenIdProvider {
   userInfo(accessToken: string): Promise<UserClaims & { sub: string }>;
   /** The client's display name, for "Sign in to continue to …"; undefined when unknown. */
   clientName(clientId: string): Promise<string | undefined>;
+  /** `GET /logout` (RP-Initiated Logout 1.0): end the browser's session now, ask first, or redirect. */
+  endSession(
+    params: Readonly<Record<string, string>>,
+    browser: BrowserSession | undefined,
+    ctx: RequestContext,
+  ): Promise<EndSessionOutcome>;
+  /** The logout confirmation page's post. */
+  confirmEndSession(
+    params: Readonly<Record<string, string>>,
+    browser: BrowserSession,
+    ctx: RequestContext,
+  ): Promise<EndSessionOutcome>;
+  /** The clients the user has consented to ("Apps with access"). */
+  listApps(userId: string): Promise<AppWithAccess[]>;
+  /** Forgets the user's consents to the client and revokes its sessions; ClientNotFoundError when none. */
+  removeApp(userId: string, clientId: string, ctx: RequestContext): Promise<void>;
 }
 
 /** What the provider asks of the clients registry. */
@@ -92,6 +115,8 @@ export interface OpenIdProviderDeps {
   readonly sessions: SessionService;
   readonly roles: RoleService;
   readonly revocation: RevocationState;
+  /** Errors of background work (the logout outbox's database), never a client's. */
+  readonly onBackgroundError: (error: unknown) => void;
   readonly options: {
     readonly issuer: string;
     readonly audience: string;
@@ -99,6 +124,8 @@ export interface OpenIdProviderDeps {
     readonly endpointBase: string;
     readonly sessionTtlSeconds: number;
     readonly idTokenTtlSeconds: number;
+    /** How long one back-channel logout POST may take. */
+    readonly logoutTimeoutMs: number;
   };
 }
 
@@ -135,8 +162,24 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps): OpenIdProvider {
       ),
     now,
   };
+  const endSessionDeps: EndSessionDeps = {
+    issuer: options.issuer,
+    keys,
+    algorithms: ID_TOKEN_ALGORITHMS,
+    clients,
+    logout: (sessionId, userId, ctx) => sessions.logout(sessionId, userId, ctx),
+  };
+  const appDeps: AppAccessDeps = { db: store.db, clients, revocation, now };
   return {
     issuer: options.issuer,
+    logouts: createBackchannelLogout({
+      store,
+      clock,
+      clients,
+      keys,
+      options: { issuer: options.issuer, timeoutMs: options.logoutTimeoutMs },
+      onBackgroundError: deps.onBackgroundError,
+    }),
     authorize: (params, browser, ctx) => authorize(authorizeDeps, params, browser, ctx),
     decideConsent: (params, browser, allow, ctx) => decideConsent(authorizeDeps, params, browser, allow, ctx),
     pushAuthorizationRequest: (presented, form, ctx) =>
@@ -153,6 +196,10 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps): OpenIdProvider {
     issueClientCredentials: (presented, form, ctx) => issueClientCredentials(grantDeps, presented, form, ctx),
     userInfo: (accessToken) => userInfo({ tokens, accounts, revocation, sessions }, accessToken),
     clientName: async (clientId) => (await clients.find(clientId))?.clientName,
+    endSession: (params, browser, ctx) => endSession(endSessionDeps, params, browser, ctx),
+    confirmEndSession: (params, browser, ctx) => confirmEndSession(endSessionDeps, params, browser, ctx),
+    listApps: (userId) => listApps(appDeps, userId),
+    removeApp: (userId, clientId, ctx) => removeApp(appDeps, userId, clientId, ctx),
   };
 }
 
@@ -172,6 +219,7 @@ export function createOpenIdProviderFromConfig(
       endpointBase: `${config.issuer.replace(/\/+$/, '')}${basePath}`,
       sessionTtlSeconds: config.sessionTtlSeconds,
       idTokenTtlSeconds: config.accessTokenTtlSeconds,
+      logoutTimeoutMs: 5000,
     },
   });
 }

@@ -119,6 +119,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
               (f) => f.type === 'totp' && f.confirmed,
             ),
             identities: await externalSignIn.listIdentities(principal.user.id),
+            apps: await options.listApps?.(principal.user.id),
           },
           { notice, twoFactor },
         ),

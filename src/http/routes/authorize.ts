@@ -24,7 +24,8 @@ export interface AuthorizeRouteOptions {
   readonly appName: string;
 }
 
-function browserOf(request: FastifyRequest): BrowserSession | undefined {
+/** The browser's Gatehouse session (a cookie principal); undefined for a token or API key. */
+export function browserOf(request: FastifyRequest): BrowserSession | undefined {
   const principal = request.principal;
   if (principal?.method !== 'cookie' || principal.sessionId === undefined) return undefined;
   return {

@@ -42,6 +42,7 @@ export const wellKnownRoutes: FastifyPluginAsyncTypebox<WellKnownRouteOptions> =
       ? {
           userinfo_endpoint: `${base}/userinfo`,
           pushed_authorization_request_endpoint: `${base}/par`,
+          end_session_endpoint: `${base}/logout`,
         }
       : {}),
     jwks_uri: `${base}/.well-known/jwks.json`,
@@ -66,6 +67,8 @@ export const wellKnownRoutes: FastifyPluginAsyncTypebox<WellKnownRouteOptions> =
           request_parameter_supported: false,
           request_uri_parameter_supported: false,
           require_pushed_authorization_requests: false,
+          backchannel_logout_supported: true,
+          backchannel_logout_session_supported: true,
         }
       : {}),
     token_endpoint_auth_methods_supported: provider
