@@ -12,6 +12,7 @@ import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { totpCode } from '../../src/auth/factors/totp.ts';
 import { operatorActor } from '../../src/auth/privilege-ceiling.ts';
 import { insertIdentity } from '../../src/store/identities.ts';
+import { insertConsent } from '../../src/store/oidc-provider.ts';
 import { ENCRYPTION_KEY } from '../factors/support.ts';
 import { startOidcProvider, type TestOidcProvider } from '../support/external-providers.ts';
 import {
@@ -468,6 +469,21 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
       request: json('DELETE', `/api-keys/${created.json().id}`, user.token),
       actor: user.id,
       secrets: [created.json().key],
+    };
+  },
+  'DELETE /users/me/apps/{client_id} | an app with access': async (api) => {
+    const user = await api.user();
+    const client = await newClient(api);
+    await insertConsent(api.t.gatehouse.store.db, {
+      userId: user.id,
+      clientId: client.client_id,
+      scope: 'openid profile',
+      grantedAt: api.t.clock.now(),
+    });
+    return {
+      request: json('DELETE', `/users/me/apps/${client.client_id}`, user.token),
+      actor: user.id,
+      secrets: [client.client_secret],
     };
   },
   'POST /clients | confidential client': async (api) => ({
