@@ -99,6 +99,26 @@ for (const database of DATABASES) {
       assert.equal((await authorizeWithCookie(provider.t.app, cookie, forced.url)).response.statusCode, 200);
     });
 
+    test('a form-posted authorization request is sent on as the same GET; without client_id it is 400', async () => {
+      const form = { client_id: 'some-client', response_type: 'code', scope: 'openid' };
+      const posted = await provider.t.app.inject({
+        method: 'POST',
+        url: '/authorize',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+        payload: new URLSearchParams(form).toString(),
+      });
+      assert.equal(posted.statusCode, 303);
+      assert.equal(posted.headers.location, `/authorize?${new URLSearchParams(form)}`);
+      const empty = await provider.t.app.inject({
+        method: 'POST',
+        url: '/authorize',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: '',
+      });
+      assert.equal(empty.statusCode, 400);
+      assert.equal(empty.json().error, 'invalid_request');
+    });
+
     test('ID tokens are signed with the client’s algorithm; the JWKS lists the key; upkeep rotates every ring', async () => {
       for (const alg of ['ES256', 'EdDSA', 'RS256']) {
         const app = await provider.register({
