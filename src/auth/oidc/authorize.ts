@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../../store/audit.ts';
 import {
+  deleteExpiredAuthorizationCodes,
   insertAuthorizationCode,
   insertConsent,
   listConsentedScopes,
@@ -25,6 +26,8 @@ import { isOidcScope, scopeSetKey } from './scopes.ts';
 /** A query parameter Gatehouse adds to the return path after sign-in: when the sign-in was asked (ms). */
 export const LOGIN_AFTER_PARAM = 'gatehouse_login_after';
 export const CODE_TTL_MS = 60_000;
+/** How long a spent or expired code is kept, so that a replay still revokes what it gave. */
+export const CODE_RETAIN_MS = 10 * 60_000;
 
 /** The browser's Gatehouse session (the cookie), when there is one. */
 export interface BrowserSession {
@@ -99,6 +102,7 @@ async function issueCode(
     if (request.pushedIdHash !== undefined && !(await spendPushedRequest(trx, request.pushedIdHash, now))) {
       throw new RedirectableError('invalid_request', 'the request_uri was already used');
     }
+    await deleteExpiredAuthorizationCodes(trx, now - CODE_RETAIN_MS);
     await insertAuthorizationCode(trx, {
       codeHash: hashSecret(code),
       clientId: request.client.clientId,
@@ -151,15 +155,18 @@ function signInNeeded(
   nowMs: number,
 ): RedirectableError | undefined {
   if (browser === undefined) return new RedirectableError('login_required', 'the user is not signed in');
-  const freshSignIn = loginAfterMs !== undefined && browser.authTimeMs >= loginAfterMs;
+  const freshSignIn = loginAfterMs !== undefined && browser.authTimeMs > loginAfterMs;
   if (request.prompt.has('login') && !freshSignIn) {
     return new RedirectableError('login_required', 'the client asked for a new sign-in');
   }
   if (request.maxAgeSeconds !== undefined && nowMs - browser.authTimeMs > request.maxAgeSeconds * 1000) {
     return new RedirectableError('login_required', 'the sign-in is older than max_age');
   }
-  if (request.requiresMfa && !browser.amr?.includes('mfa') && !freshSignIn) {
-    return new RedirectableError('interaction_required', 'the client asked for a second factor');
+  if (request.requiresMfa && !browser.amr?.includes('mfa')) {
+    // Signed in again and still one factor: the account has no second one to ask for.
+    return freshSignIn
+      ? new RedirectableError('access_denied', 'a second factor is required and the account has none')
+      : new RedirectableError('interaction_required', 'the client asked for a second factor');
   }
   return undefined;
 }
@@ -180,18 +187,7 @@ export async function authorize(
   if (needed !== undefined || browser === undefined) {
     if (request.prompt.has('none'))
       return errorAt(deps, request, needed ?? new RedirectableError('login_required', ''));
-    if (
-      request.requiresMfa &&
-      browser !== undefined &&
-      loginAfterMs !== undefined &&
-      !browser.amr?.includes('mfa')
-    ) {
-      return errorAt(
-        deps,
-        request,
-        new RedirectableError('access_denied', 'a second factor is required and the account has none'),
-      );
-    }
+    if (needed?.error === 'access_denied') return errorAt(deps, request, needed);
     return {
       kind: 'login',
       returnParameters: { ...request.replay, [LOGIN_AFTER_PARAM]: String(deps.now()) },
