@@ -98,9 +98,10 @@ async function issueCode(
   const held = (await deps.permissionsOfUser(browser.userId)) ?? new Set<string>();
   const granted = request.scopes.filter((scope) => isOidcScope(scope) || held.has(scope));
   const code = randomSecret();
-  await deps.db.transaction().execute(async (trx: Kysely<Database>) => {
+  const issued = await deps.db.transaction().execute(async (trx: Kysely<Database>) => {
+    // A pushed request answers once, even to two tabs racing (RFC 9126 §4).
     if (request.pushedIdHash !== undefined && !(await spendPushedRequest(trx, request.pushedIdHash, now))) {
-      throw new RedirectableError('invalid_request', 'the request_uri was already used');
+      return false;
     }
     await deleteExpiredAuthorizationCodes(trx, now - CODE_RETAIN_MS);
     await insertAuthorizationCode(trx, {
@@ -126,7 +127,12 @@ async function issueCode(
       ...auditSource(ctx),
       details: { client_id: request.client.clientId, scope: granted.join(' ') },
     });
+    return true;
   });
+  if (!issued) {
+    const spent = new RedirectableError('invalid_request', 'the request_uri was already used');
+    return errorAt(deps, { ...request, pushedIdHash: undefined }, spent);
+  }
   return {
     kind: 'redirect',
     location: responseLocation(deps.issuer, request.redirectUri, { code, state: request.state }),
@@ -207,13 +213,7 @@ export async function authorize(
       redirectUri: request.redirectUri,
     };
   }
-  try {
-    return await issueCode(deps, request, browser, ctx);
-  } catch (error) {
-    if (error instanceof RedirectableError)
-      return errorAt(deps, { ...request, pushedIdHash: undefined }, error);
-    throw error;
-  }
+  return issueCode(deps, request, browser, ctx);
 }
 
 /** The consent form's answer: remember it and answer with a code, or `access_denied`. */
@@ -246,11 +246,5 @@ export async function decideConsent(
       details: { client_id: request.client.clientId, scope: scopeSetKey(request.scopes) },
     });
   });
-  try {
-    return await issueCode(deps, request, browser, ctx);
-  } catch (error) {
-    if (error instanceof RedirectableError)
-      return errorAt(deps, { ...request, pushedIdHash: undefined }, error);
-    throw error;
-  }
+  return issueCode(deps, request, browser, ctx);
 }
