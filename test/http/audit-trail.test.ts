@@ -119,6 +119,22 @@ const basic = (id: string, secret: string) => ({
 const PKCE_VERIFIER = 'a-verifier-of-the-audit-walk-that-is-long-enough-for-pkce';
 const PKCE_CHALLENGE = createHash('sha256').update(PKCE_VERIFIER).digest('base64url');
 
+/** The client's `POST /token` redeeming `code`. */
+function codeExchange(app: { client_id: string; client_secret: string }, code: string): InjectOptions {
+  return {
+    ...form({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: 'https://app.example.com/cb',
+      code_verifier: PKCE_VERIFIER,
+    }),
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...basic(app.client_id, app.client_secret),
+    },
+  };
+}
+
 /** A first-party client and a code it got for a new user signed in by cookie. */
 async function authorizationCode(api: Api, scope = 'openid profile') {
   const created = await expectOk(
@@ -546,18 +562,7 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
   'POST /token | authorization-code grant': async (api) => {
     const { app, code } = await authorizationCode(api);
     return {
-      request: {
-        ...form({
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: 'https://app.example.com/cb',
-          code_verifier: PKCE_VERIFIER,
-        }),
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          ...basic(app.client_id, app.client_secret),
-        },
-      },
+      request: codeExchange(app, code),
       actor: null,
       secrets: [code, app.client_secret],
     };
@@ -609,21 +614,7 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
   },
   'POST /userinfo | claims': async (api) => {
     const { app, code } = await authorizationCode(api);
-    const tokens = await expectOk(
-      await api.send({
-        ...form({
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: 'https://app.example.com/cb',
-          code_verifier: PKCE_VERIFIER,
-        }),
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          ...basic(app.client_id, app.client_secret),
-        },
-      }),
-      'code exchange',
-    );
+    const tokens = await expectOk(await api.send(codeExchange(app, code)), 'code exchange');
     const accessToken = tokens.json().access_token as string;
     return {
       request: { method: 'POST', url: '/userinfo', headers: bearer(accessToken) },
