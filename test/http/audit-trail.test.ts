@@ -180,6 +180,36 @@ async function newClient(api: Api): Promise<{ client_id: string; client_secret: 
   return created.json();
 }
 
+/** A new client and a new user's tokens issued to it. */
+async function clientTokens(api: Api) {
+  const client = await newClient(api);
+  const user = await api.user();
+  const record = await api.t.gatehouse.accounts.getUserOrThrow(user.id);
+  const pair = await api.t.gatehouse.sessions.startTokenSession(
+    record,
+    'openid',
+    client.client_id,
+    { ip: null, userAgent: null },
+    'test',
+  );
+  return { client, pair };
+}
+
+/** A client-authenticated form post of `token` (client_secret_basic). */
+function clientForm(
+  url: string,
+  client: { client_id: string; client_secret: string },
+  token: string,
+): InjectOptions {
+  const credentials = Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64');
+  return {
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${credentials}` },
+    payload: new URLSearchParams({ token }).toString(),
+  };
+}
+
 /** Every case of docs/audit-events.md's route table, by `operation | case`. */
 const CASES: Record<string, (api: Api) => Promise<Step>> = {
   'POST /users/me/factors/totp | new app': async (api) => {
@@ -620,6 +650,22 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
       request: { method: 'POST', url: '/userinfo', headers: bearer(accessToken) },
       actor: null,
       secrets: [accessToken],
+    };
+  },
+  'POST /introspect | own refresh token': async (api) => {
+    const { client, pair } = await clientTokens(api);
+    return {
+      request: clientForm('/introspect', client, pair.refreshToken),
+      actor: null,
+      secrets: [client.client_secret, pair.refreshToken],
+    };
+  },
+  'POST /revoke | own refresh token': async (api) => {
+    const { client, pair } = await clientTokens(api);
+    return {
+      request: clientForm('/revoke', client, pair.refreshToken),
+      actor: null,
+      secrets: [client.client_secret, pair.refreshToken],
     };
   },
   'POST /token | token-exchange grant, new person': async (api) => {
