@@ -146,5 +146,32 @@ for (const database of DATABASES) {
       assert.equal(tokens.claims()?.acr, 'urn:gatehouse:acr:mfa');
       assert.ok(((tokens.claims()?.amr ?? []) as string[]).includes('mfa'));
     });
+
+    test('removing a client ends the sessions issued to it, with or without a refresh token', async () => {
+      const gone = await provider.register({
+        client_name: 'Soon gone',
+        redirect_uris: [CALLBACK],
+        skip_consent: true,
+      });
+      const goneRp = await provider.relyingParty(gone.clientId, gone.clientSecret);
+      const cookie = await cookieSignIn(provider.t.app, 'alice');
+      const request = await authorizationRequest(goneRp, CALLBACK);
+      const { location } = await authorizeWithCookie(provider.t.app, cookie, request.url);
+      const tokens = await client.authorizationCodeGrant(goneRp, location as URL, request.checks);
+      assert.equal(tokens.refresh_token, undefined);
+      const userinfo = () =>
+        provider.t.app.inject({
+          url: '/userinfo',
+          headers: { authorization: `Bearer ${tokens.access_token}` },
+        });
+      assert.equal((await userinfo()).statusCode, 200);
+      const removed = await provider.t.app.inject({
+        method: 'DELETE',
+        url: `/clients/${gone.clientId}`,
+        headers: { authorization: `Bearer ${provider.adminToken}` },
+      });
+      assert.equal(removed.statusCode, 204, removed.body);
+      assert.equal((await userinfo()).statusCode, 401);
+    });
   });
 }
