@@ -14,8 +14,8 @@ import { type KeySet, loadKeySet } from './auth/key-set.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createMaintenanceRun } from './auth/maintenance.ts';
-import { createClientServiceFromConfig } from './auth/oidc/clients.ts';
-import { createOpenIdProviderFromConfig, type OpenIdProvider } from './auth/oidc/provider.ts';
+import { createOidcServices } from './auth/oidc/oidc-services.ts';
+import type { OpenIdProvider } from './auth/oidc/provider.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService } from './auth/permissions.ts';
 import { memoryLimiters, type RateLimits, rateLimitsFromConfig, redisLimiters } from './auth/rate-limits.ts';
@@ -275,7 +275,12 @@ export async function createGatehouse(
         registrationOpen: config.registration === 'open',
       },
     });
-    const clients = createClientServiceFromConfig(config, { store, clock, roles, revocation, throttle });
+    const oidcServices = createOidcServices(config, basePath, {
+      ...{ store, clock, roles, revocation, throttle, tokens, sessions, accounts, onBackgroundError },
+      keys: keySet,
+    });
+    const { oidc } = oidcServices;
+    kickLogouts = oidc.logouts.kick;
     late.onEvent = async (event) => {
       if (event.type === 'sessions-revoked') localRevocation.markSessionsRevoked(event.ids, event.at);
       else if (event.type === 'users-changed') userCache.forget(event.ids);
@@ -294,12 +299,6 @@ export async function createGatehouse(
     };
     // A normal start waits for the link, so the first requests already take the fast path;
     // with Redis down it starts anyway and checks revocations in the database until it is back.
-    const oidcDeps = { store, clock, keys: keySet, tokens, accounts, sessions, roles, revocation };
-    const oidc = createOpenIdProviderFromConfig(config, basePath, clients, {
-      ...oidcDeps,
-      onBackgroundError,
-    });
-    kickLogouts = oidc.logouts.kick;
     if (link) await link.whenHealthy(2000);
     return {
       config,
@@ -310,7 +309,6 @@ export async function createGatehouse(
       store,
       keys,
       keySet,
-      oidc,
       hasher,
       tokens,
       accounts,
@@ -323,7 +321,7 @@ export async function createGatehouse(
       emailFlows,
       factors,
       externalSignIn,
-      clients,
+      ...oidcServices,
       redis,
       metrics,
       runMaintenance: createMaintenanceRun({

@@ -93,11 +93,12 @@ for (const database of DATABASES) {
         scope: 'openid',
         state: 's1',
       };
-      for (const pkce of [
+      const attempts: Record<string, string>[] = [
         {},
         { code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' },
         { code_challenge: 'a'.repeat(43) },
-      ]) {
+      ];
+      for (const pkce of attempts) {
         const { location } = await authorizeWithCookie(
           provider.t.app,
           cookie,
@@ -168,13 +169,21 @@ for (const database of DATABASES) {
       assert.match(page.body, /This sign-in link does not work/);
     });
 
-    test('a client cannot redeem another client’s code', async () => {
-      const { callback, checks } = await codeFor(rp);
+    test('a client cannot redeem another client’s code, nor refresh with its refresh token', async () => {
+      const { callback, checks } = await codeFor(rp, { scope: 'openid offline_access' });
       await assert.rejects(client.authorizationCodeGrant(otherRp, callback, checks), {
         error: 'invalid_grant',
       });
       // The code was not spent by the attempt: its client still redeems it.
-      await client.authorizationCodeGrant(rp, callback, checks);
+      const tokens = await client.authorizationCodeGrant(rp, callback, checks);
+      await assert.rejects(client.refreshTokenGrant(otherRp, tokens.refresh_token ?? ''), {
+        error: 'invalid_grant',
+      });
+      // Nor without authenticating as its client, nor at Gatehouse's own refresh grant.
+      const bare = await token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token ?? '' });
+      assert.equal(bare.statusCode, 401);
+      assert.equal(bare.json().error, 'invalid_client');
+      await client.refreshTokenGrant(rp, tokens.refresh_token ?? '');
     });
 
     test('a public client cannot use client_credentials; a client cannot use another’s secret', async () => {
@@ -238,13 +247,13 @@ for (const database of DATABASES) {
       config[client.customFetch] = async (url, options) => {
         const response = await fetch(url, options as RequestInit);
         if (!String(url).endsWith('/token')) return response;
-        const body = await response.json();
-        const [header, payload] = body.id_token.split('.');
+        const body = (await response.json()) as { id_token: string };
+        const [header = '', payload = '', signature = ''] = body.id_token.split('.');
         const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
         const forgedPayload = Buffer.from(JSON.stringify({ ...claims, sub: 'someone-else' })).toString(
           'base64url',
         );
-        body.id_token = `${header}.${forgedPayload}.${body.id_token.split('.')[2]}`;
+        body.id_token = `${header}.${forgedPayload}.${signature}`;
         return new Response(JSON.stringify(body), { status: 200, headers: response.headers });
       };
       await refusedBecause(
@@ -321,7 +330,12 @@ for (const database of DATABASES) {
       const silent = await authorizationRequest(thirdRp, CALLBACK, { prompt: 'none' });
       const { location } = await authorizeWithCookie(provider.t.app, cookie, silent.url);
       assert.equal(location?.searchParams.get('error'), 'consent_required');
-      for (const extra of [{ prompt: 'login' }, { max_age: '0' }, { acr_values: 'urn:gatehouse:acr:mfa' }]) {
+      const asks: Record<string, string>[] = [
+        { prompt: 'login' },
+        { max_age: '0' },
+        { acr_values: 'urn:gatehouse:acr:mfa' },
+      ];
+      for (const extra of asks) {
         provider.t.clock.advance(1000);
         const request = await authorizationRequest(rp, CALLBACK, extra);
         const answer = await authorizeWithCookie(provider.t.app, cookie, request.url);

@@ -22,12 +22,14 @@ test('app.gatehouse.services lists the public services only, never the store, ke
       'accounts',
       'apiKeys',
       'audit',
+      'clients',
       'emailFlows',
       'externalSignIn',
       'factors',
       'metrics',
       'roles',
       'sessions',
+      'tokenIntrospection',
       'userAdmin',
     ]);
     for (const internal of ['store', 'keys', 'hasher', 'config', 'mail', 'redis', 'tokens']) {

@@ -4,11 +4,11 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
-import type { RegisteredClient } from '../../auth/oidc/client-types.ts';
+import { clientMetadataJson } from '../../auth/oidc/client-metadata.ts';
 import type { ClientMetadataInput, ClientService } from '../../auth/oidc/clients.ts';
 import { actorOf, type Guards } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
-import { ErrorDetail, OAuthError, ValidationErrorBody } from '../schemas.ts';
+import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
 
 const Uris = (description: string) =>
   Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 20, description });
@@ -91,30 +91,17 @@ const SecretBody = Type.Object({
   }),
 });
 
+/** RFC 7591 §3.2.2 for refused metadata; a request the HTTP layer refuses has only `detail`. */
+const MetadataError = Type.Object(
+  {
+    detail: Type.String(),
+    error: Type.Optional(Type.String({ description: '`invalid_redirect_uri` or `invalid_client_metadata`' })),
+    error_description: Type.Optional(Type.String()),
+  },
+  { description: 'Refused client metadata (RFC 7591 §3.2.2)' },
+);
 const failures = { 401: ErrorDetail, 403: ErrorDetail, 422: ValidationErrorBody };
 const Params = Type.Object({ client_id: Type.String({ maxLength: 200 }) });
-
-export function toClientBody(client: RegisteredClient): Static<typeof ClientBody> {
-  return {
-    client_id: client.clientId,
-    client_id_issued_at: Math.floor(client.createdAt / 1000),
-    client_type: client.type,
-    client_name: client.clientName,
-    redirect_uris: [...client.redirectUris],
-    post_logout_redirect_uris: [...client.postLogoutRedirectUris],
-    grant_types: [...client.grantTypes],
-    response_types: client.grantTypes.includes('authorization_code') ? ['code'] : [],
-    scope: client.scopes.join(' '),
-    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
-    ...(client.jwks ? { jwks: { keys: [...client.jwks.keys] } } : {}),
-    ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
-    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
-    ...(client.backchannelLogoutUri ? { backchannel_logout_uri: client.backchannelLogoutUri } : {}),
-    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests,
-    skip_consent: client.skipConsent,
-    ...(client.audience ? { audience: client.audience } : {}),
-  };
-}
 
 function toMetadataInput(body: MetadataBody): ClientMetadataInput {
   return {
@@ -154,7 +141,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
         description:
           'RFC 7591 metadata. A confidential client with a secret method gets `client_secret`, shown this once. The scope may hold only permissions your credential holds (403 `PRIVILEGE_ESCALATION`). Refused metadata: 400 `invalid_redirect_uri` or `invalid_client_metadata` (RFC 7591 §3.2.2).',
         body: CreateBody,
-        response: { 201: WithSecret, 400: OAuthError, ...failures },
+        response: { 201: WithSecret, 400: MetadataError, ...failures },
       },
     },
     async (request, reply) => {
@@ -168,7 +155,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
         clientSecret === undefined
           ? {}
           : { client_secret: clientSecret, client_secret_expires_at: 0 as const };
-      return reply.code(201).send({ ...toClientBody(client), ...secret });
+      return reply.code(201).send({ ...clientMetadataJson(client), ...secret });
     },
   );
 
@@ -183,7 +170,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
         response: { 200: Type.Object({ items: Type.Array(ClientBody) }), ...failures },
       },
     },
-    async () => ({ items: (await clients.list()).map(toClientBody) }),
+    async () => ({ items: (await clients.list()).map(clientMetadataJson) }),
   );
 
   app.get(
@@ -197,7 +184,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
         response: { 200: ClientBody, 404: ErrorDetail, ...failures },
       },
     },
-    async (request) => toClientBody(await clients.getOrThrow(request.params.client_id)),
+    async (request) => clientMetadataJson(await clients.getOrThrow(request.params.client_id)),
   );
 
   app.patch(
@@ -211,7 +198,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
           'Changes the given fields (`null` clears `jwks`, `jwks_uri`, `backchannel_logout_uri` and `audience`); the whole result must be valid metadata. A client cannot change between public and confidential.',
         params: Params,
         body: PatchBody,
-        response: { 200: ClientBody, 400: OAuthError, 404: ErrorDetail, ...failures },
+        response: { 200: ClientBody, 400: MetadataError, 404: ErrorDetail, ...failures },
       },
     },
     async (request) => {
@@ -222,7 +209,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
         input,
         requestContext(request),
       );
-      return toClientBody(changed);
+      return clientMetadataJson(changed);
     },
   );
 
@@ -255,7 +242,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
         description:
           'A new secret, shown this once. The previous one keeps working until `previous_secrets_expire_at` (GATEHOUSE_CLIENT_SECRET_OVERLAP), then stops. A public client has no secret (400).',
         params: Params,
-        response: { 200: SecretBody, 400: OAuthError, 404: ErrorDetail, ...failures },
+        response: { 200: SecretBody, 400: MetadataError, 404: ErrorDetail, ...failures },
       },
     },
     async (request) => {
