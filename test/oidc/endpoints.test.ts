@@ -36,7 +36,7 @@ for (const database of DATABASES) {
     });
     after(() => provider?.close());
 
-    test('discovery advertises the code flow with S256, iss in responses, the endpoints that exist and no logout yet', async () => {
+    test('discovery advertises the code flow with S256, iss in responses, the endpoints that exist, logout among them', async () => {
       const get = async (path: string) => (await provider.t.app.inject({ url: path })).json();
       const oidc = await get('/.well-known/openid-configuration');
       assert.deepEqual(await get('/.well-known/oauth-authorization-server'), oidc);
@@ -54,8 +54,9 @@ for (const database of DATABASES) {
       assert.equal(oidc.request_uri_parameter_supported, false);
       for (const scope of ['openid', 'profile', 'email', 'offline_access'])
         assert.ok(oidc.scopes_supported.includes(scope));
-      assert.equal(oidc.end_session_endpoint, undefined, 'logout is not advertised before it works');
-      assert.equal(oidc.backchannel_logout_supported, undefined);
+      assert.equal(oidc.end_session_endpoint, `${issuer}/logout`);
+      assert.equal(oidc.backchannel_logout_supported, true);
+      assert.equal(oidc.backchannel_logout_session_supported, true);
       assert.deepEqual(client.getJwksCache(rp), undefined);
       assert.equal(rp.serverMetadata().issuer, issuer);
     });
