@@ -1,7 +1,7 @@
 /**
  * Periodic upkeep, the same in `gatehouse serve` and in the plugin: rotates the signing key when
  * it is older than GATEHOUSE_KEY_ROTATION_DAYS, picks up keys and roles changed by another
- * process, at start and every minute.
+ * process, and retries the back-channel logouts that are due, at start and every minute.
  */
 import { DatabaseUnavailableError } from './errors.ts';
 import type { KeyRing } from './keys.ts';
