@@ -33,7 +33,7 @@ import { auditRoutes } from './http/routes/audit.ts';
 import { authorizeRoutes } from './http/routes/authorize.ts';
 import { clientRoutes } from './http/routes/clients.ts';
 import { emailRoutes } from './http/routes/email.ts';
-import { endSessionRoutes } from './http/routes/end-session.ts';
+import { endSessionRoutes, relyingPartyLogoutPost } from './http/routes/end-session.ts';
 import { factorAccess, factorRoutes } from './http/routes/factors.ts';
 import { identityRoutes } from './http/routes/identities.ts';
 import { introspectionRoutes } from './http/routes/introspection.ts';
@@ -215,7 +215,10 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(tokenRoutes, { sessions, emailFlows, factors, externalSignIn, oidc });
     await scope.register(meRoutes, { guards });
     await scope.register(loginRoutes, { sessions, cookie: cookieSettings, trustedOrigins, forms, mfaPages });
-    await scope.register(sessionRoutes, { sessions, guards, cookie: cookieSettings, forms });
+    await scope.register(sessionRoutes, {
+      ...{ sessions, guards, cookie: cookieSettings, forms },
+      relyingPartyLogout: forms && relyingPartyLogoutPost(basePath, cookieSettings),
+    });
     await scope.register(reauthenticateRoutes, { sessions, accounts, factors, guards, forms });
     await scope.register(adminUserRoutes, { userAdmin, accounts, externalSignIn, guards });
     await scope.register(roleRoutes, { roles, guards });

@@ -110,6 +110,32 @@ for (const database of DATABASES) {
       await context.close();
     });
 
+    test('a relying party’s form post to /logout (no JavaScript) ends the session and lands on its page', async () => {
+      const context = await browser.newContext({ javaScriptEnabled: false, viewport: DESKTOP });
+      const page = await context.newPage();
+      page.setDefaultTimeout(20_000);
+      const tokens = await signIn(context, page);
+      const url = client.buildEndSessionUrl(rp, {
+        id_token_hint: tokens.id_token ?? '',
+        post_logout_redirect_uri: signedOut,
+        state: 'form-posted',
+      });
+      const inputs = [...url.searchParams].map(
+        ([name, value]) => `<input type="hidden" name="${name}" value="${value}">`,
+      );
+      // The app's own page: another site than Gatehouse.
+      await page.goto(signedOut.replace('/signed-out', '/bye'));
+      await page.setContent(
+        `<form method="post" action="${provider.issuer}/logout">${inputs.join('')}<button>Sign out</button></form>`,
+      );
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      assert.equal((await arriveAt(page, signedOut)).searchParams.get('state'), 'form-posted');
+      await assert.rejects(client.refreshTokenGrant(rp, tokens.refresh_token ?? ''), {
+        error: 'invalid_grant',
+      });
+      await context.close();
+    });
+
     test('the account page lists the app with its scopes in words; Remove access ends its refresh token', async () => {
       const context = await browser.newContext({ javaScriptEnabled: false, viewport: DESKTOP });
       const page = await context.newPage();

@@ -230,6 +230,49 @@ for (const database of DATABASES) {
       });
     });
 
+    test('a relying party’s cross-site form post to /logout is the GET’s request (§2); Gatehouse’s own POST /logout is unchanged', async () => {
+      const { cookie, tokens } = await signedIn('alice', rp);
+      const fields = {
+        id_token_hint: tokens.id_token ?? '',
+        post_logout_redirect_uri: AFTER,
+        state: 'posted',
+      };
+      // A cross-site POST carries no SameSite=Lax cookie.
+      const posted = await app().inject({
+        method: 'POST',
+        url: '/logout',
+        headers: browserFormHeaders({ origin: 'http://127.0.0.1:9', 'sec-fetch-site': 'cross-site' }),
+        payload: form(fields),
+      });
+      assert.equal(posted.statusCode, 307, 'method and form kept');
+      assert.equal(posted.headers.location, '/logout/rp');
+      const sentOn = await app().inject({
+        method: 'POST',
+        url: '/logout/rp',
+        headers: browserFormHeaders({ origin: 'http://127.0.0.1:9', 'sec-fetch-site': 'cross-site' }),
+        payload: form(fields),
+      });
+      assert.equal(sentOn.statusCode, 303);
+      const get = new URL(String(sentOn.headers.location), provider.issuer);
+      assert.equal(get.pathname, '/logout');
+      assert.equal((await visit(app(), get, cookie)).location, `${AFTER}?state=posted`);
+      assert.equal((await sessionOf(cookie)).statusCode, 401);
+
+      const own = await cookieSignIn(app(), 'alice');
+      const csrf = (await sessionOf(own)).json().csrf_token as string;
+      const noToken = await app().inject({ method: 'POST', url: '/logout', headers: { cookie: own } });
+      assert.equal(noToken.statusCode, 403, 'a cookie without the CSRF token is still refused');
+      const anonymous = await app().inject({ method: 'POST', url: '/logout' });
+      assert.equal(anonymous.statusCode, 401);
+      const loggedOut = await app().inject({
+        method: 'POST',
+        url: '/logout',
+        headers: { cookie: own, 'x-csrf-token': csrf },
+      });
+      assert.equal(loggedOut.statusCode, 204);
+      assert.equal((await sessionOf(own)).statusCode, 401);
+    });
+
     test('a hint for an earlier session of the browser asks first, and without a session nothing ends', async () => {
       const earlier = await cookieSignIn(app(), 'alice');
       const tokens = await signInToClient(app(), earlier, rp, CALLBACK);

@@ -1,21 +1,39 @@
 /**
  * RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): `GET /logout` is the
  * `end_session_endpoint`, and `POST /logout/confirm` the confirmation page's form. `POST /logout`
- * stays Gatehouse's own logout (sessions.ts): its path is shared, its behaviour unchanged.
+ * stays Gatehouse's own logout (sessions.ts); a relying party's cross-site form post to it is
+ * sent on to `POST /logout/rp` and from there to the same `GET`.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import type { EndSessionOutcome, OpenIdProvider } from '../../auth/oidc/provider.ts';
-import { clearSessionCookie, type SessionCookie } from '../cookies.ts';
+import { clearSessionCookie, cookieOf, type SessionCookie } from '../cookies.ts';
 import { type Guards, principalOf } from '../guards.ts';
 import { consentCsp } from '../pages/consent-page.ts';
 import { type HtmlForm, sendPage, setPageHeaders } from '../pages/html-form.ts';
 import { renderLogoutConfirmPage, renderLogoutFailedPage } from '../pages/logout-page.ts';
+import { isFormPost } from '../pages/negotiation.ts';
 import { requestContext } from '../request-context.ts';
 import { browserOf } from './authorize.ts';
 
 const Parameters = Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 8192 }));
+
+/**
+ * For `POST /logout`: a relying party's form post (§2 lets the RP use POST) comes from another
+ * site, without credentials (the SameSite=Lax cookie stays behind): a request Gatehouse's own
+ * logout refuses, so sending exactly those on changes nothing it accepts. A 307 keeps the method
+ * and the form, which `POST /logout/rp` turns into the `GET`, where the cookie comes along.
+ */
+export function relyingPartyLogoutPost(basePath: string, cookie: SessionCookie): onRequestAsyncHookHandler {
+  return async (request, reply) => {
+    const site = request.headers['sec-fetch-site'];
+    if (request.headers.authorization !== undefined || !isFormPost(request)) return;
+    if ((site !== 'cross-site' && site !== 'same-site') || cookieOf(request, cookie.name) !== undefined)
+      return;
+    return reply.code(307).header('location', `${basePath}/logout/rp`).send();
+  };
+}
 
 export interface EndSessionRouteOptions {
   readonly oidc: OpenIdProvider;
@@ -69,6 +87,17 @@ export const endSessionRoutes: FastifyPluginAsyncTypebox<EndSessionRouteOptions>
         reply,
         await oidc.endSession(request.query, browserOf(request), requestContext(request)),
       ),
+  );
+
+  // The form-posted logout request (§2) is the same request as a GET, as for `POST /authorize`.
+  app.post(
+    '/logout/rp',
+    { schema: { hide: true, consumes: ['application/x-www-form-urlencoded'], body: Parameters } },
+    async (request, reply) =>
+      reply
+        .code(303)
+        .header('location', `${basePath}/logout?${new URLSearchParams(request.body)}`)
+        .send(),
   );
 
   const confirmForm: HtmlForm = {
