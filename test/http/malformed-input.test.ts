@@ -78,7 +78,7 @@ const isDocs = (url: string) => /^\/(docs|redoc)(\/|$|\?)/.test(url);
  */
 const isHostedPage = (c: { method: string; url: string }) =>
   c.method === 'GET' &&
-  /^\/(login|register|account|forgot-password|reset-password|verify-email|magic-link|confirm-email|assets\/)/.test(
+  /^\/(login|logout|register|account|forgot-password|reset-password|verify-email|magic-link|confirm-email|assets\/)/.test(
     c.url,
   );
 

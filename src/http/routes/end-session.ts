@@ -18,6 +18,19 @@ import { requestContext } from '../request-context.ts';
 import { browserOf } from './authorize.ts';
 
 const Parameters = Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 8192 }));
+const value = Type.Optional(Type.String({ maxLength: 8192 }));
+/** A form-posted logout request: the parameters of RP-Initiated Logout §2, at least one. */
+const PostedLogout = Type.Object(
+  {
+    id_token_hint: value,
+    logout_hint: value,
+    client_id: value,
+    post_logout_redirect_uri: value,
+    state: value,
+    ui_locales: value,
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
 
 /**
  * For `POST /logout`: a relying party's form post (§2 lets the RP use POST) comes from another
@@ -92,12 +105,13 @@ export const endSessionRoutes: FastifyPluginAsyncTypebox<EndSessionRouteOptions>
   // The form-posted logout request (§2) is the same request as a GET, as for `POST /authorize`.
   app.post(
     '/logout/rp',
-    { schema: { hide: true, consumes: ['application/x-www-form-urlencoded'], body: Parameters } },
-    async (request, reply) =>
-      reply
-        .code(303)
-        .header('location', `${basePath}/logout?${new URLSearchParams(request.body)}`)
-        .send(),
+    { schema: { hide: true, consumes: ['application/x-www-form-urlencoded'], body: PostedLogout } },
+    async (request, reply) => {
+      const query = new URLSearchParams();
+      for (const [name, given] of Object.entries(request.body))
+        if (given !== undefined) query.set(name, given);
+      return reply.code(303).header('location', `${basePath}/logout?${query}`).send();
+    },
   );
 
   const confirmForm: HtmlForm = {
