@@ -184,7 +184,8 @@ for (const database of DATABASES) {
         .setAudience(web.clientId)
         .setIssuedAt()
         .sign(privateKey);
-      for (const hint of [undefined, forged, 'not-a-jwt']) {
+      // Signed by Gatehouse, but not an ID token: the client's access token.
+      for (const hint of [undefined, forged, 'not-a-jwt', tokens.access_token]) {
         const url = new URL(`${provider.issuer}/logout`);
         if (hint) url.searchParams.set('id_token_hint', hint);
         url.searchParams.set('client_id', web.clientId);

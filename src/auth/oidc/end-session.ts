@@ -42,7 +42,7 @@ interface Hint {
 }
 
 /**
- * The ID token hint, checked by signature (the provider's keys) and issuer. An expired one is
+ * The ID token hint, checked by signature (the provider's keys), type and issuer. An expired one is
  * accepted (§2: "the OP need not be concerned with whether it is expired"); anything else is
  * treated as no hint.
  */
@@ -50,7 +50,11 @@ async function readHint(deps: EndSessionDeps, token: string | undefined): Promis
   if (token === undefined || token.length > 8192) return undefined;
   try {
     const jwks = createLocalJWKSet(deps.keys.publicJwks());
-    const { payload } = await compactVerify(token, jwks, { algorithms: [...deps.algorithms] });
+    const { payload, protectedHeader } = await compactVerify(token, jwks, {
+      algorithms: [...deps.algorithms],
+    });
+    // An ID token (`JWT`): never an access token (`at+jwt`) or a logout token (`logout+jwt`).
+    if (protectedHeader.typ !== 'JWT') return undefined;
     const claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
     if (claims.iss !== deps.issuer) return undefined;
     const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
