@@ -66,3 +66,8 @@ export {
   MfaUnavailableError,
   WebAuthnFailedError,
 } from './errors/factors.ts';
+export {
+  AuthorizationRequestError,
+  InvalidGrantError,
+  UnauthorizedClientError,
+} from './errors/oidc-provider.ts';

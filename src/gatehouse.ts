@@ -10,16 +10,20 @@ import { createEmailLinks } from './auth/email-links.ts';
 import { DatabaseUnavailableError } from './auth/errors.ts';
 import { createExternalSignIn } from './auth/external/sign-in.ts';
 import { createFactorServiceFromConfig } from './auth/factors/factors.ts';
+import { type KeySet, loadKeySet } from './auth/key-set.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createMaintenanceRun } from './auth/maintenance.ts';
 import { createOidcServices } from './auth/oidc/oidc-services.ts';
+import type { OpenIdProvider } from './auth/oidc/provider.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService } from './auth/permissions.ts';
-import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
+import { memoryLimiters, type RateLimits, rateLimitsFromConfig, redisLimiters } from './auth/rate-limits.ts';
 import {
   createMemoryRevocationState,
   createSharedRevocationState,
+  loadRecentRevocations,
+  notifyingRevocationState,
   type RevocationState,
 } from './auth/revocation.ts';
 import { createSessionService } from './auth/sessions.ts';
@@ -36,8 +40,8 @@ import { instrumentSessions, loginOutcomeOf } from './observability/instrument-s
 import { createMetrics } from './observability/metrics.ts';
 import type { GatehouseServices } from './public-services.ts';
 import { migrateToLatest, openStore, type Store } from './store/db.ts';
-import { listSessionsRevokedSince } from './store/sessions.ts';
 
+export { normalizeBasePath } from './base-path.ts';
 export { type GatehouseServices, publicServices } from './public-services.ts';
 
 export interface Gatehouse extends GatehouseServices {
@@ -47,6 +51,10 @@ export interface Gatehouse extends GatehouseServices {
   readonly clock: Clock;
   readonly store: Store;
   readonly keys: KeyRing;
+  /** Every signing key: the access-token ring and the ID-token rings (RS256 always). */
+  readonly keySet: KeySet;
+  /** Gatehouse as an OpenID Provider (`/authorize`, `/par`, client grants, `/userinfo`). */
+  readonly oidc: OpenIdProvider;
   readonly hasher: PasswordHasher;
   readonly tokens: TokenService;
   readonly revocation: RevocationState;
@@ -111,10 +119,12 @@ export async function createGatehouse(
       });
     }
     const link = redis;
-    const keys = await loadKeyRing(store, config.jwtAlg, config.jwtSecret, clock, {
+    const keyOptions = {
       retainRetiredMs: retainMs,
       ...(link ? { onRotated: () => link.publish({ type: 'keys-changed' }) } : {}),
-    });
+    };
+    const keys = await loadKeyRing(store, config.jwtAlg, config.jwtSecret, clock, keyOptions);
+    const keySet = await loadKeySet(store, keys, clock, keyOptions);
     const hasher = await createPasswordHasher(
       {
         memoryKib: config.argon2MemoryKib,
@@ -131,13 +141,12 @@ export async function createGatehouse(
       cacheSize: config.tokenCacheSize,
     });
     const localRevocation = createMemoryRevocationState({ retainMs, now: () => clock.now() });
-    const loadRevocations = async () => {
-      for (const { id, revokedAt } of await listSessionsRevokedSince(store.db, clock.now() - retainMs)) {
-        localRevocation.markSessionsRevoked([id], revokedAt);
-      }
-    };
+    const loadRevocations = () => loadRecentRevocations(store, clock.now() - retainMs, localRevocation);
     await loadRevocations();
-    const revocation = link ? createSharedRevocationState(localRevocation, link) : localRevocation;
+    // After a revocation commits, the back-channel logouts queued with it go out (auth/oidc/).
+    let kickLogouts = () => {};
+    const shared = link ? createSharedRevocationState(localRevocation, link) : localRevocation;
+    const revocation = notifyingRevocationState(shared, () => kickLogouts());
     const userCache = createUserCache({
       maxEntries: config.userCacheSize,
       maxAgeMs: USER_CACHE_MAX_AGE_MS,
@@ -158,19 +167,7 @@ export async function createGatehouse(
       maxTtlSeconds: config.apiKeyMaxTtlSeconds,
     });
     const limiters = link ? redisLimiters(link.commands, config.redisPrefix) : memoryLimiters;
-    const rateLimits = createRateLimits(
-      {
-        token: config.rateLimitToken,
-        login: config.rateLimitLogin,
-        register: config.rateLimitRegister,
-        basic: config.rateLimitBasic,
-        mail: config.rateLimitMail,
-        mail_address: config.rateLimitMailAddress,
-        mail_address_ip: config.rateLimitMailAddressIp,
-      },
-      limiters,
-      config.rateLimitIpv6Prefix,
-    );
+    const rateLimits = rateLimitsFromConfig(config, limiters);
     const throttle =
       config.loginMaxFailures === null
         ? noLoginThrottle
@@ -279,23 +276,19 @@ export async function createGatehouse(
         requireVerifiedEmail: config.requireVerifiedEmail,
       },
     });
-    const oidc = createOidcServices(config, {
-      store,
-      clock,
-      roles,
-      revocation,
-      throttle,
-      tokens,
-      sessions,
-      accounts,
+    const oidcServices = createOidcServices(config, basePath, {
+      ...{ store, clock, roles, revocation, throttle, tokens, sessions, accounts, onBackgroundError },
+      keys: keySet,
     });
+    const { oidc } = oidcServices;
+    kickLogouts = oidc.logouts.kick;
     late.onEvent = async (event) => {
       if (event.type === 'sessions-revoked') localRevocation.markSessionsRevoked(event.ids, event.at);
       else if (event.type === 'users-changed') userCache.forget(event.ids);
       else if (event.type === 'roles-changed') {
         userCache.clear();
         await roles.reload();
-      } else await keys.reload();
+      } else await keySet.reload();
     };
     // After an outage anything may have been missed: revocations, roles and keys are re-read,
     // cached users forgotten.
@@ -303,7 +296,7 @@ export async function createGatehouse(
       userCache.clear();
       await loadRevocations();
       await roles.reload();
-      await keys.reload();
+      await keySet.reload();
     };
     // A normal start waits for the link, so the first requests already take the fast path;
     // with Redis down it starts anyway and checks revocations in the database until it is back.
@@ -316,6 +309,7 @@ export async function createGatehouse(
       clock,
       store,
       keys,
+      keySet,
       hasher,
       tokens,
       accounts,
@@ -328,12 +322,18 @@ export async function createGatehouse(
       emailFlows,
       factors,
       externalSignIn,
-      ...oidc,
+      ...oidcServices,
       redis,
       metrics,
-      runMaintenance: createMaintenanceRun({ keys, roles, keyRotationDays: config.keyRotationDays }),
+      runMaintenance: createMaintenanceRun({
+        keys: keySet,
+        roles,
+        keyRotationDays: config.keyRotationDays,
+        deliverLogouts: oidc.logouts.runOnce,
+      }),
       close: async () => {
         await emailFlows.settled();
+        await oidc.logouts.stop();
         await mail.stop();
         await redis?.close();
         await store.close();

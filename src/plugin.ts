@@ -29,9 +29,12 @@ import { clientIp } from './http/request-context.ts';
 import { onRoutesWith, prependRouteHook } from './http/route-hooks.ts';
 import { adminUserRoutes } from './http/routes/admin-users.ts';
 import { apiKeyRoutes } from './http/routes/api-keys.ts';
+import { appRoutes } from './http/routes/apps.ts';
 import { auditRoutes } from './http/routes/audit.ts';
+import { authorizeRoutes } from './http/routes/authorize.ts';
 import { clientRoutes } from './http/routes/clients.ts';
 import { emailRoutes } from './http/routes/email.ts';
+import { endSessionRoutes, relyingPartyLogoutPost } from './http/routes/end-session.ts';
 import { factorAccess, factorRoutes } from './http/routes/factors.ts';
 import { identityRoutes } from './http/routes/identities.ts';
 import { introspectionRoutes } from './http/routes/introspection.ts';
@@ -40,11 +43,13 @@ import { meRoutes } from './http/routes/me.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
 import { mfaLoginRoutes } from './http/routes/mfa.ts';
 import { flowCookie, oauthRoutes } from './http/routes/oauth.ts';
+import { parRoutes } from './http/routes/par.ts';
 import { reauthenticateRoutes } from './http/routes/reauthenticate.ts';
 import { registerRoutes } from './http/routes/register.ts';
 import { roleRoutes } from './http/routes/roles.ts';
 import { sessionRoutes } from './http/routes/sessions.ts';
 import { tokenRoutes } from './http/routes/token.ts';
+import { userInfoRoutes } from './http/routes/userinfo.ts';
 import { wellKnownRoutes } from './http/routes/well-known.ts';
 import { installValidation } from './http/validation.ts';
 
@@ -197,6 +202,8 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       },
       needsReauth: (authTimeMs) => needsReauth(authTimeMs, config.reauthMaxAgeSeconds, clock.now()),
       factors,
+      clientName: (clientId) => gatehouse.oidc.clientName(clientId),
+      listApps: (userId) => gatehouse.oidc.listApps(userId),
     };
     const mfaPages = config.pages ? { factors, settings: pages.settings, basePath } : undefined;
     const forms = config.pages ? createPageForms(pages) : undefined;
@@ -205,15 +212,20 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       registrationOpen: config.registration === 'open',
       forms,
     });
-    await scope.register(tokenRoutes, { sessions, emailFlows, factors, externalSignIn });
+    const { oidc } = gatehouse;
+    await scope.register(tokenRoutes, { sessions, emailFlows, factors, externalSignIn, oidc });
     await scope.register(meRoutes, { guards });
     await scope.register(loginRoutes, { sessions, cookie: cookieSettings, trustedOrigins, forms, mfaPages });
-    await scope.register(sessionRoutes, { sessions, guards, cookie: cookieSettings, forms });
+    await scope.register(sessionRoutes, {
+      ...{ sessions, guards, cookie: cookieSettings, forms },
+      relyingPartyLogout: forms && relyingPartyLogoutPost(basePath, cookieSettings),
+    });
     await scope.register(reauthenticateRoutes, { sessions, accounts, factors, guards, forms });
     await scope.register(adminUserRoutes, { userAdmin, accounts, externalSignIn, guards });
     await scope.register(roleRoutes, { roles, guards });
     await scope.register(auditRoutes, { audit, guards });
     await scope.register(clientRoutes, { clients: gatehouse.clients, guards });
+    await scope.register(appRoutes, { oidc, guards, basePath, forms });
     await scope.register(introspectionRoutes, {
       tokenIntrospection: gatehouse.tokenIntrospection,
       baseUrl: `${config.issuer.replace(/\/+$/, '')}${basePath}`,
@@ -225,7 +237,8 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
       apiKeyMaxTtlSeconds: config.apiKeyMaxTtlSeconds,
     });
     await scope.register(wellKnownRoutes, {
-      keys: gatehouse.keys,
+      keys: gatehouse.keySet,
+      openIdProvider: config.pages,
       roles,
       issuer: config.issuer,
       basePath,
@@ -267,6 +280,12 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
         installLocalhostRedirect(pageScope, config.publicUrl);
         await pageScope.register(pageRoutes, { ...pages, guards, cookie: cookieSettings, forms });
       });
+      // The OpenID Provider signs people in and asks for consent on the hosted pages.
+      await scope.register(authorizeRoutes, { oidc, guards, basePath, appName: config.appName });
+      await scope.register(parRoutes, { oidc });
+      const logoutOptions = { oidc, guards, cookie: cookieSettings, basePath, appName: config.appName };
+      await scope.register(endSessionRoutes, logoutOptions);
+      await scope.register(userInfoRoutes, { oidc });
     }
     if (config.metrics === 'on' && (config.metricsToken !== undefined || options.openMetrics === true)) {
       await scope.register(metricsRoutes, { metrics: gatehouse.metrics, token: config.metricsToken });

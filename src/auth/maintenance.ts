@@ -1,7 +1,7 @@
 /**
  * Periodic upkeep, the same in `gatehouse serve` and in the plugin: rotates the signing key when
- * it is older than GATEHOUSE_KEY_ROTATION_DAYS and picks up keys and roles changed by another
- * process, at start and every minute.
+ * it is older than GATEHOUSE_KEY_ROTATION_DAYS, picks up keys and roles changed by another
+ * process, and retries the back-channel logouts that are due, at start and every minute.
  */
 import { DatabaseUnavailableError } from './errors.ts';
 import type { KeyRing } from './keys.ts';
@@ -29,15 +29,17 @@ export const systemTimer: MaintenanceTimer = {
   },
 };
 
-/** One run: key rotation when due, then the roles as stored. */
+/** One run: key rotation when due, the roles as stored, then the back-channel logouts due for a retry. */
 export function createMaintenanceRun(deps: {
   keys: Pick<KeyRing, 'rotateIfOlderThan'>;
   roles: Pick<RoleService, 'reload'>;
   keyRotationDays: number;
+  deliverLogouts?: () => Promise<void>;
 }): () => Promise<void> {
   return async () => {
     await deps.keys.rotateIfOlderThan(deps.keyRotationDays);
     await deps.roles.reload();
+    await deps.deliverLogouts?.();
   };
 }
 

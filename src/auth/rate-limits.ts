@@ -11,7 +11,7 @@ import {
   RateLimiterRedis,
   RateLimiterRes,
 } from 'rate-limiter-flexible';
-import type { RateLimit } from '../config.ts';
+import type { Config, RateLimit } from '../config.ts';
 import { clientAddressKey } from './client-address.ts';
 import { RateLimitedError } from './errors.ts';
 
@@ -122,4 +122,21 @@ export function createRateLimits(
       await consume('mail_address', key);
     },
   };
+}
+
+/** The rate limits the settings ask for (GATEHOUSE_RATE_LIMIT_*). */
+export function rateLimitsFromConfig(config: Config, createLimiter: LimiterFactory): RateLimits {
+  return createRateLimits(
+    {
+      token: config.rateLimitToken,
+      login: config.rateLimitLogin,
+      register: config.rateLimitRegister,
+      basic: config.rateLimitBasic,
+      mail: config.rateLimitMail,
+      mail_address: config.rateLimitMailAddress,
+      mail_address_ip: config.rateLimitMailAddressIp,
+    },
+    createLimiter,
+    config.rateLimitIpv6Prefix,
+  );
 }

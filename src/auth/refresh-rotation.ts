@@ -11,18 +11,24 @@ import {
   touchSession,
 } from '../store/sessions.ts';
 import { InvalidRefreshTokenError, InvalidScopeError } from './errors.ts';
+import { OIDC_SCOPES } from './oidc/scopes.ts';
 import { auditSource, type RequestContext } from './request-context.ts';
 import { effectiveScope } from './scopes.ts';
 import { hashSecret, newOpaqueToken, secretMatches, splitOpaqueToken } from './secrets.ts';
 import type { SessionKit } from './session-kit.ts';
 import type { TokenPair } from './sessions.ts';
 
-/** Rotates a refresh token; `requestedScope` may only narrow the grant. */
+/**
+ * Rotates a refresh token; `requestedScope` may only narrow the grant. A token issued to an
+ * OpenID Provider client is taken only with that client's id (it authenticated), and Gatehouse's
+ * own only without one.
+ */
 export async function rotateRefreshToken(
   kit: SessionKit,
   refreshToken: string,
   requestedScope: readonly string[] | undefined,
   ctx: RequestContext,
+  clientId?: string,
 ): Promise<TokenPair> {
   const { db, clock, options, revocation, accounts } = kit;
   const parts = splitOpaqueToken(refreshToken);
@@ -39,6 +45,7 @@ export async function rotateRefreshToken(
   const session = await findSession(db, stored.sessionId);
   if (session === undefined || !kit.isSessionLive(session))
     throw new InvalidRefreshTokenError('session ended');
+  if ((session.clientId ?? undefined) !== clientId) throw new InvalidRefreshTokenError('another client');
 
   const now = clock.now();
   const next = newOpaqueToken();
@@ -98,7 +105,9 @@ export async function rotateRefreshToken(
     if (outcome.kind === 'reused') kit.metrics?.refreshReuseDetected();
     throw new InvalidRefreshTokenError(outcome.kind);
   }
-  const held = options.permissionsOf(outcome.user);
+  // A client's grant keeps its OpenID scopes (`openid`, `profile`, …), which are no permissions.
+  const permissions = options.permissionsOf(outcome.user);
+  const held = session.clientId ? new Set([...permissions, ...OIDC_SCOPES]) : permissions;
   const grantedNow = effectiveScope(held, accessScope);
   // RFC 9470: a refresh proves no credential, so the session's auth_time carries over.
   const access = kit.issueAccess(
@@ -109,6 +118,7 @@ export async function rotateRefreshToken(
     session.authTime,
     session.amr,
     session.externalProvider ?? undefined,
+    session.audience ?? undefined,
   );
   return {
     accessToken: access.token,

@@ -1,3 +1,6 @@
+import type { Store } from '../store/db.ts';
+import { listSessionsRevokedSince } from '../store/sessions.ts';
+
 /**
  * Which sessions are revoked, checked on every request without touching the database. The store
  * is the source of truth: this set is loaded from it at start and told of every revocation after
@@ -70,4 +73,30 @@ export function createSharedRevocationState(local: RevocationState, link: Revoca
     },
     isComplete: () => link.isHealthy(),
   };
+}
+
+/**
+ * The same state, also telling `onRevoked` after each committed revocation of this process (the
+ * back-channel logouts queued with it are then delivered without waiting for the next upkeep run).
+ */
+export function notifyingRevocationState(state: RevocationState, onRevoked: () => void): RevocationState {
+  return {
+    isSessionRevoked: (sessionId) => state.isSessionRevoked(sessionId),
+    markSessionsRevoked: (sessionIds, revokedAtMs) => {
+      state.markSessionsRevoked(sessionIds, revokedAtMs);
+      if (sessionIds.length > 0) onRevoked();
+    },
+    isComplete: () => state.isComplete(),
+  };
+}
+
+/** Loads into `state` the revocations committed since `sinceMs` (at start, and after an outage). */
+export async function loadRecentRevocations(
+  store: Store,
+  sinceMs: number,
+  state: RevocationState,
+): Promise<void> {
+  for (const { id, revokedAt } of await listSessionsRevokedSince(store.db, sinceMs)) {
+    state.markSessionsRevoked([id], revokedAt);
+  }
 }

@@ -32,6 +32,8 @@ export interface SessionKit {
     authTimeMs: number,
     amr?: readonly string[],
     externalProvider?: string,
+    /** A client session's `aud` (RFC 8707); default the server's audience. */
+    audience?: string,
   ): { token: string; expiresInSeconds: number };
   /** Revokes the sessions in `executor` (a transaction); returns their ids to mark once committed. */
   revokeAndRemember(executor: Kysely<Database>, where: SessionSelection, reason: string): Promise<string[]>;

@@ -152,8 +152,14 @@ export interface SessionService {
   /**
    * Rotates a refresh token (RFC 6749 §6). `requestedScope`, the request's space-separated
    * `scope`, may only narrow the grant: a scope beyond it is InvalidScopeError (`invalid_scope`).
+   * `clientId`: the OpenID Provider client that authenticated for its token (none: Gatehouse's own).
    */
-  refresh(refreshToken: string, requestedScope: string | undefined, ctx: RequestContext): Promise<TokenPair>;
+  refresh(
+    refreshToken: string,
+    requestedScope: string | undefined,
+    ctx: RequestContext,
+    clientId?: string,
+  ): Promise<TokenPair>;
   /** The live cookie session and its user for a cookie value, or undefined. */
   authenticateCookie(cookieValue: string): Promise<{ user: UserRecord; session: SessionRecord } | undefined>;
   /** Whether the session is live now (not revoked, not past absolute or idle expiry). */
@@ -220,6 +226,7 @@ export function createSessionService(deps: {
     authTimeMs: number,
     amr?: readonly string[],
     externalProvider?: string,
+    audience?: string,
   ) {
     // The `roles` claim names only the roles whose every permission the scope carries: a token
     // narrowed below a role must not pass a resource server's role check (`requireRoles`).
@@ -237,6 +244,7 @@ export function createSessionService(deps: {
       ...(amr ? { amr } : {}),
       ...(clientId ? { clientId } : {}),
       ...(externalProvider ? { externalProvider } : {}),
+      ...(audience ? { audience } : {}),
     });
   }
 
@@ -320,8 +328,8 @@ export function createSessionService(deps: {
     reauthenticate: (user, sessionId, password, grant, ctx, secondFactor) =>
       reauthenticate(kit, user, sessionId, password, grant, ctx, secondFactor),
 
-    refresh: (refreshToken, requestedScope, ctx) =>
-      rotateRefreshToken(kit, refreshToken, parseScope(requestedScope), ctx),
+    refresh: (refreshToken, requestedScope, ctx, clientId) =>
+      rotateRefreshToken(kit, refreshToken, parseScope(requestedScope), ctx, clientId),
 
     async authenticateCookie(cookieValue) {
       const parts = splitOpaqueToken(cookieValue);

@@ -7,7 +7,7 @@
 import { hash, randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { InvalidTokenError, MFA_ACR } from './errors.ts';
-import type { KeyRing } from './keys.ts';
+import type { KeyRing, SigningKey } from './keys.ts';
 
 export const MAX_TOKEN_BYTES = 8192;
 export const CLOCK_SKEW_SECONDS = 30;
@@ -18,7 +18,8 @@ export interface AccessTokenClaims {
   readonly aud: string | string[];
   readonly sub: string;
   readonly client_id: string;
-  readonly preferred_username: string;
+  /** Absent from a client's own token (`client_credentials`: `sub` is the client id). */
+  readonly preferred_username?: string;
   readonly roles: string[];
   readonly scope: string;
   readonly sid?: string;
@@ -37,8 +38,9 @@ export interface AccessTokenClaims {
 }
 
 export interface IssueAccessTokenInput {
+  /** The user, or the client itself for `client_credentials`. */
   readonly userId: string;
-  readonly username: string;
+  readonly username: string | undefined;
   readonly roles: readonly string[];
   readonly scope: string;
   readonly clientId?: string;
@@ -50,6 +52,8 @@ export interface IssueAccessTokenInput {
   readonly amr?: readonly string[];
   /** The external provider the user signed in with (`amr: ["ext"]` and `provider` claims). */
   readonly externalProvider?: string;
+  /** RFC 8707 / a client's audience; default the server's audience. */
+  readonly audience?: string | undefined;
 }
 
 export interface IssuedAccessToken {
@@ -67,8 +71,18 @@ export interface TokenServiceOptions {
 
 export interface TokenService {
   issueAccessToken(input: IssueAccessTokenInput): IssuedAccessToken;
-  /** Returns the claims of a valid token; throws InvalidTokenError otherwise. */
-  verifyAccessToken(token: string): AccessTokenClaims;
+  /**
+   * Returns the claims of a valid token; throws InvalidTokenError otherwise. The token's `aud`
+   * must name the server's audience, or `audience` when given (`null`: any audience, for the
+   * provider's own endpoints such as `/userinfo`).
+   */
+  verifyAccessToken(token: string, audience?: string | null): AccessTokenClaims;
+}
+
+/** A compact JWS signed by `key` (node:crypto, synchronously). */
+export function signCompactJws(key: SigningKey, typ: string, claims: object): string {
+  const signingInput = `${encodeSegment({ alg: key.alg, typ, kid: key.kid })}.${encodeSegment(claims)}`;
+  return `${signingInput}.${key.sign(Buffer.from(signingInput, 'ascii')).toString('base64url')}`;
 }
 
 function encodeSegment(value: unknown): string {
@@ -112,9 +126,6 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
       throw new InvalidTokenError('iat missing or in the future');
     }
     if (payload.iss !== options.issuer) throw new InvalidTokenError('wrong issuer');
-    const aud = payload.aud;
-    const audienceOk = Array.isArray(aud) ? aud.includes(options.audience) : aud === options.audience;
-    if (!audienceOk) throw new InvalidTokenError('wrong audience');
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new InvalidTokenError('sub missing');
     if (typeof payload.scope !== 'string' && payload.scope !== undefined)
       throw new InvalidTokenError('bad scope');
@@ -150,6 +161,15 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
     return checkClaims(decodeSegment(payloadPart, 'payload'));
   }
 
+  function checkAudience(claims: AccessTokenClaims, audience: string | null | undefined): void {
+    if (audience === null) return;
+    const expected = audience ?? options.audience;
+    const aud = claims.aud;
+    if (!(Array.isArray(aud) ? aud.includes(expected) : aud === expected)) {
+      throw new InvalidTokenError('wrong audience');
+    }
+  }
+
   function remember(cacheKey: string, claims: AccessTokenClaims): void {
     if (options.cacheSize === 0) return;
     if (cache.size >= options.cacheSize) {
@@ -165,10 +185,10 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
       const iat = Math.floor(clock.now() / 1000);
       const claims: AccessTokenClaims = {
         iss: options.issuer,
-        aud: options.audience,
+        aud: input.audience ?? options.audience,
         sub: input.userId,
         client_id: input.clientId ?? DEFAULT_CLIENT_ID,
-        preferred_username: input.username,
+        ...(input.username === undefined ? {} : { preferred_username: input.username }),
         roles: [...input.roles],
         scope: input.scope,
         ...(input.sessionId ? { sid: input.sessionId } : {}),
@@ -182,12 +202,11 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
         iat,
         exp: iat + options.ttlSeconds,
       };
-      const signingInput = `${encodeSegment({ alg: key.alg, typ: 'at+jwt', kid: key.kid })}.${encodeSegment(claims)}`;
-      const signature = key.sign(Buffer.from(signingInput, 'ascii')).toString('base64url');
-      return { token: `${signingInput}.${signature}`, expiresInSeconds: options.ttlSeconds, claims };
+      const token = signCompactJws(key, 'at+jwt', claims);
+      return { token, expiresInSeconds: options.ttlSeconds, claims };
     },
 
-    verifyAccessToken(token) {
+    verifyAccessToken(token, audience) {
       // Checked on the string before any parsing (length in UTF-16 units ≤ bytes for ASCII tokens).
       if (token.length > MAX_TOKEN_BYTES || Buffer.byteLength(token, 'utf8') > MAX_TOKEN_BYTES) {
         throw new InvalidTokenError('token too large');
@@ -196,12 +215,17 @@ export function createTokenService(keys: KeyRing, clock: Clock, options: TokenSe
       const cacheKey = hash('sha256', token, 'base64url');
       const cached = cache.get(cacheKey);
       if (cached !== undefined) {
-        if (cached.exp > Math.floor(clock.now() / 1000) - CLOCK_SKEW_SECONDS) return cached;
+        if (cached.exp > Math.floor(clock.now() / 1000) - CLOCK_SKEW_SECONDS) {
+          checkAudience(cached, audience);
+          return cached;
+        }
         cache.delete(cacheKey);
         throw new InvalidTokenError('expired');
       }
       const claims = verifyUncached(token);
+      // Remembered before the audience check: the signature and times hold whatever it names.
       remember(cacheKey, claims);
+      checkAudience(claims, audience);
       return claims;
     },
   };

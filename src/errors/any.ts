@@ -57,6 +57,11 @@ import type {
   MfaUnavailableError,
   WebAuthnFailedError,
 } from './factors.ts';
+import type {
+  AuthorizationRequestError,
+  InvalidGrantError,
+  UnauthorizedClientError,
+} from './oidc-provider.ts';
 
 export type AnyGatehouseError =
   | InvalidCredentialsError
@@ -106,4 +111,7 @@ export type AnyGatehouseError =
   | InvalidSubjectTokenError
   | InvalidClientError
   | ClientNotFoundError
-  | InvalidClientMetadataError;
+  | InvalidClientMetadataError
+  | InvalidGrantError
+  | UnauthorizedClientError
+  | AuthorizationRequestError;

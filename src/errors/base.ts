@@ -50,7 +50,10 @@ export type GatehouseErrorCode =
   | 'INVALID_SUBJECT_TOKEN'
   | 'INVALID_CLIENT'
   | 'CLIENT_NOT_FOUND'
-  | 'INVALID_CLIENT_METADATA';
+  | 'INVALID_CLIENT_METADATA'
+  | 'INVALID_GRANT'
+  | 'UNAUTHORIZED_CLIENT'
+  | 'INVALID_AUTHORIZATION_REQUEST';
 
 export abstract class GatehouseError extends Error {
   abstract readonly code: GatehouseErrorCode;

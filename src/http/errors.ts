@@ -11,9 +11,12 @@ import {
   RetryLaterError,
 } from '../auth/errors.ts';
 import type { GatehouseRouteConfig } from '../fastify-types.ts';
+import { HttpClientError, type ValidationIssue } from './http-client-error.ts';
 import type { FormFailure } from './pages/forms.ts';
 import { formFailureOf, sendFormFailure } from './pages/html-form.ts';
 import { prefersHtml } from './pages/negotiation.ts';
+
+export { HttpClientError, type ValidationIssue } from './http-client-error.ts';
 
 const STATUS: Record<GatehouseErrorCode, number> = {
   INVALID_CREDENTIALS: 401,
@@ -64,6 +67,9 @@ const STATUS: Record<GatehouseErrorCode, number> = {
   INVALID_CLIENT: 401,
   CLIENT_NOT_FOUND: 404,
   INVALID_CLIENT_METADATA: 400,
+  INVALID_GRANT: 400,
+  UNAUTHORIZED_CLIENT: 400,
+  INVALID_AUTHORIZATION_REQUEST: 400,
 };
 
 /** Codes whose body names them: `{"detail": …, "code": …}`. */
@@ -93,25 +99,9 @@ const OAUTH_ERROR: Partial<Record<GatehouseErrorCode, string>> = {
   INVALID_SUBJECT_TOKEN: 'invalid_request',
   EXTERNAL_SIGN_IN_FAILED: 'invalid_request',
   EXTERNAL_ACCOUNT_EXISTS: 'invalid_grant',
+  INVALID_GRANT: 'invalid_grant',
+  UNAUTHORIZED_CLIENT: 'unauthorized_client',
 };
-
-export interface ValidationIssue {
-  loc: (string | number)[];
-  msg: string;
-  type: string;
-}
-
-/** A 4xx raised by the HTTP layer itself (bad body, wrong media type). */
-export class HttpClientError extends Error {
-  readonly statusCode: number;
-  readonly issues: ValidationIssue[] | undefined;
-  constructor(statusCode: number, message: string, issues?: ValidationIssue[]) {
-    super(message);
-    this.name = 'HttpClientError';
-    this.statusCode = statusCode;
-    this.issues = issues;
-  }
-}
 
 export function statusOf(code: GatehouseErrorCode): number {
   return STATUS[code];
@@ -174,8 +164,8 @@ export function sendDomainError(
       .code(status)
       .send({ detail: error.message, error: 'invalid_client', error_description: error.message });
   }
-  if (error.code === 'INVALID_CLIENT_METADATA') {
-    // RFC 7591 §3.2.2.
+  if (error.code === 'INVALID_CLIENT_METADATA' || error.code === 'INVALID_AUTHORIZATION_REQUEST') {
+    // RFC 7591 §3.2.2; RFC 6749 §4.1.2.1 (an authorization request answered here, not redirected).
     return reply
       .code(status)
       .send({ detail: error.message, error: error.error, error_description: error.message });

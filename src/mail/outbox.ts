@@ -10,6 +10,7 @@ import { link as hardLink, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { DatabaseUnavailableError } from '../auth/errors.ts';
+import { serialRuns } from '../auth/serial-runs.ts';
 import type { Clock } from '../clock.ts';
 import type { Store } from '../store/db.ts';
 import {
@@ -129,7 +130,6 @@ export function createMailOutbox(deps: {
   let logger: MailLogger = { info: () => {}, error: () => {} };
   const deliverer = createDeliverer(options, clock, () => logger);
   let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
 
   async function sendOne(mail: { id: string; attempts: number } & OutgoingMail): Promise<void> {
     try {
@@ -162,16 +162,7 @@ export function createMailOutbox(deps: {
     }
   }
 
-  function runOnce(): Promise<void> {
-    // One drain at a time per process; a caller arriving mid-drain gets a fresh one after it.
-    const next = (running ?? Promise.resolve()).then(drain);
-    const settled = next.catch(() => {});
-    running = settled;
-    void settled.then(() => {
-      if (running === settled) running = undefined;
-    });
-    return next;
-  }
+  const { runOnce, settled } = serialRuns(drain);
 
   function tick(): void {
     if (timer === undefined) return;
@@ -200,7 +191,7 @@ export function createMailOutbox(deps: {
     async stop() {
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
-      await running;
+      await settled();
       deliverer.close();
     },
     useLogger(next) {

@@ -47,7 +47,12 @@ export type AuditEventName =
   | 'client.updated'
   | 'client.deleted'
   | 'client.secret_rotated'
-  | 'token.revoked';
+  | 'token.revoked'
+  | 'oauth.code_issued'
+  | 'oauth.consent_granted'
+  | 'oauth.consent_revoked'
+  | 'oauth.code_reused'
+  | 'oauth.client_token_issued';
 
 /** Never a secret or personal value: reasons, counts, ids, role and permission names, field names. */
 export type AuditDetails = Record<string, string | number | boolean | null | readonly string[]>;

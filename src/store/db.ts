@@ -33,6 +33,8 @@ import * as sessionAuthTime from './migrations/2026-12-02-3-session-auth-time.ts
 import * as identities from './migrations/2026-12-03-1-identities.ts';
 import * as factors from './migrations/2026-12-03-5-factors.ts';
 import * as clients from './migrations/2026-12-04-1-clients.ts';
+import * as oidcProvider from './migrations/2026-12-04-2-oidc-provider.ts';
+import * as oidcLogout from './migrations/2026-12-04-3-oidc-logout.ts';
 import { OwnSchemaPostgresDialect } from './pg-introspector.ts';
 import type { Database } from './schema.ts';
 import { openSqliteDatabase } from './sqlite-driver.ts';
@@ -80,6 +82,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026-12-03-1-identities': identities,
   '2026-12-03-5-factors': factors,
   '2026-12-04-1-clients': clients,
+  '2026-12-04-2-oidc-provider': oidcProvider,
+  '2026-12-04-3-oidc-logout': oidcLogout,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

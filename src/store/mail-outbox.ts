@@ -1,10 +1,10 @@
 /**
- * The mail outbox table. Claiming is a conditional update on one row, so several processes
- * sharing a PostgreSQL database never send the same message at once: a claim moves the row's
- * `next_attempt_at` past a lease, and only the process whose update matched owns it.
+ * The mail outbox table. Several processes sharing a PostgreSQL database never send the same
+ * message at once (see outbox-claims.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { claimDueRows, scheduleRowRetry } from './outbox-claims.ts';
 import type { Database } from './schema.ts';
 
 export interface OutgoingMail {
@@ -69,29 +69,12 @@ export async function claimDueMail(
   limit: number,
   leaseMs: number,
 ): Promise<ClaimedMail[]> {
-  const due = await db
-    .selectFrom('mail_outbox')
-    .select(['id', 'next_attempt_at'])
-    .where('status', '=', 'pending')
-    .where('next_attempt_at', '<=', now)
-    .orderBy('next_attempt_at')
-    .orderBy('id')
-    .limit(limit)
-    .execute();
   const claimed: ClaimedMail[] = [];
-  for (const candidate of due) {
-    const result = await db
-      .updateTable('mail_outbox')
-      .set((eb) => ({ next_attempt_at: now + leaseMs, attempts: eb('attempts', '+', 1) }))
-      .where('id', '=', candidate.id)
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '=', candidate.next_attempt_at)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) !== 1) continue;
+  for (const id of await claimDueRows(db, 'mail_outbox', now, limit, leaseMs)) {
     const row = await db
       .selectFrom('mail_outbox')
       .select(['id', 'to', 'subject', 'text', 'html', 'attempts'])
-      .where('id', '=', candidate.id)
+      .where('id', '=', id)
       .executeTakeFirst();
     if (row !== undefined) claimed.push({ ...row, attempts: Number(row.attempts) });
   }
@@ -106,18 +89,8 @@ export async function markMailSent(db: Kysely<Database>, id: string, now: number
     .execute();
 }
 
-export async function scheduleMailRetry(
-  db: Kysely<Database>,
-  id: string,
-  nextAttemptAt: number,
-  error: string,
-): Promise<void> {
-  await db
-    .updateTable('mail_outbox')
-    .set({ next_attempt_at: nextAttemptAt, last_error: error })
-    .where('id', '=', id)
-    .execute();
-}
+export const scheduleMailRetry = (db: Kysely<Database>, id: string, nextAttemptAt: number, error: string) =>
+  scheduleRowRetry(db, 'mail_outbox', id, nextAttemptAt, error);
 
 export async function markMailFailed(db: Kysely<Database>, id: string, error: string): Promise<void> {
   await db

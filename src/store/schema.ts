@@ -53,6 +53,12 @@ export interface SessionsTable {
   amr: string | null;
   /** The external provider a session was signed in with; null for every other sign-in. */
   external_provider: string | null;
+  /** Token sessions of an OpenID Provider client: the client; null for Gatehouse's own sessions. */
+  client_id: string | null;
+  /** The browser (cookie) session a client's token session came from: the ID token's `sid`. */
+  parent_session_id: string | null;
+  /** The `aud` of a client session's access tokens; null: the server's audience. */
+  audience: string | null;
 }
 
 export interface RefreshTokensTable {
@@ -243,6 +249,62 @@ export interface ClientSecretsTable {
   expires_at: number | null;
 }
 
+/** OpenID Provider authorization codes: single use, 60 s; only a hash of the code is kept. */
+export interface AuthorizationCodesTable {
+  code_hash: string;
+  client_id: string;
+  user_id: string;
+  browser_session_id: string;
+  redirect_uri: string;
+  code_challenge: string;
+  nonce: string | null;
+  scope: string;
+  audience: string;
+  auth_time: number;
+  amr: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  /** The token session the first redemption started (revoked when the code is replayed). */
+  token_session_id: string | null;
+}
+
+/** A user's consent to a client for a set of scopes (sorted, space-separated). */
+export interface OidcConsentsTable {
+  user_id: string;
+  client_id: string;
+  scope: string;
+  granted_at: number;
+}
+
+/** Logout tokens to deliver (OpenID Connect Back-Channel Logout 1.0); one per client and `sid`. */
+export interface BackchannelLogoutsTable {
+  id: string;
+  client_id: string;
+  /** The `sub` of the logout token: the user's id. */
+  subject: string;
+  /** The browser session that ended (the ID tokens' `sid`). */
+  sid: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: number;
+  /** The receiver's status or the transport's error; never a token. */
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+/** RFC 9126 pushed authorization requests; `id_hash` is the hash of the request_uri's secret. */
+export interface PushedAuthorizationRequestsTable {
+  id_hash: string;
+  client_id: string;
+  /** JSON of the pushed parameters. */
+  parameters: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   roles: RolesTable;
@@ -263,4 +325,8 @@ export interface Database {
   used_id_tokens: UsedIdTokensTable;
   clients: ClientsTable;
   client_secrets: ClientSecretsTable;
+  authorization_codes: AuthorizationCodesTable;
+  oidc_consents: OidcConsentsTable;
+  pushed_authorization_requests: PushedAuthorizationRequestsTable;
+  backchannel_logouts: BackchannelLogoutsTable;
 }

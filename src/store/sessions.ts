@@ -3,6 +3,7 @@
  * transaction (RFC 9700 §4.14.2): never read-then-write.
  */
 import type { Kysely } from 'kysely';
+import { queueBackchannelLogouts } from './backchannel-logouts.ts';
 import type { Database, SessionsTable } from './schema.ts';
 
 export type SessionKind = SessionsTable['kind'];
@@ -24,6 +25,11 @@ export interface SessionRecord {
   readonly amr?: readonly string[] | undefined;
   /** The external provider the session was signed in with (`amr: ["ext"]` on its tokens). */
   readonly externalProvider?: string | null;
+  /** A token session of an OpenID Provider client: the client, and the browser session it came from. */
+  readonly clientId?: string | null;
+  readonly parentSessionId?: string | null;
+  /** The `aud` of the client session's access tokens; null: the server's audience. */
+  readonly audience?: string | null;
 }
 
 export interface RefreshTokenRecord {
@@ -51,6 +57,9 @@ function toSession(row: SessionsTable): SessionRecord {
     authTime: Number(row.auth_time ?? row.created_at),
     amr: row.amr ? row.amr.split(' ') : undefined,
     externalProvider: row.external_provider ?? null,
+    clientId: row.client_id ?? null,
+    parentSessionId: row.parent_session_id ?? null,
+    audience: row.audience ?? null,
   };
 }
 
@@ -73,6 +82,9 @@ export async function insertSession(
       auth_time: session.authTime,
       amr: session.amr ? session.amr.join(' ') : null,
       external_provider: session.externalProvider ?? null,
+      client_id: session.clientId ?? null,
+      parent_session_id: session.parentSessionId ?? null,
+      audience: session.audience ?? null,
     })
     .execute();
 }
@@ -120,10 +132,14 @@ export async function setSessionAuthTime(
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** Revokes the given live sessions; returns the ids that this call revoked. */
+/**
+ * Revokes the given live sessions and, with a browser session, the OpenID Provider client
+ * sessions issued from it (`parent_session_id`); queues the back-channel logouts of the clients
+ * that asked for them (in the same transaction as `db`). Returns the ids that this call revoked.
+ */
 export async function revokeSessions(
   db: Kysely<Database>,
-  where: { ids?: readonly string[]; userId?: string; exceptId?: string },
+  where: { ids?: readonly string[]; userId?: string; exceptId?: string; clientId?: string },
   nowMs: number,
   reason: string,
 ): Promise<string[]> {
@@ -134,14 +150,23 @@ export async function revokeSessions(
   }
   if (where.userId !== undefined) query = query.where('user_id', '=', where.userId);
   if (where.exceptId !== undefined) query = query.where('id', '!=', where.exceptId);
-  const ids = (await query.execute()).map((row) => row.id);
-  if (ids.length === 0) return [];
+  if (where.clientId !== undefined) query = query.where('client_id', '=', where.clientId);
+  const selected = (await query.execute()).map((row) => row.id);
+  if (selected.length === 0) return [];
+  const children = await db
+    .selectFrom('sessions')
+    .select('id')
+    .where('parent_session_id', 'in', selected)
+    .where('revoked_at', 'is', null)
+    .execute();
+  const ids = [...new Set([...selected, ...children.map((row) => row.id)])];
   await db
     .updateTable('sessions')
     .set({ revoked_at: nowMs, revoked_reason: reason })
     .where('id', 'in', ids)
     .where('revoked_at', 'is', null)
     .execute();
+  await queueBackchannelLogouts(db, selected, nowMs);
   return ids;
 }
 

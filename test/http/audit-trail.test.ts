@@ -6,12 +6,14 @@
  */
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { totpCode } from '../../src/auth/factors/totp.ts';
 import { operatorActor } from '../../src/auth/privilege-ceiling.ts';
 import { insertIdentity } from '../../src/store/identities.ts';
+import { insertConsent } from '../../src/store/oidc-provider.ts';
 import { ENCRYPTION_KEY } from '../factors/support.ts';
 import { startOidcProvider, type TestOidcProvider } from '../support/external-providers.ts';
 import {
@@ -128,6 +130,60 @@ async function withPasskey(api: Api) {
 }
 
 /** A confidential client registered by the admin: its id and secret. */
+const basic = (id: string, secret: string) => ({
+  authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`,
+});
+const PKCE_VERIFIER = 'a-verifier-of-the-audit-walk-that-is-long-enough-for-pkce';
+const PKCE_CHALLENGE = createHash('sha256').update(PKCE_VERIFIER).digest('base64url');
+
+/** The client's `POST /token` redeeming `code`. */
+function codeExchange(app: { client_id: string; client_secret: string }, code: string): InjectOptions {
+  return {
+    ...form({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: 'https://app.example.com/cb',
+      code_verifier: PKCE_VERIFIER,
+    }),
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...basic(app.client_id, app.client_secret),
+    },
+  };
+}
+
+/** A first-party client and a code it got for a new user signed in by cookie. */
+async function authorizationCode(api: Api, scope = 'openid profile') {
+  const created = await expectOk(
+    await api.send(
+      json('POST', '/clients', api.admin.token, {
+        client_name: 'Audited first-party app',
+        redirect_uris: ['https://app.example.com/cb'],
+        skip_consent: true,
+      }),
+    ),
+    'register client',
+  );
+  const app = created.json() as { client_id: string; client_secret: string };
+  const user = await api.user();
+  const signedIn = await expectOk(
+    await api.send(json('POST', '/login', null, { username: user.username, password: PASSWORD })),
+    'login',
+  );
+  const cookie = signedIn.cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+  const query = new URLSearchParams({
+    client_id: app.client_id,
+    redirect_uri: 'https://app.example.com/cb',
+    response_type: 'code',
+    scope,
+    code_challenge: PKCE_CHALLENGE,
+    code_challenge_method: 'S256',
+  });
+  const answer = await api.send({ method: 'GET', url: `/authorize?${query}`, headers: { cookie } });
+  const code = new URL(String(answer.headers.location)).searchParams.get('code') ?? '';
+  return { app, user, code };
+}
+
 async function newClient(api: Api): Promise<{ client_id: string; client_secret: string }> {
   const created = await expectOk(
     await api.send(
@@ -516,6 +572,21 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
       secrets: [created.json().key],
     };
   },
+  'DELETE /users/me/apps/{client_id} | an app with access': async (api) => {
+    const user = await api.user();
+    const client = await newClient(api);
+    await insertConsent(api.t.gatehouse.store.db, {
+      userId: user.id,
+      clientId: client.client_id,
+      scope: 'openid profile',
+      grantedAt: api.t.clock.now(),
+    });
+    return {
+      request: json('DELETE', `/users/me/apps/${client.client_id}`, user.token),
+      actor: user.id,
+      secrets: [client.client_secret],
+    };
+  },
   'POST /clients | confidential client': async (api) => ({
     request: json('POST', '/clients', api.admin.token, {
       client_name: 'Audited app',
@@ -548,6 +619,69 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
       request: json('POST', `/clients/${client.client_id}/secret`, api.admin.token),
       actor: api.admin.id,
       secrets: [client.client_secret],
+    };
+  },
+  'POST /token | authorization-code grant': async (api) => {
+    const { app, code } = await authorizationCode(api);
+    return {
+      request: codeExchange(app, code),
+      actor: null,
+      secrets: [code, app.client_secret],
+    };
+  },
+  'POST /token | client-credentials grant': async (api) => {
+    const created = await expectOk(
+      await api.send(
+        json('POST', '/clients', api.admin.token, {
+          client_name: 'Audited job',
+          grant_types: ['client_credentials'],
+        }),
+      ),
+      'register machine client',
+    );
+    const app = created.json() as { client_id: string; client_secret: string };
+    return {
+      request: {
+        ...form({ grant_type: 'client_credentials' }),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...basic(app.client_id, app.client_secret),
+        },
+      },
+      actor: null,
+      secrets: [app.client_secret],
+    };
+  },
+  'POST /par | pushed request': async (api) => {
+    const app = await newClient(api);
+    return {
+      request: {
+        method: 'POST',
+        url: '/par',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...basic(app.client_id, app.client_secret),
+        },
+        payload: new URLSearchParams({
+          redirect_uri: 'https://app.example.com/cb',
+          response_type: 'code',
+          scope: 'openid',
+          code_challenge: PKCE_CHALLENGE,
+          code_challenge_method: 'S256',
+        }).toString(),
+      },
+      actor: null,
+      secrets: [app.client_secret],
+    };
+  },
+  'POST /userinfo | claims': async (api) => {
+    const { app, code } = await authorizationCode(api);
+    const tokens = await expectOk(await api.send(codeExchange(app, code)), 'code exchange');
+    const accessToken = tokens.json().access_token as string;
+    return {
+      request: { method: 'POST', url: '/userinfo', headers: bearer(accessToken) },
+      actor: null,
+      secrets: [accessToken],
     };
   },
   'POST /introspect | own refresh token': async (api) => {

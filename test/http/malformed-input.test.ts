@@ -78,7 +78,7 @@ const isDocs = (url: string) => /^\/(docs|redoc)(\/|$|\?)/.test(url);
  */
 const isHostedPage = (c: { method: string; url: string }) =>
   c.method === 'GET' &&
-  /^\/(login|register|account|forgot-password|reset-password|verify-email|magic-link|confirm-email|assets\/)/.test(
+  /^\/(login|logout|register|account|forgot-password|reset-password|verify-email|magic-link|confirm-email|assets\/)/.test(
     c.url,
   );
 
@@ -250,7 +250,7 @@ const UNKNOWN_PATHS = [
   '/users/ME',
   '/users/me/',
   '/.well-known/',
-  '/.well-known/openid-configuration',
+  '/.well-known/openid-configuration/',
   '//register',
   '/%00',
   '/a%2Fb',

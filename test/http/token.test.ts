@@ -110,7 +110,7 @@ for (const database of DATABASES) {
 
     test('another grant type is refused with unsupported_grant_type', async () => {
       const response = await token({
-        grant_type: 'client_credentials',
+        grant_type: 'implicit',
         username: 'alice',
         password: PASSWORD,
       });
@@ -248,16 +248,14 @@ describe('discovery and operations routes', () => {
     assert.equal(response.statusCode, 200);
     assert.equal(response.headers['cache-control'], 'public, max-age=300');
     const { keys } = response.json();
-    assert.equal(keys.length, 1);
-    assert.equal(keys[0].alg, 'EdDSA');
-    assert.equal(keys[0].use, 'sig');
-    assert.equal(keys[0].crv, 'Ed25519');
-    assert.equal(keys[0].d, undefined);
-    const row = await t.gatehouse.store.db
-      .selectFrom('signing_keys')
-      .select('private_jwk')
-      .executeTakeFirstOrThrow();
-    assert.doesNotMatch(response.body, new RegExp(JSON.parse(row.private_jwk).d));
+    // The access-token key, and the RS256 key of ID tokens (OpenID Connect Core §15.1).
+    assert.deepEqual(keys.map((key: { alg: string }) => key.alg).sort(), ['EdDSA', 'RS256']);
+    const edKey = keys.find((key: { alg: string }) => key.alg === 'EdDSA');
+    assert.equal(edKey.use, 'sig');
+    assert.equal(edKey.crv, 'Ed25519');
+    for (const key of keys) assert.equal(key.d, undefined);
+    const rows = await t.gatehouse.store.db.selectFrom('signing_keys').select('private_jwk').execute();
+    for (const row of rows) assert.doesNotMatch(response.body, new RegExp(JSON.parse(row.private_jwk).d));
   });
 
   test('the RFC 8414 metadata names the token endpoint, JWKS, grants and scopes', async () => {
@@ -268,11 +266,17 @@ describe('discovery and operations routes', () => {
     assert.equal(metadata.token_endpoint, 'http://gatehouse.test/token');
     assert.equal(metadata.jwks_uri, 'http://gatehouse.test/.well-known/jwks.json');
     assert.deepEqual(metadata.grant_types_supported, [
+      'authorization_code',
       'password',
       'refresh_token',
+      'client_credentials',
       'urn:gatehouse:grant-type:magic-link',
     ]);
     assert.deepEqual(metadata.scopes_supported, [
+      'openid',
+      'profile',
+      'email',
+      'offline_access',
       'apikeys:write',
       'audit:read',
       'clients:read',

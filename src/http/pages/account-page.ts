@@ -1,6 +1,8 @@
 import type { PublicUser } from '../../auth/accounts.ts';
 import type { IdentityView } from '../../auth/external/sign-in.ts';
+import type { AppWithAccess } from '../../auth/oidc/provider.ts';
 import type { SessionView } from '../../auth/sessions.ts';
+import { scopeInWords } from './consent-page.ts';
 import { EXTERNAL_ACCOUNT_NOTICES } from './external-notices.ts';
 import { connectedAccountsSection, signInAgainSection } from './external-pages.ts';
 import { errorSummary, type FormFailure, field, hidden, NO_FAILURE, notice } from './forms.ts';
@@ -24,6 +26,7 @@ export const ACCOUNT_NOTICES: Readonly<Record<string, string>> = {
   'factor-added': 'Your second factor is ready.',
   'factor-removed': 'That second factor has been removed.',
   'passkey-added': 'Your passkey is ready.',
+  'app-removed': 'That app no longer has access to your account.',
   ...EXTERNAL_ACCOUNT_NOTICES,
 };
 
@@ -41,6 +44,8 @@ export interface AccountView {
   readonly reauthPasskey?: SafeHtml | undefined;
   /** Accounts at external providers connected to this one. */
   readonly identities: readonly IdentityView[];
+  /** OpenID Provider clients the user has consented to. */
+  readonly apps?: readonly AppWithAccess[] | undefined;
 }
 
 const when = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
@@ -75,6 +80,28 @@ ${field({ form: 'reauth', name: 'password', label: REAUTH_LABELS.password, type:
 ${withCode ? field({ form: 'reauth', name: 'otp', label: 'Code from your authenticator app', autocomplete: 'one-time-code', maxLength: 20 }, failure) : ''}
 <button type="submit">Confirm</button>
 </form>`;
+}
+
+/** The account page's section: each app the user allowed, what it may do, and a button to take it back. */
+function appsSection(apps: readonly AppWithAccess[], csrfToken: string): SafeHtml {
+  return html`<section aria-labelledby="apps-title">
+<h2 id="apps-title">Apps with access</h2>
+${
+  apps.length === 0
+    ? html`<p>No app has access to your account.</p>`
+    : html`<ul class="apps">${apps.map(
+        (app) => html`<li class="app">
+<p class="app-name"><strong>${app.clientName}</strong></p>
+<ul class="scopes">${app.scopes.map((scope) => html`<li>${scopeInWords(scope)}</li>`)}</ul>
+<p class="app-meta">Allowed ${when(app.grantedAt)}</p>
+<form method="post" action="/account/apps/${encodeURIComponent(app.clientId)}/remove">
+${hidden('csrf_token', csrfToken)}
+<button type="submit" class="secondary">Remove access<span class="visually-hidden"> of ${app.clientName}</span></button>
+</form>
+</li>`,
+      )}</ul>`
+}
+</section>`;
 }
 
 function sessionItem(session: SessionView, csrfToken: string): SafeHtml {
@@ -168,6 +195,7 @@ ${field({ form: 'password', name: 'new_password', label: PASSWORD_LABELS.new_pas
 </section>
 ${options.twoFactor ?? ''}
 ${connectedAccountsSection(settings.providers, view.identities, csrfToken)}
+${view.apps === undefined ? '' : appsSection(view.apps, csrfToken)}
 <section aria-labelledby="sessions-title">
 <h2 id="sessions-title">Where you are signed in</h2>
 <ul class="sessions">${sessions.map((session) => sessionItem(session, csrfToken))}</ul>

@@ -36,13 +36,19 @@ export function renderLoginPage(
     notice?: string | undefined;
     /** "Sign in with a passkey" and its script (pages/factor-pages.ts). */
     passkey?: SafeHtml | undefined;
+    /** The app (an OpenID Provider client) the sign-in is for: "Sign in to continue to …". */
+    continueTo?: string | undefined;
+    /** The client's `login_hint`: the username field's first value. */
+    loginHint?: string | undefined;
   } = {},
 ): string {
-  const failure = options.failure ?? NO_FAILURE;
+  const failure =
+    options.failure ??
+    (options.loginHint ? { ...NO_FAILURE, values: { username: options.loginHint } } : NO_FAILURE);
   const magicFailure = options.magicFailure ?? NO_FAILURE;
   return layout(
     { appName: settings.appName, title: 'Sign in' },
-    html`${errorSummary(failure, LABELS)}${errorSummary(magicFailure, MAGIC_LABELS, 'magic')}${notice(options.notice)}
+    html`${options.continueTo ? html`<p class="continue-to">Sign in to continue to <strong>${options.continueTo}</strong></p>` : ''}${errorSummary(failure, LABELS)}${errorSummary(magicFailure, MAGIC_LABELS, 'magic')}${notice(options.notice)}
 <form method="post" action="/login" novalidate>
 ${hidden('return_to', options.returnTo)}
 ${field({ name: 'username', label: LABELS.username, autocomplete: options.passkey ? 'username webauthn' : 'username', maxLength: 320 }, failure)}

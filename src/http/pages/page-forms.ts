@@ -8,6 +8,7 @@ import type { EmailFlowService, EmailTokenPurpose } from '../../auth/email-flows
 import { ReauthRequiredError } from '../../auth/errors.ts';
 import type { ExternalSignInService } from '../../auth/external/sign-in.ts';
 import type { FactorService } from '../../auth/factors/factors.ts';
+import type { AppWithAccess } from '../../auth/oidc/provider.ts';
 import { assertRecentAuth } from '../../auth/recent-auth.ts';
 import type { SessionService } from '../../auth/sessions.ts';
 import { type AccountForm, renderAccountPage } from './account-page.ts';
@@ -58,6 +59,10 @@ export interface PageContext {
   needsReauth(authTimeMs: number | undefined): boolean;
   /** Second factors: the account page's section, the passkey sign-in (pages/factor-pages.ts). */
   readonly factors?: FactorService | undefined;
+  /** An OpenID Provider client's name, for "Sign in to continue to …" on the login page. */
+  readonly clientName?: ((clientId: string) => Promise<string | undefined>) | undefined;
+  /** The OpenID Provider clients the user has consented to ("Apps with access"). */
+  readonly listApps?: ((userId: string) => Promise<AppWithAccess[]>) | undefined;
 }
 
 /** Whether the account page must ask for the password before its changes go through. */
@@ -150,6 +155,7 @@ export function createPageForms(pages: PageContext): PageForms {
           needsReauth: pages.needsReauth(principal.authTimeMs),
           identities: await pages.externalSignIn.listIdentities(principal.user.id),
           ...factorParts.view,
+          apps: await pages.listApps?.(principal.user.id),
         },
         { failure, failedForm, twoFactor: factorParts.twoFactor },
       );

@@ -22,12 +22,26 @@ const PageQuery = Type.Object({
   // No maxLength: an over-long return_to is dropped by safeReturnPath, not answered with JSON.
   return_to: Type.Optional(Type.String()),
   notice: Type.Optional(Type.String({ maxLength: 64 })),
+  login_hint: Type.Optional(Type.String({ maxLength: 320 })),
 });
 
 export interface PageRouteOptions extends PageContext {
   readonly guards: Guards;
   readonly cookie: SessionCookie;
   readonly forms: PageForms;
+}
+
+/** The name of the OpenID Provider client a return path to `/authorize` belongs to. */
+async function clientOfReturnPath(
+  returnTo: string | undefined,
+  basePath: string,
+  clientName: PageContext['clientName'],
+): Promise<string | undefined> {
+  if (returnTo === undefined || clientName === undefined) return undefined;
+  const url = new URL(returnTo, 'http://gatehouse.invalid');
+  const clientId = url.searchParams.get('client_id');
+  if (url.pathname !== `${basePath}/authorize` || clientId === null) return undefined;
+  return clientName(clientId);
 }
 
 export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (app, options) => {
@@ -57,7 +71,13 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
     const returnTo = safeReturnPath(request.query.return_to);
     const notice = request.query.notice === undefined ? undefined : LOGIN_NOTICES[request.query.notice];
     const passkey = options.factors ? passkeySignIn(basePath, returnTo) : undefined;
-    return sendPasskeyPage(reply, 200, renderLoginPage(settings, { returnTo, notice, passkey }));
+    const continueTo = await clientOfReturnPath(returnTo, basePath, options.clientName);
+    const loginHint = request.query.login_hint;
+    return sendPasskeyPage(
+      reply,
+      200,
+      renderLoginPage(settings, { returnTo, notice, passkey, continueTo, loginHint }),
+    );
   });
 
   app.get('/register', { schema: { ...hide, querystring: PageQuery } }, async (request, reply) => {
@@ -93,6 +113,7 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PageRouteOptions> = async (ap
             needsReauth: options.needsReauth(principal.authTimeMs),
             identities: await externalSignIn.listIdentities(principal.user.id),
             ...factorParts.view,
+            apps: await options.listApps?.(principal.user.id),
           },
           { notice, twoFactor: factorParts.twoFactor },
         ),

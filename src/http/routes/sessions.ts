@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { onRequestAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import type { SessionService } from '../../auth/sessions.ts';
 import { clearSessionCookie, type SessionCookie } from '../cookies.ts';
@@ -24,6 +25,8 @@ export interface SessionRouteOptions {
   readonly guards: Guards;
   readonly cookie: SessionCookie;
   readonly forms?: PageForms | undefined;
+  /** With the OpenID Provider: sends a relying party's cross-site logout post on (end-session.ts). */
+  readonly relyingPartyLogout?: onRequestAsyncHookHandler | undefined;
 }
 
 export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRouteOptions> = async (app, options) => {
@@ -32,7 +35,9 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRouteOptions> = asy
   app.post(
     '/logout',
     {
-      onRequest: guards.requireUser,
+      onRequest: options.relyingPartyLogout
+        ? [options.relyingPartyLogout, guards.requireUser]
+        : guards.requireUser,
       config: { gatehouse: { htmlForm: options.forms?.logout } },
       schema: {
         summary: 'Log out: revoke the current session',

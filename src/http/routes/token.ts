@@ -4,7 +4,9 @@ import type { EmailFlowService } from '../../auth/email-flows.ts';
 import { UnsupportedGrantTypeError } from '../../auth/errors.ts';
 import type { ExternalSignInService } from '../../auth/external/sign-in.ts';
 import type { FactorService } from '../../auth/factors/factors.ts';
+import type { OpenIdProvider } from '../../auth/oidc/provider.ts';
 import type { SessionService } from '../../auth/sessions.ts';
+import { presentedClientCredentials } from '../client-credentials.ts';
 import { HttpClientError } from '../errors.ts';
 import { requestContext } from '../request-context.ts';
 import { OAuthError, ValidationErrorBody } from '../schemas.ts';
@@ -54,14 +56,26 @@ const TokenForm = Type.Object({
   scope: Type.Optional(Type.String({ maxLength: 2000, description: 'Space-separated scopes to request' })),
   client_id: Type.Optional(Type.String({ maxLength: 200 })),
   client_secret: Type.Optional(Type.String({ maxLength: 200 })),
+  code: Type.Optional(Type.String({ maxLength: 200, description: 'authorization_code: the code' })),
+  redirect_uri: Type.Optional(Type.String({ maxLength: 2048, description: 'authorization_code' })),
+  code_verifier: Type.Optional(Type.String({ maxLength: 200, description: 'authorization_code: PKCE' })),
+  resource: Type.Optional(Type.String({ maxLength: 2048, description: 'client_credentials: RFC 8707' })),
+  client_assertion_type: Type.Optional(Type.String({ maxLength: 200 })),
+  client_assertion: Type.Optional(Type.String({ maxLength: 8192, description: 'private_key_jwt' })),
 });
 
 const TokenResponse = Type.Object({
   access_token: Type.String(),
   token_type: Type.Literal('bearer'),
   expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
-  refresh_token: Type.String({ description: 'Opaque, single use: each refresh returns a new one' }),
+  refresh_token: Type.Optional(
+    Type.String({
+      description:
+        'Opaque, single use: each refresh returns a new one (to a client only with `offline_access`)',
+    }),
+  ),
   scope: Type.String({ description: 'The granted scopes, space-separated' }),
+  id_token: Type.Optional(Type.String({ description: 'OpenID Connect: with the `openid` scope' })),
 });
 
 type TokenFormBody = Static<typeof TokenForm>;
@@ -84,6 +98,8 @@ export interface TokenRouteOptions {
   readonly emailFlows: EmailFlowService;
   readonly factors: FactorService;
   readonly externalSignIn: ExternalSignInService;
+  /** The OpenID Provider's grants: authorization_code, a client's refresh_token, client_credentials. */
+  readonly oidc: OpenIdProvider;
 }
 
 export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (app, options) => {
@@ -117,13 +133,29 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (
       const body = request.body;
       const ctx = requestContext(request);
       const grantType = body.grant_type ?? 'password';
-      let result: { accessToken: string; expiresInSeconds: number; refreshToken: string; scope: string };
-      if (grantType === 'password') {
+      let result: {
+        accessToken: string;
+        expiresInSeconds: number;
+        refreshToken: string | undefined;
+        scope: string;
+        idToken?: string | undefined;
+      };
+      const client = presentedClientCredentials(request, body);
+      if (grantType === 'authorization_code') {
+        const form = { code: body.code, redirectUri: body.redirect_uri, codeVerifier: body.code_verifier };
+        result = await options.oidc.exchangeAuthorizationCode(client, form, ctx);
+      } else if (grantType === 'client_credentials') {
+        const form = { scope: body.scope, resource: body.resource };
+        result = await options.oidc.issueClientCredentials(client, form, ctx);
+      } else if (grantType === 'password') {
         const { username, password } = required(body, 'username', 'password');
         const grant = { scope: body.scope, clientId: body.client_id };
         result = (await sessions.loginWithPassword(username, password, grant, ctx)).tokens;
       } else if (grantType === 'refresh_token') {
-        result = await sessions.refresh(required(body, 'refresh_token').refresh_token, body.scope, ctx);
+        const token = required(body, 'refresh_token').refresh_token;
+        result =
+          (await options.oidc.refreshClientToken(client, token, body.scope, ctx)) ??
+          (await sessions.refresh(token, body.scope, ctx));
       } else if (grantType === MAGIC_LINK_GRANT) {
         result = await emailFlows.signInWithMagicLinkTokens(
           required(body, 'token').token,
@@ -152,8 +184,9 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async (
         access_token: result.accessToken,
         token_type: 'bearer' as const,
         expires_in: result.expiresInSeconds,
-        refresh_token: result.refreshToken,
+        ...(result.refreshToken === undefined ? {} : { refresh_token: result.refreshToken }),
         scope: result.scope,
+        ...(result.idToken === undefined ? {} : { id_token: result.idToken }),
       };
     },
   );

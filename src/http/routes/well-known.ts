@@ -1,7 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { KeyRing } from '../../auth/keys.ts';
+import { MFA_ACR } from '../../auth/errors.ts';
+import { ID_TOKEN_ALGORITHMS, type KeySet } from '../../auth/key-set.ts';
+import { PROMPT_VALUES } from '../../auth/oidc/authorization-request.ts';
 import { ASSERTION_ALGORITHMS, CLIENT_AUTH_METHODS } from '../../auth/oidc/client-authentication.ts';
+import { CLAIMS_SUPPORTED, OIDC_SCOPES } from '../../auth/oidc/scopes.ts';
 import type { RoleService } from '../../auth/permissions.ts';
 import { MAGIC_LINK_GRANT } from './token.ts';
 
@@ -15,8 +18,10 @@ const Jwks = Type.Object({
 });
 
 export interface WellKnownRouteOptions {
-  /** The public signing keys. */
-  readonly keys: Pick<KeyRing, 'publicJwks'>;
+  /** The public signing keys (access tokens and ID tokens). */
+  readonly keys: Pick<KeySet, 'publicJwks'>;
+  /** The OpenID Provider's endpoints are served (`/authorize` needs the hosted pages). */
+  readonly openIdProvider: boolean;
   /** The permissions there are: `scopes_supported`. */
   readonly roles: Pick<RoleService, 'knownPermissions'>;
   readonly issuer: string;
@@ -29,14 +34,46 @@ export const wellKnownRoutes: FastifyPluginAsyncTypebox<WellKnownRouteOptions> =
   const { keys, issuer, roles, basePath, jwksMaxAgeSeconds } = options;
   // The issuer names the host API; its endpoints sit where the plugin is mounted.
   const base = `${issuer.replace(/\/+$/, '')}${basePath}`;
+  const provider = options.openIdProvider;
   const metadata = {
     issuer,
+    ...(provider ? { authorization_endpoint: `${base}/authorize` } : {}),
     token_endpoint: `${base}/token`,
+    ...(provider
+      ? {
+          userinfo_endpoint: `${base}/userinfo`,
+          pushed_authorization_request_endpoint: `${base}/par`,
+          end_session_endpoint: `${base}/logout`,
+        }
+      : {}),
     jwks_uri: `${base}/.well-known/jwks.json`,
-    grant_types_supported: ['password', 'refresh_token', MAGIC_LINK_GRANT],
-    response_types_supported: [] as string[],
-    scopes_supported: [] as string[],
-    token_endpoint_auth_methods_supported: ['none'],
+    grant_types_supported: [
+      ...(provider ? ['authorization_code'] : []),
+      'password',
+      'refresh_token',
+      ...(provider ? ['client_credentials'] : []),
+      MAGIC_LINK_GRANT,
+    ],
+    response_types_supported: provider ? ['code'] : ([] as string[]),
+    ...(provider
+      ? {
+          response_modes_supported: ['query'],
+          code_challenge_methods_supported: ['S256'],
+          subject_types_supported: ['public'],
+          id_token_signing_alg_values_supported: [...ID_TOKEN_ALGORITHMS],
+          claims_supported: [...CLAIMS_SUPPORTED],
+          prompt_values_supported: [...PROMPT_VALUES],
+          acr_values_supported: [MFA_ACR],
+          authorization_response_iss_parameter_supported: true,
+          request_parameter_supported: false,
+          request_uri_parameter_supported: false,
+          require_pushed_authorization_requests: false,
+          backchannel_logout_supported: true,
+          backchannel_logout_session_supported: true,
+        }
+      : {}),
+    token_endpoint_auth_methods_supported: provider ? [...CLIENT_AUTH_METHODS, 'none'] : ['none'],
+    ...(provider ? { token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS } : {}),
     introspection_endpoint: `${base}/introspect`,
     introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
     introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
@@ -44,6 +81,7 @@ export const wellKnownRoutes: FastifyPluginAsyncTypebox<WellKnownRouteOptions> =
     revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS, 'none'],
     revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
   };
+  const scopes = () => [...(provider ? OIDC_SCOPES : []), ...roles.knownPermissions()];
   app.get(
     '/.well-known/jwks.json',
     { schema: { summary: 'Public signing keys (JWKS)', tags: ['meta'], response: { 200: Jwks } } },
@@ -61,6 +99,18 @@ export const wellKnownRoutes: FastifyPluginAsyncTypebox<WellKnownRouteOptions> =
         response: { 200: Type.Object({}, { additionalProperties: true }) },
       },
     },
-    async () => ({ ...metadata, scopes_supported: roles.knownPermissions() }),
+    async () => ({ ...metadata, scopes_supported: scopes() }),
+  );
+  if (!provider) return;
+  app.get(
+    '/.well-known/openid-configuration',
+    {
+      schema: {
+        summary: 'OpenID Provider metadata (OpenID Connect Discovery 1.0)',
+        tags: ['meta'],
+        response: { 200: Type.Object({}, { additionalProperties: true }) },
+      },
+    },
+    async () => ({ ...metadata, scopes_supported: scopes() }),
   );
 };
