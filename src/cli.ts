@@ -7,7 +7,9 @@ import { startMaintenance } from './auth/maintenance.ts';
 import { operatorActor } from './auth/privilege-ceiling.ts';
 import { CLI_REQUEST } from './auth/request-context.ts';
 import { bootstrapAdmin } from './bootstrap-admin.ts';
-import { type CommandShape, parseInvocation, UsageError, type Values } from './cli/arguments.ts';
+import { parseInvocation, UsageError, type Values } from './cli/arguments.ts';
+import { CLIENT_COMMANDS } from './cli/clients.ts';
+import { type Command, text, withGatehouse } from './cli/command.ts';
 import { CliError, EXIT } from './cli/exit-codes.ts';
 import { checkDatabasePath, checkListenAddress, listenError } from './cli/preflight.ts';
 import { type Config, ConfigError, loadConfig, maskSmtpUrl, readEnvironment } from './config.ts';
@@ -19,15 +21,6 @@ import { migrateToLatest, openStore } from './store/db.ts';
 const CLI = operatorActor('cli');
 
 const SHUTDOWN_DEADLINE_MS = 30_000;
-
-async function withGatehouse<T>(config: Config, run: (gatehouse: Gatehouse) => Promise<T>): Promise<T> {
-  const gatehouse = await createGatehouse(config);
-  try {
-    return await run(gatehouse);
-  } finally {
-    await gatehouse.close();
-  }
-}
 
 async function serve(config: Config): Promise<void> {
   const gatehouse = await createGatehouse(config);
@@ -87,14 +80,6 @@ async function findUserOrFail(gatehouse: Gatehouse, username: string | undefined
   if (user === undefined) throw new UsageError(`no user named "${username}"`);
   return user;
 }
-
-interface Command extends CommandShape {
-  /** It may create a new SQLite database (and its directory); the others open an existing one. */
-  readonly createsDatabase: boolean;
-  run(config: Config, values: Values, positionals: string[]): Promise<number>;
-}
-
-const text = (value: string | boolean | undefined) => (typeof value === 'string' ? value : undefined);
 
 async function setDisabled(config: Config, username: string | undefined, disabled: boolean): Promise<number> {
   await withGatehouse(config, async (g) => {
@@ -227,6 +212,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       return 0;
     },
   },
+  ...CLIENT_COMMANDS,
 };
 
 /** The settings, with `serve --port/--host` in place of GATEHOUSE_PORT/GATEHOUSE_HOST. */

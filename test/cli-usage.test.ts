@@ -53,6 +53,11 @@ const COMMANDS = [
   ['keys'],
   ['keys', 'list'],
   ['keys', 'rotate'],
+  ['clients'],
+  ['clients', 'add'],
+  ['clients', 'list'],
+  ['clients', 'rotate-secret'],
+  ['clients', 'remove'],
 ];
 
 describe('help and version', () => {

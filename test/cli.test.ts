@@ -9,8 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
-import { format } from 'node:util';
-import { main } from '../src/cli.ts';
+import { runGatehouse } from './support/cli.ts';
 import { FAST_ARGON2 } from './support/gatehouse.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
@@ -20,21 +19,7 @@ const env = {
   ...FAST_ARGON2,
 };
 
-/** Runs `gatehouse ...args` in this process: its exit status and what it printed. */
-async function gatehouse(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...parts: unknown[]) => void out.push(`${format(...parts)}\n`);
-  console.error = (...parts: unknown[]) => void err.push(`${format(...parts)}\n`);
-  try {
-    const code = await main(args, env);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const gatehouse = (...args: string[]) => runGatehouse(env, ...args);
 
 /** The user `users list` prints under that name. */
 async function userNamed(username: string): Promise<{ id: string; roles: string[]; disabled: boolean }> {

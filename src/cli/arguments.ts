@@ -16,7 +16,7 @@ export class UsageError extends Error {
   }
 }
 
-export type Values = Record<string, string | boolean | undefined>;
+export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 /** What the parser needs to know of a command. */
 export interface CommandShape {

@@ -17,8 +17,13 @@ Commands:
   users set-roles <username> <role,...>  replace a user's roles
   keys list                              signing keys: kid, alg, created, state
   keys rotate                            make a new signing key active
+  clients add --name N [options]         register an OpenID Provider client; prints
+                                         client_id and the secret (shown once)
+  clients list                           list clients as JSON lines
+  clients rotate-secret <client_id>      a new secret; the old one works for the overlap
+  clients remove <client_id>             remove a client and end its sessions
 
-The users commands act as the operator: they may grant any role (no ceiling of held
+The users and clients commands act as the operator: they may grant any role (no ceiling of held
 permissions), but keep the last enabled admin and write audit events as the CLI.
 
 Options (every command):
@@ -130,6 +135,67 @@ ${COMMON}
   'keys rotate': `Usage: gatehouse keys rotate
 
 Makes a new signing key active; the previous one verifies until its tokens expire.
+
+Options:
+${COMMON}
+`,
+  clients: `Usage: gatehouse clients <add|list|rotate-secret|remove> ...
+
+  clients add --name N [options]         register a client; prints client_id and the secret
+  clients list                           list clients as JSON lines
+  clients rotate-secret <client_id>      a new secret; the old one works for the overlap
+  clients remove <client_id>             remove a client and end its sessions
+
+The clients of Gatehouse as an OpenID Provider (docs/openid-provider.md). Opens an existing
+database only. Acts as the operator and writes audit events as the CLI.
+
+Options:
+${COMMON}
+`,
+  'clients add': `Usage: gatehouse clients add --name N [options]
+
+Registers a client (RFC 7591 metadata) and prints its client_id and, for a confidential client,
+its secret: shown this once, only a hash is kept.
+
+Options:
+  --name N                       the name shown on the sign-in and consent pages (required)
+  --redirect-uri URI             a redirect URI, matched exactly (repeatable)
+  --post-logout-redirect-uri URI where logout may return to (repeatable)
+  --grant-type G                 authorization_code (default), refresh_token, client_credentials
+                                 (repeatable)
+  --scope "S ..."                the scopes it may ask for (default: openid profile email, plus
+                                 offline_access with refresh_token)
+  --public                       a public client (SPA, native app): no secret, PKCE only
+  --auth-method M                client_secret_basic (default), client_secret_post,
+                                 private_key_jwt (with --jwks-uri) or none
+  --jwks-uri URI                 private_key_jwt: where the client's public keys are
+  --id-token-alg A               RS256 (default), ES256 or EdDSA
+  --backchannel-logout-uri URI   where back-channel logout tokens are posted
+  --require-par                  the client must use pushed authorization requests
+  --skip-consent                 a first-party client: no consent screen
+  --audience A                   the aud of its access tokens (default: the server's)
+  --json                         print the RFC 7591 registration response as JSON
+${COMMON}
+`,
+  'clients list': `Usage: gatehouse clients list
+
+Prints every client's metadata as JSON lines, oldest first (never a secret).
+
+Options:
+${COMMON}
+`,
+  'clients rotate-secret': `Usage: gatehouse clients rotate-secret <client_id>
+
+Gives the client a new secret, printed once. The previous secret keeps working for
+GATEHOUSE_CLIENT_SECRET_OVERLAP (default 1h), then stops.
+
+Options:
+  --json              print client_id, client_secret and previous_secrets_expire_at as JSON
+${COMMON}
+`,
+  'clients remove': `Usage: gatehouse clients remove <client_id>
+
+Removes the client; every session that holds one of its refresh tokens ends.
 
 Options:
 ${COMMON}

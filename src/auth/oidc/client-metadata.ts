@@ -216,3 +216,47 @@ export function checkClientMetadata(input: ClientMetadataInput): ClientMetadata 
 export function permissionScopes(scopes: readonly string[]): string[] {
   return scopes.filter((scope) => !OIDC_SCOPES.includes(scope));
 }
+
+/** RFC 7591 §2 metadata in its own names, plus `client_id`, `client_id_issued_at` and Gatehouse's fields. */
+export interface ClientMetadataJson {
+  client_id: string;
+  client_id_issued_at: number;
+  client_type: 'confidential' | 'public';
+  client_name: string;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  grant_types: string[];
+  response_types: string[];
+  scope: string;
+  token_endpoint_auth_method: string;
+  jwks?: { keys: Record<string, unknown>[] };
+  jwks_uri?: string;
+  id_token_signed_response_alg: string;
+  backchannel_logout_uri?: string;
+  require_pushed_authorization_requests: boolean;
+  skip_consent: boolean;
+  audience?: string;
+}
+
+/** A client as RFC 7591 §3.2.1 shows it (the admin API and `gatehouse clients`), never its secret. */
+export function clientMetadataJson(client: RegisteredClient): ClientMetadataJson {
+  return {
+    client_id: client.clientId,
+    client_id_issued_at: Math.floor(client.createdAt / 1000),
+    client_type: client.type,
+    client_name: client.clientName,
+    redirect_uris: [...client.redirectUris],
+    post_logout_redirect_uris: [...client.postLogoutRedirectUris],
+    grant_types: [...client.grantTypes],
+    response_types: client.grantTypes.includes('authorization_code') ? ['code'] : [],
+    scope: client.scopes.join(' '),
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    ...(client.jwks ? { jwks: { keys: [...client.jwks.keys] } } : {}),
+    ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
+    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+    ...(client.backchannelLogoutUri ? { backchannel_logout_uri: client.backchannelLogoutUri } : {}),
+    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests,
+    skip_consent: client.skipConsent,
+    ...(client.audience ? { audience: client.audience } : {}),
+  };
+}

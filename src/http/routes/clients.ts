@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from 'typebox';
-import type { RegisteredClient } from '../../auth/oidc/client-types.ts';
+import { clientMetadataJson } from '../../auth/oidc/client-metadata.ts';
 import type { ClientMetadataInput, ClientService } from '../../auth/oidc/clients.ts';
 import { actorOf, type Guards } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
@@ -94,28 +94,6 @@ const SecretBody = Type.Object({
 const failures = { 401: ErrorDetail, 403: ErrorDetail, 422: ValidationErrorBody };
 const Params = Type.Object({ client_id: Type.String({ maxLength: 200 }) });
 
-export function toClientBody(client: RegisteredClient): Static<typeof ClientBody> {
-  return {
-    client_id: client.clientId,
-    client_id_issued_at: Math.floor(client.createdAt / 1000),
-    client_type: client.type,
-    client_name: client.clientName,
-    redirect_uris: [...client.redirectUris],
-    post_logout_redirect_uris: [...client.postLogoutRedirectUris],
-    grant_types: [...client.grantTypes],
-    response_types: client.grantTypes.includes('authorization_code') ? ['code'] : [],
-    scope: client.scopes.join(' '),
-    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
-    ...(client.jwks ? { jwks: { keys: [...client.jwks.keys] } } : {}),
-    ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
-    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
-    ...(client.backchannelLogoutUri ? { backchannel_logout_uri: client.backchannelLogoutUri } : {}),
-    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests,
-    skip_consent: client.skipConsent,
-    ...(client.audience ? { audience: client.audience } : {}),
-  };
-}
-
 function toMetadataInput(body: MetadataBody): ClientMetadataInput {
   return {
     clientName: body.client_name,
@@ -168,7 +146,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
         clientSecret === undefined
           ? {}
           : { client_secret: clientSecret, client_secret_expires_at: 0 as const };
-      return reply.code(201).send({ ...toClientBody(client), ...secret });
+      return reply.code(201).send({ ...clientMetadataJson(client), ...secret });
     },
   );
 
@@ -183,7 +161,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
         response: { 200: Type.Object({ items: Type.Array(ClientBody) }), ...failures },
       },
     },
-    async () => ({ items: (await clients.list()).map(toClientBody) }),
+    async () => ({ items: (await clients.list()).map(clientMetadataJson) }),
   );
 
   app.get(
@@ -197,7 +175,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
         response: { 200: ClientBody, 404: ErrorDetail, ...failures },
       },
     },
-    async (request) => toClientBody(await clients.getOrThrow(request.params.client_id)),
+    async (request) => clientMetadataJson(await clients.getOrThrow(request.params.client_id)),
   );
 
   app.patch(
@@ -222,7 +200,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
         input,
         requestContext(request),
       );
-      return toClientBody(changed);
+      return clientMetadataJson(changed);
     },
   );
 
