@@ -136,6 +136,10 @@ const RUN = new Map([
 
 /** Example blocks no test runs as written, and why. */
 const NOT_RUN = new Map([
+  [
+    'docs/openid-provider.md ## Signing in: the authorization code flow (mermaid)',
+    'a diagram; test/oidc/code-flow-browser.test.ts runs the flow',
+  ],
   ['docs/second-factors.md ## Signing in (json)', 'a response body; test/factors/totp-sign-in.test.ts'],
   [
     'docs/second-factors.md ## Step-up in your own routes (ts)',

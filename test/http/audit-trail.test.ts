@@ -6,6 +6,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
@@ -112,6 +113,44 @@ async function withApp(api: Api) {
 }
 
 /** A confidential client registered by the admin: its id and secret. */
+const basic = (id: string, secret: string) => ({
+  authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`,
+});
+const PKCE_VERIFIER = 'a-verifier-of-the-audit-walk-that-is-long-enough-for-pkce';
+const PKCE_CHALLENGE = createHash('sha256').update(PKCE_VERIFIER).digest('base64url');
+
+/** A first-party client and a code it got for a new user signed in by cookie. */
+async function authorizationCode(api: Api, scope = 'openid profile') {
+  const created = await expectOk(
+    await api.send(
+      json('POST', '/clients', api.admin.token, {
+        client_name: 'Audited first-party app',
+        redirect_uris: ['https://app.example.com/cb'],
+        skip_consent: true,
+      }),
+    ),
+    'register client',
+  );
+  const app = created.json() as { client_id: string; client_secret: string };
+  const user = await api.user();
+  const signedIn = await expectOk(
+    await api.send(json('POST', '/login', null, { username: user.username, password: PASSWORD })),
+    'login',
+  );
+  const cookie = signedIn.cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+  const query = new URLSearchParams({
+    client_id: app.client_id,
+    redirect_uri: 'https://app.example.com/cb',
+    response_type: 'code',
+    scope,
+    code_challenge: PKCE_CHALLENGE,
+    code_challenge_method: 'S256',
+  });
+  const answer = await api.send({ method: 'GET', url: `/authorize?${query}`, headers: { cookie } });
+  const code = new URL(String(answer.headers.location)).searchParams.get('code') ?? '';
+  return { app, user, code };
+}
+
 async function newClient(api: Api): Promise<{ client_id: string; client_secret: string }> {
   const created = await expectOk(
     await api.send(
@@ -502,6 +541,94 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
       request: json('POST', `/clients/${client.client_id}/secret`, api.admin.token),
       actor: api.admin.id,
       secrets: [client.client_secret],
+    };
+  },
+  'POST /token | authorization-code grant': async (api) => {
+    const { app, code } = await authorizationCode(api);
+    return {
+      request: {
+        ...form({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: 'https://app.example.com/cb',
+          code_verifier: PKCE_VERIFIER,
+        }),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...basic(app.client_id, app.client_secret),
+        },
+      },
+      actor: null,
+      secrets: [code, app.client_secret],
+    };
+  },
+  'POST /token | client-credentials grant': async (api) => {
+    const created = await expectOk(
+      await api.send(
+        json('POST', '/clients', api.admin.token, {
+          client_name: 'Audited job',
+          grant_types: ['client_credentials'],
+        }),
+      ),
+      'register machine client',
+    );
+    const app = created.json() as { client_id: string; client_secret: string };
+    return {
+      request: {
+        ...form({ grant_type: 'client_credentials' }),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...basic(app.client_id, app.client_secret),
+        },
+      },
+      actor: null,
+      secrets: [app.client_secret],
+    };
+  },
+  'POST /par | pushed request': async (api) => {
+    const app = await newClient(api);
+    return {
+      request: {
+        method: 'POST',
+        url: '/par',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...basic(app.client_id, app.client_secret),
+        },
+        payload: new URLSearchParams({
+          redirect_uri: 'https://app.example.com/cb',
+          response_type: 'code',
+          scope: 'openid',
+          code_challenge: PKCE_CHALLENGE,
+          code_challenge_method: 'S256',
+        }).toString(),
+      },
+      actor: null,
+      secrets: [app.client_secret],
+    };
+  },
+  'POST /userinfo | claims': async (api) => {
+    const { app, code } = await authorizationCode(api);
+    const tokens = await expectOk(
+      await api.send({
+        ...form({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: 'https://app.example.com/cb',
+          code_verifier: PKCE_VERIFIER,
+        }),
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...basic(app.client_id, app.client_secret),
+        },
+      }),
+      'code exchange',
+    );
+    const accessToken = tokens.json().access_token as string;
+    return {
+      request: { method: 'POST', url: '/userinfo', headers: bearer(accessToken) },
+      actor: null,
+      secrets: [accessToken],
     };
   },
   'POST /token | token-exchange grant, new person': async (api) => {

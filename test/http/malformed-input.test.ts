@@ -250,7 +250,7 @@ const UNKNOWN_PATHS = [
   '/users/ME',
   '/users/me/',
   '/.well-known/',
-  '/.well-known/openid-configuration',
+  '/.well-known/openid-configuration/',
   '//register',
   '/%00',
   '/a%2Fb',

@@ -93,11 +93,12 @@ for (const database of DATABASES) {
         scope: 'openid',
         state: 's1',
       };
-      for (const pkce of [
+      const attempts: Record<string, string>[] = [
         {},
         { code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' },
         { code_challenge: 'a'.repeat(43) },
-      ]) {
+      ];
+      for (const pkce of attempts) {
         const { location } = await authorizeWithCookie(
           provider.t.app,
           cookie,
@@ -238,13 +239,13 @@ for (const database of DATABASES) {
       config[client.customFetch] = async (url, options) => {
         const response = await fetch(url, options as RequestInit);
         if (!String(url).endsWith('/token')) return response;
-        const body = await response.json();
-        const [header, payload] = body.id_token.split('.');
+        const body = (await response.json()) as { id_token: string };
+        const [header = '', payload = '', signature = ''] = body.id_token.split('.');
         const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
         const forgedPayload = Buffer.from(JSON.stringify({ ...claims, sub: 'someone-else' })).toString(
           'base64url',
         );
-        body.id_token = `${header}.${forgedPayload}.${body.id_token.split('.')[2]}`;
+        body.id_token = `${header}.${forgedPayload}.${signature}`;
         return new Response(JSON.stringify(body), { status: 200, headers: response.headers });
       };
       await refusedBecause(
@@ -321,7 +322,12 @@ for (const database of DATABASES) {
       const silent = await authorizationRequest(thirdRp, CALLBACK, { prompt: 'none' });
       const { location } = await authorizeWithCookie(provider.t.app, cookie, silent.url);
       assert.equal(location?.searchParams.get('error'), 'consent_required');
-      for (const extra of [{ prompt: 'login' }, { max_age: '0' }, { acr_values: 'urn:gatehouse:acr:mfa' }]) {
+      const asks: Record<string, string>[] = [
+        { prompt: 'login' },
+        { max_age: '0' },
+        { acr_values: 'urn:gatehouse:acr:mfa' },
+      ];
+      for (const extra of asks) {
         provider.t.clock.advance(1000);
         const request = await authorizationRequest(rp, CALLBACK, extra);
         const answer = await authorizeWithCookie(provider.t.app, cookie, request.url);

@@ -43,7 +43,11 @@ export interface Provider {
     metadata: Record<string, unknown>,
   ): Promise<{ clientId: string; clientSecret: string | undefined }>;
   /** openid-client's configuration for a client, over plain http (a test server). */
-  relyingParty(clientId: string, clientSecret: string | undefined): Promise<client.Configuration>;
+  relyingParty(
+    clientId: string,
+    clientSecret: string | undefined,
+    metadata?: Partial<client.ClientMetadata>,
+  ): Promise<client.Configuration>;
   close(): Promise<void>;
 }
 
@@ -88,11 +92,11 @@ export async function startProvider(
       const body = response.json();
       return { clientId: body.client_id, clientSecret: body.client_secret };
     },
-    async relyingParty(clientId, clientSecret) {
+    async relyingParty(clientId, clientSecret, metadata) {
       return client.discovery(
         new URL(issuer),
         clientId,
-        undefined,
+        metadata,
         clientSecret === undefined ? client.None() : client.ClientSecretBasic(clientSecret),
         { execute: [client.allowInsecureRequests] },
       );

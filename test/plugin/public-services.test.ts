@@ -22,6 +22,7 @@ test('app.gatehouse.services lists the public services only, never the store, ke
       'accounts',
       'apiKeys',
       'audit',
+      'clients',
       'emailFlows',
       'externalSignIn',
       'factors',

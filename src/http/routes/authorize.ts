@@ -65,41 +65,53 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<AuthorizeRouteOptions> =
     return sendPage(reply, 400, renderAuthorizationErrorPage(appName, error.message));
   }
 
+  const authorizeRequest = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    parameters: Record<string, string>,
+  ) => {
+    try {
+      const outcome = await oidc.authorize(parameters, browserOf(request), requestContext(request));
+      return await answer(request, reply, outcome);
+    } catch (error) {
+      return refuse(request, reply, error);
+    }
+  };
+  const schema = {
+    summary: 'OpenID Connect authorization endpoint (code flow with PKCE S256)',
+    description:
+      'Signs the browser in (hosted pages), asks for consent, then redirects to the client with `code`, `state` and `iss`. Errors before the redirect URI is known answer 400 here.',
+    tags: ['openid'],
+  };
   app.get(
     '/authorize',
     {
       onRequest: guards.optionalUser,
       config: { gatehouse: { noStore: true } },
-      schema: {
-        summary: 'OpenID Connect authorization endpoint (code flow with PKCE S256)',
-        description:
-          'Signs the browser in (hosted pages), asks for consent, then redirects to the client with `code`, `state` and `iss`. Errors before the redirect URI is known answer 400 here.',
-        tags: ['openid'],
-        querystring: Parameters,
-      },
+      schema: { ...schema, querystring: Parameters },
     },
-    async (request, reply) => {
-      try {
-        return await answer(
-          request,
-          reply,
-          await oidc.authorize(request.query, browserOf(request), requestContext(request)),
-        );
-      } catch (error) {
-        return refuse(request, reply, error);
-      }
-    },
+    async (request, reply) => authorizeRequest(request, reply, request.query),
   );
-
-  // A form-posted authorization request (Core §3.1.2.1) is the same request as a GET.
+  // A form-posted authorization request (Core §3.1.2.1) is the same request as a GET: the
+  // browser is sent on to it, where its session cookie counts as for any GET (a cross-site post
+  // carries no CSRF token, and needs none to do what the GET does).
   app.post(
     '/authorize',
-    { schema: { hide: true, consumes: ['application/x-www-form-urlencoded'], body: Parameters } },
-    async (request, reply) =>
-      reply
-        .code(303)
-        .header('location', `${basePath}/authorize?${new URLSearchParams(request.body)}`)
-        .send(),
+    {
+      config: { gatehouse: { noStore: true } },
+      schema: { ...schema, hide: true, consumes: ['application/x-www-form-urlencoded'], body: Parameters },
+    },
+    async (request, reply) => {
+      if (request.body.client_id === undefined) {
+        return refuse(
+          request,
+          reply,
+          new AuthorizationRequestError('invalid_request', 'client_id is required'),
+        );
+      }
+      const query = new URLSearchParams(request.body);
+      return reply.code(303).header('location', `${basePath}/authorize?${query}`).send();
+    },
   );
 
   const consentForm: HtmlForm = {
