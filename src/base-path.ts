@@ -1,4 +1,5 @@
-/** The path Gatehouse's routes are mounted at (the plugin's `prefix`). */
+/** The path the routes are mounted at (the plugin's `prefix`). */
+
 /** `''` or `/a/b`: one leading slash, none trailing. A malformed one is a developer's mistake. */
 export function normalizeBasePath(path: string | undefined): string {
   if (path === undefined || path === '' || path === '/') return '';

@@ -14,8 +14,8 @@ import { type KeySet, loadKeySet } from './auth/key-set.ts';
 import { type KeyRing, loadKeyRing } from './auth/keys.ts';
 import { createLoginThrottle, noLoginThrottle } from './auth/login-throttle.ts';
 import { createMaintenanceRun } from './auth/maintenance.ts';
-import { createClientServiceFromConfig } from './auth/oidc/clients.ts';
-import { createOpenIdProviderFromConfig, type OpenIdProvider } from './auth/oidc/provider.ts';
+import { createOidcServices } from './auth/oidc/oidc-services.ts';
+import type { OpenIdProvider } from './auth/oidc/provider.ts';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.ts';
 import { createRoleService } from './auth/permissions.ts';
 import { createRateLimits, memoryLimiters, type RateLimits, redisLimiters } from './auth/rate-limits.ts';
@@ -287,7 +287,10 @@ export async function createGatehouse(
         registrationOpen: config.registration === 'open',
       },
     });
-    const clients = createClientServiceFromConfig(config, { store, clock, roles, revocation, throttle });
+    const oidcServices = createOidcServices(config, basePath, {
+      ...{ store, clock, roles, revocation, throttle, tokens, sessions, accounts },
+      keys: keySet,
+    });
     late.onEvent = async (event) => {
       if (event.type === 'sessions-revoked') localRevocation.markSessionsRevoked(event.ids, event.at);
       else if (event.type === 'users-changed') userCache.forget(event.ids);
@@ -306,8 +309,6 @@ export async function createGatehouse(
     };
     // A normal start waits for the link, so the first requests already take the fast path;
     // with Redis down it starts anyway and checks revocations in the database until it is back.
-    const oidcDeps = { store, clock, keys: keySet, tokens, accounts, sessions, roles, revocation };
-    const oidc = createOpenIdProviderFromConfig(config, basePath, clients, oidcDeps);
     if (link) await link.whenHealthy(2000);
     return {
       config,
@@ -318,7 +319,6 @@ export async function createGatehouse(
       store,
       keys,
       keySet,
-      oidc,
       hasher,
       tokens,
       accounts,
@@ -331,7 +331,7 @@ export async function createGatehouse(
       emailFlows,
       factors,
       externalSignIn,
-      clients,
+      ...oidcServices,
       redis,
       metrics,
       runMaintenance: createMaintenanceRun({ keys: keySet, roles, keyRotationDays: config.keyRotationDays }),

@@ -11,9 +11,10 @@ import type { FastifyInstance, onRequestHookHandler, onSendHookHandler } from 'f
 import fp from 'fastify-plugin';
 import { CsrfError, DatabaseUnavailableError } from './auth/errors.ts';
 import { startMaintenance } from './auth/maintenance.ts';
+import { normalizeBasePath } from './base-path.ts';
 import type { Clock } from './clock.ts';
 import { configFromOptions, type GatehouseOptions } from './config.ts';
-import { createGatehouse, type Gatehouse, normalizeBasePath, publicServices } from './gatehouse.ts';
+import { createGatehouse, type Gatehouse, publicServices } from './gatehouse.ts';
 import { installBodyParsers } from './http/body-parsers.ts';
 import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers, logRefusal, sendRefusal } from './http/errors.ts';
@@ -33,6 +34,7 @@ import { clientRoutes } from './http/routes/clients.ts';
 import { emailRoutes } from './http/routes/email.ts';
 import { factorAccess, factorRoutes } from './http/routes/factors.ts';
 import { identityRoutes } from './http/routes/identities.ts';
+import { introspectionRoutes } from './http/routes/introspection.ts';
 import { loginRoutes } from './http/routes/login.ts';
 import { meRoutes } from './http/routes/me.ts';
 import { metricsRoutes } from './http/routes/metrics.ts';
@@ -216,6 +218,10 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     await scope.register(roleRoutes, { roles, guards });
     await scope.register(auditRoutes, { audit, guards });
     await scope.register(clientRoutes, { clients: gatehouse.clients, guards });
+    await scope.register(introspectionRoutes, {
+      tokenIntrospection: gatehouse.tokenIntrospection,
+      baseUrl: `${config.issuer.replace(/\/+$/, '')}${basePath}`,
+    });
     await scope.register(apiKeyRoutes, {
       apiKeys,
       guards,

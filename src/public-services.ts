@@ -5,6 +5,7 @@ import type { EmailFlowService } from './auth/email-flows.ts';
 import type { ExternalSignInService } from './auth/external/sign-in.ts';
 import type { FactorService } from './auth/factors/factors.ts';
 import type { ClientService } from './auth/oidc/clients.ts';
+import type { TokenIntrospectionService } from './auth/oidc/token-introspection.ts';
 import type { RoleService } from './auth/permissions.ts';
 import type { SessionService } from './auth/sessions.ts';
 import type { UserAdminService } from './auth/user-admin.ts';
@@ -34,6 +35,8 @@ export interface GatehouseServices {
   readonly metrics: GatehouseMetrics;
   /** The OpenID Provider's clients: the registry (`/clients`) and their authentication. */
   readonly clients: ClientService;
+  /** Token introspection (RFC 7662) and revocation (RFC 7009) for clients. */
+  readonly tokenIntrospection: TokenIntrospectionService;
 }
 
 /** The public services of a Gatehouse, and nothing else. */
@@ -51,5 +54,6 @@ export function publicServices(gatehouse: Gatehouse): GatehouseServices {
     externalSignIn: g.externalSignIn,
     metrics: g.metrics,
     clients: g.clients,
+    tokenIntrospection: g.tokenIntrospection,
   });
 }

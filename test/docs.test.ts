@@ -132,6 +132,7 @@ const RUN = new Map([
   ['docs/library.md ## Embedded in your Fastify API (ts)', 'test/readme-examples.test.ts'],
   ['docs/library.md ## Embedded in your Fastify API (ts) #2', 'test/readme-examples.test.ts'],
   ['docs/library.md ## Verifying tokens in another service (ts)', 'test/readme-examples.test.ts'],
+  ['docs/openid-provider.md ## Introspection and revocation (sh)', 'test/readme-curl.test.ts'],
 ]);
 
 /** Example blocks no test runs as written, and why. */
@@ -153,6 +154,10 @@ const NOT_RUN = new Map([
   ['docs/library.md ## Examples (sh) #2', 'starts two servers; examples/resource-server/two-process.test.ts'],
   ['docs/operations.md ### Metrics (sh)', 'starts a server on port 8000; test/http/metrics.test.ts'],
   ['docs/operations.md ## Command line (sh)', 'acts on ./data; test/cli.test.ts runs every command'],
+  [
+    'docs/openid-provider.md ### Managing clients from the command line (sh)',
+    'acts on ./data; test/oidc/clients-cli.test.ts runs every command',
+  ],
   [
     'docs/security.md ## Abuse protection (sh)',
     'starts a server on port 8000; test/http/rate-limits.test.ts',

@@ -124,6 +124,19 @@ describe('README and docs curl examples against gatehouse serve', {
     assert.deepEqual([...updated.roles].sort(), ['moderator', 'user']);
   });
 
+  test('docs/openid-provider.md, introspection: a resource-server client sees the admin token active, junk inactive', () => {
+    const { stdout, stderr, status } = runShell(
+      shellBlock('docs/openid-provider.md', '## Introspection and revocation'),
+      server.url,
+    );
+    assert.equal(status, 0, stderr);
+    const [active, inactive] = outputs(stdout) as [Record<string, unknown>, Record<string, unknown>];
+    assert.equal(active.active, true);
+    assert.equal(active.username, 'admin');
+    assert.equal(active.token_type, 'Bearer');
+    assert.deepEqual(inactive, { active: false });
+  });
+
   test('docs/email-and-pages.md, email: reset and magic link answer 202 alike; a made-up token is refused', () => {
     const blocks = codeBlocks('docs/email-and-pages.md').filter(
       (block) =>

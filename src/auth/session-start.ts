@@ -37,6 +37,32 @@ import { hashSecret, newOpaqueToken, randomSecret } from './secrets.ts';
 import type { SessionKit } from './session-kit.ts';
 import type { CookieLogin, ExternalSignInProof, TokenPair } from './sessions.ts';
 
+/** A new token session as stored; a client's also names its client, browser session and audience. */
+export function tokenSessionRecord(
+  id: string,
+  userId: string,
+  ctx: RequestContext,
+  nowMs: number,
+  ttlSeconds: number,
+  proof: Pick<
+    SessionRecord,
+    'authTime' | 'amr' | 'externalProvider' | 'clientId' | 'parentSessionId' | 'audience'
+  >,
+): Omit<SessionRecord, 'revokedAt'> {
+  return {
+    id,
+    userId,
+    kind: 'token',
+    secretHash: null,
+    ip: ctx.ip,
+    userAgent: ctx.userAgent,
+    createdAt: nowMs,
+    lastUsedAt: nowMs,
+    expiresAt: nowMs + ttlSeconds * 1000,
+    ...proof,
+  };
+}
+
 export async function startTokenSession(
   kit: SessionKit,
   user: UserRecord,
@@ -52,20 +78,14 @@ export async function startTokenSession(
   const refresh = newOpaqueToken();
   const effectiveClientId = clientId ?? 'gatehouse';
   await kit.db.transaction().execute(async (trx) => {
-    await insertSession(trx, {
-      id: sessionId,
-      userId: user.id,
-      kind: 'token',
-      secretHash: null,
-      ip: ctx.ip,
-      userAgent: ctx.userAgent,
-      createdAt: now,
-      lastUsedAt: now,
-      expiresAt: now + kit.options.sessionTtlSeconds * 1000,
-      authTime: now,
-      amr,
-      externalProvider: external?.provider ?? null,
-    });
+    await insertSession(
+      trx,
+      tokenSessionRecord(sessionId, user.id, ctx, now, kit.options.sessionTtlSeconds, {
+        authTime: now,
+        amr,
+        externalProvider: external?.provider ?? null,
+      }),
+    );
     await insertRefreshToken(trx, {
       id: refresh.id,
       sessionId,

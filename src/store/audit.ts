@@ -47,6 +47,7 @@ export type AuditEventName =
   | 'client.updated'
   | 'client.deleted'
   | 'client.secret_rotated'
+  | 'token.revoked'
   | 'oauth.code_issued'
   | 'oauth.consent_granted'
   | 'oauth.code_reused'

@@ -167,13 +167,13 @@ export async function expireClientSecrets(
     .execute();
 }
 
-/** The sessions that hold a refresh token issued to the client. */
+/** The sessions issued to the client (by the provider) or holding a refresh token issued to it. */
 export async function listClientSessionIds(db: Kysely<Database>, clientId: string): Promise<string[]> {
   const rows = await db
     .selectFrom('refresh_tokens')
     .select('session_id')
-    .distinct()
     .where('client_id', '=', clientId)
+    .union(db.selectFrom('sessions').select('id as session_id').where('client_id', '=', clientId))
     .execute();
   return rows.map((row) => row.session_id);
 }

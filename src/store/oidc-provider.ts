@@ -106,9 +106,13 @@ export async function setCodeTokenSession(
     .execute();
 }
 
-/** Removes codes past their expiry (they are never redeemable again). */
-export async function deleteExpiredAuthorizationCodes(db: Kysely<Database>, nowMs: number): Promise<void> {
-  await db.deleteFrom('authorization_codes').where('expires_at', '<', nowMs).execute();
+/** Removes codes that expired before `beforeMs` (a replay of one is then simply unknown). */
+export async function deleteExpiredAuthorizationCodes(db: Kysely<Database>, beforeMs: number): Promise<void> {
+  await db.deleteFrom('authorization_codes').where('expires_at', '<', beforeMs).execute();
+}
+
+export async function deleteExpiredPushedRequests(db: Kysely<Database>, beforeMs: number): Promise<void> {
+  await db.deleteFrom('pushed_authorization_requests').where('expires_at', '<', beforeMs).execute();
 }
 
 /** The scope sets (sorted, space-separated) the user has consented to for the client. */

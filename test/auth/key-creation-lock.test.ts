@@ -26,9 +26,11 @@ describe('signing-key creation across processes', { skip: TEST_DATABASE_URL === 
       createGatehouse(config, { pgSchema, clock }),
     ]);
     try {
-      const keys = () => a.store.db.selectFrom('signing_keys').select(['kid', 'state']).execute();
+      const keys = (alg = config.jwtAlg) =>
+        a.store.db.selectFrom('signing_keys').select(['kid', 'state']).where('alg', '=', alg).execute();
       const first = await keys();
       assert.equal(first.length, 1, 'one key for two starts');
+      assert.equal((await keys('RS256')).length, 1, 'one ID-token key for two starts');
       assert.equal(first[0]?.state, 'active');
       assert.equal(a.keys.activeKey().kid, first[0]?.kid);
       assert.equal(b.keys.activeKey().kid, first[0]?.kid);

@@ -119,6 +119,22 @@ const basic = (id: string, secret: string) => ({
 const PKCE_VERIFIER = 'a-verifier-of-the-audit-walk-that-is-long-enough-for-pkce';
 const PKCE_CHALLENGE = createHash('sha256').update(PKCE_VERIFIER).digest('base64url');
 
+/** The client's `POST /token` redeeming `code`. */
+function codeExchange(app: { client_id: string; client_secret: string }, code: string): InjectOptions {
+  return {
+    ...form({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: 'https://app.example.com/cb',
+      code_verifier: PKCE_VERIFIER,
+    }),
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      ...basic(app.client_id, app.client_secret),
+    },
+  };
+}
+
 /** A first-party client and a code it got for a new user signed in by cookie. */
 async function authorizationCode(api: Api, scope = 'openid profile') {
   const created = await expectOk(
@@ -162,6 +178,36 @@ async function newClient(api: Api): Promise<{ client_id: string; client_secret: 
     'register client',
   );
   return created.json();
+}
+
+/** A new client and a new user's tokens issued to it. */
+async function clientTokens(api: Api) {
+  const client = await newClient(api);
+  const user = await api.user();
+  const record = await api.t.gatehouse.accounts.getUserOrThrow(user.id);
+  const pair = await api.t.gatehouse.sessions.startTokenSession(
+    record,
+    'openid',
+    client.client_id,
+    { ip: null, userAgent: null },
+    'test',
+  );
+  return { client, pair };
+}
+
+/** A client-authenticated form post of `token` (client_secret_basic). */
+function clientForm(
+  url: string,
+  client: { client_id: string; client_secret: string },
+  token: string,
+): InjectOptions {
+  const credentials = Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64');
+  return {
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${credentials}` },
+    payload: new URLSearchParams({ token }).toString(),
+  };
 }
 
 /** Every case of docs/audit-events.md's route table, by `operation | case`. */
@@ -546,18 +592,7 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
   'POST /token | authorization-code grant': async (api) => {
     const { app, code } = await authorizationCode(api);
     return {
-      request: {
-        ...form({
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: 'https://app.example.com/cb',
-          code_verifier: PKCE_VERIFIER,
-        }),
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          ...basic(app.client_id, app.client_secret),
-        },
-      },
+      request: codeExchange(app, code),
       actor: null,
       secrets: [code, app.client_secret],
     };
@@ -609,26 +644,28 @@ const CASES: Record<string, (api: Api) => Promise<Step>> = {
   },
   'POST /userinfo | claims': async (api) => {
     const { app, code } = await authorizationCode(api);
-    const tokens = await expectOk(
-      await api.send({
-        ...form({
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: 'https://app.example.com/cb',
-          code_verifier: PKCE_VERIFIER,
-        }),
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          ...basic(app.client_id, app.client_secret),
-        },
-      }),
-      'code exchange',
-    );
+    const tokens = await expectOk(await api.send(codeExchange(app, code)), 'code exchange');
     const accessToken = tokens.json().access_token as string;
     return {
       request: { method: 'POST', url: '/userinfo', headers: bearer(accessToken) },
       actor: null,
       secrets: [accessToken],
+    };
+  },
+  'POST /introspect | own refresh token': async (api) => {
+    const { client, pair } = await clientTokens(api);
+    return {
+      request: clientForm('/introspect', client, pair.refreshToken),
+      actor: null,
+      secrets: [client.client_secret, pair.refreshToken],
+    };
+  },
+  'POST /revoke | own refresh token': async (api) => {
+    const { client, pair } = await clientTokens(api);
+    return {
+      request: clientForm('/revoke', client, pair.refreshToken),
+      actor: null,
+      secrets: [client.client_secret, pair.refreshToken],
     };
   },
   'POST /token | token-exchange grant, new person': async (api) => {

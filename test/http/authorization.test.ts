@@ -43,6 +43,8 @@ for (const database of DATABASES) {
       assert.deepEqual(byName.admin, [
         'apikeys:write',
         'audit:read',
+        'clients:read',
+        'clients:write',
         'profile:read',
         'profile:write',
         'roles:read',
@@ -56,7 +58,7 @@ for (const database of DATABASES) {
     test('the granted scope is the requested scopes the user holds; none requested means all of them', async () => {
       assert.equal(
         decodeJwt(adminToken).scope,
-        'apikeys:write audit:read profile:read profile:write roles:read roles:write sessions:revoke users:read users:write',
+        'apikeys:write audit:read clients:read clients:write profile:read profile:write roles:read roles:write sessions:revoke users:read users:write',
       );
       const form = (scope: string) =>
         new URLSearchParams({ username: 'alice', password: PASSWORD, scope }).toString();

@@ -335,3 +335,26 @@ describe('client authentication throttling', () => {
     }
   });
 });
+
+describe('GATEHOUSE_CLIENT_SECRET_OVERLAP', () => {
+  test('0 ends the previous secret at the rotation; a malformed value is a configuration error', async () => {
+    const t = await createTestApp({ env: { GATEHOUSE_CLIENT_SECRET_OVERLAP: '0' } });
+    try {
+      const { client, clientSecret } = await t.gatehouse.clients.register(OPERATOR, WEB);
+      const rotated = await t.gatehouse.clients.rotateSecret(OPERATOR, client.clientId);
+      const attempt = (secret: string) =>
+        t.gatehouse.clients.authenticate(
+          { ...NOTHING, authorization: basic(client.clientId, secret) },
+          TOKEN_URL,
+        );
+      await invalidClient(attempt(clientSecret as string), /wrong secret/);
+      assert.equal((await attempt(rotated.clientSecret)).clientId, client.clientId);
+    } finally {
+      await t.close();
+    }
+    await assert.rejects(
+      createTestApp({ env: { GATEHOUSE_CLIENT_SECRET_OVERLAP: 'an hour' } }),
+      /GATEHOUSE_CLIENT_SECRET_OVERLAP/,
+    );
+  });
+});

@@ -231,6 +231,13 @@ for (const database of DATABASES) {
       assert.deepEqual(changed.redirectUris, ['https://app.example.com/cb2']);
       assert.deepEqual(changed.scopes, client.scopes);
       assert.equal(changed.createdAt, client.createdAt);
+      const updated = await t.gatehouse.store.db
+        .selectFrom('audit_events')
+        .select('details')
+        .where('event', '=', 'client.updated')
+        .where('target', '=', client.clientId)
+        .executeTakeFirstOrThrow();
+      assert.deepEqual(JSON.parse(updated.details), { fields: ['client_name', 'redirect_uris'] });
       await refused(
         clients().update(OPERATOR, client.clientId, { redirectUris: ['http://evil.example/cb'] }),
         'invalid_redirect_uri',

@@ -94,6 +94,7 @@ for (const database of DATABASES) {
       const one = await call(admin, 'GET', `/clients/${body.client_id}`);
       assert.equal(one.json().client_name, 'Dashboard');
       assert.equal(one.json().client_secret, undefined);
+      assert.ok(!t.logs().includes(body.client_secret), 'the secret never reaches the log');
     });
 
     test('a public client gets no secret', async () => {

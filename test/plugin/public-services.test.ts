@@ -29,6 +29,7 @@ test('app.gatehouse.services lists the public services only, never the store, ke
       'metrics',
       'roles',
       'sessions',
+      'tokenIntrospection',
       'userAdmin',
     ]);
     for (const internal of ['store', 'keys', 'hasher', 'config', 'mail', 'redis', 'tokens']) {

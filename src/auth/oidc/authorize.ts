@@ -6,6 +6,7 @@
 import type { Kysely } from 'kysely';
 import { recordAuditEvent } from '../../store/audit.ts';
 import {
+  deleteExpiredAuthorizationCodes,
   insertAuthorizationCode,
   insertConsent,
   listConsentedScopes,
@@ -25,6 +26,8 @@ import { isOidcScope, scopeSetKey } from './scopes.ts';
 /** A query parameter Gatehouse adds to the return path after sign-in: when the sign-in was asked (ms). */
 export const LOGIN_AFTER_PARAM = 'gatehouse_login_after';
 export const CODE_TTL_MS = 60_000;
+/** How long a spent or expired code is kept, so that a replay still revokes what it gave. */
+export const CODE_RETAIN_MS = 10 * 60_000;
 
 /** The browser's Gatehouse session (the cookie), when there is one. */
 export interface BrowserSession {
@@ -95,10 +98,12 @@ async function issueCode(
   const held = (await deps.permissionsOfUser(browser.userId)) ?? new Set<string>();
   const granted = request.scopes.filter((scope) => isOidcScope(scope) || held.has(scope));
   const code = randomSecret();
-  await deps.db.transaction().execute(async (trx: Kysely<Database>) => {
+  const issued = await deps.db.transaction().execute(async (trx: Kysely<Database>) => {
+    // A pushed request answers once, even to two tabs racing (RFC 9126 §4).
     if (request.pushedIdHash !== undefined && !(await spendPushedRequest(trx, request.pushedIdHash, now))) {
-      throw new RedirectableError('invalid_request', 'the request_uri was already used');
+      return false;
     }
+    await deleteExpiredAuthorizationCodes(trx, now - CODE_RETAIN_MS);
     await insertAuthorizationCode(trx, {
       codeHash: hashSecret(code),
       clientId: request.client.clientId,
@@ -122,7 +127,12 @@ async function issueCode(
       ...auditSource(ctx),
       details: { client_id: request.client.clientId, scope: granted.join(' ') },
     });
+    return true;
   });
+  if (!issued) {
+    const spent = new RedirectableError('invalid_request', 'the request_uri was already used');
+    return errorAt(deps, { ...request, pushedIdHash: undefined }, spent);
+  }
   return {
     kind: 'redirect',
     location: responseLocation(deps.issuer, request.redirectUri, { code, state: request.state }),
@@ -151,15 +161,18 @@ function signInNeeded(
   nowMs: number,
 ): RedirectableError | undefined {
   if (browser === undefined) return new RedirectableError('login_required', 'the user is not signed in');
-  const freshSignIn = loginAfterMs !== undefined && browser.authTimeMs >= loginAfterMs;
+  const freshSignIn = loginAfterMs !== undefined && browser.authTimeMs > loginAfterMs;
   if (request.prompt.has('login') && !freshSignIn) {
     return new RedirectableError('login_required', 'the client asked for a new sign-in');
   }
   if (request.maxAgeSeconds !== undefined && nowMs - browser.authTimeMs > request.maxAgeSeconds * 1000) {
     return new RedirectableError('login_required', 'the sign-in is older than max_age');
   }
-  if (request.requiresMfa && !browser.amr?.includes('mfa') && !freshSignIn) {
-    return new RedirectableError('interaction_required', 'the client asked for a second factor');
+  if (request.requiresMfa && !browser.amr?.includes('mfa')) {
+    // Signed in again and still one factor: the account has no second one to ask for.
+    return freshSignIn
+      ? new RedirectableError('access_denied', 'a second factor is required and the account has none')
+      : new RedirectableError('interaction_required', 'the client asked for a second factor');
   }
   return undefined;
 }
@@ -180,18 +193,7 @@ export async function authorize(
   if (needed !== undefined || browser === undefined) {
     if (request.prompt.has('none'))
       return errorAt(deps, request, needed ?? new RedirectableError('login_required', ''));
-    if (
-      request.requiresMfa &&
-      browser !== undefined &&
-      loginAfterMs !== undefined &&
-      !browser.amr?.includes('mfa')
-    ) {
-      return errorAt(
-        deps,
-        request,
-        new RedirectableError('access_denied', 'a second factor is required and the account has none'),
-      );
-    }
+    if (needed?.error === 'access_denied') return errorAt(deps, request, needed);
     return {
       kind: 'login',
       returnParameters: { ...request.replay, [LOGIN_AFTER_PARAM]: String(deps.now()) },
@@ -211,13 +213,7 @@ export async function authorize(
       redirectUri: request.redirectUri,
     };
   }
-  try {
-    return await issueCode(deps, request, browser, ctx);
-  } catch (error) {
-    if (error instanceof RedirectableError)
-      return errorAt(deps, { ...request, pushedIdHash: undefined }, error);
-    throw error;
-  }
+  return issueCode(deps, request, browser, ctx);
 }
 
 /** The consent form's answer: remember it and answer with a code, or `access_denied`. */
@@ -250,11 +246,5 @@ export async function decideConsent(
       details: { client_id: request.client.clientId, scope: scopeSetKey(request.scopes) },
     });
   });
-  try {
-    return await issueCode(deps, request, browser, ctx);
-  } catch (error) {
-    if (error instanceof RedirectableError)
-      return errorAt(deps, { ...request, pushedIdHash: undefined }, error);
-    throw error;
-  }
+  return issueCode(deps, request, browser, ctx);
 }

@@ -23,7 +23,10 @@ import type {
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** RFC 7523 §3: an assertion is short-lived; we take none that lives longer than this. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
-const ASSERTION_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+/** The algorithms a `private_key_jwt` assertion may be signed with (never `none` or an HMAC). */
+export const ASSERTION_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'];
+/** The methods a confidential client may authenticate with at introspection and revocation. */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
 const MAX_CLIENT_ID = 200;
 
 interface Presented {

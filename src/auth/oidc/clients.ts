@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../clock.ts';
-import type { Config } from '../../config.ts';
 import { recordAuditEvent } from '../../store/audit.ts';
 import {
   type ClientRecord,
@@ -95,17 +94,6 @@ export interface ClientServiceDeps {
     readonly issuer: string;
     readonly secretOverlapSeconds: number;
   };
-}
-
-/** The service as `createGatehouse` builds it from the settings. */
-export function createClientServiceFromConfig(
-  config: Pick<Config, 'issuer' | 'clientSecretOverlapSeconds'>,
-  deps: Omit<ClientServiceDeps, 'options'>,
-): ClientService {
-  return createClientService({
-    ...deps,
-    options: { issuer: config.issuer, secretOverlapSeconds: config.clientSecretOverlapSeconds },
-  });
 }
 
 function toRegistered(record: ClientRecord): RegisteredClient {
@@ -211,9 +199,9 @@ export function createClientService(deps: ClientServiceDeps): ClientService {
       roles.ceiling.checkPermissions(actor, permissionScopes([...current.scopes, ...metadata.scopes]));
       const now = clock.now();
       const record: ClientRecord = { ...metadata, clientId, createdAt: current.createdAt, updatedAt: now };
-      const fields = changedFields(
-        current as unknown as Record<string, unknown>,
-        metadata as unknown as Record<string, unknown>,
+      // Named as RFC 7591 names them (`redirect_uris`, `scope`), as the admin API shows them.
+      const fields = changedFields(current, metadata).map((name) =>
+        name === 'scopes' ? 'scope' : name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
       );
       await db.transaction().execute(async (trx) => {
         if (!(await updateClient(trx, record))) throw new ClientNotFoundError();

@@ -3,7 +3,7 @@
  * back channel, is given a `request_uri` good for 60 seconds and one answer, and sends the
  * browser to `/authorize` with only that and its `client_id`.
  */
-import { insertPushedRequest } from '../../store/oidc-provider.ts';
+import { deleteExpiredPushedRequests, insertPushedRequest } from '../../store/oidc-provider.ts';
 import { AuthorizationRequestError } from '../errors.ts';
 import type { RequestContext } from '../request-context.ts';
 import { hashSecret, randomSecret } from '../secrets.ts';
@@ -56,6 +56,7 @@ export async function pushAuthorizationRequest(
   }
   const secret = randomSecret();
   const now = deps.now();
+  await deleteExpiredPushedRequests(deps.db, now);
   await insertPushedRequest(deps.db, {
     idHash: hashSecret(secret),
     clientId: client.clientId,

@@ -27,6 +27,7 @@ import { auditSource, type RequestContext } from '../request-context.ts';
 import type { RevocationState } from '../revocation.ts';
 import { parseScope } from '../scopes.ts';
 import { constantTimeEqual, hashSecret, newOpaqueToken, randomSecret, splitOpaqueToken } from '../secrets.ts';
+import { tokenSessionRecord } from '../session-start.ts';
 import type { SessionService } from '../sessions.ts';
 import type { TokenService } from '../tokens.ts';
 import type { PresentedClientCredentials, RegisteredClient } from './client-types.ts';
@@ -115,22 +116,16 @@ export async function exchangeAuthorizationCode(
       return { revoked };
     }
     if (user === undefined || user.disabled) return { revoked: [] as string[] };
-    await insertSession(trx, {
-      id: sessionId,
-      userId: user.id,
-      kind: 'token',
-      secretHash: null,
-      ip: ctx.ip,
-      userAgent: ctx.userAgent,
-      createdAt: now,
-      lastUsedAt: now,
-      expiresAt: now + deps.sessionTtlSeconds * 1000,
-      authTime: code.authTime,
-      amr: code.amr,
-      clientId: client.clientId,
-      parentSessionId: code.browserSessionId,
-      audience: code.audience === deps.audience ? null : code.audience,
-    });
+    await insertSession(
+      trx,
+      tokenSessionRecord(sessionId, user.id, ctx, now, deps.sessionTtlSeconds, {
+        authTime: code.authTime,
+        amr: code.amr,
+        clientId: client.clientId,
+        parentSessionId: code.browserSessionId,
+        audience: code.audience === deps.audience ? null : code.audience,
+      }),
+    );
     if (withRefresh) {
       await insertRefreshToken(trx, {
         id: refresh.id,

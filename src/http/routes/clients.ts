@@ -8,7 +8,7 @@ import { clientMetadataJson } from '../../auth/oidc/client-metadata.ts';
 import type { ClientMetadataInput, ClientService } from '../../auth/oidc/clients.ts';
 import { actorOf, type Guards } from '../guards.ts';
 import { requestContext } from '../request-context.ts';
-import { ErrorDetail, OAuthError, ValidationErrorBody } from '../schemas.ts';
+import { ErrorDetail, ValidationErrorBody } from '../schemas.ts';
 
 const Uris = (description: string) =>
   Type.Array(Type.String({ maxLength: 2000 }), { maxItems: 20, description });
@@ -91,6 +91,15 @@ const SecretBody = Type.Object({
   }),
 });
 
+/** RFC 7591 §3.2.2 for refused metadata; a request the HTTP layer refuses has only `detail`. */
+const MetadataError = Type.Object(
+  {
+    detail: Type.String(),
+    error: Type.Optional(Type.String({ description: '`invalid_redirect_uri` or `invalid_client_metadata`' })),
+    error_description: Type.Optional(Type.String()),
+  },
+  { description: 'Refused client metadata (RFC 7591 §3.2.2)' },
+);
 const failures = { 401: ErrorDetail, 403: ErrorDetail, 422: ValidationErrorBody };
 const Params = Type.Object({ client_id: Type.String({ maxLength: 200 }) });
 
@@ -132,7 +141,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
         description:
           'RFC 7591 metadata. A confidential client with a secret method gets `client_secret`, shown this once. The scope may hold only permissions your credential holds (403 `PRIVILEGE_ESCALATION`). Refused metadata: 400 `invalid_redirect_uri` or `invalid_client_metadata` (RFC 7591 §3.2.2).',
         body: CreateBody,
-        response: { 201: WithSecret, 400: OAuthError, ...failures },
+        response: { 201: WithSecret, 400: MetadataError, ...failures },
       },
     },
     async (request, reply) => {
@@ -189,7 +198,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
           'Changes the given fields (`null` clears `jwks`, `jwks_uri`, `backchannel_logout_uri` and `audience`); the whole result must be valid metadata. A client cannot change between public and confidential.',
         params: Params,
         body: PatchBody,
-        response: { 200: ClientBody, 400: OAuthError, 404: ErrorDetail, ...failures },
+        response: { 200: ClientBody, 400: MetadataError, 404: ErrorDetail, ...failures },
       },
     },
     async (request) => {
@@ -233,7 +242,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox<ClientRouteOptions> = async
         description:
           'A new secret, shown this once. The previous one keeps working until `previous_secrets_expire_at` (GATEHOUSE_CLIENT_SECRET_OVERLAP), then stops. A public client has no secret (400).',
         params: Params,
-        response: { 200: SecretBody, 400: OAuthError, 404: ErrorDetail, ...failures },
+        response: { 200: SecretBody, 400: MetadataError, 404: ErrorDetail, ...failures },
       },
     },
     async (request) => {

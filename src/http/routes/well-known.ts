@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { MFA_ACR } from '../../auth/errors.ts';
 import { ID_TOKEN_ALGORITHMS, type KeySet } from '../../auth/key-set.ts';
 import { PROMPT_VALUES } from '../../auth/oidc/authorization-request.ts';
+import { ASSERTION_ALGORITHMS, CLIENT_AUTH_METHODS } from '../../auth/oidc/client-authentication.ts';
 import { CLAIMS_SUPPORTED, OIDC_SCOPES } from '../../auth/oidc/scopes.ts';
 import type { RoleService } from '../../auth/permissions.ts';
 import { MAGIC_LINK_GRANT } from './token.ts';
@@ -68,9 +69,14 @@ export const wellKnownRoutes: FastifyPluginAsyncTypebox<WellKnownRouteOptions> =
           require_pushed_authorization_requests: false,
         }
       : {}),
-    token_endpoint_auth_methods_supported: provider
-      ? ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']
-      : ['none'],
+    token_endpoint_auth_methods_supported: provider ? [...CLIENT_AUTH_METHODS, 'none'] : ['none'],
+    ...(provider ? { token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS } : {}),
+    introspection_endpoint: `${base}/introspect`,
+    introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
+    revocation_endpoint: `${base}/revoke`,
+    revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS, 'none'],
+    revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
   };
   const scopes = () => [...(provider ? OIDC_SCOPES : []), ...roles.knownPermissions()];
   app.get(
