@@ -7,6 +7,7 @@
 import type { Clock } from '../clock.ts';
 import type { JwtAlgorithm } from '../config.ts';
 import type { Store } from '../store/db.ts';
+import { findActiveSigningKey } from '../store/signing-keys.ts';
 import {
   type KeyInfo,
   type KeyRing,
@@ -49,15 +50,26 @@ export async function loadKeySet(
   };
   // OpenID Connect Core §15.1: RS256 is always there for ID tokens.
   await ring('RS256');
-  // Rings another process made (a client registered for ES256) are picked up on reload.
   const loadedRings = async () => Promise.all([...rings.values()]);
-  const loaded: KeyRing[] = await loadedRings();
+  const loaded: KeyRing[] = [];
   const refreshLoaded = async () => {
     loaded.splice(0, loaded.length, ...(await loadedRings()));
   };
+  // Rings another process made (for a client registered with ES256 or EdDSA) are loaded here too:
+  // at start, and on every reload and upkeep run, so every process lists their keys.
+  const discover = async () => {
+    for (const alg of ID_TOKEN_ALGORITHMS) {
+      if (!rings.has(alg) && (await findActiveSigningKey(store.db, alg)) !== undefined) await ring(alg);
+    }
+    await refreshLoaded();
+  };
+  await discover();
   return {
     ring: async (alg) => {
+      const isNew = !rings.has(alg);
       const found = await ring(alg);
+      // Other processes learn of a new ring as of a rotation (and find it at their next upkeep).
+      if (isNew) options.onRotated?.();
       if (!loaded.includes(found)) await refreshLoaded();
       return found;
     },
@@ -73,9 +85,11 @@ export async function loadKeySet(
       return { keys };
     },
     reload: async () => {
+      await discover();
       for (const each of await loadedRings()) await each.reload();
     },
     rotateIfOlderThan: async (maxAgeDays) => {
+      await discover();
       let first: string | undefined;
       for (const each of await loadedRings()) {
         const kid = await each.rotateIfOlderThan(maxAgeDays);

@@ -151,9 +151,12 @@ for (const database of DATABASES) {
       page.setDefaultTimeout(20_000);
       // Registered without a port: a native app's loopback listener takes any port (RFC 8252 §7.3).
       const redirect = APP_CALLBACK;
-      const request = await authorizationRequest(nativeRp, redirect, { scope: 'openid profile' });
+      const request = await authorizationRequest(nativeRp, redirect, {
+        scope: 'openid profile',
+        login_hint: 'alice',
+      });
       await page.goto(request.url.href);
-      await page.getByLabel('Username or email').fill('alice');
+      assert.equal(await page.getByLabel('Username or email').inputValue(), 'alice', 'login_hint fills it');
       await page.getByLabel('Password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('button', { name: 'Allow' }).click();

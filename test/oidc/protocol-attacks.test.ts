@@ -169,13 +169,21 @@ for (const database of DATABASES) {
       assert.match(page.body, /This sign-in link does not work/);
     });
 
-    test('a client cannot redeem another client’s code', async () => {
-      const { callback, checks } = await codeFor(rp);
+    test('a client cannot redeem another client’s code, nor refresh with its refresh token', async () => {
+      const { callback, checks } = await codeFor(rp, { scope: 'openid offline_access' });
       await assert.rejects(client.authorizationCodeGrant(otherRp, callback, checks), {
         error: 'invalid_grant',
       });
       // The code was not spent by the attempt: its client still redeems it.
-      await client.authorizationCodeGrant(rp, callback, checks);
+      const tokens = await client.authorizationCodeGrant(rp, callback, checks);
+      await assert.rejects(client.refreshTokenGrant(otherRp, tokens.refresh_token ?? ''), {
+        error: 'invalid_grant',
+      });
+      // Nor without authenticating as its client, nor at Gatehouse's own refresh grant.
+      const bare = await token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token ?? '' });
+      assert.equal(bare.statusCode, 401);
+      assert.equal(bare.json().error, 'invalid_client');
+      await client.refreshTokenGrant(rp, tokens.refresh_token ?? '');
     });
 
     test('a public client cannot use client_credentials; a client cannot use another’s secret', async () => {
