@@ -5,6 +5,8 @@
  * oldest `engines` allows, and 24 — installs the tarballs into fresh apps in a temporary directory
  * outside the repository (`--engine-strict`) and there:
  *  - runs `gatehouse --version`, `gatehouse create-admin` and `gatehouse serve` from node_modules;
+ *  - registers an OpenID Provider client with the README's `gatehouse clients add` command; the
+ *    server serves its discovery document, and the printed secret authenticates the client;
  *  - runs a 10-line JavaScript app that embeds the plugin and protects a route: 401 without a
  *    token, 200 with one;
  *  - type-checks the same app written in TypeScript under `tsc --init`'s defaults, skipLibCheck off;
@@ -255,6 +257,14 @@ function readmePluginExample(): { code: string; route: string } {
   );
 }
 
+/** The README's `npx gatehouse clients add …` block (its single sign-on section), to run with bash. */
+function readmeClientsAdd(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const command = /```sh\n(npx gatehouse clients add [^`]*?)```/.exec(readme)?.[1];
+  if (command === undefined) throw new Error('README.md has no `npx gatehouse clients add` block');
+  return command;
+}
+
 const verifierApp = (specifier: string, typed: boolean) => `import { createServer } from 'node:http';
 import { createVerifier, VerifyError } from '${specifier}';
 
@@ -431,6 +441,15 @@ async function proveOn(requested: string, tarballs: Tarball[]): Promise<Result> 
   check(/created admin admin/.test(created), `npx gatehouse create-admin says: ${created.trim()}`);
   log('npx gatehouse create-admin: ok');
 
+  const added = await run('bash', ['-euo', 'pipefail', '-c', readmeClientsAdd()], {
+    cwd: app,
+    env: serverEnv,
+  });
+  const printed = (name: string) => new RegExp(`^${name}: (\\S+)$`, 'm').exec(added)?.[1] ?? '';
+  const [clientId, clientSecret] = [printed('client_id'), printed('client_secret')];
+  check(/^[0-9a-f]{32}$/.test(clientId) && clientSecret !== '', `npx gatehouse clients add says: ${added}`);
+  log(`npx gatehouse clients add (the README's command): client ${clientId}`);
+
   const gatehouseBin = join(app, 'node_modules', '.bin', 'gatehouse');
   const server = await startServer(
     gatehouseBin,
@@ -442,6 +461,35 @@ async function proveOn(requested: string, tarballs: Tarball[]): Promise<Result> 
     const health = await request(`${issuer}/healthz`);
     check(health.status === 200, `gatehouse serve: /healthz ${health.status}`);
     log('gatehouse serve: ok');
+
+    // The OpenID Provider: discovery, and the client the CLI registered authenticates at /token
+    // (a made-up code is then the grant's problem, not the client's).
+    const discovery = await request(`${issuer}/.well-known/openid-configuration`);
+    check(
+      discovery.status === 200 &&
+        discovery.body.issuer === issuer &&
+        discovery.body.authorization_endpoint === `${issuer}/authorize` &&
+        (discovery.body.id_token_signing_alg_values_supported as string[] | undefined)?.includes('RS256') ===
+          true,
+      `GET /.well-known/openid-configuration: ${discovery.status} ${JSON.stringify(discovery.body)}`,
+    );
+    const codeGrant = (secret: string) =>
+      request(`${issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: 'made-up',
+          redirect_uri: 'http://localhost:3000/callback',
+          code_verifier: 'a'.repeat(43),
+        }),
+      });
+    const [right, wrong] = await Promise.all([codeGrant(clientSecret), codeGrant(`${clientSecret}x`)]);
+    check(
+      right.body.error === 'invalid_grant' && wrong.status === 401 && wrong.body.error === 'invalid_client',
+      `POST /token as the client: ${JSON.stringify(right.body)}; with a wrong secret ${wrong.status}`,
+    );
+    log('OpenID Provider: discovery document served; the client from the CLI authenticates at /token');
 
     // The embedded plugin.
     writeFileSync(join(app, 'app.js'), PLUGIN_APP);

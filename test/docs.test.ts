@@ -116,6 +116,14 @@ const RUN = new Map([
   ['README.md ## The Fastify plugin (ts)', 'test/readme-examples.test.ts; scripts/packaging-test.ts'],
   ['README.md ## The verifier (js)', 'test/readme-examples.test.ts'],
   ['README.md ## The standalone server (sh)', 'test/readme-examples.test.ts; scripts/packaging-test.ts'],
+  [
+    'README.md ## Single sign-on for your apps (OpenID Provider) (sh)',
+    'examples/oidc-web-app/sign-in.test.ts; scripts/packaging-test.ts',
+  ],
+  [
+    'README.md ## Single sign-on for your apps (OpenID Provider) (sh) #2',
+    'examples/oidc-web-app/sign-in.test.ts',
+  ],
   ['docs/api.md ## API keys (sh)', 'test/readme-curl.test.ts'],
   ['docs/authorization.md ### Admin API (sh)', 'test/readme-curl.test.ts'],
   ['docs/email-and-pages.md ## Email (sh) #2', 'test/readme-curl.test.ts'],
