@@ -53,8 +53,9 @@ describe('gatehouse serve over a real socket', () => {
     const { access_token } = (await login.json()) as { access_token: string };
     const me = await fetch(`${url}/users/me`, { headers: { authorization: `Bearer ${access_token}` } });
     assert.deepEqual(((await me.json()) as { roles: string[] }).roles, ['admin', 'user']);
-    const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
-    assert.equal(jwks.keys.length, 1);
+    const jwks = (await (await fetch(`${url}/.well-known/jwks.json`)).json()) as { keys: { alg: string }[] };
+    // One access-token key and the OpenID Provider's RS256 ID-token key.
+    assert.deepEqual(jwks.keys.map((key) => key.alg).sort(), ['EdDSA', 'RS256']);
 
     const inFlight = fetch(`${url}/token`, { method: 'POST', body: form });
     const exited = new Promise<number | null>((resolveExit) => child.once('exit', resolveExit));

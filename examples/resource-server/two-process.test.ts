@@ -58,8 +58,13 @@ describe('examples/resource-server: Gatehouse and a resource server as two proce
     };
     const kids = async () =>
       (
-        (await (await fetch(`${issuer}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }
-      ).keys.map((key) => key.kid);
+        (await (await fetch(`${issuer}/.well-known/jwks.json`)).json()) as {
+          keys: { kid: string; alg: string }[];
+        }
+      ).keys
+        // The access-token keys; the RS256 ID-token key of the OpenID Provider is listed too.
+        .filter((key) => key.alg === 'EdDSA')
+        .map((key) => key.kid);
     const kidOf = (token: string) =>
       (JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString()) as { kid: string }).kid;
     const login = async () => {
