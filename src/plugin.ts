@@ -20,6 +20,7 @@ import { sessionCookie } from './http/cookies.ts';
 import { installErrorHandlers, logRefusal, sendRefusal } from './http/errors.ts';
 import { checkFormCsrfToken, createGuards, guardSecurityOf } from './http/guards.ts';
 import { installLocalhostRedirect } from './http/localhost-redirect.ts';
+import { installAuthorizeReturn } from './http/pages/authorize-return.ts';
 import { installPageBasePath } from './http/pages/base-path.ts';
 import { secondStepForm } from './http/pages/factor-pages.ts';
 import { installHtmlForms } from './http/pages/form-hooks.ts';
@@ -207,6 +208,8 @@ async function plugin(app: FastifyInstance, options: GatehousePluginOptions): Pr
     };
     const mfaPages = config.pages ? { factors, settings: pages.settings, basePath } : undefined;
     const forms = config.pages ? createPageForms(pages) : undefined;
+    const { isClientRedirectUri } = gatehouse.oidc;
+    if (forms !== undefined) installAuthorizeReturn(scope, { basePath, isClientRedirectUri });
     await scope.register(registerRoutes, {
       accounts,
       registrationOpen: config.registration === 'open',

@@ -125,6 +125,39 @@ for (const database of DATABASES) {
       await context.close();
     });
 
+    test('consent remembered, no session: signing in on /login goes straight on to the client (CSP form-action allows it)', async () => {
+      const context = await appContext(browser);
+      const page = await context.newPage();
+      page.setDefaultTimeout(20_000);
+      // The first test remembered alice's consent to these scopes; this browser has no session.
+      const request = await authorizationRequest(rp, APP_CALLBACK, {
+        scope: 'openid profile email offline_access',
+      });
+      await page.goto(request.url.href);
+      await page.waitForURL(/\/login\?/);
+      const response = await page.reload();
+      const csp = (await response?.headerValue('content-security-policy')) ?? '';
+      assert.match(csp, new RegExp(`form-action 'self' ${new URL(APP_CALLBACK).origin}(;|$)`));
+      await page.getByLabel('Username or email').fill('alice');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      const callback = await arriveAt(page, APP_CALLBACK);
+      const tokens = await client.authorizationCodeGrant(rp, callback, request.checks);
+      assert.equal(tokens.claims()?.preferred_username, 'alice');
+      await context.close();
+    });
+
+    test('a sign-in page for an unregistered redirect URI keeps form-action to itself', async () => {
+      const response = await fetch(
+        `${provider.issuer}/login?return_to=${encodeURIComponent(`/authorize?client_id=${web.clientId}&redirect_uri=${encodeURIComponent('https://evil.example/cb')}`)}`,
+        { headers: { accept: 'text/html' } },
+      );
+      assert.equal(response.status, 200);
+      const csp = response.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /form-action 'self';/);
+      assert.doesNotMatch(csp, /evil/);
+    });
+
     test('prompt=none without a session answers login_required at the redirect URI', async () => {
       const context = await appContext(browser);
       const page = await context.newPage();

@@ -3,6 +3,7 @@
  * grants) and `/userinfo` call. Built once by the composition root from the clients directory,
  * the key set, the token service and the sessions.
  */
+
 import type { Clock } from '../../clock.ts';
 import type { Config } from '../../config.ts';
 import type { Store } from '../../store/db.ts';
@@ -27,6 +28,7 @@ import type { PresentedClientCredentials } from './client-types.ts';
 import type { ClientService } from './clients.ts';
 import { confirmEndSession, type EndSessionDeps, type EndSessionOutcome, endSession } from './end-session.ts';
 import { pushAuthorizationRequest } from './pushed-requests.ts';
+import { isRegisteredRedirectUri } from './redirect-uri.ts';
 import type { UserClaims } from './scopes.ts';
 import {
   type ClientTokenResponse,
@@ -84,6 +86,8 @@ export interface OpenIdProvider {
   userInfo(accessToken: string): Promise<UserClaims & { sub: string }>;
   /** The client's display name, for "Sign in to continue to …"; undefined when unknown. */
   clientName(clientId: string): Promise<string | undefined>;
+  /** Whether `redirectUri` is one of the client's registered redirect URIs (pages allow it in CSP). */
+  isClientRedirectUri(clientId: string, redirectUri: string): Promise<boolean>;
   /** `GET /logout` (RP-Initiated Logout 1.0): end the browser's session now, ask first, or redirect. */
   endSession(
     params: Readonly<Record<string, string>>,
@@ -196,6 +200,10 @@ export function createOpenIdProvider(deps: OpenIdProviderDeps): OpenIdProvider {
     issueClientCredentials: (presented, form, ctx) => issueClientCredentials(grantDeps, presented, form, ctx),
     userInfo: (accessToken) => userInfo({ tokens, accounts, revocation, sessions }, accessToken),
     clientName: async (clientId) => (await clients.find(clientId))?.clientName,
+    isClientRedirectUri: async (clientId, redirectUri) => {
+      const client = await clients.find(clientId);
+      return client !== undefined && isRegisteredRedirectUri(client.redirectUris, redirectUri);
+    },
     endSession: (params, browser, ctx) => endSession(endSessionDeps, params, browser, ctx),
     confirmEndSession: (params, browser, ctx) => confirmEndSession(endSessionDeps, params, browser, ctx),
     listApps: (userId) => listApps(appDeps, userId),

@@ -43,8 +43,13 @@ export function renderAuthorizationErrorPage(appName: string, message: string): 
  * URI, which `form-action` must allow, since browsers check it on a form's redirects too.
  */
 export function consentCsp(redirectUri: string): string {
+  return allowFormRedirectTo(PAGE_CSP, redirectUri);
+}
+
+/** A page CSP whose `form-action` also allows a redirect (after the form) to `redirectUri`. */
+export function allowFormRedirectTo(csp: string, redirectUri: string): string {
   const url = new URL(redirectUri);
   // A native app's private-use scheme has no origin: its scheme is the source (`com.example.app:`).
   const source = url.origin === 'null' ? url.protocol : url.origin;
-  return PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${source}`);
+  return csp.replace("form-action 'self'", `form-action 'self' ${source}`);
 }
