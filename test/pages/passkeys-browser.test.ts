@@ -81,9 +81,9 @@ describe('passkeys in Chromium', { skip: hasChromium ? false : 'needs /usr/bin/c
     });
     await signOut(page);
     await page.click('button[data-passkey="signin"]');
-    await page.waitForFunction(
-      `document.getElementById('passkey-status-signin').textContent.includes('failed')`,
-    );
+    // A locator waits from Playwright's own world: a polled string predicate is eval'd in the page,
+    // which the page's CSP (rightly) refuses once the first check has not already succeeded.
+    await page.locator('#passkey-status-signin').filter({ hasText: 'failed' }).waitFor();
     assert.match(page.url(), /\/login/);
     const regressions = await listAuditEvents(t.gatehouse.store.db, {
       event: 'webauthn.sign_count_regressed',
