@@ -23,27 +23,45 @@ function returnPathOf(request: { query: unknown; body: unknown }): string | unde
   return undefined;
 }
 
+/** The client and redirect URI of an `/authorize` return path, if the page carries one. */
+function authorizeTarget(
+  request: { query: unknown; body: unknown },
+  basePath: string,
+): { clientId: string; redirectUri: string } | undefined {
+  const returnTo = returnPathOf(request);
+  if (returnTo === undefined || !returnTo.startsWith('/')) return undefined;
+  let url: URL;
+  try {
+    url = new URL(returnTo, 'http://gatehouse.invalid');
+  } catch {
+    return undefined;
+  }
+  const clientId = url.searchParams.get('client_id');
+  const redirectUri = url.searchParams.get('redirect_uri');
+  if (url.pathname !== `${basePath}/authorize` || clientId === null || redirectUri === null) return undefined;
+  return { clientId, redirectUri };
+}
+
 export function installAuthorizeReturn(scope: FastifyInstance, options: AuthorizeReturnOptions): void {
-  scope.addHook('onSend', async (request, reply, payload) => {
+  // A callback hook, so the API responses this skips at once cost no promise on the request path.
+  scope.addHook('onSend', (request, reply, payload, done) => {
     const csp = reply.getHeader('content-security-policy');
-    if (typeof csp !== 'string' || !csp.includes("form-action 'self'")) return payload;
-    if (!String(reply.getHeader('content-type') ?? '').startsWith('text/html')) return payload;
-    const returnTo = returnPathOf(request);
-    if (returnTo === undefined || !returnTo.startsWith('/')) return payload;
-    let url: URL;
-    try {
-      url = new URL(returnTo, 'http://gatehouse.invalid');
-    } catch {
-      return payload;
+    const page =
+      typeof csp === 'string' &&
+      csp.includes("form-action 'self'") &&
+      String(reply.getHeader('content-type') ?? '').startsWith('text/html');
+    const target = page ? authorizeTarget(request, options.basePath) : undefined;
+    if (target === undefined) {
+      done(null, payload);
+      return;
     }
-    const clientId = url.searchParams.get('client_id');
-    const redirectUri = url.searchParams.get('redirect_uri');
-    if (url.pathname !== `${options.basePath}/authorize` || clientId === null || redirectUri === null) {
-      return payload;
-    }
-    if (await options.isClientRedirectUri(clientId, redirectUri)) {
-      reply.header('content-security-policy', allowFormRedirectTo(csp, redirectUri));
-    }
-    return payload;
+    options.isClientRedirectUri(target.clientId, target.redirectUri).then(
+      (registered) => {
+        if (registered)
+          reply.header('content-security-policy', allowFormRedirectTo(csp as string, target.redirectUri));
+        done(null, payload);
+      },
+      (error: Error) => done(error),
+    );
   });
 }
